@@ -1,0 +1,105 @@
+// Header-only C++ helpers for a plugin's entry file (the one file that touches abi.h).
+//
+// Optional: a plugin needs only abi.h and the schema. These helpers keep a C++ plugin's entry
+// small: turning exceptions into statuses at the boundary, decoding what the host hands over,
+// creating and destroying instances, and calling host services with C++ types.
+//
+// Thread-safety: a Call is used by one hook invocation.
+#pragma once
+
+#include <kbinder/abi.h>
+
+#include <cstdint>
+#include <exception>
+#include <limits>
+#include <stdexcept>
+#include <string>
+#include <string_view>
+#include <utility>
+
+#include "kbinder/sdk/args.h"
+#include "kbinder/v1/plugin.pb.h"
+
+namespace kbinder::sdk {
+
+// One host->plugin call, seen from C++.
+class Call {
+ public:
+  Call(const kbinder_host_services* host, kbinder_call* call) : host_(host), call_(call) {}
+
+  bool logs(kbinder_log_level_t level) const { return level >= host_->log_level(call_); }
+  void log(kbinder_log_level_t level, std::string_view message) const {
+    if (logs(level)) host_->log(call_, level, message.data(), message.size());
+  }
+  void setMessage(std::string_view message) const {
+    host_->set_message(call_, message.data(), message.size());
+  }
+  // Serializes `result` and hands it to the host (which copies it).
+  void setResult(const google::protobuf::MessageLite& result) const {
+    const std::string bytes = result.SerializeAsString();
+    host_->set_result(call_, reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size());
+  }
+  bool cancelled() const { return host_->cancelled(call_) != 0; }
+  int64_t deadlineMonotonicNanos() const { return host_->deadline_monotonic_nanos(call_); }
+
+  const kbinder_host_services* host() const { return host_; }
+  kbinder_call* raw() const { return call_; }
+
+ private:
+  const kbinder_host_services* host_;
+  kbinder_call* call_;
+};
+
+// Decodes a message handed over by the host; throws std::runtime_error if it does not decode.
+template <class Message>
+Message decode(kbinder_bytes bytes, const char* what) {
+  Message message;
+  if (bytes.size > static_cast<size_t>(std::numeric_limits<int>::max()) ||
+      !message.ParseFromArray(bytes.data, static_cast<int>(bytes.size))) {
+    throw std::runtime_error(std::string("cannot decode ") + what + " handed over by the host");
+  }
+  return message;
+}
+
+// Runs `body` (returning kbinder_status_t) and turns any exception into ERROR with the
+// exception's text as the message: nothing is thrown across the boundary.
+template <class Body>
+kbinder_status_t guarded(const Call& call, Body&& body) noexcept {
+  try {
+    return std::forward<Body>(body)();
+  } catch (const ConfigError& e) {
+    call.setMessage(e.what());
+    return KBINDER_STATUS_ABI_INVALID_ARGUMENT;
+  } catch (const std::exception& e) {
+    call.setMessage(e.what());
+    return KBINDER_STATUS_ERROR;
+  } catch (...) {
+    call.setMessage("unknown exception");
+    return KBINDER_STATUS_ERROR;
+  }
+}
+
+// The service table the entry symbol received; set once by the entry, read by the hooks.
+inline const kbinder_host_services*& hostServices() {
+  static const kbinder_host_services* host = nullptr;
+  return host;
+}
+
+// create/destroy for an Instance type constructed from kbinder::v1::PluginConfig. The
+// constructor reports bad arguments by throwing ConfigError.
+template <class Instance>
+kbinder_status_t createInstance(kbinder_call* call, kbinder_bytes config, void** instance_out) {
+  const Call c(hostServices(), call);
+  return guarded(c, [&] {
+    const auto parsed = decode<kbinder::v1::PluginConfig>(config, "kbinder.v1.PluginConfig");
+    *instance_out = new Instance(parsed);
+    return KBINDER_STATUS_SUCCESS;
+  });
+}
+
+template <class Instance>
+void destroyInstance(void* instance) {
+  delete static_cast<Instance*>(instance);
+}
+
+}  // namespace kbinder::sdk

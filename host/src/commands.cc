@@ -1,0 +1,122 @@
+#include "kbinder/host/commands.h"
+
+#include <CLI/CLI.hpp>
+
+#include <filesystem>
+#include <string>
+#include <vector>
+
+#include "kbinder/host/loaded_profile.h"
+#include "kbinder/host/logging.h"
+#include "kbinder/host/plugin_library.h"
+#include "kbinder/host/profile.h"
+#include "kbinder/host/sha256.h"
+
+namespace kbinder::host {
+namespace fs = std::filesystem;
+
+namespace {
+
+int profileCheck(const std::string& file, const std::vector<std::string>& plugin_dirs,
+                 std::ostream& out, std::ostream& err) {
+  auto profile = parseProfile(file);
+  if (!profile.ok()) {
+    err << "kbinder: " << profile.status().message() << "\n";
+    return kExitFailed;
+  }
+  ProfileLoadOptions options;
+  for (const auto& dir : plugin_dirs) options.extra_plugin_dirs.emplace_back(fs::absolute(dir));
+  auto loaded = LoadedProfile::load(std::move(profile).value(), options);
+  if (!loaded.ok()) {
+    err << "kbinder: " << loaded.status().message() << "\n";
+    return kExitFailed;
+  }
+  out << (*loaded)->describe() << "\nprofile OK\n";
+  return kExitOk;
+}
+
+int pluginInspect(const std::string& file, std::ostream& out, std::ostream& err) {
+  std::error_code ec;
+  const fs::path path = fs::absolute(file, ec).lexically_normal();
+  auto library = PluginLibrary::open(path);
+  if (!library.ok()) {
+    err << "kbinder: " << library.status().message() << "\n";
+    return kExitFailed;
+  }
+  const PluginLibrary& lib = **library;
+  std::string implemented, missing;
+  for (ExtensionPoint point : kAllExtensionPoints) {
+    std::string& list = lib.implements(point) ? implemented : missing;
+    list += (list.empty() ? "" : ", ") + std::string(extensionPointName(point));
+  }
+  auto digest = sha256File(path);
+  out << "plugin:       " << lib.name() << "\n"
+      << "version:      " << (lib.version().empty() ? "(none)" : lib.version()) << "\n";
+  if (!lib.description().empty()) out << "description:  " << lib.description() << "\n";
+  out << "file:         " << path.string() << "\n"
+      << "sha256:       " << (digest.ok() ? *digest : digest.status().message()) << "\n"
+      << "ABI:          " << lib.abiMajor() << "." << lib.abiMinor() << " (this host: "
+      << KBINDER_ABI_VERSION_MAJOR << "." << KBINDER_ABI_VERSION_MINOR << ")\n"
+      << "concurrency:  " << concurrencyName(lib.concurrency()) << "\n"
+      << "hooks:        " << (implemented.empty() ? "(none)" : implemented) << "\n"
+      << "not present:  " << (missing.empty() ? "(none)" : missing) << "\n";
+  return kExitOk;
+}
+
+}  // namespace
+
+int runCommandLine(int argc, char** argv, std::ostream& out, std::ostream& err) {
+  CLI::App app{"kbinder: carries out a scheduler's binding decisions through plugins", "kbinder"};
+  app.set_version_flag("--version", std::string(KBINDER_VERSION) + " (plugin ABI " +
+                                        std::to_string(KBINDER_ABI_VERSION_MAJOR) + "." +
+                                        std::to_string(KBINDER_ABI_VERSION_MINOR) + ")");
+  app.require_subcommand(1);
+  std::string log_level = "warn";
+  app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
+      ->capture_default_str();
+
+  int result = kExitOk;
+
+  auto* profile = app.add_subcommand("profile", "Work with profiles (TOML files choosing plugins)");
+  profile->require_subcommand(1);
+  auto* check = profile->add_subcommand(
+      "check", "Load every plugin of a profile and print the resolved plan; exit 1 on any error");
+  std::string profile_file;
+  std::vector<std::string> plugin_dirs;
+  check->add_option("FILE", profile_file, "The profile (.toml)")->required();
+  check->add_option("--plugin-dir", plugin_dirs,
+                    "Also search this directory for plugin libraries (repeatable; searched after "
+                    "the profile's own directories, before the built-in plugins)");
+  check->callback([&] { result = profileCheck(profile_file, plugin_dirs, out, err); });
+
+  auto* plugin = app.add_subcommand("plugin", "Work with plugin libraries (.so)");
+  plugin->require_subcommand(1);
+  auto* inspect = plugin->add_subcommand(
+      "inspect", "Load a plugin library and print what it is and which hooks it implements");
+  std::string plugin_file;
+  inspect->add_option("FILE", plugin_file, "The plugin library (.so)")->required();
+  inspect->callback([&] { result = pluginInspect(plugin_file, out, err); });
+
+  app.parse_complete_callback([&] {
+    if (Status s = configureLogging(log_level); !s.ok()) {
+      throw CLI::ValidationError("--log-level", s.message());
+    }
+  });
+
+  try {
+    app.parse(argc, argv);
+  } catch (const CLI::CallForHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::CallForAllHelp& e) {
+    return app.exit(e, out, err);
+  } catch (const CLI::CallForVersion& e) {
+    out << e.what() << "\n";
+    return kExitOk;
+  } catch (const CLI::ParseError& e) {
+    app.exit(e, out, err);
+    return kExitUsage;
+  }
+  return result;
+}
+
+}  // namespace kbinder::host

@@ -1,0 +1,64 @@
+#include "kbinder/host/logging.h"
+
+#include <spdlog/sinks/stdout_color_sinks.h>
+
+#include <memory>
+
+namespace kbinder::host {
+namespace {
+
+std::shared_ptr<spdlog::logger> makeLogger(const std::string& name) {
+  if (auto existing = spdlog::get(name)) return existing;
+  auto logger = spdlog::stderr_color_mt(name);
+  logger->set_level(spdlog::level::info);
+  return logger;
+}
+
+}  // namespace
+
+Status configureLogging(const std::string& level) {
+  const auto parsed = spdlog::level::from_str(level);
+  // from_str answers "off" for anything it does not know.
+  if (parsed == spdlog::level::off && level != "off") {
+    return invalidArgument("unknown log level '" + level +
+                           "'; use one of trace, debug, info, warn, error, off");
+  }
+  hostLogger().set_level(parsed);
+  pluginLogger().set_level(parsed);
+  return okStatus();
+}
+
+spdlog::logger& hostLogger() {
+  static const std::shared_ptr<spdlog::logger> logger = makeLogger("kbinder");
+  return *logger;
+}
+
+spdlog::logger& pluginLogger() {
+  static const std::shared_ptr<spdlog::logger> logger = makeLogger("plugin");
+  return *logger;
+}
+
+spdlog::level::level_enum toSpdlogLevel(kbinder_log_level_t level) {
+  switch (level) {
+    case KBINDER_LOG_TRACE: return spdlog::level::trace;
+    case KBINDER_LOG_DEBUG: return spdlog::level::debug;
+    case KBINDER_LOG_INFO: return spdlog::level::info;
+    case KBINDER_LOG_WARN: return spdlog::level::warn;
+    case KBINDER_LOG_ERROR: return spdlog::level::err;
+    default: return level < KBINDER_LOG_TRACE ? spdlog::level::trace : spdlog::level::critical;
+  }
+}
+
+kbinder_log_level_t fromSpdlogLevel(spdlog::level::level_enum level) {
+  switch (level) {
+    case spdlog::level::trace: return KBINDER_LOG_TRACE;
+    case spdlog::level::debug: return KBINDER_LOG_DEBUG;
+    case spdlog::level::info: return KBINDER_LOG_INFO;
+    case spdlog::level::warn: return KBINDER_LOG_WARN;
+    case spdlog::level::err:
+    case spdlog::level::critical: return KBINDER_LOG_ERROR;
+    default: return KBINDER_LOG_OFF;
+  }
+}
+
+}  // namespace kbinder::host
