@@ -3,11 +3,11 @@
 #include <dlfcn.h>
 #include <sys/stat.h>
 
-#include <boost/dll/library_info.hpp>
 #include <boost/dll/runtime_symbol_info.hpp>
 #include <cctype>
 #include <cstring>
 #include <regex>
+#include <string>
 
 #include "kbinder/host/call_context.h"
 #include "kbinder/host/sha256.h"
@@ -22,19 +22,13 @@ std::string versionText(uint32_t version) {
          std::to_string(KBINDER_ABI_VERSION_GET_MINOR(version));
 }
 
-// Entry symbols of other ABI majors the file exports, e.g. {"kbinder_plugin_v2"}.
-std::vector<std::string> otherEntrySymbols(const fs::path& path) {
+// Entry symbols of other ABI majors the library exports, e.g. {"kbinder_plugin_v2"}.
+std::vector<std::string> otherEntrySymbols(const boost::dll::shared_library& library) {
   std::vector<std::string> found;
-  try {
-    boost::dll::library_info info(path, /*throw_if_not_native=*/false);
-    static const std::regex kEntry("kbinder_plugin_v[0-9]+");
-    for (const auto& symbol : info.symbols()) {
-      if (std::regex_match(symbol, kEntry) && symbol != KBINDER_PLUGIN_ENTRY_SYMBOL) {
-        found.push_back(symbol);
-      }
-    }
-  } catch (const std::exception&) {
-    // Not readable as ELF: nothing more to say than "no entry symbol".
+  for (int major = 0; major <= 16; ++major) {
+    if (major == KBINDER_ABI_VERSION_MAJOR) continue;
+    const std::string symbol = "kbinder_plugin_v" + std::to_string(major);
+    if (library.has(symbol)) found.push_back(symbol);
   }
   return found;
 }
@@ -77,7 +71,7 @@ StatusOr<std::shared_ptr<const PluginLibrary>> PluginLibrary::open(const fs::pat
   }
 
   if (!plugin->library_.has(KBINDER_PLUGIN_ENTRY_SYMBOL)) {
-    const auto others = otherEntrySymbols(path);
+    const auto others = otherEntrySymbols(plugin->library_);
     if (!others.empty()) {
       const std::string major = others.front().substr(std::strlen("kbinder_plugin_v"));
       return failedPrecondition(

@@ -243,6 +243,10 @@ std::string Profile::where(const SourcePosition& position) const {
 }
 
 StatusOr<Profile> parseProfile(const fs::path& path) {
+  std::error_code ec;
+  if (fs::is_directory(path, ec)) {
+    return invalidArgument("profile " + path.string() + ": is a directory; name a .toml file");
+  }
   std::ifstream in(path, std::ios::binary);
   if (!in) {
     return notFound("profile " + path.string() + ": cannot read it: " + std::strerror(errno));

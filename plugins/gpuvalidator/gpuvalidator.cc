@@ -9,9 +9,9 @@ Config parseConfig(const kbinder::v1::PluginConfig& config) {
   Config parsed;
   parsed.gpu_resource_name = args.string("gpu_resource_name", parsed.gpu_resource_name);
   if (parsed.gpu_resource_name.empty() || parsed.gpu_resource_name.find('/') == std::string::npos) {
-    throw sdk::ConfigError("plugin '" + config.plugin_name() +
-                           "': argument 'gpu_resource_name' must be an extended resource name "
-                           "such as \"nvidia.com/gpu\", got \"" + parsed.gpu_resource_name + "\"");
+    throw sdk::ConfigError(
+        "argument 'gpu_resource_name' must be an extended resource name such as "
+        "\"nvidia.com/gpu\", got \"" + parsed.gpu_resource_name + "\"");
   }
   args.finish();
   return parsed;

@@ -82,8 +82,8 @@ class Args {
     if (unknown.empty()) return;
     std::string known;
     for (const auto& key : known_) known += (known.empty() ? "" : ", ") + key;
-    throw ConfigError("plugin '" + config_.plugin_name() + "': unknown argument(s) " + unknown +
-                      "; it accepts: " + (known.empty() ? "none" : known));
+    throw ConfigError("unknown argument(s) " + unknown + "; it accepts: " +
+                      (known.empty() ? "none" : known));
   }
 
  private:
@@ -94,7 +94,7 @@ class Args {
     return it == fields.end() ? nullptr : &it->second;
   }
   [[noreturn]] void fail(const std::string& key, const std::string& what) const {
-    throw ConfigError("plugin '" + config_.plugin_name() + "': argument '" + key + "' " + what);
+    throw ConfigError("argument '" + key + "' " + what);
   }
 
   const kbinder::v1::PluginConfig& config_;
