@@ -75,6 +75,8 @@ expect "inspect a built-in plugin" 0 "^hooks: +\(none\)$|^hooks: +[a-z_, ]+$" --
 expect "inspect the C plugin" 0 \
   "^hooks: +validate, mutate, reserve, unreserve, permit, pre_bind, bind, post_bind$" -- \
   "$kbinder" plugin inspect "$plugins/cplugin.so"
+expect "inspect the README's minimal plugin" 0 "^hooks: +reserve, unreserve$" -- \
+  "$kbinder" plugin inspect "$plugins/minimal.so"
 expect "inspect shows concurrency" 0 "^concurrency: +serialized$" -- \
   "$kbinder" plugin inspect "$plugins/cplugin.so"
 expect "inspect shows the ABI" 0 "^ABI: +1\.0 \(this host: 1\.1\)$" -- \
