@@ -34,10 +34,5 @@ const kbinder_plugin_descriptor kDescriptor = {
 
 extern "C" KBINDER_EXPORT const kbinder_plugin_descriptor* kbinder_plugin_v1(
     const kbinder_host_services* host, const char** error_out) {
-  if (host == nullptr || host->struct_size < sizeof(kbinder_host_services)) {
-    if (error_out != nullptr) *error_out = "volumebinding needs a host providing kbinder ABI 1.1 services";
-    return nullptr;
-  }
-  kbinder::sdk::hostServices() = host;
-  return &kDescriptor;
+  return kbinder::sdk::enter(host, error_out, kDescriptor);
 }

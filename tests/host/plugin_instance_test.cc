@@ -143,6 +143,10 @@ struct FaultCase {
   std::string expected;
 };
 
+void PrintTo(const FaultCase& c, std::ostream* out) {
+  *out << c.file << " at " << extensionPointName(c.point);
+}
+
 class HookFaultTest : public ::testing::TestWithParam<FaultCase> {};
 
 TEST_P(HookFaultTest, BecomesAnErrorNamingPluginAndExtensionPoint) {
@@ -182,6 +186,19 @@ INSTANTIATE_TEST_SUITE_P(
       return info.param.file.substr(6, info.param.file.size() - 9) + "_" +
              std::string(extensionPointName(info.param.point));
     });
+
+TEST(PluginInstanceTest, AnInstanceKeepsItsLibraryLoaded) {
+  auto library = PluginLibrary::open(testPlugin("cplugin_concurrent.so"));
+  ASSERT_TRUE(library.ok());
+  auto instance = PluginInstance::create(*library, {}, std::chrono::seconds(1));
+  ASSERT_TRUE(instance.ok());
+  library = Status(StatusCode::kInternal, "handle dropped");  // only the instance holds it now
+  CycleBytes bytes;
+  void* state = nullptr;
+  const auto outcome = (*instance)->invoke(ExtensionPoint::kReserve, bytes.cycle, &state, {});
+  EXPECT_EQ(outcome.code, Code::kSuccess) << "the plugin's code is still mapped";
+  (*instance)->releaseCycleState(state);
+}
 
 TEST(PluginInstanceTest, CreateFailureCarriesThePluginsReason) {
   auto library = PluginLibrary::open(testPlugin("fault_bad_config.so"));

@@ -19,6 +19,8 @@ struct LoadFailure {
   std::vector<std::string> message_parts;
 };
 
+void PrintTo(const LoadFailure& c, std::ostream* out) { *out << c.file; }
+
 class LoadFailureTest : public ::testing::TestWithParam<LoadFailure> {};
 
 TEST_P(LoadFailureTest, SaysExactlyWhatIsWrong) {

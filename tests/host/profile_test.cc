@@ -109,6 +109,8 @@ struct BadProfile {
   std::string expected;  // the whole message after "profile /p/bad.toml"
 };
 
+void PrintTo(const BadProfile& c, std::ostream* out) { *out << c.label; }
+
 class BadProfileTest : public ::testing::TestWithParam<BadProfile> {};
 
 TEST_P(BadProfileTest, ErrorCarriesFileLineColumnAndTheFix) {

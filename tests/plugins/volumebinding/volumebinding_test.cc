@@ -1,62 +1,35 @@
 #include "volumebinding.h"
 
-#include <gtest/gtest.h>
-
-#include "kbinder/sdk/args.h"
+#include "plugins/plugin_test_support.h"
 
 namespace kbinder::plugins::volumebinding {
 namespace {
 
-kbinder::v1::PluginConfig configWith(const std::string& key, const kbinder::v1::Value& value) {
-  kbinder::v1::PluginConfig config;
-  config.set_plugin_name("volumebinding");
-  (*config.mutable_args()->mutable_fields())[key] = value;
-  return config;
-}
-
-kbinder::v1::Value intValue(int64_t v) {
-  kbinder::v1::Value value;
-  value.set_int_value(v);
-  return value;
-}
+using namespace kbinder::plugins::testing;
 
 TEST(VolumeBindingConfigTest, DefaultsToTenMinutes) {
-  EXPECT_EQ(parseConfig(kbinder::v1::PluginConfig()).bind_timeout, std::chrono::seconds(600));
+  EXPECT_EQ(parseConfig({}).bind_timeout, std::chrono::seconds(600));
 }
 
 TEST(VolumeBindingConfigTest, AcceptsIntegerAndFractionalSeconds) {
   EXPECT_EQ(parseConfig(configWith("bind_timeout_seconds", intValue(30))).bind_timeout,
             std::chrono::seconds(30));
-  kbinder::v1::Value half;
-  half.set_float_value(0.5);
-  EXPECT_EQ(parseConfig(configWith("bind_timeout_seconds", half)).bind_timeout,
+  EXPECT_EQ(parseConfig(configWith("bind_timeout_seconds", floatValue(0.5))).bind_timeout,
             std::chrono::milliseconds(500));
 }
 
 TEST(VolumeBindingConfigTest, RejectsBadArguments) {
-  struct Case {
-    std::string key;
-    kbinder::v1::Value value;
-    std::string message;
-  };
-  kbinder::v1::Value text;
-  text.set_string_value("10m");
-  const std::vector<Case> cases = {
-      {"bind_timeout_seconds", intValue(0),
-       "argument 'bind_timeout_seconds' must be more than 0 and at most 86400 seconds"},
-      {"bind_timeout_seconds", intValue(86401),
-       "argument 'bind_timeout_seconds' must be more than 0 and at most 86400 seconds"},
-      {"bind_timeout_seconds", text, "argument 'bind_timeout_seconds' must be a number of seconds"},
-      {"bind_timeout", intValue(5),
+  const std::string range = "argument 'bind_timeout_seconds' must be more than 0 and at most 86400 seconds";
+  const std::vector<std::pair<kbinder::v1::PluginConfig, std::string>> cases = {
+      {configWith("bind_timeout_seconds", intValue(0)), range},
+      {configWith("bind_timeout_seconds", intValue(86401)), range},
+      {configWith("bind_timeout_seconds", textValue("10m")),
+       "argument 'bind_timeout_seconds' must be a number of seconds"},
+      {configWith("bind_timeout", intValue(5)),
        "unknown argument(s) 'bind_timeout'; it accepts: bind_timeout_seconds"},
   };
-  for (const auto& c : cases) {
-    try {
-      parseConfig(configWith(c.key, c.value));
-      ADD_FAILURE() << c.key << " was accepted";
-    } catch (const sdk::ConfigError& e) {
-      EXPECT_EQ(std::string(e.what()), c.message);
-    }
+  for (const auto& [config, message] : cases) {
+    expectConfigError([&] { parseConfig(config); }, message);
   }
 }
 

@@ -20,6 +20,11 @@
 #include "kbinder/sdk/args.h"
 #include "kbinder/v1/plugin.pb.h"
 
+#define KBINDER_SDK_STR2(x) #x
+#define KBINDER_SDK_STR(x) KBINDER_SDK_STR2(x)
+#define KBINDER_SDK_ABI_TEXT \
+  KBINDER_SDK_STR(KBINDER_ABI_VERSION_MAJOR) "." KBINDER_SDK_STR(KBINDER_ABI_VERSION_MINOR)
+
 namespace kbinder::sdk {
 
 // One host->plugin call, seen from C++.
@@ -100,6 +105,26 @@ kbinder_status_t createInstance(kbinder_call* call, kbinder_bytes config, void**
 template <class Instance>
 void destroyInstance(void* instance) {
   delete static_cast<Instance*>(instance);
+}
+
+// The body of a C++ plugin's entry symbol: refuses a host whose service table is older than the
+// one this plugin was compiled against, keeps the table for the hooks, returns `descriptor`.
+//   extern "C" KBINDER_EXPORT const kbinder_plugin_descriptor* kbinder_plugin_v1(
+//       const kbinder_host_services* host, const char** error_out) {
+//     return kbinder::sdk::enter(host, error_out, kDescriptor);
+//   }
+inline const kbinder_plugin_descriptor* enter(const kbinder_host_services* host,
+                                              const char** error_out,
+                                              const kbinder_plugin_descriptor& descriptor) {
+  if (host == nullptr || host->struct_size < sizeof(kbinder_host_services)) {
+    if (error_out != nullptr) {
+      *error_out = "the plugin needs a kbinder host providing at least ABI " KBINDER_SDK_ABI_TEXT
+                   " services; upgrade kbinder";
+    }
+    return nullptr;
+  }
+  hostServices() = host;
+  return &descriptor;
 }
 
 }  // namespace kbinder::sdk
