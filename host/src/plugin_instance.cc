@@ -68,8 +68,9 @@ StatusOr<std::unique_ptr<PluginInstance>> PluginInstance::create(
     std::shared_ptr<const PluginLibrary> library, const kbinder::v1::PluginConfig& config,
     std::chrono::nanoseconds timeout) {
   const std::string name = config.plugin_name().empty() ? library->name() : config.plugin_name();
-  std::unique_ptr<PluginInstance> instance(new PluginInstance(library, name));
-  instance->serialized_ = library->concurrency() == KBINDER_CONCURRENCY_SERIALIZED;
+  std::unique_ptr<PluginInstance> instance(new PluginInstance(std::move(library), name));
+  const PluginLibrary& lib = *instance->library_;
+  instance->serialized_ = lib.concurrency() == KBINDER_CONCURRENCY_SERIALIZED;
 
   kbinder_call call;
   call.plugin_name = name;
@@ -79,7 +80,7 @@ StatusOr<std::unique_ptr<PluginInstance>> PluginInstance::create(
   void* created = nullptr;
   kbinder_status_t status = KBINDER_STATUS_ABI_INTERNAL;
   try {
-    status = library->descriptor().create(
+    status = lib.descriptor().create(
         &call, kbinder_bytes{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
         &created);
   } catch (const std::exception& e) {
@@ -88,7 +89,7 @@ StatusOr<std::unique_ptr<PluginInstance>> PluginInstance::create(
     return failedPrecondition("plugin '" + name + "' threw an exception from create");
   }
   if (status != KBINDER_STATUS_SUCCESS) {
-    if (created != nullptr) library->descriptor().destroy(created);
+    if (created != nullptr) lib.descriptor().destroy(created);
     const std::string reason = call.message.empty() ? "no reason given" : call.message;
     return invalidArgument("plugin '" + name + "' refused its configuration: " + reason);
   }
@@ -114,7 +115,7 @@ HookOutcome PluginInstance::invoke(ExtensionPoint point, const kbinder_cycle& cy
   const kbinder_hook_fn hook = library_->hook(point);
   const std::string_view point_name = extensionPointName(point);
   HookOutcome outcome;
-  auto fault = [&](std::string message) {
+  auto fault = [&](const std::string& message) {
     outcome.code = Code::kError;
     outcome.message = "plugin '" + name_ + "' at " + std::string(point_name) + ": " + message;
     return outcome;

@@ -55,9 +55,10 @@ StatusOr<std::shared_ptr<const PluginLibrary>> PluginLibrary::open(const fs::pat
   plugin->path_ = path;
   const std::string where = "plugin library " + path.string();
 
-  std::error_code exists_error;
-  if (!fs::is_regular_file(path, exists_error)) {
-    return notFound(where + ": no such file");
+  std::error_code ec;
+  if (!fs::exists(path, ec)) return notFound(where + ": no such file");
+  if (!fs::is_regular_file(path, ec)) {
+    return invalidArgument(where + ": not a regular file; name the plugin's .so file");
   }
 
   boost::dll::fs::error_code error;

@@ -28,7 +28,7 @@ StatusOr<std::string> sha256File(const std::filesystem::path& path) {
   EVP_DigestFinal_ex(ctx.get(), digest.data(), &size);
   static constexpr char kHex[] = "0123456789abcdef";
   std::string hex;
-  hex.reserve(size * 2);
+  hex.reserve(static_cast<size_t>(size) * 2);
   for (unsigned int i = 0; i < size; ++i) {
     hex.push_back(kHex[digest[i] >> 4]);
     hex.push_back(kHex[digest[i] & 0xF]);

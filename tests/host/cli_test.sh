@@ -90,6 +90,8 @@ expect "inspect a malformed plugin" 1 "malformed descriptor: plugin 'faulty' has
 expect "inspect a missing file" 1 "^kbinder: plugin library $tmp/none.so: no such file$" -- \
   "$kbinder" plugin inspect "$tmp/none.so"
 head -c 4096 /dev/zero | tr '\0' 'x' >"$tmp/text.so"
+expect "inspect a directory" 1 "^kbinder: plugin library $tmp: not a regular file; name the plugin's \.so file$" -- \
+  "$kbinder" plugin inspect "$tmp"
 expect "inspect a non-ELF file" 1 "cannot be loaded: .*invalid ELF header" -- \
   "$kbinder" plugin inspect "$tmp/text.so"
 
