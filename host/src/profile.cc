@@ -1,6 +1,7 @@
 #include "kbinder/host/profile.h"
 
 #include <cmath>
+#include <cstring>
 #include <fstream>
 #include <map>
 #include <regex>
