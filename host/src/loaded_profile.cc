@@ -1,5 +1,6 @@
 #include "kbinder/host/loaded_profile.h"
 
+#include <algorithm>
 #include <sstream>
 
 #include "kbinder/host/plugin_library.h"

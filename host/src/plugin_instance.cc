@@ -9,7 +9,7 @@
 namespace kbinder::host {
 namespace {
 
-using Clock = std::chrono::steady_clock;
+using Clock = CallContext::Clock;
 
 bool allowed(ExtensionPoint point, Code code) {
   switch (code) {
