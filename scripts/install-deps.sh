@@ -11,6 +11,7 @@ packages=(
   libtomlplusplus-dev                   # profiles
   libcli11-dev                          # the command line
   libssl-dev                            # SHA-256 pins of plugin libraries
+  nlohmann-json3-dev libyaml-cpp-dev    # Kubernetes manifests (JSON, YAML)
   libgtest-dev                          # the test suite
   binutils                              # nm, for the exported-symbols check
 )

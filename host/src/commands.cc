@@ -2,6 +2,8 @@
 
 #include <CLI/CLI.hpp>
 
+#include <unistd.h>
+
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -10,6 +12,7 @@
 #include "kbinder/host/logging.h"
 #include "kbinder/host/plugin_library.h"
 #include "kbinder/host/profile.h"
+#include "kbinder/host/run_command.h"
 #include "kbinder/host/sha256.h"
 
 namespace kbinder::host {
@@ -96,6 +99,28 @@ int runCommandLine(int argc, char** argv, std::ostream& out, std::ostream& err) 
   std::string plugin_file;
   inspect->add_option("FILE", plugin_file, "The plugin library (.so)")->required();
   inspect->callback([&] { result = pluginInspect(plugin_file, out, err); });
+
+  auto* run = app.add_subcommand(
+      "run", "Rehearse a cluster snapshot offline: run every pending BindRequest through a "
+             "profile on the embedded store and show what the binder would do");
+  RunOptions run_options;
+  bool no_volume_controller = false;
+  run->add_option("--profile", run_options.profile, "The profile (.toml)")->required();
+  run->add_option("--cluster", run_options.cluster,
+                  "The snapshot: YAML or JSON manifests, as `kubectl get -o yaml` prints them")
+      ->required();
+  run->add_option("--out", run_options.out,
+                  "Write the final state of every object here, in the snapshot's form");
+  run->add_option("--plugin-dir", run_options.plugin_dirs,
+                  "Also search this directory for plugin libraries (repeatable)");
+  run->add_flag("--strict", run_options.strict, "Exit 3 if any request failed");
+  run->add_flag("--no-volume-controller", no_volume_controller,
+                "Do not play the PersistentVolume controller: nothing completes volume binds");
+  run->callback([&] {
+    run_options.volume_controller = !no_volume_controller;
+    run_options.progress = ::isatty(STDERR_FILENO) != 0;
+    result = runRehearsal(run_options, out, err);
+  });
 
   app.parse_complete_callback([&] {
     if (Status s = configureLogging(log_level); !s.ok()) {

@@ -42,6 +42,7 @@ StatusOr<std::unique_ptr<LoadedProfile>> LoadedProfile::load(Profile profile,
     *config.mutable_args() = spec.args;
     auto instance = PluginInstance::create(*library, config, profile.cycle.hook_timeout);
     if (!instance.ok()) return instance.status().withContext("profile " + profile.where(spec.position));
+    (*instance)->setHookTimeout(spec.hook_timeout.value_or(profile.cycle.hook_timeout));
     loaded->plugins_.push_back(std::move(instance).value());
   }
 
@@ -66,7 +67,12 @@ std::string LoadedProfile::describe() const {
     const PluginLibrary& lib = plugins_[i]->library();
     out << "  " << (i + 1) << ". " << plugins_[i]->name() << " "
         << (lib.version().empty() ? "(no version)" : lib.version()) << "  ABI " << lib.abiMajor()
-        << "." << lib.abiMinor() << ", " << concurrencyName(lib.concurrency()) << "\n"
+        << "." << lib.abiMinor() << ", " << concurrencyName(lib.concurrency());
+    if (plugins_[i]->hookTimeout() != profile_.cycle.hook_timeout) {
+      out << ", hook timeout "
+          << std::chrono::duration<double>(plugins_[i]->hookTimeout()).count() << "s";
+    }
+    out << "\n"
         << "     " << lib.path().string() << "\n";
   }
   for (const PluginSpec& spec : profile_.plugins) {

@@ -202,7 +202,8 @@ Status readCycle(const ProfileReader& reader, const toml::table& table, CycleSet
 
 Status readPlugin(const ProfileReader& reader, const toml::table& table, PluginSpec& spec) {
   spec.position = positionOf(table);
-  Status s = reader.rejectUnknownKeys(table, {"name", "library", "enabled", "sha256", "args"},
+  Status s = reader.rejectUnknownKeys(table, {"name", "library", "enabled", "sha256",
+                                              "hook_timeout_seconds", "args"},
                                       "a [[plugins]] entry");
   if (s.ok()) s = reader.readString(table, "name", spec.name, /*required=*/true);
   if (!s.ok()) return s;
@@ -220,6 +221,11 @@ Status readPlugin(const ProfileReader& reader, const toml::table& table, PluginS
     spec.library = spec.name + ".so";
   }
   if (s = reader.readBool(table, "enabled", spec.enabled); !s.ok()) return s;
+  if (table.get("hook_timeout_seconds") != nullptr) {
+    std::chrono::milliseconds timeout{0};
+    if (s = reader.readSeconds(table, "hook_timeout_seconds", timeout, 86400); !s.ok()) return s;
+    spec.hook_timeout = timeout;
+  }
   if (s = reader.readString(table, "sha256", spec.sha256); !s.ok()) return s;
   if (!spec.sha256.empty() && !isSha256Hex(spec.sha256)) {
     return reader.error(*table.get("sha256"),

@@ -71,6 +71,9 @@ class PluginInstance {
   const std::string& name() const { return name_; }
   const PluginLibrary& library() const { return *library_; }
   bool implements(ExtensionPoint point) const { return library_->implements(point); }
+  // The deadline of each hook call (the profile's, or this plugin's own).
+  std::chrono::milliseconds hookTimeout() const { return hook_timeout_; }
+  void setHookTimeout(std::chrono::milliseconds timeout) { hook_timeout_ = timeout; }
 
   // Runs one hook. `cycle_state` is this plugin's slot for the cycle (see abi.h).
   // Precondition: implements(point).
@@ -88,6 +91,7 @@ class PluginInstance {
   std::string name_;
   void* instance_ = nullptr;
   bool serialized_ = false;
+  std::chrono::milliseconds hook_timeout_{30000};
   std::mutex serial_;
 };
 

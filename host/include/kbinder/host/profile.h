@@ -7,6 +7,7 @@
 
 #include <chrono>
 #include <filesystem>
+#include <optional>
 #include <string>
 #include <vector>
 
@@ -25,6 +26,9 @@ struct PluginSpec {
   std::string library;  // a file name searched for, or a path (relative to the profile)
   bool enabled = true;
   std::string sha256;   // lowercase hex pin, or empty
+  // This plugin's hook deadline, in place of [cycle] hook_timeout_seconds (e.g. for a PreBind
+  // that waits on the cluster).
+  std::optional<std::chrono::milliseconds> hook_timeout;
   kbinder::v1::ValueMap args;
   SourcePosition position;  // of the [[plugins]] entry
 };

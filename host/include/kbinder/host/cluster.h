@@ -1,0 +1,62 @@
+// The cluster backend: the one interface through which the binder (controller, cycle, assume
+// cache) and the plugins' object services reach a cluster. Two implementations: the embedded
+// store (offline rehearsal) and the Kubernetes API.
+//
+// Semantics follow the API server: every object carries the resourceVersion of its last write;
+// a patch names the resourceVersion it was computed from and fails with ABORTED (409) when the
+// object changed since; NOT_FOUND (404) for missing objects; watches deliver changes in
+// resourceVersion order.
+//
+// Thread-safety: implementations are safe to call from many threads at once.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <optional>
+#include <string>
+
+#include "kbinder/host/object_services.h"
+#include "kbinder/host/objects.h"
+#include "kbinder/host/status.h"
+#include "kbinder/v1/plugin.pb.h"
+
+namespace kbinder::host {
+
+struct WatchEvent {
+  enum class Type { kAdded, kModified, kDeleted };
+  Type type = Type::kAdded;
+  kbinder::v1::Object object;  // for kDeleted, the object's last state
+};
+
+class Watch {
+ public:
+  virtual ~Watch() = default;
+  // Blocks up to `timeout` for the next event; nullopt when none came. An error ends the watch
+  // (e.g. ABORTED "too old resource version" when the history was trimmed): list again.
+  virtual StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) = 0;
+};
+
+class ClusterBackend : public ObjectServices {
+ public:
+  // get/list/patch come from ObjectServices. A patch carries the whole changed subset object;
+  // the backend writes only its difference from the stored object, guarded by the
+  // object's metadata.resourceVersion (empty: unguarded). subresource "status" writes only
+  // the status; "" writes all but the status for kinds with a status subresource.
+
+  // Creates an object (metadata.name set, or generateName). ALREADY_EXISTS when taken.
+  virtual StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& object) = 0;
+
+  // Changes since `resource_version` (as a list returned it) of one kind, in order.
+  virtual StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) = 0;
+
+  // The Binding subresource (POST pods/{name}/binding) with the pod's UID as precondition:
+  // NOT_FOUND for a missing pod; ABORTED when the pod is already assigned, being deleted, or
+  // has another UID. Messages are the API server's.
+  virtual Status bindPod(const std::string& namespace_, const std::string& name,
+                         const std::string& uid, const std::string& node) = 0;
+
+  // A short name for logs and summaries: "embedded store", "https://10.0.0.1:6443".
+  virtual std::string describe() const = 0;
+};
+
+}  // namespace kbinder::host

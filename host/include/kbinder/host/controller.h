@@ -1,0 +1,114 @@
+// The controller: watches BindRequests and runs each one that is not yet Succeeded or Failed
+// through the binding cycle on the profile's worker threads, with per-request exponential
+// backoff, and writes the outcome to the request's status and as Events.
+//
+// Status rules: `phase` stays Pending, with `reason` and a growing `failedAttempts`, while
+// attempts remain; it becomes Failed when failedAttempts reaches the request's backoffLimit
+// (the profile's default when it has none), or at once for failures that retrying cannot fix;
+// Succeeded on success. Events: Normal "Bound" on success, Warning "BindAttemptFailed" on every
+// failed attempt, Warning "BindFailed" when the request fails for good.
+//
+// A request is processed by one worker at a time; changes to a request waiting for its next
+// attempt do not cut its backoff short. Thread-safety: start/stop/wait from one owner thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kbinder/host/assume_cache.h"
+#include "kbinder/host/cluster.h"
+#include "kbinder/host/framework.h"
+#include "kbinder/host/informer.h"
+#include "kbinder/host/loaded_profile.h"
+
+namespace kbinder::host {
+
+struct ControllerOptions {
+  std::string namespace_;                  // BindRequests of one namespace; empty: all
+  std::string reporting_instance = "kbinder";  // Events' reportingInstance
+};
+
+// What the controller did with one request during its lifetime (for `kbinder run`).
+struct RequestRecord {
+  std::string namespace_, name, pod, node;
+  std::string phase;    // as last written or seen
+  std::string reason;
+  int attempts = 0;     // cycles run by this controller
+};
+
+class Controller {
+ public:
+  Controller(const LoadedProfile& profile, ClusterBackend& cluster, ControllerOptions options);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Starts the informers, waits until they listed the cluster, then starts the workers.
+  Status start();
+  // Cancels waiting cycles, lets running ones end, joins every thread. Idempotent.
+  void stop();
+
+  // Blocks until every BindRequest seen is Succeeded or Failed. `progress` (may be empty) is
+  // called about every `interval` with (settled, total).
+  void waitUntilSettled(const std::function<void(size_t, size_t)>& progress,
+                        std::chrono::milliseconds interval = std::chrono::milliseconds(200));
+
+  std::vector<RequestRecord> records() const;
+  AssumeCache& cache() { return cache_; }
+  Framework& framework() { return framework_; }
+
+  // Delay before attempt `failed_attempts + 1` (base * 2^(failed-1), capped, with jitter).
+  static std::chrono::milliseconds backoffDelay(const CycleSettings& settings, int failed_attempts,
+                                                double random_unit);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  struct Item {
+    bool queued = false;
+    bool processing = false;
+    bool dirty = false;       // changed while processing: look again afterwards
+    Clock::time_point not_before{};
+    Clock::time_point retry_at{};  // backoff: no attempt before this
+    bool terminal = false;
+  };
+
+  void onRequestEvent(const WatchEvent& event);
+  void enqueueLocked(const std::string& key, Clock::time_point not_before);
+  void worker();
+  void process(const std::string& key);
+  // Writes the request's new status (retrying on conflicts) and returns the phase written.
+  std::string writeStatus(const std::string& key, const kbinder::v1::BindRequestStatus& status);
+  void recordEvent(const kbinder::v1::BindRequest& request, const std::string& pod_uid,
+                   bool warning, const std::string& reason, const std::string& note);
+
+  const LoadedProfile& profile_;
+  ClusterBackend& cluster_;
+  ControllerOptions options_;
+  AssumeCache cache_;
+  Framework framework_;
+  std::unique_ptr<Informer> requests_, pods_, nodes_;
+
+  std::atomic<bool> stopping_{false};
+  std::vector<std::thread> workers_;
+  mutable std::mutex mutex_;
+  std::condition_variable work_;
+  std::condition_variable settled_;
+  std::map<std::string, Item> items_;
+  std::set<std::pair<Clock::time_point, std::string>> ready_;  // queued items by not_before
+  std::map<std::string, std::string> phases_;                 // key -> phase, as last seen
+  std::map<std::string, RequestRecord> records_;
+  std::map<std::string, std::string> pod_uids_;  // request uid -> pod uid first seen
+  std::mt19937_64 random_{std::random_device{}()};
+};
+
+}  // namespace kbinder::host

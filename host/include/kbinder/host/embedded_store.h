@@ -1,0 +1,100 @@
+// The embedded store: a cluster held in memory with the API server's semantics, loaded from
+// manifests and written back as manifests. The default backend (`kbinder run`), and the place
+// tests rehearse whole clusters.
+//
+// Every object is kept as it was read (raw JSON, every field, unmodeled kinds too); modeled
+// kinds also keep their subset message. Writes carry changes onto the raw object (see
+// objects.h), stamp the next global resourceVersion on it and append a watch event.
+//
+// Thread-safety: every method may be called from many threads; one mutex guards the state.
+// Watches must not outlive the store.
+#pragma once
+
+#include <condition_variable>
+#include <cstdint>
+#include <deque>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <tuple>
+
+#include "kbinder/host/cluster.h"
+#include "kbinder/host/manifest.h"
+
+namespace kbinder::host {
+
+class EmbeddedStore final : public ClusterBackend {
+ public:
+  struct Options {
+    size_t watch_history = 1'000'000;  // events kept for watches; older ones are Gone
+  };
+
+  // Checks every modeled object against the schema (errors name the object and the field),
+  // defaults a namespaced object's namespace to "default", stamps a uid where there is none
+  // and a resourceVersion on every object.
+  static StatusOr<std::unique_ptr<EmbeddedStore>> load(const Manifest& manifest,
+                                                       Options options);
+  static StatusOr<std::unique_ptr<EmbeddedStore>> load(const Manifest& manifest) {
+    return load(manifest, Options{});
+  }
+
+  // Every object as it is now, in load order, objects created later at the end, in the form
+  // the manifest was read in.
+  Manifest snapshot() const;
+  uint64_t resourceVersion() const;
+
+  // The raw object, as the store holds it; NOT_FOUND when absent. `kind` is any kind string.
+  StatusOr<Json> getRaw(const std::string& kind, const std::string& namespace_,
+                        const std::string& name) const;
+  // Stores `raw` as a new object or in place of an existing one (any kind), as a client with
+  // full write access would; used to script changes in rehearsals and tests.
+  StatusOr<Json> put(Json raw);
+  // Deletes an object; NOT_FOUND when absent.
+  Status remove(const std::string& kind, const std::string& namespace_, const std::string& name);
+
+  // ClusterBackend
+  StatusOr<kbinder::v1::Object> get(const kbinder::v1::GetRequest& request) override;
+  StatusOr<kbinder::v1::ObjectList> list(const kbinder::v1::ListRequest& request) override;
+  StatusOr<kbinder::v1::Object> patch(const kbinder::v1::PatchRequest& request) override;
+  StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& object) override;
+  StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) override;
+  Status bindPod(const std::string& namespace_, const std::string& name, const std::string& uid,
+                 const std::string& node) override;
+  std::string describe() const override { return "embedded store"; }
+
+ private:
+  class StoreWatch;
+  using Key = std::tuple<std::string, std::string, std::string>;  // kind, namespace, name
+
+  struct Entry {
+    uint64_t sequence = 0;  // load/creation order, for snapshots
+    std::optional<Kind> kind;
+    Json raw;
+    kbinder::v1::Object typed;  // modeled kinds only
+  };
+  struct Logged {
+    uint64_t resource_version;
+    Kind kind;
+    WatchEvent event;
+  };
+
+  explicit EmbeddedStore(Options options) : options_(options) {}
+
+  // Stamps the next resourceVersion on `raw`, converts it, stores it and logs the event.
+  // Requires mutex_.
+  StatusOr<kbinder::v1::Object> writeLocked(const Key& key, Json raw, bool created);
+  Status prepareNewLocked(Json& raw, std::optional<Kind> kind);
+
+  Options options_;
+  mutable std::mutex mutex_;
+  std::condition_variable changed_;
+  uint64_t resource_version_ = 0;
+  uint64_t next_sequence_ = 0;
+  std::map<Key, Entry> objects_;
+  std::deque<Logged> history_;
+  uint64_t history_floor_ = 0;  // watches from below this resourceVersion are Gone
+  Manifest form_;               // the loaded manifest's shape, without its objects
+};
+
+}  // namespace kbinder::host

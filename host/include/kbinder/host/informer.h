@@ -1,0 +1,52 @@
+// An informer: lists one kind through a cluster backend, then watches it, and hands every
+// change to a handler in order, on its own thread. Re-lists when a watch ends (as after a
+// "too old resource version"), replaying the current state as additions.
+//
+// Thread-safety: start/stop/waitForSync from one owner thread; the handler runs on the
+// informer's thread only.
+#pragma once
+
+#include <atomic>
+#include <condition_variable>
+#include <functional>
+#include <mutex>
+#include <string>
+#include <thread>
+
+#include "kbinder/host/cluster.h"
+
+namespace kbinder::host {
+
+class Informer {
+ public:
+  using Handler = std::function<void(const WatchEvent&)>;
+
+  Informer(ClusterBackend& cluster, Kind kind, std::string namespace_, Handler handler)
+      : cluster_(cluster), kind_(kind), namespace_(std::move(namespace_)),
+        handler_(std::move(handler)) {}
+  ~Informer() { stop(); }
+  Informer(const Informer&) = delete;
+  Informer& operator=(const Informer&) = delete;
+
+  void start();
+  void stop();
+  // Blocks until the first list was handed to the handler, or the informer stopped. Returns
+  // the error of the last failed list when it stopped without syncing.
+  Status waitForSync();
+
+ private:
+  void run();
+
+  ClusterBackend& cluster_;
+  Kind kind_;
+  std::string namespace_;
+  Handler handler_;
+  std::thread thread_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable cv_;
+  bool synced_ = false;
+  Status last_error_;
+};
+
+}  // namespace kbinder::host

@@ -1,0 +1,44 @@
+// Kubernetes manifests: the YAML or JSON text `kubectl get -o yaml|json` prints, read into JSON
+// values and written back in the same form. This is the host's one JSON/YAML conversion path.
+//
+// Reading keeps every field and the order of keys; `kind: List` (and `*List` kinds with items)
+// is flattened into its items and remembered, so writing gives back the same shape.
+// YAML scalars follow the YAML 1.2 core schema: unquoted true/false, null/~, integers and
+// floats are typed, everything quoted or else is a string.
+//
+// Thread-safety: free functions over values.
+#pragma once
+
+#include <nlohmann/json.hpp>
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kbinder/host/status.h"
+
+namespace kbinder::host {
+
+// Key order is kept so written manifests diff cleanly against what was read.
+using Json = nlohmann::ordered_json;
+
+enum class ManifestFormat { kYaml, kJson };
+
+struct Manifest {
+  ManifestFormat format = ManifestFormat::kYaml;
+  bool as_list = false;       // the text was one List object wrapping the items
+  std::string list_api_version = "v1";
+  std::string list_kind = "List";
+  std::vector<Json> objects;  // each has apiVersion, kind and metadata.name
+};
+
+// `source` names the text in messages ("cluster.yaml"). Fails on syntax errors (with line and
+// column) and on documents that are not Kubernetes objects.
+StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source);
+std::string writeManifest(const Manifest& manifest);
+
+// One YAML document or JSON text to a value, and a value to block-style YAML.
+StatusOr<Json> parseYaml(std::string_view text, std::string_view source);
+std::string toYaml(const Json& value);
+
+}  // namespace kbinder::host

@@ -1,0 +1,81 @@
+// The Kubernetes kinds the schema models, and the conversion between an object as the cluster
+// holds it (raw JSON, every field) and the schema's subset message (kbinder.v1.*).
+//
+// A change to a subset is never written by re-serializing the subset: rebase() carries the
+// subset's change onto the raw object, keeping every field the schema does not model, and
+// mergePatch() gives the difference two raw objects have as a JSON merge patch (RFC 7386).
+//
+// Thread-safety: free functions over values.
+#pragma once
+
+#include <google/protobuf/message.h>
+
+#include <optional>
+#include <string>
+#include <string_view>
+
+#include "kbinder/host/manifest.h"
+#include "kbinder/host/status.h"
+#include "kbinder/v1/plugin.pb.h"
+
+namespace kbinder::host {
+
+enum class Kind {
+  kPod,
+  kNode,
+  kPersistentVolumeClaim,
+  kPersistentVolume,
+  kStorageClass,
+  kResourceClaim,
+  kBindRequest,
+  kEvent,
+};
+
+inline constexpr Kind kAllKinds[] = {Kind::kPod,          Kind::kNode,
+                                     Kind::kPersistentVolumeClaim, Kind::kPersistentVolume,
+                                     Kind::kStorageClass, Kind::kResourceClaim,
+                                     Kind::kBindRequest,  Kind::kEvent};
+
+// "Pod", "PersistentVolumeClaim", ...: the `kind` field, and what Get/List requests name.
+std::string_view kindName(Kind kind);
+std::optional<Kind> kindFromName(std::string_view name);
+// The apiVersion kbinder writes for new objects of the kind.
+std::string_view kindApiVersion(Kind kind);
+// Lowercase plural resource name, as in URLs and messages: "pods", "persistentvolumeclaims".
+std::string_view kindResource(Kind kind);
+bool kindNamespaced(Kind kind);
+// Kinds whose status is written only through the status subresource.
+bool kindHasStatusSubresource(Kind kind);
+
+// The kind an Object holds; nullopt when it holds none.
+std::optional<Kind> kindOf(const kbinder::v1::Object& object);
+// The message inside `object` (which must hold one), and its metadata.
+const google::protobuf::Message& payload(const kbinder::v1::Object& object);
+google::protobuf::Message& mutablePayload(kbinder::v1::Object& object, Kind kind);
+const kbinder::v1::ObjectMeta& metadataOf(const kbinder::v1::Object& object);
+
+// Raw JSON -> subset. Unmodeled fields are dropped; scalars where the schema wants a string
+// (YAML's `cpu: 2`) become strings; a type mismatch names the field.
+StatusOr<kbinder::v1::Object> objectFromJson(Kind kind, const Json& raw);
+// Subset -> JSON with Kubernetes field names (int64 as numbers, unset fields absent).
+Json messageToJson(const google::protobuf::Message& message);
+Json objectToJson(const kbinder::v1::Object& object);
+
+// Carries the change from `before` to `after` (two subset JSONs) onto `raw`, the object
+// `before` was read from; fields the subset does not model stay as they were.
+Json rebase(const Json& raw, const Json& before, const Json& after);
+// The JSON merge patch that turns `from` into `to`; an empty object when they are equal.
+Json mergePatch(const Json& from, const Json& to);
+void applyMergePatch(Json& target, const Json& patch);
+
+// Convenience accessors on raw objects ("" when absent).
+std::string rawString(const Json& object, std::initializer_list<std::string_view> path);
+
+// A UUID-shaped uid derived from `seed` (the same seed gives the same uid), and a random one.
+std::string uidFromSeed(std::string_view seed);
+std::string randomUid();
+// The current time as Kubernetes writes it: "2026-01-02T03:04:05Z", or with microseconds
+// ("...05.123456Z") for MicroTime fields.
+std::string timestampNow(bool microseconds = false);
+
+}  // namespace kbinder::host

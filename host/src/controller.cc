@@ -1,0 +1,333 @@
+#include "kbinder/host/controller.h"
+
+#include <algorithm>
+#include <cmath>
+
+#include "kbinder/host/logging.h"
+
+namespace kbinder::host {
+namespace {
+
+using kbinder::v1::BindRequest;
+
+std::string keyOf(const kbinder::v1::ObjectMeta& meta) {
+  return meta.namespace_() + "/" + meta.name();
+}
+
+bool terminalPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
+
+}  // namespace
+
+Controller::Controller(const LoadedProfile& profile, ClusterBackend& cluster,
+                       ControllerOptions options)
+    : profile_(profile), cluster_(cluster), options_(std::move(options)),
+      framework_(profile, cluster, cache_) {}
+
+Controller::~Controller() { stop(); }
+
+std::chrono::milliseconds Controller::backoffDelay(const CycleSettings& settings,
+                                                   int failed_attempts, double random_unit) {
+  const double base = static_cast<double>(settings.backoff_base.count());
+  const double cap = static_cast<double>(settings.backoff_cap.count());
+  const double exponent = std::min(std::max(failed_attempts - 1, 0), 62);
+  double delay = std::min(cap, base * std::pow(2.0, exponent));
+  delay *= 1.0 + settings.backoff_jitter * (2.0 * random_unit - 1.0);
+  return std::chrono::milliseconds(std::llround(std::max(delay, 0.0)));
+}
+
+Status Controller::start() {
+  pods_ = std::make_unique<Informer>(cluster_, Kind::kPod, "", [this](const WatchEvent& e) {
+    if (e.type == WatchEvent::Type::kDeleted) {
+      cache_.removePod(e.object.pod());
+    } else {
+      cache_.upsertPod(e.object.pod());
+    }
+  });
+  nodes_ = std::make_unique<Informer>(cluster_, Kind::kNode, "", [this](const WatchEvent& e) {
+    if (e.type == WatchEvent::Type::kDeleted) {
+      cache_.removeNode(e.object.node().metadata().name());
+    } else {
+      cache_.upsertNode(e.object.node());
+    }
+  });
+  requests_ = std::make_unique<Informer>(cluster_, Kind::kBindRequest, options_.namespace_,
+                                         [this](const WatchEvent& e) { onRequestEvent(e); });
+  pods_->start();
+  nodes_->start();
+  for (Informer* informer : {pods_.get(), nodes_.get()}) {
+    if (Status s = informer->waitForSync(); !s.ok()) return s.withContext("reading the cluster");
+  }
+  requests_->start();
+  if (Status s = requests_->waitForSync(); !s.ok()) return s.withContext("reading BindRequests");
+  const int workers = std::max(1, profile_.profile().cycle.workers);
+  for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { worker(); });
+  return okStatus();
+}
+
+void Controller::stop() {
+  stopping_ = true;
+  work_.notify_all();
+  settled_.notify_all();
+  for (auto& t : workers_) {
+    if (t.joinable()) t.join();
+  }
+  workers_.clear();
+  for (auto* informer : {requests_.get(), pods_.get(), nodes_.get()}) {
+    if (informer != nullptr) informer->stop();
+  }
+}
+
+void Controller::onRequestEvent(const WatchEvent& event) {
+  const BindRequest& request = event.object.bind_request();
+  const std::string key = keyOf(request.metadata());
+  std::lock_guard lock(mutex_);
+  if (event.type == WatchEvent::Type::kDeleted) {
+    phases_.erase(key);
+    items_.erase(key);  // a worker holding it finds it gone
+    settled_.notify_all();
+    return;
+  }
+  const std::string& phase = request.status().phase();
+  phases_[key] = phase.empty() ? "Pending" : phase;
+  RequestRecord& record = records_[key];
+  record.namespace_ = request.metadata().namespace_();
+  record.name = request.metadata().name();
+  record.pod = request.spec().pod_name();
+  record.node = request.spec().selected_node();
+  record.phase = phases_[key];
+  record.reason = request.status().reason();
+  if (terminalPhase(phase)) {
+    settled_.notify_all();
+    return;
+  }
+  enqueueLocked(key, Clock::now());
+}
+
+void Controller::enqueueLocked(const std::string& key, Clock::time_point not_before) {
+  Item& item = items_[key];
+  not_before = std::max(not_before, item.retry_at);
+  if (item.processing) {
+    item.dirty = true;
+    return;
+  }
+  if (item.queued) {
+    if (not_before <= item.not_before) return;
+    ready_.erase({item.not_before, key});
+  }
+  item.queued = true;
+  item.not_before = not_before;
+  ready_.insert({not_before, key});
+  work_.notify_one();
+}
+
+void Controller::worker() {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    if (ready_.empty()) {
+      work_.wait(lock);
+      continue;
+    }
+    const auto [when, key] = *ready_.begin();
+    if (when > Clock::now()) {
+      work_.wait_until(lock, when);
+      continue;
+    }
+    ready_.erase(ready_.begin());
+    Item& item = items_[key];
+    item.queued = false;
+    item.processing = true;
+    lock.unlock();
+    process(key);
+    lock.lock();
+    const auto it = items_.find(key);
+    if (it == items_.end()) continue;
+    it->second.processing = false;
+    if (it->second.dirty && !it->second.terminal) {
+      it->second.dirty = false;
+      enqueueLocked(key, Clock::now());
+    }
+  }
+}
+
+void Controller::process(const std::string& key) {
+  const size_t slash = key.find('/');
+  kbinder::v1::GetRequest get;
+  get.set_kind("BindRequest");
+  get.set_namespace_(key.substr(0, slash));
+  get.set_name(key.substr(slash + 1));
+  get.set_fresh(true);
+  auto current = cluster_.get(get);
+  if (!current.ok()) {
+    if (current.status().code() != StatusCode::kNotFound) {
+      hostLogger().warn("reading BindRequest {}: {}; retrying", key, current.status().message());
+      std::lock_guard lock(mutex_);
+      items_[key].retry_at = Clock::now() + std::chrono::seconds(1);
+      enqueueLocked(key, Clock::now());
+    }
+    return;
+  }
+  const BindRequest& request = current->bind_request();
+  if (terminalPhase(request.status().phase())) {
+    std::lock_guard lock(mutex_);
+    items_[key].terminal = true;
+    return;
+  }
+
+  CycleInput input;
+  input.request = request;
+  input.attempt = static_cast<uint32_t>(std::max(0, request.status().failed_attempts())) + 1;
+  input.cancelled = &stopping_;
+  {
+    std::lock_guard lock(mutex_);
+    const auto uid = pod_uids_.find(request.metadata().uid());
+    if (uid != pod_uids_.end()) input.expected_pod_uid = uid->second;
+    records_[key].attempts++;
+  }
+  const CycleResult result = framework_.run(input);
+  if (stopping_ && result.outcome == CycleOutcome::kRetry) return;  // shutting down: no verdict
+  {
+    std::lock_guard lock(mutex_);
+    if (!result.pod_uid.empty()) pod_uids_.emplace(request.metadata().uid(), result.pod_uid);
+  }
+
+  kbinder::v1::BindRequestStatus status = request.status();
+  std::string phase;
+  if (result.outcome == CycleOutcome::kSucceeded) {
+    status.set_phase("Succeeded");
+    status.set_reason(result.already_bound ? result.reason : "");
+    phase = writeStatus(key, status);
+    if (phase == "Succeeded") {
+      recordEvent(request, result.pod_uid, false, "Bound",
+                  result.already_bound ? "Pod " + request.spec().pod_name() + " was already bound to " +
+                                             request.spec().selected_node()
+                                       : "Bound pod " + request.spec().pod_name() + " to node " +
+                                             request.spec().selected_node());
+    }
+  } else {
+    const int failed = status.failed_attempts() + 1;
+    const int limit = request.spec().has_backoff_limit()
+                          ? request.spec().backoff_limit()
+                          : profile_.profile().cycle.default_backoff_limit;
+    const bool final = result.outcome == CycleOutcome::kFailed || failed >= limit;
+    status.set_failed_attempts(failed);
+    status.set_reason(result.reason);
+    status.set_phase(final ? "Failed" : "Pending");
+    phase = writeStatus(key, status);
+    if (phase == status.phase()) {
+      recordEvent(request, result.pod_uid, true, "BindAttemptFailed",
+                  "Attempt " + std::to_string(failed) + " failed: " + result.reason);
+      if (final) {
+        const std::string why = result.outcome == CycleOutcome::kFailed
+                                    ? "retrying cannot help"
+                                    : "backoffLimit " + std::to_string(limit) + " reached";
+        recordEvent(request, result.pod_uid, true, "BindFailed",
+                    "Gave up binding pod " + request.spec().pod_name() + " (" + why +
+                        "): " + result.reason);
+      }
+    }
+  }
+
+  std::lock_guard lock(mutex_);
+  Item& item = items_[key];
+  RequestRecord& record = records_[key];
+  if (!phase.empty()) {
+    record.phase = phase;
+    record.reason = status.reason();
+  }
+  if (terminalPhase(phase)) {
+    item.terminal = true;
+    item.dirty = false;
+  } else if (phase == "Pending") {
+    std::uniform_real_distribution<double> unit(0.0, 1.0);
+    item.retry_at = Clock::now() + backoffDelay(profile_.profile().cycle,
+                                                status.failed_attempts(), unit(random_));
+    item.dirty = true;  // look again once the backoff passed
+  }
+}
+
+std::string Controller::writeStatus(const std::string& key,
+                                    const kbinder::v1::BindRequestStatus& status) {
+  const size_t slash = key.find('/');
+  for (int attempt = 0; attempt < 10; ++attempt) {
+    kbinder::v1::GetRequest get;
+    get.set_kind("BindRequest");
+    get.set_namespace_(key.substr(0, slash));
+    get.set_name(key.substr(slash + 1));
+    get.set_fresh(true);
+    auto current = cluster_.get(get);
+    if (!current.ok()) {
+      hostLogger().warn("BindRequest {}: cannot write status: {}", key, current.status().message());
+      return {};
+    }
+    if (terminalPhase(current->bind_request().status().phase())) {
+      return current->bind_request().status().phase();  // someone else finished it
+    }
+    kbinder::v1::PatchRequest patch;
+    *patch.mutable_object() = *current;
+    *patch.mutable_object()->mutable_bind_request()->mutable_status() = status;
+    patch.set_subresource("status");
+    auto written = cluster_.patch(patch);
+    if (written.ok()) return status.phase();
+    if (written.status().code() != StatusCode::kAborted) {
+      hostLogger().warn("BindRequest {}: cannot write status: {}", key, written.status().message());
+      return {};
+    }
+  }
+  hostLogger().warn("BindRequest {}: status write kept conflicting; giving up this attempt", key);
+  return {};
+}
+
+void Controller::recordEvent(const BindRequest& request, const std::string& pod_uid, bool warning,
+                             const std::string& reason, const std::string& note) {
+  kbinder::v1::Object object;
+  auto& event = *object.mutable_event();
+  event.set_api_version(std::string(kindApiVersion(Kind::kEvent)));
+  event.set_kind("Event");
+  auto& meta = *event.mutable_metadata();
+  meta.set_namespace_(request.metadata().namespace_());
+  meta.set_generate_name(request.spec().pod_name() + ".");
+  event.set_event_time(timestampNow(/*microseconds=*/true));
+  event.set_reporting_controller("kbinder");
+  event.set_reporting_instance(options_.reporting_instance);
+  event.set_action("Binding");
+  event.set_reason(reason);
+  event.set_type(warning ? "Warning" : "Normal");
+  event.set_note(note.size() > 1024 ? note.substr(0, 1021) + "..." : note);
+  auto& regarding = *event.mutable_regarding();
+  regarding.set_api_version("v1");
+  regarding.set_kind("Pod");
+  regarding.set_namespace_(request.metadata().namespace_());
+  regarding.set_name(request.spec().pod_name());
+  regarding.set_uid(pod_uid);
+  auto& related = *event.mutable_related();
+  related.set_api_version(std::string(kindApiVersion(Kind::kBindRequest)));
+  related.set_kind("BindRequest");
+  related.set_namespace_(request.metadata().namespace_());
+  related.set_name(request.metadata().name());
+  related.set_uid(request.metadata().uid());
+  if (auto created = cluster_.create(object); !created.ok()) {
+    hostLogger().warn("recording event {} for {}: {}", reason, keyOf(request.metadata()),
+                      created.status().message());
+  }
+}
+
+void Controller::waitUntilSettled(const std::function<void(size_t, size_t)>& progress,
+                                  std::chrono::milliseconds interval) {
+  std::unique_lock lock(mutex_);
+  while (!stopping_) {
+    size_t settled = 0;
+    for (const auto& [key, phase] : phases_) settled += terminalPhase(phase) ? 1 : 0;
+    if (progress) progress(settled, phases_.size());
+    if (settled == phases_.size()) return;
+    settled_.wait_for(lock, interval);
+  }
+}
+
+std::vector<RequestRecord> Controller::records() const {
+  std::lock_guard lock(mutex_);
+  std::vector<RequestRecord> out;
+  for (const auto& [key, record] : records_) out.push_back(record);
+  return out;
+}
+
+}  // namespace kbinder::host

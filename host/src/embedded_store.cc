@@ -1,0 +1,402 @@
+#include "kbinder/host/embedded_store.h"
+
+#include <algorithm>
+#include <random>
+#include <vector>
+
+#include "kbinder/host/label_selector.h"
+
+namespace kbinder::host {
+namespace {
+
+using kbinder::v1::Object;
+
+std::string resourceOf(const std::string& kind) {
+  if (auto k = kindFromName(kind)) return std::string(kindResource(*k));
+  std::string lower;
+  for (char c : kind) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  return lower + "s";
+}
+
+Status notFoundError(const std::string& kind, const std::string& name) {
+  return notFound(resourceOf(kind) + " \"" + name + "\" not found");
+}
+
+Status conflict(const std::string& resource, const std::string& name, const std::string& why) {
+  return {StatusCode::kAborted,
+          "Operation cannot be fulfilled on " + resource + " \"" + name + "\": " + why};
+}
+
+Json& metadata(Json& raw) {
+  Json& meta = raw["metadata"];
+  if (!meta.is_object()) meta = Json::object();
+  return meta;
+}
+
+std::string randomSuffix() {
+  static constexpr char kAlphabet[] = "bcdfghjklmnpqrstvwxz2456789";  // as the API server uses
+  thread_local std::mt19937 random(std::random_device{}());
+  std::string out;
+  for (int i = 0; i < 5; ++i) out.push_back(kAlphabet[random() % (sizeof kAlphabet - 1)]);
+  return out;
+}
+
+// Sets the pod's PodScheduled condition to True, as the Binding subresource does.
+void setPodScheduled(Json& pod) {
+  Json& status = pod["status"];
+  if (!status.is_object()) status = Json::object();
+  Json& conditions = status["conditions"];
+  if (!conditions.is_array()) conditions = Json::array();
+  for (auto& condition : conditions) {
+    if (condition.is_object() && condition.value("type", "") == "PodScheduled") {
+      if (condition.value("status", "") != "True") {
+        condition["status"] = "True";
+        condition["lastTransitionTime"] = timestampNow();
+        condition.erase("reason");
+        condition.erase("message");
+      }
+      return;
+    }
+  }
+  conditions.push_back(Json{{"type", "PodScheduled"},
+                            {"status", "True"},
+                            {"lastProbeTime", nullptr},
+                            {"lastTransitionTime", timestampNow()}});
+}
+
+}  // namespace
+
+class EmbeddedStore::StoreWatch final : public Watch {
+ public:
+  StoreWatch(EmbeddedStore& store, Kind kind, uint64_t after)
+      : store_(store), kind_(kind), after_(after) {}
+
+  StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(store_.mutex_);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      if (after_ < store_.history_floor_) {
+        return Status(StatusCode::kAborted, "too old resource version: " + std::to_string(after_) +
+                                                " (" + std::to_string(store_.history_floor_) + ")");
+      }
+      auto& history = store_.history_;
+      auto it = std::upper_bound(
+          history.begin(), history.end(), after_,
+          [](uint64_t rv, const Logged& logged) { return rv < logged.resource_version; });
+      for (; it != history.end(); ++it) {
+        after_ = it->resource_version;
+        if (it->kind == kind_) return std::optional<WatchEvent>(it->event);
+      }
+      if (store_.changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+        return std::optional<WatchEvent>();
+      }
+    }
+  }
+
+ private:
+  EmbeddedStore& store_;
+  Kind kind_;
+  uint64_t after_;
+};
+
+Status EmbeddedStore::prepareNewLocked(Json& raw, std::optional<Kind> kind) {
+  Json& meta = metadata(raw);
+  if (kind && kindNamespaced(*kind) && rawString(raw, {"metadata", "namespace"}).empty()) {
+    meta["namespace"] = "default";
+  }
+  if (rawString(raw, {"metadata", "uid"}).empty()) {
+    meta["uid"] = uidFromSeed(raw.value("kind", "") + "/" + rawString(raw, {"metadata", "namespace"}) +
+                              "/" + rawString(raw, {"metadata", "name"}) + "/" +
+                              std::to_string(next_sequence_));
+  }
+  return okStatus();
+}
+
+StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::load(const Manifest& manifest,
+                                                             Options options) {
+  std::unique_ptr<EmbeddedStore> store(new EmbeddedStore(options));
+  store->form_ = manifest;
+  store->form_.objects.clear();
+  std::lock_guard lock(store->mutex_);
+  for (const Json& object : manifest.objects) {
+    Json raw = object;
+    const std::string kind_name = raw.value("kind", "");
+    const auto kind = kindFromName(kind_name);
+    const std::string name = rawString(raw, {"metadata", "name"});
+    if (Status s = store->prepareNewLocked(raw, kind); !s.ok()) return s;
+    const Key key{kind_name, rawString(raw, {"metadata", "namespace"}), name};
+    const std::string what = kind_name + " " +
+                             (std::get<1>(key).empty() ? name : std::get<1>(key) + "/" + name);
+    if (store->objects_.count(key) != 0) {
+      return invalidArgument(what + " appears twice; keep one copy of each object");
+    }
+    if (kind) {
+      auto typed = objectFromJson(*kind, raw);
+      if (!typed.ok()) return invalidArgument(what + ": " + typed.status().message());
+    }
+    auto written = store->writeLocked(key, std::move(raw), /*created=*/true);
+    if (!written.ok()) return written.status().withContext(what);
+  }
+  // Loading is not a change anyone watches: watches start from the loaded state.
+  store->history_.clear();
+  store->history_floor_ = store->resource_version_;
+  return store;
+}
+
+StatusOr<Object> EmbeddedStore::writeLocked(const Key& key, Json raw, bool created) {
+  const auto kind = kindFromName(std::get<0>(key));
+  metadata(raw)["resourceVersion"] = std::to_string(resource_version_ + 1);
+  Object typed;
+  if (kind) {
+    auto converted = objectFromJson(*kind, raw);
+    if (!converted.ok()) return converted.status();
+    typed = std::move(converted).value();
+  }
+  ++resource_version_;
+  auto [it, inserted] = objects_.try_emplace(key);
+  if (inserted) it->second.sequence = next_sequence_++;
+  it->second.kind = kind;
+  it->second.raw = std::move(raw);
+  it->second.typed = typed;
+  if (kind) {
+    WatchEvent event;
+    event.type = created ? WatchEvent::Type::kAdded : WatchEvent::Type::kModified;
+    event.object = std::move(typed);
+    history_.push_back({resource_version_, *kind, std::move(event)});
+    while (history_.size() > options_.watch_history) {
+      history_floor_ = history_.front().resource_version;
+      history_.pop_front();
+    }
+    changed_.notify_all();
+  }
+  return it->second.typed;
+}
+
+Manifest EmbeddedStore::snapshot() const {
+  std::lock_guard lock(mutex_);
+  std::vector<const Entry*> entries;
+  entries.reserve(objects_.size());
+  for (const auto& [key, entry] : objects_) entries.push_back(&entry);
+  std::sort(entries.begin(), entries.end(),
+            [](const Entry* a, const Entry* b) { return a->sequence < b->sequence; });
+  Manifest out = form_;
+  out.objects.reserve(entries.size());
+  for (const Entry* entry : entries) out.objects.push_back(entry->raw);
+  return out;
+}
+
+uint64_t EmbeddedStore::resourceVersion() const {
+  std::lock_guard lock(mutex_);
+  return resource_version_;
+}
+
+StatusOr<Json> EmbeddedStore::getRaw(const std::string& kind, const std::string& namespace_,
+                                     const std::string& name) const {
+  std::lock_guard lock(mutex_);
+  const auto it = objects_.find(Key{kind, namespace_, name});
+  if (it == objects_.end()) return notFoundError(kind, name);
+  return it->second.raw;
+}
+
+StatusOr<Json> EmbeddedStore::put(Json raw) {
+  if (!raw.is_object() || rawString(raw, {"kind"}).empty() ||
+      rawString(raw, {"metadata", "name"}).empty()) {
+    return invalidArgument("an object to store needs kind and metadata.name");
+  }
+  std::lock_guard lock(mutex_);
+  const std::string kind_name = raw["kind"].get<std::string>();
+  const auto kind = kindFromName(kind_name);
+  if (Status s = prepareNewLocked(raw, kind); !s.ok()) return s;
+  const Key key{kind_name, rawString(raw, {"metadata", "namespace"}),
+                rawString(raw, {"metadata", "name"})};
+  const bool created = objects_.count(key) == 0;
+  auto written = writeLocked(key, std::move(raw), created);
+  if (!written.ok()) return written.status();
+  return objects_.at(key).raw;
+}
+
+Status EmbeddedStore::remove(const std::string& kind, const std::string& namespace_,
+                             const std::string& name) {
+  std::lock_guard lock(mutex_);
+  const auto it = objects_.find(Key{kind, namespace_, name});
+  if (it == objects_.end()) return notFoundError(kind, name);
+  ++resource_version_;
+  if (it->second.kind) {
+    WatchEvent event;
+    event.type = WatchEvent::Type::kDeleted;
+    event.object = it->second.typed;
+    history_.push_back({resource_version_, *it->second.kind, std::move(event)});
+    changed_.notify_all();
+  }
+  objects_.erase(it);
+  return okStatus();
+}
+
+StatusOr<Object> EmbeddedStore::get(const kbinder::v1::GetRequest& request) {
+  const auto kind = kindFromName(request.kind());
+  if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
+  std::lock_guard lock(mutex_);
+  const auto it = objects_.find(
+      Key{request.kind(), kindNamespaced(*kind) ? request.namespace_() : "", request.name()});
+  if (it == objects_.end()) return notFoundError(request.kind(), request.name());
+  return it->second.typed;
+}
+
+StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListRequest& request) {
+  const auto kind = kindFromName(request.kind());
+  if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
+  auto selector = LabelSelector::parse(request.label_selector());
+  if (!selector.ok()) return selector.status();
+  kbinder::v1::ObjectList out;
+  std::lock_guard lock(mutex_);
+  for (auto it = objects_.lower_bound(Key{request.kind(), "", ""});
+       it != objects_.end() && std::get<0>(it->first) == request.kind(); ++it) {
+    if (!request.namespace_().empty() && kindNamespaced(*kind) &&
+        std::get<1>(it->first) != request.namespace_()) {
+      continue;
+    }
+    if (!selector->matches(metadataOf(it->second.typed).labels())) continue;
+    *out.add_items() = it->second.typed;
+  }
+  out.set_resource_version(std::to_string(resource_version_));
+  return out;
+}
+
+StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) {
+  const auto kind = kindOf(request.object());
+  if (!kind) return invalidArgument("patch request carries no object");
+  if (!request.subresource().empty() && request.subresource() != "status") {
+    return invalidArgument("unknown subresource \"" + request.subresource() +
+                           "\"; use \"\" or \"status\"");
+  }
+  if (request.subresource() == "status" && !kindHasStatusSubresource(*kind)) {
+    return notFound(std::string(kindResource(*kind)) + " have no status subresource");
+  }
+  const auto& meta = metadataOf(request.object());
+  std::lock_guard lock(mutex_);
+  const Key key{std::string(kindName(*kind)), kindNamespaced(*kind) ? meta.namespace_() : "",
+                meta.name()};
+  const auto it = objects_.find(key);
+  if (it == objects_.end()) return notFoundError(std::get<0>(key), meta.name());
+  Entry& entry = it->second;
+  const std::string current = rawString(entry.raw, {"metadata", "resourceVersion"});
+  if (!meta.resource_version().empty() && meta.resource_version() != current) {
+    return conflict(std::string(kindResource(*kind)), meta.name(),
+                    "the object has been modified; please apply your changes to the latest "
+                    "version and try again");
+  }
+  const Json before = objectToJson(entry.typed);
+  Json after = objectToJson(request.object());
+  // What the request may not change: identity, and the part the other subresource owns.
+  for (const char* field : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp",
+                            "deletionTimestamp"}) {
+    const auto old = before.contains("metadata") ? before["metadata"].find(field)
+                                                 : before.end();
+    if (before.contains("metadata") && old != before["metadata"].end()) {
+      after["metadata"][field] = *old;
+    } else if (after.contains("metadata")) {
+      after["metadata"].erase(field);
+    }
+  }
+  if (request.subresource() == "status") {
+    Json only_status = before;
+    if (after.contains("status")) {
+      only_status["status"] = after["status"];
+    } else {
+      only_status.erase("status");
+    }
+    after = std::move(only_status);
+  } else if (kindHasStatusSubresource(*kind)) {
+    if (before.contains("status")) {
+      after["status"] = before["status"];
+    } else {
+      after.erase("status");
+    }
+  }
+  Json raw = rebase(entry.raw, before, after);
+  if (raw == entry.raw) return entry.typed;  // nothing changed: no write, as the API server
+  return writeLocked(key, std::move(raw), /*created=*/false);
+}
+
+StatusOr<Object> EmbeddedStore::create(const Object& object) {
+  const auto kind = kindOf(object);
+  if (!kind) return invalidArgument("create request carries no object");
+  Json raw = objectToJson(object);
+  if (rawString(raw, {"apiVersion"}).empty()) raw["apiVersion"] = std::string(kindApiVersion(*kind));
+  raw["kind"] = std::string(kindName(*kind));
+  Json& meta = metadata(raw);
+  std::lock_guard lock(mutex_);
+  if (rawString(raw, {"metadata", "name"}).empty()) {
+    const std::string prefix = rawString(raw, {"metadata", "generateName"});
+    if (prefix.empty()) {
+      return invalidArgument(std::string(kindName(*kind)) +
+                             ": name or generateName is required");
+    }
+    do {
+      meta["name"] = prefix + randomSuffix();
+    } while (objects_.count(Key{std::string(kindName(*kind)),
+                                kindNamespaced(*kind) ? rawString(raw, {"metadata", "namespace"})
+                                                      : "",
+                                rawString(raw, {"metadata", "name"})}) != 0);
+  }
+  if (!kindNamespaced(*kind)) meta.erase("namespace");
+  meta.erase("resourceVersion");
+  meta["uid"] = randomUid();
+  meta["creationTimestamp"] = timestampNow();
+  if (Status s = prepareNewLocked(raw, kind); !s.ok()) return s;
+  const Key key{std::string(kindName(*kind)), rawString(raw, {"metadata", "namespace"}),
+                rawString(raw, {"metadata", "name"})};
+  if (objects_.count(key) != 0) {
+    return Status(StatusCode::kAlreadyExists,
+                  std::string(kindResource(*kind)) + " \"" + std::get<2>(key) + "\" already exists");
+  }
+  return writeLocked(key, std::move(raw), /*created=*/true);
+}
+
+StatusOr<std::unique_ptr<Watch>> EmbeddedStore::watch(Kind kind,
+                                                      const std::string& resource_version) {
+  uint64_t after = 0;
+  try {
+    after = resource_version.empty() ? resourceVersion() : std::stoull(resource_version);
+  } catch (...) {
+    return invalidArgument("resourceVersion \"" + resource_version + "\" is not a number");
+  }
+  std::lock_guard lock(mutex_);
+  if (after < history_floor_) {
+    return Status(StatusCode::kAborted, "too old resource version: " + resource_version);
+  }
+  return std::unique_ptr<Watch>(new StoreWatch(*this, kind, after));
+}
+
+Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& name,
+                              const std::string& uid, const std::string& node) {
+  std::lock_guard lock(mutex_);
+  const Key key{"Pod", namespace_, name};
+  const auto it = objects_.find(key);
+  if (it == objects_.end()) return notFoundError("Pod", name);
+  Json raw = it->second.raw;
+  const std::string stored_uid = rawString(raw, {"metadata", "uid"});
+  if (!uid.empty() && uid != stored_uid) {
+    return conflict("pods/binding", name,
+                    "Precondition failed: UID in precondition: " + uid +
+                        ", UID in object meta: " + stored_uid);
+  }
+  if (!rawString(raw, {"metadata", "deletionTimestamp"}).empty()) {
+    return conflict("pods/binding", name,
+                    "pod " + name + " is being deleted, cannot be assigned to a host");
+  }
+  const std::string assigned = rawString(raw, {"spec", "nodeName"});
+  if (!assigned.empty()) {
+    return conflict("pods/binding", name,
+                    "pod " + name + " is already assigned to node \"" + assigned + "\"");
+  }
+  if (node.empty()) return invalidArgument("Binding target name is required");
+  Json& spec = raw["spec"];
+  if (!spec.is_object()) spec = Json::object();
+  spec["nodeName"] = node;
+  setPodScheduled(raw);
+  auto written = writeLocked(key, std::move(raw), /*created=*/false);
+  return written.ok() ? okStatus() : written.status();
+}
+
+}  // namespace kbinder::host

@@ -1,0 +1,400 @@
+#include "kbinder/host/framework.h"
+
+#include <algorithm>
+#include <unordered_map>
+
+#include "kbinder/host/logging.h"
+
+namespace kbinder::host {
+namespace {
+
+using Clock = std::chrono::steady_clock;
+using kbinder::v1::Node;
+using kbinder::v1::Pod;
+
+std::string seconds(std::chrono::nanoseconds d) {
+  char text[32];
+  std::snprintf(text, sizeof text, "%gs", std::chrono::duration<double>(d).count());
+  return text;
+}
+
+// How a plugin's failing status ends the attempt.
+CycleOutcome outcomeFor(Code code) {
+  return code == Code::kUnschedulableAndUnresolvable ? CycleOutcome::kFailed : CycleOutcome::kRetry;
+}
+
+kbinder_bytes bytesOf(const std::string& s) {
+  return kbinder_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+}
+
+}  // namespace
+
+std::string_view cycleOutcomeName(CycleOutcome outcome) {
+  switch (outcome) {
+    case CycleOutcome::kSucceeded: return "Succeeded";
+    case CycleOutcome::kRetry: return "Retry";
+    case CycleOutcome::kFailed: return "Failed";
+  }
+  return "Unknown";
+}
+
+Status WaitingPodRegistry::allow(std::string_view pod_uid, std::string_view plugin_name) {
+  std::lock_guard lock(mutex_);
+  const auto it = waiting_.find(pod_uid);
+  if (it == waiting_.end()) {
+    return notFound("no pod with uid " + std::string(pod_uid) + " waits at Permit");
+  }
+  if (it->second.pending.erase(std::string(plugin_name)) == 0) {
+    return notFound("pod " + std::string(pod_uid) + " does not wait for plugin '" +
+                    std::string(plugin_name) + "'");
+  }
+  changed_.notify_all();
+  return okStatus();
+}
+
+std::string WaitingPodRegistry::wait(
+    const std::string& pod_uid, const std::map<std::string, Clock::time_point>& plugins,
+    const std::atomic<bool>* cancelled, bool* was_cancelled) {
+  std::unique_lock lock(mutex_);
+  Waiting& waiting = waiting_[pod_uid];
+  for (const auto& [name, deadline] : plugins) waiting.pending.insert(name);
+  *was_cancelled = false;
+  std::string timed_out;
+  while (!waiting.pending.empty()) {
+    if (cancelled != nullptr && cancelled->load()) {
+      *was_cancelled = true;
+      break;
+    }
+    // The earliest deadline among the plugins still pending.
+    auto next = Clock::time_point::max();
+    std::string first;
+    for (const auto& name : waiting.pending) {
+      const auto deadline = plugins.at(name);
+      if (deadline < next) {
+        next = deadline;
+        first = name;
+      }
+    }
+    if (Clock::now() >= next) {
+      timed_out = first;
+      break;
+    }
+    // Wake at least every 100ms to notice cancellation.
+    changed_.wait_until(lock, std::min(next, Clock::now() + std::chrono::milliseconds(100)));
+  }
+  waiting_.erase(pod_uid);
+  return timed_out;
+}
+
+// One attempt: owns the per-cycle plugin state slots and releases them when it ends.
+class Framework::Cycle {
+ public:
+  Cycle(Framework& framework, const CycleInput& input)
+      : fw_(framework), input_(input), states_(framework.profile_.plugins().size(), nullptr) {
+    for (size_t i = 0; i < fw_.profile_.plugins().size(); ++i) {
+      index_[fw_.profile_.plugins()[i].get()] = i;
+    }
+    const auto& spec = input.request.spec();
+    log_context_ = "request " + input.request.metadata().namespace_() + "/" +
+                   input.request.metadata().name() + " (pod " + spec.pod_name() + " -> " +
+                   spec.selected_node() + ")";
+  }
+
+  ~Cycle() {
+    for (size_t i = 0; i < states_.size(); ++i) {
+      if (states_[i] != nullptr) fw_.profile_.plugins()[i]->releaseCycleState(states_[i]);
+    }
+  }
+
+  CycleResult run() {
+    CycleResult result = load();
+    if (result.outcome != CycleOutcome::kSucceeded || result.already_bound) return result;
+    if (auto failed = validate()) return *failed;
+    if (auto failed = mutate()) return *failed;
+
+    if (Status s = fw_.cache_.assume(pod_, node_name_); !s.ok()) {
+      return fail(s.code() == StatusCode::kInvalidArgument ? CycleOutcome::kFailed
+                                                           : CycleOutcome::kRetry,
+                  "assume: " + s.message());
+    }
+    if (auto failed = afterAssume()) {
+      rollback();
+      return *failed;
+    }
+    postBind();
+    CycleResult ok;
+    ok.pod_uid = pod_.metadata().uid();
+    ok.reason = "bound to " + node_name_;
+    return ok;
+  }
+
+ private:
+  using Failure = std::optional<CycleResult>;
+
+  CycleResult fail(CycleOutcome outcome, std::string reason) const {
+    CycleResult r;
+    r.outcome = outcome;
+    r.reason = std::move(reason);
+    r.pod_uid = pod_.metadata().uid();
+    return r;
+  }
+
+  CycleResult load() {
+    const auto& request = input_.request;
+    const std::string& ns = request.metadata().namespace_();
+    const std::string& pod_name = request.spec().pod_name();
+    node_name_ = request.spec().selected_node();
+    if (pod_name.empty()) return fail(CycleOutcome::kFailed, "spec.podName is empty");
+    if (node_name_.empty()) return fail(CycleOutcome::kFailed, "spec.selectedNode is empty");
+
+    kbinder::v1::GetRequest get;
+    get.set_kind("Pod");
+    get.set_namespace_(ns);
+    get.set_name(pod_name);
+    get.set_fresh(true);
+    auto pod = fw_.cluster_.get(get);
+    if (!pod.ok()) {
+      if (pod.status().code() == StatusCode::kNotFound) {
+        return fail(CycleOutcome::kFailed, "pod " + ns + "/" + pod_name + " not found (deleted)");
+      }
+      return fail(CycleOutcome::kRetry, "reading pod: " + pod.status().message());
+    }
+    pod_ = pod->pod();
+    const std::string expected = expectedPodUid();
+    if (!expected.empty() && expected != pod_.metadata().uid()) {
+      return fail(CycleOutcome::kFailed, "pod " + ns + "/" + pod_name +
+                                             " was recreated (uid " + pod_.metadata().uid() +
+                                             ", the request is for uid " + expected + ")");
+    }
+    const std::string& bound_to = pod_.spec().node_name();
+    if (bound_to == node_name_) {
+      CycleResult r;
+      r.pod_uid = pod_.metadata().uid();
+      r.already_bound = true;
+      r.reason = "pod already bound to " + node_name_;
+      return r;
+    }
+    if (!bound_to.empty()) {
+      return fail(CycleOutcome::kFailed,
+                  "pod is bound to node " + bound_to + ", not the selected node " + node_name_);
+    }
+    if (!pod_.metadata().deletion_timestamp().empty()) {
+      return fail(CycleOutcome::kFailed, "pod " + ns + "/" + pod_name + " is being deleted");
+    }
+    get.set_kind("Node");
+    get.set_namespace_("");
+    get.set_name(node_name_);
+    auto node = fw_.cluster_.get(get);
+    if (!node.ok()) {
+      const bool gone = node.status().code() == StatusCode::kNotFound;
+      return fail(CycleOutcome::kRetry,
+                  gone ? "node " + node_name_ + " not found" : "reading node: " + node.status().message());
+    }
+    node_ = node->node();
+    request_bytes_ = request.SerializeAsString();
+    pod_bytes_ = pod_.SerializeAsString();
+    node_bytes_ = node_.SerializeAsString();
+    return CycleResult{};
+  }
+
+  // The uid of the pod the request is for: from the caller, else the request's owner reference.
+  std::string expectedPodUid() const {
+    if (!input_.expected_pod_uid.empty()) return input_.expected_pod_uid;
+    for (const auto& owner : input_.request.metadata().owner_references()) {
+      if (owner.kind() == "Pod" && owner.name() == input_.request.spec().pod_name()) {
+        return owner.uid();
+      }
+    }
+    return {};
+  }
+
+  kbinder_cycle cycleView() const {
+    kbinder_cycle c{};
+    c.struct_size = sizeof(kbinder_cycle);
+    c.struct_version = KBINDER_ABI_VERSION;
+    c.cycle_id = cycle_id_;
+    c.attempt = input_.attempt;
+    c.bind_request = bytesOf(request_bytes_);
+    c.pod = bytesOf(pod_bytes_);
+    c.node = bytesOf(node_bytes_);
+    return c;
+  }
+
+  HookOutcome call(PluginInstance& plugin, ExtensionPoint point) {
+    CallEnvironment env;
+    env.timeout = plugin.hookTimeout();
+    env.cancelled = input_.cancelled;
+    env.objects = &fw_.cluster_;
+    env.waiting_pods = &fw_.waiting_;
+    env.log_context = log_context_;
+    const kbinder_cycle view = cycleView();
+    HookOutcome outcome = plugin.invoke(point, view, &states_[index_.at(&plugin)], env);
+    hostLogger().debug("{}: {} {} -> {}{}{}", log_context_, plugin.name(),
+                       extensionPointName(point), codeName(outcome.code),
+                       outcome.message.empty() ? "" : ": ", outcome.message);
+    return outcome;
+  }
+
+  std::string describe(const PluginInstance& plugin, ExtensionPoint point,
+                       const HookOutcome& outcome) const {
+    // A host-made fault message already names the plugin and the point.
+    if (outcome.message.rfind("plugin '", 0) == 0) return outcome.message;
+    return std::string(extensionPointName(point)) + " " + plugin.name() + ": " +
+           std::string(codeName(outcome.code)) +
+           (outcome.message.empty() ? "" : ": " + outcome.message);
+  }
+
+  Failure validate() {
+    std::vector<std::string> problems;
+    bool fault = false;
+    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kValidate)) {
+      HookOutcome outcome = call(*plugin, ExtensionPoint::kValidate);
+      if (outcome.code == Code::kSuccess && outcome.validate.errors().empty()) continue;
+      fault = fault || outcome.code == Code::kError;
+      for (const auto& e : outcome.validate.errors()) problems.push_back(plugin->name() + ": " + e);
+      if (outcome.validate.errors().empty() || outcome.code == Code::kError) {
+        problems.push_back(describe(*plugin, ExtensionPoint::kValidate, outcome));
+      }
+    }
+    if (problems.empty()) return std::nullopt;
+    std::string reason = "validate: ";
+    for (size_t i = 0; i < problems.size(); ++i) reason += (i ? "; " : "") + problems[i];
+    // An invalid pod stays invalid; a plugin fault may not recur.
+    return fail(fault ? CycleOutcome::kRetry : CycleOutcome::kFailed, reason);
+  }
+
+  Failure mutate() {
+    kbinder::v1::Pod changed = pod_;
+    auto& meta = *changed.mutable_metadata();
+    bool any = false;
+    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kMutate)) {
+      HookOutcome outcome = call(*plugin, ExtensionPoint::kMutate);
+      if (outcome.code != Code::kSuccess) {
+        return fail(CycleOutcome::kRetry, describe(*plugin, ExtensionPoint::kMutate, outcome));
+      }
+      const auto& m = outcome.mutate;
+      for (const auto& key : m.remove_labels()) any = meta.mutable_labels()->erase(key) || any;
+      for (const auto& key : m.remove_annotations()) {
+        any = meta.mutable_annotations()->erase(key) || any;
+      }
+      for (const auto& [k, v] : m.set_labels()) {
+        auto& slot = (*meta.mutable_labels())[k];
+        any = any || slot != v;
+        slot = v;
+      }
+      for (const auto& [k, v] : m.set_annotations()) {
+        auto& slot = (*meta.mutable_annotations())[k];
+        any = any || slot != v;
+        slot = v;
+      }
+    }
+    if (!any) return std::nullopt;
+    kbinder::v1::PatchRequest patch;
+    *patch.mutable_object()->mutable_pod() = changed;
+    auto written = fw_.cluster_.patch(patch);
+    if (!written.ok()) {
+      return fail(written.status().code() == StatusCode::kNotFound ? CycleOutcome::kFailed
+                                                                   : CycleOutcome::kRetry,
+                  "mutate: writing the pod's labels and annotations: " +
+                      written.status().message());
+    }
+    pod_ = written->pod();
+    pod_bytes_ = pod_.SerializeAsString();
+    return std::nullopt;
+  }
+
+  // Reserve through Bind; a failure here is rolled back by the caller.
+  Failure afterAssume() {
+    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kReserve)) {
+      HookOutcome outcome = call(*plugin, ExtensionPoint::kReserve);
+      if (outcome.code != Code::kSuccess) {
+        return fail(outcomeFor(outcome.code), describe(*plugin, ExtensionPoint::kReserve, outcome));
+      }
+    }
+    if (auto failed = permit()) return failed;
+    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kPreBind)) {
+      HookOutcome outcome = call(*plugin, ExtensionPoint::kPreBind);
+      if (outcome.code != Code::kSuccess) {
+        return fail(outcomeFor(outcome.code), describe(*plugin, ExtensionPoint::kPreBind, outcome));
+      }
+    }
+    return bind();
+  }
+
+  Failure permit() {
+    std::map<std::string, Clock::time_point> waits;
+    const auto max_wait = fw_.profile_.profile().cycle.permit_max_wait;
+    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kPermit)) {
+      HookOutcome outcome = call(*plugin, ExtensionPoint::kPermit);
+      if (outcome.code == Code::kSuccess) continue;
+      if (outcome.code == Code::kWait) {
+        auto timeout = std::chrono::milliseconds(outcome.permit.timeout_millis());
+        if (timeout <= std::chrono::milliseconds::zero() || timeout > max_wait) timeout = max_wait;
+        waits[plugin->name()] = Clock::now() + timeout;
+        continue;
+      }
+      return fail(outcomeFor(outcome.code), describe(*plugin, ExtensionPoint::kPermit, outcome));
+    }
+    if (waits.empty()) return std::nullopt;
+    const auto started = Clock::now();
+    bool cancelled = false;
+    const std::string timed_out =
+        fw_.waiting_.wait(pod_.metadata().uid(), waits, input_.cancelled, &cancelled);
+    if (cancelled) return fail(CycleOutcome::kRetry, "permit: cancelled while waiting");
+    if (!timed_out.empty()) {
+      return fail(CycleOutcome::kRetry, "permit " + timed_out + ": Unschedulable: not allowed within " +
+                                            seconds(Clock::now() - started) + " (timed out)");
+    }
+    return std::nullopt;
+  }
+
+  Failure bind() {
+    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kBind)) {
+      HookOutcome outcome = call(*plugin, ExtensionPoint::kBind);
+      if (outcome.code == Code::kSkip) continue;
+      if (outcome.code == Code::kSuccess) return std::nullopt;
+      return fail(outcomeFor(outcome.code), describe(*plugin, ExtensionPoint::kBind, outcome));
+    }
+    const Status s = fw_.cluster_.bindPod(pod_.metadata().namespace_(), pod_.metadata().name(),
+                                          pod_.metadata().uid(), node_name_);
+    if (s.ok()) return std::nullopt;
+    const bool final = s.code() == StatusCode::kNotFound || s.code() == StatusCode::kAborted;
+    return fail(final ? CycleOutcome::kFailed : CycleOutcome::kRetry, "bind: " + s.message());
+  }
+
+  void rollback() {
+    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kUnreserve)) {
+      HookOutcome outcome = call(*plugin, ExtensionPoint::kUnreserve);
+      if (outcome.code != Code::kSuccess) {
+        hostLogger().warn("{}: {}", log_context_,
+                          describe(*plugin, ExtensionPoint::kUnreserve, outcome));
+      }
+    }
+    fw_.cache_.forget(pod_.metadata().uid());
+  }
+
+  void postBind() {
+    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kPostBind)) {
+      HookOutcome outcome = call(*plugin, ExtensionPoint::kPostBind);
+      if (outcome.code != Code::kSuccess) {
+        hostLogger().warn("{}: {} (post_bind failures do not fail the request)", log_context_,
+                          describe(*plugin, ExtensionPoint::kPostBind, outcome));
+      }
+    }
+  }
+
+  Framework& fw_;
+  const CycleInput& input_;
+  const uint64_t cycle_id_ = fw_.next_cycle_id_.fetch_add(1);
+  std::vector<void*> states_;
+  std::unordered_map<const PluginInstance*, size_t> index_;
+  std::string log_context_;
+  std::string node_name_;
+  Pod pod_;
+  Node node_;
+  std::string request_bytes_, pod_bytes_, node_bytes_;
+};
+
+CycleResult Framework::run(const CycleInput& input) { return Cycle(*this, input).run(); }
+
+}  // namespace kbinder::host

@@ -1,0 +1,72 @@
+#include "kbinder/host/informer.h"
+
+#include "kbinder/host/logging.h"
+
+namespace kbinder::host {
+
+void Informer::start() {
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Informer::stop() {
+  stopping_ = true;
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mutex_);
+  cv_.notify_all();
+}
+
+Status Informer::waitForSync() {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return synced_ || stopping_; });
+  if (synced_) return okStatus();
+  return last_error_.ok() ? Status(StatusCode::kUnavailable, "informer stopped") : last_error_;
+}
+
+void Informer::run() {
+  const std::string what(kindResource(kind_));
+  auto pause = std::chrono::milliseconds(100);
+  while (!stopping_) {
+    kbinder::v1::ListRequest request;
+    request.set_kind(std::string(kindName(kind_)));
+    request.set_namespace_(namespace_);
+    auto listed = cluster_.list(request);
+    if (!listed.ok()) {
+      hostLogger().warn("listing {} failed: {}; retrying", what, listed.status().message());
+      {
+        std::lock_guard lock(mutex_);
+        last_error_ = listed.status();
+      }
+      std::unique_lock lock(mutex_);
+      cv_.wait_for(lock, pause, [&] { return stopping_.load(); });
+      pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+      continue;
+    }
+    pause = std::chrono::milliseconds(100);
+    for (const auto& item : listed->items()) handler_(WatchEvent{WatchEvent::Type::kAdded, item});
+    {
+      std::lock_guard lock(mutex_);
+      synced_ = true;
+    }
+    cv_.notify_all();
+    auto watch = cluster_.watch(kind_, listed->resource_version());
+    if (!watch.ok()) {
+      hostLogger().warn("watching {} failed: {}; listing again", what, watch.status().message());
+      continue;
+    }
+    while (!stopping_) {
+      auto event = (*watch)->next(std::chrono::milliseconds(100));
+      if (!event.ok()) {
+        hostLogger().info("watch of {} ended: {}; listing again", what, event.status().message());
+        break;
+      }
+      if (!event->has_value()) continue;
+      const auto& e = **event;
+      if (!namespace_.empty() && metadataOf(e.object).namespace_() != namespace_) continue;
+      handler_(e);
+    }
+  }
+}
+
+}  // namespace kbinder::host

@@ -1,0 +1,321 @@
+#include "kbinder/host/manifest.h"
+
+#include <yaml-cpp/yaml.h>
+
+#include <cerrno>
+#include <cmath>
+#include <cstdlib>
+#include <limits>
+#include <regex>
+
+namespace kbinder::host {
+namespace {
+
+// YAML 1.2 core schema resolution of a plain (unquoted) scalar.
+Json resolvePlainScalar(const std::string& s) {
+  static const std::regex kInt("[-+]?[0-9]+");
+  static const std::regex kOctal("0o[0-7]+");
+  static const std::regex kHex("0x[0-9a-fA-F]+");
+  static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
+  if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
+  if (s == "true" || s == "True" || s == "TRUE") return true;
+  if (s == "false" || s == "False" || s == "FALSE") return false;
+  auto integer = [&](const char* digits, int base) -> Json {
+    errno = 0;
+    char* end = nullptr;
+    const long long v = std::strtoll(digits, &end, base);
+    if (errno == ERANGE || *end != '\0') return std::strtod(s.c_str(), nullptr);
+    return static_cast<int64_t>(v);
+  };
+  if (std::regex_match(s, kInt)) return integer(s.c_str(), 10);
+  if (std::regex_match(s, kOctal)) return integer(s.c_str() + 2, 8);
+  if (std::regex_match(s, kHex)) return integer(s.c_str() + 2, 16);
+  if (std::regex_match(s, kFloat)) return std::strtod(s.c_str(), nullptr);
+  static const std::regex kInf(R"([-+]?\.(inf|Inf|INF))");
+  if (std::regex_match(s, kInf)) {
+    return s[0] == '-' ? -std::numeric_limits<double>::infinity()
+                       : std::numeric_limits<double>::infinity();
+  }
+  if (s == ".nan" || s == ".NaN" || s == ".NAN") return std::numeric_limits<double>::quiet_NaN();
+  return s;
+}
+
+Json fromYamlNode(const YAML::Node& node) {
+  switch (node.Type()) {
+    case YAML::NodeType::Null:
+    case YAML::NodeType::Undefined: return nullptr;
+    case YAML::NodeType::Scalar:
+      // yaml-cpp tags plain scalars "?" and quoted or block scalars "!".
+      if (node.Tag() == "?") return resolvePlainScalar(node.Scalar());
+      return node.Scalar();
+    case YAML::NodeType::Sequence: {
+      Json array = Json::array();
+      for (const auto& item : node) array.push_back(fromYamlNode(item));
+      return array;
+    }
+    case YAML::NodeType::Map: {
+      Json object = Json::object();
+      for (const auto& entry : node) {
+        const Json key = fromYamlNode(entry.first);
+        object[key.is_string() ? key.get<std::string>() : key.dump()] = fromYamlNode(entry.second);
+      }
+      return object;
+    }
+  }
+  return nullptr;
+}
+
+// True when `s` can be written unquoted and reads back as the same string, in YAML 1.2 and in
+// the YAML 1.1 readers much of the Kubernetes tooling uses (yes/no/on/off, 1_000, ...).
+bool plainSafe(const std::string& s) {
+  if (s.empty() || s.size() > 200) return false;
+  for (char c : s) {
+    const bool ok = (c >= 'a' && c <= 'z') || (c >= 'A' && c <= 'Z') || (c >= '0' && c <= '9') ||
+                    c == '_' || c == '.' || c == '/' || c == '-';
+    if (!ok) return false;
+  }
+  if (s[0] == '-' || s[0] == '.' || s[0] == '_') return false;
+  if ((s[0] >= '0' && s[0] <= '9') && s.find('_') != std::string::npos) return false;
+  if (!resolvePlainScalar(s).is_string()) return false;
+  static const char* const kYaml11Words[] = {"y",  "Y",  "yes", "Yes", "YES", "n",   "N",
+                                             "no", "No", "NO",  "on",  "On",  "ON",  "off",
+                                             "Off", "OFF"};
+  for (const char* word : kYaml11Words) {
+    if (s == word) return false;
+  }
+  return true;
+}
+
+std::string scalarText(const Json& value) {
+  if (value.is_string()) {
+    const auto& s = value.get_ref<const std::string&>();
+    return plainSafe(s) ? s : value.dump(-1, ' ', false, Json::error_handler_t::replace);
+  }
+  if (value.is_null()) return "null";
+  if (value.is_number_float()) {
+    const double d = value.get<double>();
+    if (std::isnan(d)) return ".nan";
+    if (std::isinf(d)) return d < 0 ? "-.inf" : ".inf";
+  }
+  return value.dump();
+}
+
+bool isEmptyCollection(const Json& v) { return (v.is_object() || v.is_array()) && v.empty(); }
+
+void emit(std::string& out, const Json& value, int indent);
+
+// Writes the value of a "key:" or "- " that has just been written.
+void emitAfterKey(std::string& out, const Json& value, int indent) {
+  if (value.is_object() && !value.empty()) {
+    out += '\n';
+    emit(out, value, indent + 2);
+  } else if (value.is_array() && !value.empty()) {
+    out += '\n';
+    emit(out, value, indent);  // kubectl style: sequence items at the key's indentation
+  } else {
+    out += ' ';
+    out += value.is_object() ? "{}" : value.is_array() ? "[]" : scalarText(value);
+    out += '\n';
+  }
+}
+
+void emit(std::string& out, const Json& value, int indent) {
+  const std::string pad(static_cast<size_t>(indent), ' ');
+  if (value.is_object()) {
+    for (const auto& [key, item] : value.items()) {
+      out += pad + scalarText(Json(key)) + ':';
+      emitAfterKey(out, item, indent);
+    }
+  } else if (value.is_array()) {
+    for (const auto& item : value) {
+      if (item.is_object() && !item.empty()) {
+        // The first key shares the "- " line; the rest align under it.
+        std::string nested;
+        emit(nested, item, indent + 2);
+        out += pad + "- " + nested.substr(static_cast<size_t>(indent) + 2);
+      } else if (item.is_array() && !item.empty()) {
+        out += pad + "-\n";
+        emit(out, item, indent + 2);
+      } else {
+        out += pad + "-";
+        emitAfterKey(out, item, indent);
+      }
+    }
+  } else {
+    out += pad + (isEmptyCollection(value) ? (value.is_object() ? "{}" : "[]") : scalarText(value)) +
+           '\n';
+  }
+}
+
+std::string lineColumn(std::string_view text, size_t offset) {
+  size_t line = 1, column = 1;
+  for (size_t i = 0; i < offset && i < text.size(); ++i) {
+    if (text[i] == '\n') {
+      ++line;
+      column = 1;
+    } else {
+      ++column;
+    }
+  }
+  return std::to_string(line) + ":" + std::to_string(column);
+}
+
+bool isListKind(const Json& object) {
+  if (!object.is_object()) return false;
+  const auto kind = object.find("kind");
+  if (kind == object.end() || !kind->is_string()) return false;
+  const auto& k = kind->get_ref<const std::string&>();
+  return k.size() >= 4 && k.compare(k.size() - 4, 4, "List") == 0 && object.contains("items");
+}
+
+// Checks that `object` is a Kubernetes object; `where` says which document it is.
+Status checkObject(const Json& object, const std::string& where) {
+  if (!object.is_object()) {
+    return invalidArgument(where + ": not a Kubernetes object (expected a mapping with "
+                                   "apiVersion, kind and metadata)");
+  }
+  for (const char* field : {"apiVersion", "kind"}) {
+    const auto it = object.find(field);
+    if (it == object.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
+      return invalidArgument(where + ": has no " + field + "; every object needs apiVersion, "
+                                                           "kind and metadata.name");
+    }
+  }
+  const auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object() || !meta->contains("name") ||
+      !(*meta)["name"].is_string() || (*meta)["name"].get_ref<const std::string&>().empty()) {
+    return invalidArgument(where + ": " + object["kind"].get<std::string>() +
+                           " has no metadata.name; give every object a name");
+  }
+  return okStatus();
+}
+
+Status addDocument(Manifest& manifest, Json document, const std::string& where) {
+  if (isListKind(document)) {
+    auto& items = document["items"];
+    if (!items.is_array() && !items.is_null()) {
+      return invalidArgument(where + ": " + document["kind"].get<std::string>() +
+                             ".items must be a list of objects");
+    }
+    if (items.is_null()) return okStatus();
+    for (size_t i = 0; i < items.size(); ++i) {
+      const std::string item_where = where + " item " + std::to_string(i + 1);
+      if (Status s = checkObject(items[i], item_where); !s.ok()) return s;
+      manifest.objects.push_back(std::move(items[i]));
+    }
+    return okStatus();
+  }
+  if (Status s = checkObject(document, where); !s.ok()) return s;
+  manifest.objects.push_back(std::move(document));
+  return okStatus();
+}
+
+}  // namespace
+
+StatusOr<Json> parseYaml(std::string_view text, std::string_view source) {
+  try {
+    return fromYamlNode(YAML::Load(std::string(text)));
+  } catch (const YAML::Exception& e) {
+    return invalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) + ":" +
+                           std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+  }
+}
+
+std::string toYaml(const Json& value) {
+  std::string out;
+  emit(out, value, 0);
+  return out;
+}
+
+StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source) {
+  Manifest manifest;
+  const size_t first = text.find_first_not_of(" \t\r\n");
+  if (first == std::string_view::npos) {
+    return invalidArgument(std::string(source) + ": is empty; expected Kubernetes objects in "
+                                                 "YAML or JSON");
+  }
+  if (text[first] == '{' || text[first] == '[') {
+    manifest.format = ManifestFormat::kJson;
+    Json document;
+    try {
+      document = Json::parse(text.begin(), text.end());
+    } catch (const Json::parse_error& e) {
+      return invalidArgument(std::string(source) + ":" + lineColumn(text, e.byte - 1) +
+                             ": invalid JSON: " + e.what());
+    }
+    std::vector<Json> documents;
+    if (document.is_array()) {
+      documents.assign(document.begin(), document.end());
+    } else {
+      manifest.as_list = isListKind(document);
+      documents.push_back(std::move(document));
+    }
+    for (size_t i = 0; i < documents.size(); ++i) {
+      if (manifest.as_list) {
+        manifest.list_api_version = documents[i].value("apiVersion", "v1");
+        manifest.list_kind = documents[i].value("kind", "List");
+      }
+      const std::string where =
+          std::string(source) + (documents.size() > 1 ? ": element " + std::to_string(i + 1) : "");
+      if (Status s = addDocument(manifest, std::move(documents[i]), where); !s.ok()) return s;
+    }
+    if (document.is_array()) manifest.as_list = true;
+    return manifest;
+  }
+
+  manifest.format = ManifestFormat::kYaml;
+  std::vector<YAML::Node> nodes;
+  try {
+    nodes = YAML::LoadAll(std::string(text));
+  } catch (const YAML::Exception& e) {
+    return invalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) + ":" +
+                           std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
+  }
+  size_t documents = 0;
+  for (const auto& node : nodes) {
+    if (node.IsNull()) continue;  // an empty document, e.g. a leading or trailing "---"
+    ++documents;
+    Json document = fromYamlNode(node);
+    const std::string where =
+        std::string(source) + ":" + std::to_string(node.Mark().line + 1) + ": document " +
+        std::to_string(documents);
+    const bool list = isListKind(document);
+    if (list) {
+      manifest.list_api_version = document.value("apiVersion", "v1");
+      manifest.list_kind = document.value("kind", "List");
+    }
+    manifest.as_list = documents == 1 && list;
+    if (Status s = addDocument(manifest, std::move(document), where); !s.ok()) return s;
+  }
+  if (documents == 0) {
+    return invalidArgument(std::string(source) + ": has no objects; expected Kubernetes objects in "
+                                                 "YAML or JSON");
+  }
+  return manifest;
+}
+
+std::string writeManifest(const Manifest& manifest) {
+  if (manifest.as_list || (manifest.format == ManifestFormat::kJson && manifest.objects.size() != 1)) {
+    Json list = Json::object();
+    list["apiVersion"] = manifest.list_api_version;
+    list["kind"] = manifest.list_kind;
+    list["items"] = Json::array();
+    for (const auto& object : manifest.objects) list["items"].push_back(object);
+    list["metadata"] = Json::object({{"resourceVersion", ""}});
+    if (manifest.format == ManifestFormat::kJson) {
+      return list.dump(4, ' ', false, Json::error_handler_t::replace) + "\n";
+    }
+    return toYaml(list);
+  }
+  if (manifest.format == ManifestFormat::kJson) {
+    return manifest.objects.front().dump(4, ' ', false, Json::error_handler_t::replace) + "\n";
+  }
+  std::string out;
+  for (size_t i = 0; i < manifest.objects.size(); ++i) {
+    if (i > 0) out += "---\n";
+    out += toYaml(manifest.objects[i]);
+  }
+  return out;
+}
+
+}  // namespace kbinder::host

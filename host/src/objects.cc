@@ -1,0 +1,365 @@
+#include "kbinder/host/objects.h"
+
+#include <google/protobuf/descriptor.h>
+#include <google/protobuf/util/json_util.h>
+
+#include <chrono>
+#include <ctime>
+#include <random>
+#include <vector>
+
+#include "kbinder/host/sha256.h"
+
+namespace kbinder::host {
+namespace {
+
+namespace pb = google::protobuf;
+using kbinder::v1::Object;
+
+struct KindInfo {
+  Kind kind;
+  std::string_view name;
+  std::string_view api_version;
+  std::string_view resource;
+  bool namespaced;
+  bool status_subresource;
+};
+
+constexpr KindInfo kKinds[] = {
+    {Kind::kPod, "Pod", "v1", "pods", true, true},
+    {Kind::kNode, "Node", "v1", "nodes", false, true},
+    {Kind::kPersistentVolumeClaim, "PersistentVolumeClaim", "v1", "persistentvolumeclaims", true,
+     true},
+    {Kind::kPersistentVolume, "PersistentVolume", "v1", "persistentvolumes", false, true},
+    {Kind::kStorageClass, "StorageClass", "storage.k8s.io/v1", "storageclasses", false, false},
+    {Kind::kResourceClaim, "ResourceClaim", "resource.k8s.io/v1", "resourceclaims", true, true},
+    {Kind::kBindRequest, "BindRequest", "scheduling.run.ai/v1alpha2", "bindrequests", true, true},
+    {Kind::kEvent, "Event", "events.k8s.io/v1", "events", true, false},
+};
+
+const KindInfo& info(Kind kind) { return kKinds[static_cast<size_t>(kind)]; }
+
+bool isWellKnownJsonType(const pb::Descriptor* type) {
+  const std::string& name = type->full_name();
+  return name == "google.protobuf.Struct" || name == "google.protobuf.ListValue" ||
+         name == "google.protobuf.Value";
+}
+
+std::string jsonTypeName(const Json& v) {
+  if (v.is_object()) return "an object";
+  if (v.is_array()) return "a list";
+  if (v.is_string()) return "a string";
+  if (v.is_boolean()) return "a boolean";
+  if (v.is_number()) return "a number";
+  return "null";
+}
+
+Status subset(const Json& raw, const pb::Descriptor* type, const std::string& path, Json& out);
+
+// One value of a field (an element of a repeated field or a map's value).
+Status subsetValue(const Json& raw, const pb::FieldDescriptor* field, const std::string& path,
+                   Json& out) {
+  auto mismatch = [&](const char* want) {
+    return invalidArgument(path + ": expected " + want + ", found " + jsonTypeName(raw));
+  };
+  switch (field->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_MESSAGE:
+      if (isWellKnownJsonType(field->message_type())) {
+        out = raw;
+        return okStatus();
+      }
+      if (!raw.is_object()) return mismatch("an object");
+      return subset(raw, field->message_type(), path, out);
+    case pb::FieldDescriptor::CPPTYPE_STRING:
+      if (raw.is_string()) {
+        out = raw;
+      } else if (raw.is_number() || raw.is_boolean()) {
+        out = raw.dump();  // YAML's `cpu: 2` is the quantity "2"
+      } else {
+        return mismatch("a string");
+      }
+      return okStatus();
+    case pb::FieldDescriptor::CPPTYPE_BOOL:
+      if (!raw.is_boolean()) return mismatch("true or false");
+      out = raw;
+      return okStatus();
+    case pb::FieldDescriptor::CPPTYPE_ENUM:
+      out = raw;
+      return okStatus();
+    default:  // numbers
+      if (raw.is_number_float()) {
+        if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_DOUBLE &&
+            field->cpp_type() != pb::FieldDescriptor::CPPTYPE_FLOAT) {
+          return mismatch("an integer");
+        }
+      } else if (!raw.is_number()) {
+        return mismatch("a number");
+      }
+      out = raw;
+      return okStatus();
+  }
+}
+
+Status subset(const Json& raw, const pb::Descriptor* type, const std::string& path, Json& out) {
+  out = Json::object();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const pb::FieldDescriptor* field = type->field(i);
+    const auto it = raw.find(field->json_name());
+    if (it == raw.end() || it->is_null()) continue;
+    const std::string field_path = path.empty() ? field->json_name() : path + "." + field->json_name();
+    Json value;
+    if (field->is_map()) {
+      if (!it->is_object()) {
+        return invalidArgument(field_path + ": expected a mapping, found " + jsonTypeName(*it));
+      }
+      const pb::FieldDescriptor* value_field = field->message_type()->map_value();
+      value = Json::object();
+      for (const auto& [key, item] : it->items()) {
+        if (item.is_null()) continue;
+        Json converted;
+        if (Status s = subsetValue(item, value_field, field_path + "." + key, converted); !s.ok()) {
+          return s;
+        }
+        value[key] = std::move(converted);
+      }
+    } else if (field->is_repeated()) {
+      if (!it->is_array()) {
+        return invalidArgument(field_path + ": expected a list, found " + jsonTypeName(*it));
+      }
+      value = Json::array();
+      for (size_t j = 0; j < it->size(); ++j) {
+        const Json& item = (*it)[j];
+        if (item.is_null()) continue;
+        Json converted;
+        if (Status s = subsetValue(item, field, field_path + "[" + std::to_string(j) + "]", converted);
+            !s.ok()) {
+          return s;
+        }
+        value.push_back(std::move(converted));
+      }
+    } else if (Status s = subsetValue(*it, field, field_path, value); !s.ok()) {
+      return s;
+    }
+    out[field->json_name()] = std::move(value);
+  }
+  return okStatus();
+}
+
+// Protobuf's JSON printer writes 64-bit integers as strings; Kubernetes writes numbers.
+void int64AsNumbers(Json& json, const pb::Descriptor* type) {
+  if (!json.is_object() || isWellKnownJsonType(type)) return;
+  for (int i = 0; i < type->field_count(); ++i) {
+    const pb::FieldDescriptor* field = type->field(i);
+    const auto it = json.find(field->json_name());
+    if (it == json.end()) continue;
+    const pb::FieldDescriptor* element = field->is_map() ? field->message_type()->map_value() : field;
+    auto fix = [&](Json& v) {
+      if (element->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+        int64AsNumbers(v, element->message_type());
+      } else if (v.is_string() && (element->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT64 ||
+                                   element->cpp_type() == pb::FieldDescriptor::CPPTYPE_UINT64)) {
+        v = element->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT64
+                ? Json(std::stoll(v.get<std::string>()))
+                : Json(std::stoull(v.get<std::string>()));
+      }
+    };
+    if (field->is_map()) {
+      for (auto& [key, v] : it->items()) fix(v);
+    } else if (field->is_repeated()) {
+      for (auto& v : *it) fix(v);
+    } else {
+      fix(*it);
+    }
+  }
+}
+
+const pb::FieldDescriptor* objectField(Kind kind) {
+  // The oneof in kbinder.v1.Object lists the kinds in Kind's order, numbered from 1.
+  return Object::descriptor()->FindFieldByNumber(static_cast<int>(kind) + 1);
+}
+
+}  // namespace
+
+std::string_view kindName(Kind kind) { return info(kind).name; }
+std::string_view kindApiVersion(Kind kind) { return info(kind).api_version; }
+std::string_view kindResource(Kind kind) { return info(kind).resource; }
+bool kindNamespaced(Kind kind) { return info(kind).namespaced; }
+bool kindHasStatusSubresource(Kind kind) { return info(kind).status_subresource; }
+
+std::optional<Kind> kindFromName(std::string_view name) {
+  for (const auto& k : kKinds) {
+    if (k.name == name) return k.kind;
+  }
+  return std::nullopt;
+}
+
+std::optional<Kind> kindOf(const Object& object) {
+  if (object.kind_case() == Object::KIND_NOT_SET) return std::nullopt;
+  return static_cast<Kind>(static_cast<int>(object.kind_case()) - 1);
+}
+
+const pb::Message& payload(const Object& object) {
+  const auto kind = kindOf(object);
+  assert(kind);
+  return object.GetReflection()->GetMessage(object, objectField(*kind));
+}
+
+pb::Message& mutablePayload(Object& object, Kind kind) {
+  return *object.GetReflection()->MutableMessage(&object, objectField(kind));
+}
+
+const kbinder::v1::ObjectMeta& metadataOf(const Object& object) {
+  const pb::Message& message = payload(object);
+  const pb::FieldDescriptor* field = message.GetDescriptor()->FindFieldByName("metadata");
+  return static_cast<const kbinder::v1::ObjectMeta&>(
+      message.GetReflection()->GetMessage(message, field));
+}
+
+StatusOr<Object> objectFromJson(Kind kind, const Json& raw) {
+  Object object;
+  pb::Message& message = mutablePayload(object, kind);
+  Json reduced;
+  if (Status s = subset(raw, message.GetDescriptor(), "", reduced); !s.ok()) return s;
+  pb::util::JsonParseOptions options;
+  options.ignore_unknown_fields = true;
+  const auto status = pb::util::JsonStringToMessage(reduced.dump(), &message, options);
+  if (!status.ok()) return invalidArgument(std::string(status.message()));
+  return object;
+}
+
+Json messageToJson(const pb::Message& message) {
+  std::string text;
+  pb::util::JsonPrintOptions options;
+  options.preserve_proto_field_names = false;
+  const auto status = pb::util::MessageToJsonString(message, &text, options);
+  assert(status.ok());
+  (void)status;
+  Json json = Json::parse(text);
+  int64AsNumbers(json, message.GetDescriptor());
+  return json;
+}
+
+Json objectToJson(const Object& object) { return messageToJson(payload(object)); }
+
+Json rebase(const Json& raw, const Json& before, const Json& after) {
+  if (before == after) return raw;
+  if (before.is_object() && after.is_object()) {
+    Json result = raw.is_object() ? raw : Json::object();
+    for (const auto& [key, value] : before.items()) {
+      if (!after.contains(key)) result.erase(key);
+    }
+    for (const auto& [key, value] : after.items()) {
+      const auto old = before.find(key);
+      const auto base = result.find(key);
+      if (old == before.end()) {
+        // New in the subset: keep unmodeled fields a raw value might already have.
+        result[key] = base == result.end() ? value : rebase(*base, Json::object(), value);
+      } else {
+        result[key] = rebase(base == result.end() ? Json() : *base, *old, value);
+      }
+    }
+    return result;
+  }
+  if (before.is_array() && after.is_array()) {
+    const bool raw_matches = raw.is_array() && raw.size() == before.size();
+    std::vector<bool> used(before.size(), false);
+    Json result = Json::array();
+    for (size_t j = 0; j < after.size(); ++j) {
+      // An element unchanged in the subset keeps its raw form, wherever it moved to.
+      size_t same = before.size();
+      for (size_t i = 0; i < before.size(); ++i) {
+        if (!used[i] && before[i] == after[j]) {
+          same = i;
+          break;
+        }
+      }
+      if (same < before.size()) {
+        used[same] = true;
+        result.push_back(raw_matches ? raw[same] : after[j]);
+      } else if (j < before.size() && !used[j]) {
+        used[j] = true;
+        result.push_back(rebase(raw_matches ? raw[j] : Json(), before[j], after[j]));
+      } else {
+        result.push_back(after[j]);
+      }
+    }
+    return result;
+  }
+  return after;
+}
+
+Json mergePatch(const Json& from, const Json& to) {
+  if (!from.is_object() || !to.is_object()) return to;
+  Json patch = Json::object();
+  for (const auto& [key, value] : from.items()) {
+    if (!to.contains(key)) patch[key] = nullptr;
+  }
+  for (const auto& [key, value] : to.items()) {
+    const auto old = from.find(key);
+    if (old == from.end()) {
+      patch[key] = value;
+    } else if (*old != value) {
+      patch[key] = (old->is_object() && value.is_object()) ? mergePatch(*old, value) : value;
+    }
+  }
+  return patch;
+}
+
+void applyMergePatch(Json& target, const Json& patch) {
+  if (!patch.is_object()) {
+    target = patch;
+    return;
+  }
+  if (!target.is_object()) target = Json::object();
+  for (const auto& [key, value] : patch.items()) {
+    if (value.is_null()) {
+      target.erase(key);
+    } else {
+      applyMergePatch(target[key], value);
+    }
+  }
+}
+
+std::string rawString(const Json& object, std::initializer_list<std::string_view> path) {
+  const Json* at = &object;
+  for (std::string_view key : path) {
+    if (!at->is_object()) return {};
+    const auto it = at->find(std::string(key));
+    if (it == at->end()) return {};
+    at = &*it;
+  }
+  return at->is_string() ? at->get<std::string>() : std::string();
+}
+
+namespace {
+std::string uidFromHex(const std::string& hex) {
+  return hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" + hex.substr(12, 4) + "-" +
+         hex.substr(16, 4) + "-" + hex.substr(20, 12);
+}
+}  // namespace
+
+std::string uidFromSeed(std::string_view seed) { return uidFromHex(sha256Hex(seed)); }
+
+std::string randomUid() {
+  thread_local std::mt19937_64 random(std::random_device{}());
+  return uidFromSeed(std::to_string(random()) + std::to_string(random()));
+}
+
+std::string timestampNow(bool microseconds) {
+  const auto now = std::chrono::system_clock::now();
+  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
+  std::tm utc{};
+  gmtime_r(&seconds, &utc);
+  char text[40];
+  const size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+  std::string out(text, n);
+  if (microseconds) {
+    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
+                            now.time_since_epoch()).count() % 1000000;
+    std::snprintf(text, sizeof text, ".%06lld", static_cast<long long>(micros));
+    out += text;
+  }
+  return out + "Z";
+}
+
+}  // namespace kbinder::host
