@@ -1,0 +1,90 @@
+// Helpers for tests that run the binding cycle: small clusters written as YAML, profiles of the
+// recording test plugins, and the recorded call log.
+#pragma once
+
+#include <gtest/gtest.h>
+
+#include <algorithm>
+#include <fstream>
+#include <memory>
+#include <sstream>
+#include <string>
+#include <vector>
+
+#include "kbinder/host/embedded_store.h"
+#include "kbinder/host/loaded_profile.h"
+#include "kbinder/host/manifest.h"
+#include "test_support.h"
+
+namespace kbinder::testing {
+
+using host::EmbeddedStore;
+using host::LoadedProfile;
+
+inline std::string nodeYaml(const std::string& name, const std::string& cpu,
+                            const std::string& extra_allocatable = "",
+                            const std::string& spec = "") {
+  return "apiVersion: v1\nkind: Node\nmetadata: {name: " + name + "}\n" +
+         (spec.empty() ? "" : "spec: " + spec + "\n") +
+         "status:\n  allocatable: {cpu: \"" + cpu + "\", memory: 64Gi, pods: \"110\"" +
+         (extra_allocatable.empty() ? "" : ", " + extra_allocatable) +
+         "}\n  conditions:\n  - {type: Ready, status: \"True\"}\n---\n";
+}
+
+inline std::string podYaml(const std::string& name, const std::string& cpu,
+                           const std::string& node_name = "", const std::string& metadata = "") {
+  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: default" +
+         (metadata.empty() ? "" : ", " + metadata) + "}\nspec:\n" +
+         (node_name.empty() ? "" : "  nodeName: " + node_name + "\n") +
+         "  containers:\n  - name: main\n    image: busybox\n    resources:\n      requests: {cpu: \"" +
+         cpu + "\"}\n---\n";
+}
+
+inline std::string requestYaml(const std::string& name, const std::string& pod,
+                               const std::string& node, const std::string& extra_spec = "") {
+  return "apiVersion: scheduling.run.ai/v1alpha2\nkind: BindRequest\nmetadata: {name: " + name +
+         ", namespace: default}\nspec: {podName: " + pod + ", selectedNode: " + node +
+         (extra_spec.empty() ? "" : ", " + extra_spec) + "}\n---\n";
+}
+
+inline std::unique_ptr<EmbeddedStore> storeFrom(const std::string& yaml) {
+  auto manifest = host::parseManifest(yaml, "test.yaml");
+  EXPECT_TRUE(manifest.ok()) << manifest.status().message();
+  auto store = EmbeddedStore::load(*manifest);
+  EXPECT_TRUE(store.ok()) << store.status().message();
+  return std::move(store).value();
+}
+
+// A profile of the given [[plugins]] tables (TOML text), searched in the test plugin directory,
+// with quick retries.
+inline std::unique_ptr<LoadedProfile> profileFrom(const TempDir& dir, const std::string& plugins,
+                                                  const std::string& cycle = "") {
+  const auto path = writeFile(
+      dir.path() / "profile.toml",
+      "name = \"test\"\nplugin_dirs = [\"" + std::string(KBINDER_TEST_PLUGIN_DIR) + "\"]\n" +
+          "[cycle]\nbackoff_base_seconds = 0.01\nbackoff_cap_seconds = 0.05\n" + cycle + "\n" +
+          plugins);
+  auto profile = host::parseProfile(path);
+  EXPECT_TRUE(profile.ok()) << profile.status().message();
+  auto loaded = LoadedProfile::load(std::move(profile).value());
+  EXPECT_TRUE(loaded.ok()) << loaded.status().message();
+  return std::move(loaded).value();
+}
+
+// A [[plugins]] table for a recording plugin ("rec-a", ...) logging to `log`.
+inline std::string recorder(const std::string& name, const std::filesystem::path& log,
+                            const std::string& args = "") {
+  std::string library = name;
+  std::replace(library.begin(), library.end(), '-', '_');
+  return "[[plugins]]\nname = \"" + name + "\"\nlibrary = \"" + library +
+         ".so\"\n[plugins.args]\nlog = \"" + log.string() + "\"\n" + args + "\n";
+}
+
+inline std::vector<std::string> readLines(const std::filesystem::path& path) {
+  std::ifstream in(path);
+  std::vector<std::string> lines;
+  for (std::string line; std::getline(in, line);) lines.push_back(line);
+  return lines;
+}
+
+}  // namespace kbinder::testing

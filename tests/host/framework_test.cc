@@ -1,0 +1,304 @@
+// The binding cycle's order and rollback rules, proven with order-recording plugins.
+#include "kbinder/host/framework.h"
+
+#include <gtest/gtest.h>
+
+#include <thread>
+
+#include "cluster_support.h"
+
+namespace kbinder::testing {
+namespace {
+
+using host::AssumeCache;
+using host::CycleInput;
+using host::CycleOutcome;
+using host::CycleResult;
+using host::Framework;
+using Lines = std::vector<std::string>;
+
+void feed(AssumeCache& cache, EmbeddedStore& store) {
+  for (const char* kind : {"Node", "Pod"}) {
+    kbinder::v1::ListRequest list;
+    list.set_kind(kind);
+    auto items = store.list(list);
+    ASSERT_TRUE(items.ok());
+    for (const auto& item : items->items()) {
+      if (item.has_node()) cache.upsertNode(item.node());
+      if (item.has_pod()) cache.upsertPod(item.pod());
+    }
+  }
+}
+
+kbinder::v1::BindRequest request(EmbeddedStore& store, const std::string& name) {
+  kbinder::v1::GetRequest get;
+  get.set_kind("BindRequest");
+  get.set_namespace_("default");
+  get.set_name(name);
+  auto got = store.get(get);
+  EXPECT_TRUE(got.ok()) << got.status().message();
+  return got->bind_request();
+}
+
+std::string boundNode(EmbeddedStore& store, const std::string& pod) {
+  auto raw = store.getRaw("Pod", "default", pod);
+  return raw.ok() ? host::rawString(*raw, {"spec", "nodeName"}) : "<missing>";
+}
+
+class FrameworkTest : public ::testing::Test {
+ protected:
+  void SetUp() override {
+    store_ = storeFrom(nodeYaml("n1", "4") + nodeYaml("cordoned", "4", "", "{unschedulable: true}") +
+                       podYaml("p", "1") + podYaml("gang-wait-1", "1") + podYaml("q", "1") +
+                       requestYaml("r", "p", "n1") + requestYaml("cordoned", "q", "cordoned"));
+    feed(cache_, *store_);
+  }
+
+  CycleResult run(const std::string& plugins, const std::string& request_name = "r",
+                  const std::string& cycle = "") {
+    profile_ = profileFrom(dir_, plugins, cycle);
+    framework_ = std::make_unique<Framework>(*profile_, *store_, cache_);
+    CycleInput input;
+    input.request = request(*store_, request_name);
+    return framework_->run(input);
+  }
+
+  std::string rec(const std::string& name, const std::string& args = "") {
+    return recorder(name, log_, args);
+  }
+  Lines log() { return readLines(log_); }
+
+  TempDir dir_;
+  std::filesystem::path log_ = dir_.path() / "calls.log";
+  std::unique_ptr<EmbeddedStore> store_;
+  AssumeCache cache_;
+  std::unique_ptr<LoadedProfile> profile_;
+  std::unique_ptr<Framework> framework_;
+};
+
+TEST_F(FrameworkTest, SuccessRunsEveryExtensionPointInProfileOrder) {
+  const CycleResult result = run(rec("rec-a") + rec("rec-b"));
+  ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
+  EXPECT_EQ(log(), (Lines{"rec-a validate p 1", "rec-b validate p 1", "rec-a mutate p 1",
+                          "rec-b mutate p 1", "rec-a reserve p 1", "rec-b reserve p 1",
+                          "rec-a permit p 1", "rec-b permit p 1", "rec-a pre_bind p 1",
+                          "rec-b pre_bind p 1", "rec-a bind p 1", "rec-b bind p 1",
+                          "rec-a post_bind p 1", "rec-b post_bind p 1", "rec-a release p",
+                          "rec-b release p"}));
+  EXPECT_EQ(boundNode(*store_, "p"), "n1");  // both skipped Bind: the default binder bound it
+  EXPECT_TRUE(cache_.isAssumed(result.pod_uid));  // until the cluster shows it bound
+}
+
+TEST_F(FrameworkTest, ReserveFailureUnreservesEveryPluginInReverseExactlyOnce) {
+  const CycleResult result =
+      run(rec("rec-a") + rec("rec-b", "fail_at = \"reserve\"") + rec("rec-c"));
+  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
+  EXPECT_EQ(result.reason, "reserve rec-b: Error: rec-b fails reserve as configured");
+  EXPECT_EQ(log(), (Lines{"rec-a validate p 1", "rec-b validate p 1", "rec-c validate p 1",
+                          "rec-a mutate p 1", "rec-b mutate p 1", "rec-c mutate p 1",
+                          "rec-a reserve p 1", "rec-b reserve p 1",
+                          // rec-c's Reserve never ran; its Unreserve runs all the same.
+                          "rec-c unreserve p 1", "rec-b unreserve p 1", "rec-a unreserve p 1",
+                          "rec-a release p", "rec-b release p", "rec-c release p"}));
+  EXPECT_EQ(boundNode(*store_, "p"), "");
+  EXPECT_FALSE(cache_.isAssumed(result.pod_uid));
+  EXPECT_EQ(cache_.usage("n1").pods, 0);
+}
+
+TEST_F(FrameworkTest, UnresolvableFailureDoesNotRetry) {
+  const CycleResult result = run(rec("rec-a", "fail_at = \"pre_bind\"\nfail_code = 3"));
+  EXPECT_EQ(result.outcome, CycleOutcome::kFailed);
+  EXPECT_EQ(result.reason,
+            "pre_bind rec-a: UnschedulableAndUnresolvable: rec-a fails pre_bind as configured");
+}
+
+class FailureAfterReserve : public FrameworkTest,
+                            public ::testing::WithParamInterface<std::string> {};
+
+TEST_P(FailureAfterReserve, RollsBackEveryPluginInReverseOnceAndForgets) {
+  const std::string point = GetParam();
+  const std::string b_args = point == "bind" ? "" : "fail_at = \"" + point + "\"";
+  const std::string a_args = point == "bind" ? "fail_at = \"bind\"\nfail_code = 2" : "";
+  const CycleResult result = run(rec("rec-a", a_args) + rec("rec-b", b_args) + rec("rec-c"));
+  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
+  const Lines lines = log();
+  const Lines tail(lines.end() - 6, lines.end());
+  EXPECT_EQ(tail, (Lines{"rec-c unreserve p 1", "rec-b unreserve p 1", "rec-a unreserve p 1",
+                         "rec-a release p", "rec-b release p", "rec-c release p"}));
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& l) { return l.find("unreserve") != l.npos; }),
+            3);
+  EXPECT_EQ(std::count_if(lines.begin(), lines.end(),
+                          [](const std::string& l) { return l.find("post_bind") != l.npos; }),
+            0);
+  EXPECT_EQ(boundNode(*store_, "p"), "");
+  EXPECT_FALSE(cache_.isAssumed(result.pod_uid));
+}
+
+INSTANTIATE_TEST_SUITE_P(Points, FailureAfterReserve,
+                         ::testing::Values("permit", "pre_bind", "bind"));
+
+TEST_F(FrameworkTest, BindSkipChainStopsAtTheFirstPluginThatBinds) {
+  const CycleResult result =
+      run(rec("rec-a") + rec("rec-b", "bind = \"success\"") + rec("rec-c"));
+  ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
+  const Lines lines = log();
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "rec-a bind p 1"), lines.end());
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "rec-b bind p 1"), lines.end());
+  EXPECT_EQ(std::find(lines.begin(), lines.end(), "rec-c bind p 1"), lines.end());
+  // rec-b said it bound the pod: the default binder did not run.
+  EXPECT_EQ(boundNode(*store_, "p"), "");
+}
+
+TEST_F(FrameworkTest, ValidationCollectsEveryProblemAndFailsWithoutRetry) {
+  const CycleResult result = run(rec("rec-a", "fail_at = \"validate\"\nfail_code = 3") +
+                                 rec("rec-b", "fail_at = \"validate\"\nfail_code = 3"));
+  EXPECT_EQ(result.outcome, CycleOutcome::kFailed);
+  EXPECT_NE(result.reason.find("rec-a fails validate"), std::string::npos) << result.reason;
+  EXPECT_NE(result.reason.find("rec-b fails validate"), std::string::npos) << result.reason;
+  // Nothing was assumed: no Reserve, no Unreserve.
+  EXPECT_EQ(log(), (Lines{"rec-a validate p 1", "rec-b validate p 1", "rec-a release p",
+                          "rec-b release p"}));
+}
+
+TEST_F(FrameworkTest, MutateWritesLabelsAsAPatchKeepingTheRest) {
+  const CycleResult result = run(rec("rec-a", "set_label = \"team=ml\""));
+  ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
+  auto pod = store_->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(pod.ok());
+  EXPECT_EQ((*pod)["metadata"]["labels"]["team"], "ml");
+  EXPECT_EQ((*pod)["spec"]["containers"][0]["image"], "busybox");
+}
+
+TEST_F(FrameworkTest, AssumeRefusalStopsBeforeReserve) {
+  const CycleResult result = run(rec("rec-a"), "cordoned");
+  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
+  EXPECT_EQ(result.reason, "assume: node cordoned is cordoned (spec.unschedulable)");
+  EXPECT_EQ(log(), (Lines{"rec-a validate q 1", "rec-a mutate q 1", "rec-a release q"}));
+}
+
+TEST_F(FrameworkTest, PermitRejectRollsBack) {
+  const CycleResult result = run(rec("rec-a", "permit = \"reject\""));
+  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
+  EXPECT_EQ(result.reason, "permit rec-a: Unschedulable: rejected by rec-a");
+  const Lines lines = log();
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "rec-a unreserve p 1"), lines.end());
+}
+
+TEST_F(FrameworkTest, PermitWaitTimesOutAfterThePluginsTimeout) {
+  const auto started = std::chrono::steady_clock::now();
+  const CycleResult result = run(rec("rec-a", "permit = \"wait\"\npermit_timeout_ms = 150"));
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(150));
+  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
+  EXPECT_NE(result.reason.find("permit rec-a: Unschedulable: not allowed within"), std::string::npos)
+      << result.reason;
+  EXPECT_NE(result.reason.find("(timed out)"), std::string::npos);
+  const Lines lines = log();
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "rec-a unreserve p 1"), lines.end());
+  EXPECT_EQ(std::find(lines.begin(), lines.end(), "rec-a pre_bind p 1"), lines.end());
+}
+
+TEST_F(FrameworkTest, PermitWaitIsCappedByTheProfile) {
+  const auto started = std::chrono::steady_clock::now();
+  const CycleResult result = run(rec("rec-a", "permit = \"wait\"\npermit_timeout_ms = 600000"),
+                                 "r", "permit_max_wait_seconds = 0.2");
+  EXPECT_LT(std::chrono::steady_clock::now() - started, std::chrono::seconds(60));
+  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
+  EXPECT_NE(result.reason.find("(timed out)"), std::string::npos) << result.reason;
+}
+
+TEST_F(FrameworkTest, AnotherCycleCanAllowAWaitingPod) {
+  // rec-a holds gang-wait-* pods at Permit; rec-b, in p's cycle, allows the waiting one.
+  ASSERT_TRUE(store_->put(host::Json::parse(R"({"apiVersion": "scheduling.run.ai/v1alpha2",
+      "kind": "BindRequest", "metadata": {"name": "gang", "namespace": "default"},
+      "spec": {"podName": "gang-wait-1", "selectedNode": "n1"}})")).ok());
+  profile_ = profileFrom(
+      dir_, rec("rec-a", "permit = \"wait\"\npermit_timeout_ms = 60000\nwait_pods = \"gang-wait\"") +
+                rec("rec-b", "allow_annotation = \"test/allow\""));
+  framework_ = std::make_unique<Framework>(*profile_, *store_, cache_);
+  CycleResult waiting_result;
+  std::thread waiting([&] {
+    CycleInput input;
+    input.request = request(*store_, "gang");
+    waiting_result = framework_->run(input);
+  });
+  auto waiter = store_->getRaw("Pod", "default", "gang-wait-1");
+  ASSERT_TRUE(waiter.ok());
+  const std::string uid = host::rawString(*waiter, {"metadata", "uid"});
+  // Let the waiting cycle reach WaitOnPermit.
+  for (int i = 0; i < 500; ++i) {
+    const Lines lines = log();
+    if (std::find(lines.begin(), lines.end(), "rec-b permit gang-wait-1 1") != lines.end()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  auto pod = store_->getRaw("Pod", "default", "p");
+  (*pod)["metadata"]["annotations"]["test/allow"] = uid + "/rec-a";
+  ASSERT_TRUE(store_->put(*pod).ok());
+  CycleInput input;
+  input.request = request(*store_, "r");
+  const CycleResult allower = framework_->run(input);
+  waiting.join();
+  EXPECT_EQ(allower.outcome, CycleOutcome::kSucceeded) << allower.reason;
+  EXPECT_EQ(waiting_result.outcome, CycleOutcome::kSucceeded) << waiting_result.reason;
+  const Lines lines = log();
+  EXPECT_NE(std::find(lines.begin(), lines.end(), "rec-b allowed " + uid + " ok"), lines.end());
+  EXPECT_EQ(boundNode(*store_, "gang-wait-1"), "n1");
+}
+
+TEST_F(FrameworkTest, HookOverrunningItsDeadlineIsAnErrorNamingPluginAndPoint) {
+  const CycleResult result =
+      run(rec("rec-a", "sleep_at = \"pre_bind\"\nsleep_ms = 300"), "r", "hook_timeout_seconds = 0.05");
+  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
+  EXPECT_NE(result.reason.find("plugin 'rec-a' at pre_bind: overran its deadline"),
+            std::string::npos)
+      << result.reason;
+  EXPECT_EQ(boundNode(*store_, "p"), "");
+}
+
+TEST_F(FrameworkTest, PluginsOwnHookTimeoutReplacesTheProfiles) {
+  const CycleResult result =
+      run("[[plugins]]\nname = \"rec-a\"\nlibrary = \"rec_a.so\"\nhook_timeout_seconds = 5\n[plugins.args]\nlog = \"" +
+              log_.string() + "\"\nsleep_at = \"pre_bind\"\nsleep_ms = 100\n",
+          "r", "hook_timeout_seconds = 0.05");
+  EXPECT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
+}
+
+struct FaultCase {
+  const char* library;
+  const char* message;
+};
+
+void PrintTo(const FaultCase& c, std::ostream* out) { *out << c.library; }
+
+class FaultyPlugin : public FrameworkTest, public ::testing::WithParamInterface<FaultCase> {};
+
+TEST_P(FaultyPlugin, BecomesAnErrorNamingPluginAndPoint) {
+  const CycleResult result =
+      run("[[plugins]]\nname = \"faulty\"\nlibrary = \"" + std::string(GetParam().library) + "\"\n");
+  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
+  EXPECT_NE(result.reason.find(std::string("plugin 'faulty' at validate: ") + GetParam().message),
+            std::string::npos)
+      << result.reason;
+}
+
+INSTANTIATE_TEST_SUITE_P(
+    Faults, FaultyPlugin,
+    ::testing::Values(FaultCase{"fault_throws.so", "threw an exception"},
+                      FaultCase{"fault_garbage.so", "returned result bytes that do not decode"},
+                      FaultCase{"fault_unknown_code.so", "returned unknown status code 42"},
+                      FaultCase{"fault_abi_fault.so", "returned ABI fault ABI_INTERNAL"}));
+
+TEST_F(FrameworkTest, PodRecreatedWithAnotherUidFailsWithoutRetry) {
+  profile_ = profileFrom(dir_, rec("rec-a"));
+  framework_ = std::make_unique<Framework>(*profile_, *store_, cache_);
+  CycleInput input;
+  input.request = request(*store_, "r");
+  input.expected_pod_uid = "uid-of-the-pod-that-was-deleted";
+  const CycleResult result = framework_->run(input);
+  EXPECT_EQ(result.outcome, CycleOutcome::kFailed);
+  EXPECT_NE(result.reason.find("was recreated"), std::string::npos) << result.reason;
+  EXPECT_TRUE(log().empty());
+}
+
+}  // namespace
+}  // namespace kbinder::testing
