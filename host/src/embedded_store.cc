@@ -225,6 +225,8 @@ Status EmbeddedStore::remove(const std::string& kind, const std::string& namespa
     WatchEvent event;
     event.type = WatchEvent::Type::kDeleted;
     event.object = it->second.typed;
+    // As the API server does, the deleted object carries the deletion's resourceVersion.
+    mutableMetadataOf(event.object).set_resource_version(std::to_string(resource_version_));
     history_.push_back({resource_version_, *it->second.kind, std::move(event)});
     changed_.notify_all();
   }

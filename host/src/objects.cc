@@ -215,6 +215,15 @@ const kbinder::v1::ObjectMeta& metadataOf(const Object& object) {
       message.GetReflection()->GetMessage(message, field));
 }
 
+kbinder::v1::ObjectMeta& mutableMetadataOf(Object& object) {
+  const auto kind = kindOf(object);
+  assert(kind);
+  pb::Message& message = mutablePayload(object, *kind);
+  const pb::FieldDescriptor* field = message.GetDescriptor()->FindFieldByName("metadata");
+  return static_cast<kbinder::v1::ObjectMeta&>(
+      *message.GetReflection()->MutableMessage(&message, field));
+}
+
 StatusOr<Object> objectFromJson(Kind kind, const Json& raw) {
   Object object;
   pb::Message& message = mutablePayload(object, kind);

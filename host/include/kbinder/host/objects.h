@@ -53,6 +53,7 @@ std::optional<Kind> kindOf(const kbinder::v1::Object& object);
 const google::protobuf::Message& payload(const kbinder::v1::Object& object);
 google::protobuf::Message& mutablePayload(kbinder::v1::Object& object, Kind kind);
 const kbinder::v1::ObjectMeta& metadataOf(const kbinder::v1::Object& object);
+kbinder::v1::ObjectMeta& mutableMetadataOf(kbinder::v1::Object& object);
 
 // Raw JSON -> subset. Unmodeled fields are dropped; scalars where the schema wants a string
 // (YAML's `cpu: 2`) become strings; a type mismatch names the field.

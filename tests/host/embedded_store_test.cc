@@ -1,0 +1,323 @@
+// The embedded store behaves like the API server where the binder can tell.
+#include "kbinder/host/embedded_store.h"
+
+#include <gtest/gtest.h>
+
+#include "cluster_support.h"
+#include "kbinder/host/volume_controller.h"
+
+namespace kbinder::testing {
+namespace {
+
+using host::Json;
+using host::StatusCode;
+
+kbinder::v1::Object getObject(EmbeddedStore& store, const std::string& kind, const std::string& name,
+                              const std::string& ns = "default") {
+  kbinder::v1::GetRequest get;
+  get.set_kind(kind);
+  get.set_namespace_(ns);
+  get.set_name(name);
+  auto got = store.get(get);
+  EXPECT_TRUE(got.ok()) << got.status().message();
+  return got.ok() ? *got : kbinder::v1::Object();
+}
+
+host::Status patchObject(EmbeddedStore& store, const kbinder::v1::Object& object,
+                         const std::string& subresource = "") {
+  kbinder::v1::PatchRequest patch;
+  *patch.mutable_object() = object;
+  patch.set_subresource(subresource);
+  auto written = store.patch(patch);
+  return written.ok() ? host::okStatus() : written.status();
+}
+
+TEST(EmbeddedStoreTest, EveryWriteStampsTheNextGlobalResourceVersion) {
+  auto store = storeFrom(nodeYaml("n1", "4") + podYaml("p", "1") + podYaml("q", "1"));
+  const uint64_t loaded = store->resourceVersion();
+  EXPECT_EQ(loaded, 3u);
+  auto pod = getObject(*store, "Pod", "p");
+  EXPECT_EQ(pod.pod().metadata().resource_version(), "2");
+  EXPECT_FALSE(pod.pod().metadata().uid().empty());
+  (*pod.mutable_pod()->mutable_metadata()->mutable_labels())["x"] = "y";
+  ASSERT_TRUE(patchObject(*store, pod).ok());
+  EXPECT_EQ(store->resourceVersion(), loaded + 1);
+  EXPECT_EQ(getObject(*store, "Pod", "p").pod().metadata().resource_version(),
+            std::to_string(loaded + 1));
+  // A patch that changes nothing writes nothing.
+  ASSERT_TRUE(patchObject(*store, getObject(*store, "Pod", "p")).ok());
+  EXPECT_EQ(store->resourceVersion(), loaded + 1);
+}
+
+TEST(EmbeddedStoreTest, StaleResourceVersionIsAConflict) {
+  auto store = storeFrom(podYaml("p", "1"));
+  auto read = getObject(*store, "Pod", "p");
+  auto first = read;
+  (*first.mutable_pod()->mutable_metadata()->mutable_labels())["a"] = "1";
+  ASSERT_TRUE(patchObject(*store, first).ok());
+  auto second = read;  // still carries the old resourceVersion
+  (*second.mutable_pod()->mutable_metadata()->mutable_labels())["b"] = "2";
+  const auto s = patchObject(*store, second);
+  EXPECT_EQ(s.code(), StatusCode::kAborted);
+  EXPECT_EQ(s.message(),
+            "Operation cannot be fulfilled on pods \"p\": the object has been modified; please "
+            "apply your changes to the latest version and try again");
+}
+
+TEST(EmbeddedStoreTest, MissingObjectsAreNotFound) {
+  auto store = storeFrom(podYaml("p", "1"));
+  kbinder::v1::GetRequest get;
+  get.set_kind("Pod");
+  get.set_namespace_("default");
+  get.set_name("nope");
+  auto got = store->get(get);
+  EXPECT_EQ(got.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(got.status().message(), "pods \"nope\" not found");
+  kbinder::v1::Object object;
+  object.mutable_persistent_volume()->mutable_metadata()->set_name("pv-x");
+  EXPECT_EQ(patchObject(*store, object).code(), StatusCode::kNotFound);
+}
+
+TEST(EmbeddedStoreTest, StatusIsWrittenOnlyThroughTheStatusSubresource) {
+  auto store = storeFrom(requestYaml("r", "p", "n1"));
+  auto request = getObject(*store, "BindRequest", "r");
+  request.mutable_bind_request()->mutable_status()->set_phase("Succeeded");
+  request.mutable_bind_request()->mutable_spec()->set_selected_node("n2");
+  ASSERT_TRUE(patchObject(*store, request).ok());  // main resource: the status change is dropped
+  auto after = getObject(*store, "BindRequest", "r");
+  EXPECT_EQ(after.bind_request().spec().selected_node(), "n2");
+  EXPECT_EQ(after.bind_request().status().phase(), "");
+  request = after;
+  request.mutable_bind_request()->mutable_status()->set_phase("Succeeded");
+  request.mutable_bind_request()->mutable_spec()->set_selected_node("n3");
+  ASSERT_TRUE(patchObject(*store, request, "status").ok());  // status: the spec change is dropped
+  after = getObject(*store, "BindRequest", "r");
+  EXPECT_EQ(after.bind_request().spec().selected_node(), "n2");
+  EXPECT_EQ(after.bind_request().status().phase(), "Succeeded");
+}
+
+TEST(EmbeddedStoreTest, BindingFollowsTheApiServersRules) {
+  auto store = storeFrom(podYaml("p", "1") + podYaml("bound", "1", "n0") +
+                         podYaml("going", "1", "", "deletionTimestamp: \"2026-01-01T00:00:00Z\""));
+  const std::string uid = getObject(*store, "Pod", "p").pod().metadata().uid();
+
+  auto s = store->bindPod("default", "missing", "", "n1");
+  EXPECT_EQ(s.code(), StatusCode::kNotFound);
+  EXPECT_EQ(s.message(), "pods \"missing\" not found");
+
+  s = store->bindPod("default", "p", "other-uid", "n1");
+  EXPECT_EQ(s.code(), StatusCode::kAborted);
+  EXPECT_EQ(s.message(), "Operation cannot be fulfilled on pods/binding \"p\": Precondition "
+                         "failed: UID in precondition: other-uid, UID in object meta: " + uid);
+
+  s = store->bindPod("default", "bound", "", "n1");
+  EXPECT_EQ(s.code(), StatusCode::kAborted);
+  EXPECT_EQ(s.message(), "Operation cannot be fulfilled on pods/binding \"bound\": pod bound is "
+                         "already assigned to node \"n0\"");
+
+  s = store->bindPod("default", "going", "", "n1");
+  EXPECT_EQ(s.code(), StatusCode::kAborted);
+  EXPECT_EQ(s.message(), "Operation cannot be fulfilled on pods/binding \"going\": pod going is "
+                         "being deleted, cannot be assigned to a host");
+
+  ASSERT_TRUE(store->bindPod("default", "p", uid, "n1").ok());
+  auto raw = store->getRaw("Pod", "default", "p");
+  EXPECT_EQ((*raw)["spec"]["nodeName"], "n1");
+  EXPECT_EQ((*raw)["status"]["conditions"][0]["type"], "PodScheduled");
+  EXPECT_EQ((*raw)["status"]["conditions"][0]["status"], "True");
+  EXPECT_EQ(store->bindPod("default", "p", uid, "n1").code(), StatusCode::kAborted);  // no twice
+}
+
+TEST(EmbeddedStoreTest, WatchDeliversChangesInOrder) {
+  auto store = storeFrom(podYaml("p", "1") + podYaml("q", "1") + nodeYaml("n1", "4"));
+  auto watch = store->watch(host::Kind::kPod, std::to_string(store->resourceVersion()));
+  ASSERT_TRUE(watch.ok());
+  ASSERT_TRUE(store->bindPod("default", "q", "", "n1").ok());
+  auto node = getObject(*store, "Node", "n1", "");
+  (*node.mutable_node()->mutable_metadata()->mutable_labels())["x"] = "y";
+  ASSERT_TRUE(patchObject(*store, node).ok());  // another kind: not in this watch
+  ASSERT_TRUE(store->bindPod("default", "p", "", "n1").ok());
+  ASSERT_TRUE(store->remove("Pod", "default", "q").ok());
+  std::vector<std::string> seen;
+  for (int i = 0; i < 3; ++i) {
+    auto event = (*watch)->next(std::chrono::milliseconds(1000));
+    ASSERT_TRUE(event.ok() && event->has_value());
+    const auto& e = **event;
+    seen.push_back(std::string(e.type == host::WatchEvent::Type::kDeleted ? "deleted " : "modified ") +
+                   e.object.pod().metadata().name() + " rv " +
+                   e.object.pod().metadata().resource_version());
+  }
+  EXPECT_EQ(seen, (std::vector<std::string>{"modified q rv 4", "modified p rv 6", "deleted q rv 7"}));
+  auto none = (*watch)->next(std::chrono::milliseconds(10));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
+TEST(EmbeddedStoreTest, WatchFromTrimmedHistoryIsGone) {
+  auto manifest = host::parseManifest(podYaml("p", "1"), "t.yaml");
+  EmbeddedStore::Options options;
+  options.watch_history = 2;
+  auto store = std::move(EmbeddedStore::load(*manifest, options)).value();
+  const std::string start = std::to_string(store->resourceVersion());
+  auto watch = store->watch(host::Kind::kPod, start);
+  ASSERT_TRUE(watch.ok());
+  for (int i = 0; i < 4; ++i) {
+    auto pod = getObject(*store, "Pod", "p");
+    (*pod.mutable_pod()->mutable_metadata()->mutable_labels())["i"] = std::to_string(i);
+    ASSERT_TRUE(patchObject(*store, pod).ok());
+  }
+  auto event = (*watch)->next(std::chrono::milliseconds(10));
+  ASSERT_FALSE(event.ok());
+  EXPECT_NE(event.status().message().find("too old resource version"), std::string::npos);
+}
+
+TEST(EmbeddedStoreTest, LoadRejectsBadObjectsNamingThem) {
+  auto manifest = host::parseManifest(
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ml}\nspec: {containers: 3}\n", "t");
+  ASSERT_TRUE(manifest.ok());
+  auto store = EmbeddedStore::load(*manifest);
+  ASSERT_FALSE(store.ok());
+  EXPECT_EQ(store.status().message(), "Pod ml/p: spec.containers: expected a list, found a number");
+
+  auto twice = host::parseManifest(podYaml("p", "1") + podYaml("p", "2"), "t");
+  auto store2 = EmbeddedStore::load(*twice);
+  ASSERT_FALSE(store2.ok());
+  EXPECT_NE(store2.status().message().find("appears twice"), std::string::npos);
+}
+
+TEST(EmbeddedStoreTest, CreateWithGenerateNameAndAlreadyExists) {
+  auto store = storeFrom(podYaml("p", "1"));
+  kbinder::v1::Object event;
+  event.mutable_event()->mutable_metadata()->set_namespace_("default");
+  event.mutable_event()->mutable_metadata()->set_generate_name("p.");
+  event.mutable_event()->set_note("hello");
+  auto created = store->create(event);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  EXPECT_EQ(created->event().metadata().name().rfind("p.", 0), 0u);
+  EXPECT_EQ(created->event().metadata().name().size(), 7u);
+  kbinder::v1::Object pod;
+  pod.mutable_pod()->mutable_metadata()->set_name("p");
+  pod.mutable_pod()->mutable_metadata()->set_namespace_("default");
+  EXPECT_EQ(store->create(pod).status().code(), StatusCode::kAlreadyExists);
+}
+
+TEST(EmbeddedStoreTest, SnapshotKeepsUnmodeledKindsAndFields) {
+  const std::string yaml =
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\ndata: {k: v}\n---\n" +
+      podYaml("p", "1");
+  auto store = storeFrom(yaml);
+  auto pod = getObject(*store, "Pod", "p");
+  ASSERT_TRUE(store->bindPod("default", "p", pod.pod().metadata().uid(), "n1").ok());
+  const auto snapshot = store->snapshot();
+  ASSERT_EQ(snapshot.objects.size(), 2u);
+  EXPECT_EQ(snapshot.objects[0]["data"]["k"], "v");
+  EXPECT_EQ(snapshot.objects[1]["spec"]["containers"][0]["image"], "busybox");
+  EXPECT_EQ(snapshot.objects[1]["spec"]["nodeName"], "n1");
+}
+
+// ---- the PersistentVolume controller ------------------------------------------------------
+
+const char* kVolumes = R"(apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: local}
+provisioner: kubernetes.io/no-provisioner
+volumeBindingMode: WaitForFirstConsumer
+---
+apiVersion: storage.k8s.io/v1
+kind: StorageClass
+metadata: {name: fast}
+provisioner: csi.example.com
+volumeBindingMode: WaitForFirstConsumer
+---
+apiVersion: v1
+kind: PersistentVolume
+metadata: {name: pv1}
+spec:
+  capacity: {storage: 10Gi}
+  accessModes: [ReadWriteOnce]
+  storageClassName: local
+  csi: {driver: local.csi, volumeHandle: v-1}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: data, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: local
+  resources: {requests: {storage: 5Gi}}
+---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: scratch, namespace: default}
+spec:
+  accessModes: [ReadWriteOnce]
+  storageClassName: fast
+  resources: {requests: {storage: 20Gi}}
+)";
+
+TEST(VolumeControllerTest, CompletesABindTheBinderStarted) {
+  auto store = storeFrom(kVolumes);
+  host::VolumeController controller(*store);
+  EXPECT_EQ(controller.syncOnce(), 0);  // nothing asked for yet
+  auto pv = getObject(*store, "PersistentVolume", "pv1", "");
+  auto claim = getObject(*store, "PersistentVolumeClaim", "data");
+  auto& ref = *pv.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref();
+  ref.set_namespace_("default");
+  ref.set_name("data");
+  ref.set_uid(claim.persistent_volume_claim().metadata().uid());
+  ASSERT_TRUE(patchObject(*store, pv).ok());
+  for (int i = 0; i < 3; ++i) controller.syncOnce();
+  claim = getObject(*store, "PersistentVolumeClaim", "data");
+  const auto& pvc = claim.persistent_volume_claim();
+  EXPECT_EQ(pvc.spec().volume_name(), "pv1");
+  EXPECT_EQ(pvc.metadata().annotations().at(host::kBindCompletedAnnotation), "yes");
+  EXPECT_EQ(pvc.status().phase(), "Bound");
+  EXPECT_EQ(pvc.status().capacity().at("storage"), "10Gi");
+  EXPECT_EQ(getObject(*store, "PersistentVolume", "pv1", "").persistent_volume().status().phase(),
+            "Bound");
+  EXPECT_EQ(controller.syncOnce(), 0);  // settled
+  // The volume's unmodeled source survived.
+  EXPECT_EQ((*store->getRaw("PersistentVolume", "", "pv1"))["spec"]["csi"]["volumeHandle"], "v-1");
+}
+
+TEST(VolumeControllerTest, ProvisionsOnTheSelectedNode) {
+  auto store = storeFrom(kVolumes);
+  host::VolumeController controller(*store);
+  EXPECT_EQ(controller.syncOnce(), 0);  // WaitForFirstConsumer: waits for a selected node
+  auto claim = getObject(*store, "PersistentVolumeClaim", "scratch");
+  (*claim.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations())
+      [host::kSelectedNodeAnnotation] = "n1";
+  ASSERT_TRUE(patchObject(*store, claim).ok());
+  for (int i = 0; i < 4; ++i) controller.syncOnce();
+  const auto pvc = getObject(*store, "PersistentVolumeClaim", "scratch").persistent_volume_claim();
+  const std::string pv_name = "pvc-" + pvc.metadata().uid();
+  EXPECT_EQ(pvc.spec().volume_name(), pv_name);
+  EXPECT_EQ(pvc.status().phase(), "Bound");
+  const auto pv = getObject(*store, "PersistentVolume", pv_name, "").persistent_volume();
+  EXPECT_EQ(pv.spec().capacity().at("storage"), "20Gi");
+  EXPECT_EQ(pv.spec().storage_class_name(), "fast");
+  EXPECT_EQ(pv.spec().node_affinity().required().node_selector_terms(0).match_expressions(0).values(0),
+            "n1");
+  EXPECT_EQ(pv.metadata().annotations().at(host::kProvisionedByAnnotation), "csi.example.com");
+}
+
+TEST(VolumeControllerTest, RunsOnItsOwnThreadUntilStopped) {
+  auto store = storeFrom(kVolumes);
+  host::VolumeController controller(*store);
+  controller.start();
+  auto claim = getObject(*store, "PersistentVolumeClaim", "scratch");
+  (*claim.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations())
+      [host::kSelectedNodeAnnotation] = "n1";
+  ASSERT_TRUE(patchObject(*store, claim).ok());
+  bool bound = false;
+  for (int i = 0; i < 500 && !bound; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+    bound = getObject(*store, "PersistentVolumeClaim", "scratch").persistent_volume_claim()
+                .status().phase() == "Bound";
+  }
+  controller.stop();
+  EXPECT_TRUE(bound);
+}
+
+}  // namespace
+}  // namespace kbinder::testing

@@ -1,0 +1,158 @@
+// Manifests in and out: YAML and JSON, lists, typing of scalars, and errors naming the place.
+#include "kbinder/host/manifest.h"
+
+#include <gtest/gtest.h>
+
+#include "kbinder/host/objects.h"
+
+namespace kbinder::host {
+namespace {
+
+TEST(ManifestTest, MultiDocumentYamlRoundTripsEveryField) {
+  const std::string text =
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: ml\nspec:\n"
+      "  containers:\n  - name: nginx\n    image: \"nginx:1.27\"\n    ports:\n    - containerPort: 80\n"
+      "    env:\n    - name: MODE\n      value: \"true\"\n---\napiVersion: v1\nkind: ConfigMap\n"
+      "metadata:\n  name: c\ndata:\n  a: \"1\"\n  multi: \"line one\\nline two\\n\"\n";
+  auto manifest = parseManifest(text, "x.yaml");
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  ASSERT_EQ(manifest->objects.size(), 2u);
+  EXPECT_EQ(manifest->format, ManifestFormat::kYaml);
+  EXPECT_FALSE(manifest->as_list);
+  const Json& pod = manifest->objects[0];
+  EXPECT_EQ(pod["spec"]["containers"][0]["ports"][0]["containerPort"], 80);
+  EXPECT_EQ(pod["spec"]["containers"][0]["env"][0]["value"], "true");  // quoted: a string
+  const std::string written = writeManifest(*manifest);
+  EXPECT_EQ(written, text);
+  auto again = parseManifest(written, "again.yaml");
+  ASSERT_TRUE(again.ok());
+  EXPECT_EQ(again->objects, manifest->objects);
+}
+
+TEST(ManifestTest, PlainScalarsFollowTheYamlCoreSchema) {
+  auto value = parseYaml("a: true\nb: 12\nc: 1.5\nd: ~\ne: 0x10\nf: 500m\ng: '12'\nh: yes\n", "t");
+  ASSERT_TRUE(value.ok());
+  EXPECT_EQ((*value)["a"], true);
+  EXPECT_EQ((*value)["b"], 12);
+  EXPECT_EQ((*value)["c"], 1.5);
+  EXPECT_TRUE((*value)["d"].is_null());
+  EXPECT_EQ((*value)["e"], 16);
+  EXPECT_EQ((*value)["f"], "500m");
+  EXPECT_EQ((*value)["g"], "12");
+  EXPECT_EQ((*value)["h"], "yes");
+}
+
+TEST(ManifestTest, StringsThatLookLikeOtherTypesAreQuotedOnOutput) {
+  Json object = {{"a", "true"}, {"b", "12"}, {"c", "yes"}, {"d", ""}, {"e", "a: b"},
+                 {"f", "1e3"},  {"g", "~"},  {"h", "10Gi"}, {"i", "-x"}};
+  auto back = parseYaml(toYaml(object), "t");
+  ASSERT_TRUE(back.ok());
+  EXPECT_EQ(*back, object);
+  EXPECT_NE(toYaml(object).find("h: 10Gi\n"), std::string::npos);  // plain where safe
+}
+
+TEST(ManifestTest, ListIsFlattenedAndWrittenBackAsAList) {
+  const std::string text = R"({"apiVersion": "v1", "kind": "List", "items": [
+      {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"}},
+      {"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n2"}}]})";
+  auto manifest = parseManifest(text, "nodes.json");
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  EXPECT_EQ(manifest->format, ManifestFormat::kJson);
+  EXPECT_TRUE(manifest->as_list);
+  ASSERT_EQ(manifest->objects.size(), 2u);
+  const Json written = Json::parse(writeManifest(*manifest));
+  EXPECT_EQ(written["kind"], "List");
+  EXPECT_EQ(written["items"].size(), 2u);
+  EXPECT_EQ(written["items"][1]["metadata"]["name"], "n2");
+
+  auto yaml = parseManifest("apiVersion: v1\nkind: NodeList\nitems:\n- apiVersion: v1\n  kind: Node\n"
+                            "  metadata: {name: n1}\n",
+                            "nodes.yaml");
+  ASSERT_TRUE(yaml.ok());
+  EXPECT_TRUE(yaml->as_list);
+  EXPECT_NE(writeManifest(*yaml).find("kind: NodeList"), std::string::npos);
+}
+
+TEST(ManifestTest, ErrorsNameTheFileThePlaceAndTheFix) {
+  auto bad_yaml = parseManifest("a: [1, 2\n", "c.yaml");
+  ASSERT_FALSE(bad_yaml.ok());
+  EXPECT_NE(bad_yaml.status().message().find("c.yaml:"), std::string::npos);
+  EXPECT_NE(bad_yaml.status().message().find("invalid YAML"), std::string::npos);
+
+  auto bad_json = parseManifest("{\"kind\": \"Pod\",\n \"x\": }", "c.json");
+  ASSERT_FALSE(bad_json.ok());
+  EXPECT_NE(bad_json.status().message().find("c.json:2:"), std::string::npos)
+      << bad_json.status().message();
+
+  auto no_kind = parseManifest("apiVersion: v1\nmetadata: {name: x}\n", "c.yaml");
+  ASSERT_FALSE(no_kind.ok());
+  EXPECT_NE(no_kind.status().message().find("document 1: has no kind"), std::string::npos)
+      << no_kind.status().message();
+
+  auto no_name = parseManifest("apiVersion: v1\nkind: Pod\n---\n", "c.yaml");
+  ASSERT_FALSE(no_name.ok());
+  EXPECT_NE(no_name.status().message().find("Pod has no metadata.name"), std::string::npos);
+
+  EXPECT_FALSE(parseManifest("  \n", "empty.yaml").ok());
+  EXPECT_FALSE(parseManifest("- 1\n- 2\n", "seq.yaml").ok());
+}
+
+TEST(ObjectsTest, SubsetConversionNamesTheFieldOnATypeMismatch) {
+  const Json pod = Json::parse(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
+      "spec": {"containers": "not a list"}})");
+  auto converted = objectFromJson(Kind::kPod, pod);
+  ASSERT_FALSE(converted.ok());
+  EXPECT_EQ(converted.status().message(), "spec.containers: expected a list, found a string");
+}
+
+TEST(ObjectsTest, NumbersWhereTheSchemaWantsStringsBecomeStrings) {
+  const Json node = Json::parse(R"({"kind": "Node", "metadata": {"name": "n"},
+      "status": {"allocatable": {"cpu": 4, "nvidia.com/gpu": 2}}})");
+  auto converted = objectFromJson(Kind::kNode, node);
+  ASSERT_TRUE(converted.ok()) << converted.status().message();
+  EXPECT_EQ(converted->node().status().allocatable().at("cpu"), "4");
+}
+
+TEST(ObjectsTest, RebaseCarriesASubsetChangeOntoTheRawObject) {
+  const Json raw = Json::parse(R"({"apiVersion": "v1", "kind": "Pod",
+      "metadata": {"name": "p", "labels": {"a": "1"}, "managedFields": [{"manager": "x"}]},
+      "spec": {"containers": [{"name": "c", "image": "i", "ports": [{"containerPort": 80}]}],
+               "tolerations": [{"key": "k", "operator": "Exists", "tolerationSeconds": 300}]}})");
+  auto typed = objectFromJson(Kind::kPod, raw);
+  ASSERT_TRUE(typed.ok());
+  const Json before = objectToJson(*typed);
+  EXPECT_EQ(before["spec"]["tolerations"][0]["tolerationSeconds"], 300);  // a number, not "300"
+  kbinder::v1::Object changed = *typed;
+  (*changed.mutable_pod()->mutable_metadata()->mutable_labels())["b"] = "2";
+  changed.mutable_pod()->mutable_spec()->mutable_containers(0)->set_image("j");
+  const Json after = objectToJson(changed);
+  const Json result = rebase(raw, before, after);
+  EXPECT_EQ(result["metadata"]["labels"], Json::parse(R"({"a": "1", "b": "2"})"));
+  EXPECT_EQ(result["metadata"]["managedFields"], raw["metadata"]["managedFields"]);
+  EXPECT_EQ(result["spec"]["containers"][0]["image"], "j");
+  EXPECT_EQ(result["spec"]["containers"][0]["ports"], raw["spec"]["containers"][0]["ports"]);
+  EXPECT_EQ(result["spec"]["tolerations"], raw["spec"]["tolerations"]);
+
+  const Json patch = mergePatch(raw, result);
+  EXPECT_EQ(patch, Json::parse(R"({"metadata": {"labels": {"b": "2"}},
+      "spec": {"containers": [{"name": "c", "image": "j", "ports": [{"containerPort": 80}]}]}})"));
+  Json applied = raw;
+  applyMergePatch(applied, patch);
+  EXPECT_EQ(applied, result);
+}
+
+TEST(ObjectsTest, RebaseKeepsUnmodeledFieldsOfListElementsThatMoved) {
+  const Json raw = Json::parse(R"({"status": {"reservedFor": [
+      {"resource": "pods", "name": "a", "uid": "1", "extra": "x"},
+      {"resource": "pods", "name": "b", "uid": "2", "extra": "y"}]}})");
+  const Json before = Json::parse(R"({"status": {"reservedFor": [
+      {"resource": "pods", "name": "a", "uid": "1"}, {"resource": "pods", "name": "b", "uid": "2"}]}})");
+  const Json after = Json::parse(R"({"status": {"reservedFor": [
+      {"resource": "pods", "name": "b", "uid": "2"}]}})");
+  const Json result = rebase(raw, before, after);
+  ASSERT_EQ(result["status"]["reservedFor"].size(), 1u);
+  EXPECT_EQ(result["status"]["reservedFor"][0]["extra"], "y");
+}
+
+}  // namespace
+}  // namespace kbinder::host
