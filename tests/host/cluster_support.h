@@ -59,11 +59,14 @@ inline std::unique_ptr<EmbeddedStore> storeFrom(const std::string& yaml) {
 // with quick retries.
 inline std::unique_ptr<LoadedProfile> profileFrom(const TempDir& dir, const std::string& plugins,
                                                   const std::string& cycle = "") {
+  std::string settings = cycle;
+  if (cycle.find("backoff_base_seconds") == std::string::npos) {
+    settings += "\nbackoff_base_seconds = 0.01\nbackoff_cap_seconds = 0.05\n";
+  }
   const auto path = writeFile(
       dir.path() / "profile.toml",
       "name = \"test\"\nplugin_dirs = [\"" + std::string(KBINDER_TEST_PLUGIN_DIR) + "\"]\n" +
-          "[cycle]\nbackoff_base_seconds = 0.01\nbackoff_cap_seconds = 0.05\n" + cycle + "\n" +
-          plugins);
+          "[cycle]\n" + settings + "\n" + plugins);
   auto profile = host::parseProfile(path);
   EXPECT_TRUE(profile.ok()) << profile.status().message();
   auto loaded = LoadedProfile::load(std::move(profile).value());

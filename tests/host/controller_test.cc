@@ -1,0 +1,252 @@
+// The controller: status rules, backoff limits, idempotent retries, and many workers binding
+// many pods without over-committing a node or binding a pod twice.
+#include "kbinder/host/controller.h"
+
+#include <gtest/gtest.h>
+
+#include <map>
+#include <set>
+
+#include "cluster_support.h"
+#include "kbinder/host/assume_cache.h"
+
+namespace kbinder::testing {
+namespace {
+
+using host::Controller;
+using host::ControllerOptions;
+using host::Json;
+using Lines = std::vector<std::string>;
+
+struct Status {
+  std::string phase, reason;
+  int failed_attempts = 0;
+};
+
+Status statusOf(EmbeddedStore& store, const std::string& name) {
+  auto raw = store.getRaw("BindRequest", "default", name);
+  EXPECT_TRUE(raw.ok());
+  Status s;
+  s.phase = host::rawString(*raw, {"status", "phase"});
+  s.reason = host::rawString(*raw, {"status", "reason"});
+  if (raw->contains("status") && (*raw)["status"].contains("failedAttempts")) {
+    s.failed_attempts = (*raw)["status"]["failedAttempts"].get<int>();
+  }
+  return s;
+}
+
+// "Warning BindAttemptFailed p" lines for the Events recorded, in order.
+Lines events(EmbeddedStore& store) {
+  Lines out;
+  for (const auto& object : store.snapshot().objects) {
+    if (object.value("kind", "") != "Event") continue;
+    out.push_back(host::rawString(object, {"type"}) + " " + host::rawString(object, {"reason"}) +
+                  " " + host::rawString(object, {"regarding", "name"}));
+  }
+  return out;
+}
+
+class ControllerTest : public ::testing::Test {
+ protected:
+  void runAll(const std::string& yaml, const std::string& plugins, const std::string& cycle = "") {
+    store_ = storeFrom(yaml);
+    profile_ = profileFrom(dir_, plugins, cycle);
+    Controller controller(*profile_, *store_, ControllerOptions{});
+    ASSERT_TRUE(controller.start().ok());
+    controller.waitUntilSettled({});
+    controller.stop();
+    records_ = controller.records();
+  }
+  std::string rec(const std::string& name, const std::string& args = "") {
+    return recorder(name, log_, args);
+  }
+
+  TempDir dir_;
+  std::filesystem::path log_ = dir_.path() / "calls.log";
+  std::unique_ptr<EmbeddedStore> store_;
+  std::unique_ptr<LoadedProfile> profile_;
+  std::vector<host::RequestRecord> records_;
+};
+
+const std::string kCluster = nodeYaml("n1", "4") + nodeYaml("n2", "4") + podYaml("p", "1");
+
+TEST_F(ControllerTest, SuccessMarksTheRequestSucceededWithANormalEvent) {
+  runAll(kCluster + requestYaml("r", "p", "n1"), rec("rec-a"));
+  const Status s = statusOf(*store_, "r");
+  EXPECT_EQ(s.phase, "Succeeded");
+  EXPECT_EQ(s.failed_attempts, 0);
+  EXPECT_EQ(events(*store_), (Lines{"Normal Bound p"}));
+  EXPECT_EQ(host::rawString(*store_->getRaw("Pod", "default", "p"), {"spec", "nodeName"}), "n1");
+}
+
+TEST_F(ControllerTest, FailedAttemptsGrowWhilePendingThenTheRetrySucceeds) {
+  store_ = storeFrom(kCluster + requestYaml("r", "p", "n1"));
+  profile_ = profileFrom(dir_, rec("rec-a", "fail_at = \"reserve\"\nfail_below_attempt = 3"));
+  auto watch = store_->watch(host::Kind::kBindRequest, std::to_string(store_->resourceVersion()));
+  ASSERT_TRUE(watch.ok());
+  Controller controller(*profile_, *store_, ControllerOptions{});
+  ASSERT_TRUE(controller.start().ok());
+  controller.waitUntilSettled({});
+  controller.stop();
+  Lines seen;
+  while (true) {
+    auto event = (*watch)->next(std::chrono::milliseconds(0));
+    if (!event.ok() || !event->has_value()) break;
+    const auto& st = (*event)->object.bind_request().status();
+    seen.push_back(st.phase() + " " + std::to_string(st.failed_attempts()));
+  }
+  EXPECT_EQ(seen, (Lines{"Pending 1", "Pending 2", "Succeeded 2"}));
+  EXPECT_EQ(events(*store_),
+            (Lines{"Warning BindAttemptFailed p", "Warning BindAttemptFailed p", "Normal Bound p"}));
+  const Lines calls = readLines(log_);
+  EXPECT_NE(std::find(calls.begin(), calls.end(), "rec-a reserve p 3"), calls.end());
+}
+
+TEST_F(ControllerTest, BackoffLimitEndsInFailedWithTheReason) {
+  runAll(kCluster + podYaml("q", "1") + requestYaml("r", "p", "n1", "backoffLimit: 3") +
+             requestYaml("d", "q", "n2"),
+         rec("rec-a", "fail_at = \"reserve\""), "default_backoff_limit = 2");
+  const Status limited = statusOf(*store_, "r");
+  EXPECT_EQ(limited.phase, "Failed");
+  EXPECT_EQ(limited.failed_attempts, 3);
+  EXPECT_EQ(limited.reason, "reserve rec-a: Error: rec-a fails reserve as configured");
+  const Status defaulted = statusOf(*store_, "d");  // no backoffLimit: the profile's default
+  EXPECT_EQ(defaulted.phase, "Failed");
+  EXPECT_EQ(defaulted.failed_attempts, 2);
+  const Lines all = events(*store_);
+  EXPECT_EQ(std::count(all.begin(), all.end(), "Warning BindAttemptFailed p"), 3);
+  EXPECT_EQ(std::count(all.begin(), all.end(), "Warning BindFailed p"), 1);
+  EXPECT_EQ(std::count(all.begin(), all.end(), "Normal Bound p"), 0);
+}
+
+TEST_F(ControllerTest, InvalidPodFailsAtOnce) {
+  runAll(kCluster + requestYaml("r", "p", "n1", "backoffLimit: 5"),
+         rec("rec-a", "fail_at = \"validate\"\nfail_code = 3"));
+  const Status s = statusOf(*store_, "r");
+  EXPECT_EQ(s.phase, "Failed");
+  EXPECT_EQ(s.failed_attempts, 1);
+  EXPECT_EQ(events(*store_), (Lines{"Warning BindAttemptFailed p", "Warning BindFailed p"}));
+}
+
+TEST_F(ControllerTest, PodAlreadyBoundToTheSelectedNodeSucceedsAtOnce) {
+  runAll(nodeYaml("n1", "4") + podYaml("p", "1", "n1") + requestYaml("r", "p", "n1"), rec("rec-a"));
+  const Status s = statusOf(*store_, "r");
+  EXPECT_EQ(s.phase, "Succeeded");
+  EXPECT_EQ(s.reason, "pod already bound to n1");
+  EXPECT_TRUE(readLines(log_).empty());  // no plugin ran
+}
+
+TEST_F(ControllerTest, PodBoundElsewhereOrDeletedFailsWithoutRetry) {
+  runAll(kCluster + podYaml("q", "1", "n2") + requestYaml("elsewhere", "q", "n1") +
+             requestYaml("deleted", "nobody", "n1"),
+         rec("rec-a"));
+  Status s = statusOf(*store_, "elsewhere");
+  EXPECT_EQ(s.phase, "Failed");
+  EXPECT_EQ(s.failed_attempts, 1);
+  EXPECT_EQ(s.reason, "pod is bound to node n2, not the selected node n1");
+  s = statusOf(*store_, "deleted");
+  EXPECT_EQ(s.phase, "Failed");
+  EXPECT_EQ(s.reason, "pod default/nobody not found (deleted)");
+}
+
+TEST_F(ControllerTest, PodRecreatedWithAnotherUidFailsWithoutRetry) {
+  // The first attempt fails at PreBind; while it backs off, the pod is deleted and recreated.
+  store_ = storeFrom(kCluster + requestYaml("r", "p", "n1", "backoffLimit: 5"));
+  profile_ = profileFrom(dir_, rec("rec-a", "fail_at = \"pre_bind\"\nfail_below_attempt = 2"),
+                         "backoff_base_seconds = 0.5\nbackoff_cap_seconds = 1\nbackoff_jitter = 0");
+  Controller controller(*profile_, *store_, ControllerOptions{});
+  ASSERT_TRUE(controller.start().ok());
+  for (int i = 0; i < 500 && statusOf(*store_, "r").failed_attempts == 0; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto pod = store_->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(store_->remove("Pod", "default", "p").ok());
+  (*pod)["metadata"].erase("uid");
+  (*pod)["metadata"].erase("resourceVersion");
+  (*pod)["metadata"]["labels"]["generation"] = "2";  // a fresh uid is derived on store
+  ASSERT_TRUE(store_->put(*pod).ok());
+  controller.waitUntilSettled({});
+  controller.stop();
+  const Status s = statusOf(*store_, "r");
+  EXPECT_EQ(s.phase, "Failed");
+  EXPECT_EQ(s.failed_attempts, 2);
+  EXPECT_NE(s.reason.find("was recreated"), std::string::npos) << s.reason;
+}
+
+TEST_F(ControllerTest, StatusChangesDoNotCutTheBackoffShort) {
+  // Every failed attempt writes the status, which the controller sees as a change; the next
+  // attempt must still wait out the backoff: 0.2s, then 0.4s (no jitter).
+  const auto started = std::chrono::steady_clock::now();
+  runAll(kCluster + requestYaml("r", "p", "n1", "backoffLimit: 3"),
+         rec("rec-a", "fail_at = \"reserve\""),
+         "backoff_base_seconds = 0.2\nbackoff_cap_seconds = 1\nbackoff_jitter = 0");
+  EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(600));
+  ASSERT_EQ(records_.size(), 1u);
+  EXPECT_EQ(records_[0].attempts, 3);
+  EXPECT_EQ(statusOf(*store_, "r").failed_attempts, 3);
+}
+
+TEST(BackoffTest, DoublesFromTheBaseUpToTheCapWithJitter) {
+  host::CycleSettings settings;
+  settings.backoff_base = std::chrono::milliseconds(1000);
+  settings.backoff_cap = std::chrono::milliseconds(5000);
+  settings.backoff_jitter = 0.1;
+  using ms = std::chrono::milliseconds;
+  EXPECT_EQ(Controller::backoffDelay(settings, 1, 0.5), ms(1000));
+  EXPECT_EQ(Controller::backoffDelay(settings, 2, 0.5), ms(2000));
+  EXPECT_EQ(Controller::backoffDelay(settings, 3, 0.5), ms(4000));
+  EXPECT_EQ(Controller::backoffDelay(settings, 4, 0.5), ms(5000));
+  EXPECT_EQ(Controller::backoffDelay(settings, 400, 0.5), ms(5000));
+  EXPECT_EQ(Controller::backoffDelay(settings, 1, 0.0), ms(900));
+  EXPECT_EQ(Controller::backoffDelay(settings, 1, 1.0), ms(1100));
+}
+
+TEST(ControllerConcurrencyTest, ManyWorkersNeverOverCommitANodeOrBindAPodTwice) {
+  constexpr int kNodes = 50;
+  constexpr int kPodsPerNode = 40;  // each node has room for 10 of them
+  std::string yaml;
+  for (int n = 0; n < kNodes; ++n) yaml += nodeYaml("n" + std::to_string(n), "10");
+  for (int i = 0; i < kNodes * kPodsPerNode; ++i) {
+    const std::string pod = "p" + std::to_string(i);
+    yaml += podYaml(pod, "1") +
+            requestYaml("r" + std::to_string(i), pod, "n" + std::to_string(i % kNodes), "backoffLimit: 1");
+    if (i % 10 == 0) {  // a second request for the same decision: must not bind twice
+      yaml += requestYaml("dup" + std::to_string(i), pod, "n" + std::to_string(i % kNodes),
+                          "backoffLimit: 2");
+    }
+  }
+  auto store = storeFrom(yaml);
+  TempDir dir;
+  auto profile = profileFrom(dir, "", "workers = 8");
+  Controller controller(*profile, *store, ControllerOptions{});
+  ASSERT_TRUE(controller.start().ok());
+  controller.waitUntilSettled({});
+  controller.stop();
+
+  std::map<std::string, int> pods_on_node;
+  int bound_events = 0;
+  std::map<std::string, int> bound_events_per_pod;
+  for (const auto& object : store->snapshot().objects) {
+    const std::string kind = object.value("kind", "");
+    if (kind == "Pod") {
+      const std::string node = host::rawString(object, {"spec", "nodeName"});
+      if (!node.empty()) ++pods_on_node[node];
+    } else if (kind == "Event" && host::rawString(object, {"reason"}) == "Bound" &&
+               host::rawString(object, {"note"}).rfind("Bound pod", 0) == 0) {
+      ++bound_events;
+      ++bound_events_per_pod[host::rawString(object, {"regarding", "name"})];
+    } else if (kind == "BindRequest") {
+      EXPECT_EQ(host::rawString(object, {"status", "reason"}).find("already assigned"),
+                std::string::npos);
+      const std::string phase = host::rawString(object, {"status", "phase"});
+      EXPECT_TRUE(phase == "Succeeded" || phase == "Failed") << phase;
+    }
+  }
+  ASSERT_EQ(pods_on_node.size(), static_cast<size_t>(kNodes));
+  for (const auto& [node, count] : pods_on_node) EXPECT_EQ(count, 10) << node;
+  EXPECT_EQ(bound_events, kNodes * 10);
+  for (const auto& [pod, count] : bound_events_per_pod) EXPECT_EQ(count, 1) << pod;
+}
+
+}  // namespace
+}  // namespace kbinder::testing
