@@ -148,7 +148,10 @@ INSTANTIATE_TEST_SUITE_P(
                    "most 63 characters)"},
         BadProfile{"unknown_plugin_key", "name = \"x\"\n[[plugins]]\nname = \"dra\"\nargz = 1\n",
                    ":4:8: unknown key 'argz' in a [[plugins]] entry; known keys: name, library, "
-                   "enabled, sha256, args"},
+                   "enabled, sha256, hook_timeout_seconds, args"},
+        BadProfile{"bad_plugin_hook_timeout",
+                   "name = \"x\"\n[[plugins]]\nname = \"dra\"\nhook_timeout_seconds = -1\n",
+                   ":4:24: 'hook_timeout_seconds' must be more than 0 and at most 86400"},
         BadProfile{"bad_sha256", "name = \"x\"\n[[plugins]]\nname = \"dra\"\nsha256 = \"abc\"\n",
                    ":4:10: 'sha256' must be 64 hexadecimal digits (as printed by sha256sum)"},
         BadProfile{"args_not_a_table", "name = \"x\"\n[[plugins]]\nname = \"dra\"\nargs = 3\n",
