@@ -70,6 +70,15 @@ run 0 "$kbinder" run --profile "$profile" --cluster "$tmp/final.yaml"
 check "a finished snapshot has nothing to do" "^12 requests: 7 succeeded, 5 failed, 0 pending"
 check "nothing ran again"                      "^ml/web +web +cpu-1 +Succeeded +0 +-$"
 
+# On a terminal (script(1) gives it one), a progress line shows while requests run.
+run 0 script -qec "$kbinder run --profile $profile --cluster $demo" /dev/null
+check "progress on a terminal" "kbinder: [0-9]+/12 requests settled"
+run 0 "$kbinder" run --profile "$profile" --cluster "$demo"
+if grep -q "requests settled" <<<"$out"; then
+  echo "FAIL: progress shown when not on a terminal"
+  failures=$((failures + 1))
+fi
+
 run 3 "$kbinder" run --strict --profile "$profile" --cluster "$demo"
 check "--strict exits 3 when a request failed" "^12 requests: 7 succeeded, 5 failed"
 
