@@ -7,8 +7,48 @@
 namespace {
 
 using kbinder::plugins::gpuvalidator::GpuValidator;
+using kbinder::sdk::Call;
+using kbinder::sdk::decode;
 
-// Hooks are wired here as the plugin implements them; a NULL hook is "not implemented".
+const GpuValidator& self(void* instance) { return *static_cast<const GpuValidator*>(instance); }
+
+kbinder_status_t validate(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void**) {
+  const Call c(kbinder::sdk::hostServices(), call);
+  return kbinder::sdk::guarded(c, [&] {
+    const auto pod = decode<kbinder::v1::Pod>(cycle->pod, "pod");
+    const auto request = decode<kbinder::v1::BindRequest>(cycle->bind_request, "bind request");
+    const auto problems = self(instance).validate(pod, request);
+    if (problems.empty()) return KBINDER_STATUS_SUCCESS;
+    kbinder::v1::ValidateResult result;
+    for (const auto& p : problems) result.add_errors(p);
+    c.setResult(result);
+    return KBINDER_STATUS_UNSCHEDULABLE_AND_UNRESOLVABLE;
+  });
+}
+
+kbinder_status_t mutate(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void**) {
+  const Call c(kbinder::sdk::hostServices(), call);
+  return kbinder::sdk::guarded(c, [&] {
+    const auto pod = decode<kbinder::v1::Pod>(cycle->pod, "pod");
+    const auto request = decode<kbinder::v1::BindRequest>(cycle->bind_request, "bind request");
+    c.setResult(self(instance).mutate(pod, request));
+    return KBINDER_STATUS_SUCCESS;
+  });
+}
+
+kbinder_status_t preBind(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void**) {
+  const Call c(kbinder::sdk::hostServices(), call);
+  return kbinder::sdk::guarded(c, [&] {
+    const auto node = decode<kbinder::v1::Node>(cycle->node, "node");
+    const auto request = decode<kbinder::v1::BindRequest>(cycle->bind_request, "bind request");
+    if (const auto refusal = self(instance).checkNode(request, node)) {
+      c.setMessage(*refusal);
+      return KBINDER_STATUS_UNSCHEDULABLE;
+    }
+    return KBINDER_STATUS_SUCCESS;
+  });
+}
+
 const kbinder_plugin_descriptor kDescriptor = {
     .struct_size = sizeof(kbinder_plugin_descriptor),
     .struct_version = KBINDER_ABI_VERSION,
@@ -19,12 +59,12 @@ const kbinder_plugin_descriptor kDescriptor = {
     .create = &kbinder::sdk::createInstance<GpuValidator>,
     .destroy = &kbinder::sdk::destroyInstance<GpuValidator>,
     .release_cycle_state = nullptr,
-    .validate = nullptr,
-    .mutate = nullptr,
+    .validate = &validate,
+    .mutate = &mutate,
     .reserve = nullptr,
     .unreserve = nullptr,
     .permit = nullptr,
-    .pre_bind = nullptr,
+    .pre_bind = &preBind,
     .bind = nullptr,
     .post_bind = nullptr,
     .description = "Checks GPU request shape and that the BindRequest's GPU grant fits pod and node",
