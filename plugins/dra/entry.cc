@@ -6,9 +6,53 @@
 
 namespace {
 
+using kbinder::plugins::dra::CycleState;
 using kbinder::plugins::dra::Dra;
+using kbinder::sdk::Call;
+using kbinder::sdk::decode;
 
-// Hooks are wired here as the plugin implements them; a NULL hook is "not implemented".
+const Dra& self(void* instance) { return *static_cast<const Dra*>(instance); }
+
+CycleState& stateOf(void** slot) {
+  if (*slot == nullptr) *slot = new CycleState();
+  return *static_cast<CycleState*>(*slot);
+}
+
+template <class Body>
+kbinder_status_t hook(kbinder_call* call, const kbinder_cycle* cycle, Body&& body) {
+  const Call c(kbinder::sdk::hostServices(), call);
+  return kbinder::sdk::guarded(c, [&]() -> kbinder_status_t {
+    const auto request = decode<kbinder::v1::BindRequest>(cycle->bind_request, "bind request");
+    if (request.spec().resource_claim_allocations().empty()) return KBINDER_STATUS_SUCCESS;
+    const auto pod = decode<kbinder::v1::Pod>(cycle->pod, "pod");
+    kbinder::sdk::HostCluster cluster(c);
+    return kbinder::sdk::report(c, body(cluster, pod, request));
+  });
+}
+
+kbinder_status_t reserve(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** slot) {
+  return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto& request) {
+    return self(instance).reserve(cluster, pod, request, stateOf(slot));
+  });
+}
+
+kbinder_status_t preBind(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** slot) {
+  return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto& request) {
+    return self(instance).preBind(cluster, pod, request, stateOf(slot));
+  });
+}
+
+kbinder_status_t unreserve(void* instance, kbinder_call* call, const kbinder_cycle* cycle,
+                           void** slot) {
+  if (*slot == nullptr) return KBINDER_STATUS_SUCCESS;  // nothing resolved, nothing written
+  return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto&) {
+    self(instance).unreserve(cluster, pod, stateOf(slot));
+    return kbinder::sdk::Verdict::success();
+  });
+}
+
+void release(void*, void* state) { delete static_cast<CycleState*>(state); }
+
 const kbinder_plugin_descriptor kDescriptor = {
     .struct_size = sizeof(kbinder_plugin_descriptor),
     .struct_version = KBINDER_ABI_VERSION,
@@ -18,16 +62,16 @@ const kbinder_plugin_descriptor kDescriptor = {
     .reserved0 = 0,
     .create = &kbinder::sdk::createInstance<Dra>,
     .destroy = &kbinder::sdk::destroyInstance<Dra>,
-    .release_cycle_state = nullptr,
+    .release_cycle_state = &release,
     .validate = nullptr,
     .mutate = nullptr,
-    .reserve = nullptr,
-    .unreserve = nullptr,
+    .reserve = &reserve,
+    .unreserve = &unreserve,
     .permit = nullptr,
-    .pre_bind = nullptr,
+    .pre_bind = &preBind,
     .bind = nullptr,
     .post_bind = nullptr,
-    .description = "Writes dynamic resource claim allocations and reserves the claims for the pod",
+    .description = "Writes the request's dynamic resource claim allocations and reserves the claims",
 };
 
 }  // namespace

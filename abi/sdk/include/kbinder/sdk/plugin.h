@@ -10,14 +10,17 @@
 #include <kbinder/abi.h>
 
 #include <cstdint>
+#include <chrono>
 #include <exception>
 #include <limits>
 #include <stdexcept>
 #include <string>
 #include <string_view>
+#include <thread>
 #include <utility>
 
 #include "kbinder/sdk/args.h"
+#include "kbinder/sdk/cluster.h"
 #include "kbinder/v1/plugin.pb.h"
 
 #define KBINDER_SDK_STR2(x) #x
@@ -106,6 +109,80 @@ template <class Instance>
 void destroyInstance(void* instance) {
   delete static_cast<Instance*>(instance);
 }
+
+// The ABI status for a logic Verdict; sets its message on the call.
+inline kbinder_status_t report(const Call& call, const Verdict& verdict) {
+  if (!verdict.message.empty()) call.setMessage(verdict.message);
+  switch (verdict.code) {
+    case Verdict::Code::kSuccess: return KBINDER_STATUS_SUCCESS;
+    case Verdict::Code::kError: return KBINDER_STATUS_ERROR;
+    case Verdict::Code::kUnschedulable: return KBINDER_STATUS_UNSCHEDULABLE;
+    case Verdict::Code::kUnresolvable: return KBINDER_STATUS_UNSCHEDULABLE_AND_UNRESOLVABLE;
+  }
+  return KBINDER_STATUS_ERROR;
+}
+
+// sdk::Cluster over the host's object services, for one hook call.
+class HostCluster final : public Cluster {
+ public:
+  explicit HostCluster(const Call& call) : call_(call) {}
+
+  Result get(std::string_view kind, std::string_view namespace_, std::string_view name, bool fresh,
+             kbinder::v1::Object* out) override {
+    kbinder::v1::GetRequest request;
+    request.set_kind(std::string(kind));
+    request.set_namespace_(std::string(namespace_));
+    request.set_name(std::string(name));
+    request.set_fresh(fresh);
+    return exchange(call_.host()->get_object, request, out);
+  }
+  Result list(const kbinder::v1::ListRequest& request, kbinder::v1::ObjectList* out) override {
+    return exchange(call_.host()->list_objects, request, out);
+  }
+  Result patch(const kbinder::v1::Object& object, std::string_view subresource,
+               kbinder::v1::Object* out) override {
+    kbinder::v1::PatchRequest request;
+    *request.mutable_object() = object;
+    request.set_subresource(std::string(subresource));
+    return exchange(call_.host()->patch_object, request, out);
+  }
+  bool cancelled() override { return call_.cancelled(); }
+  std::chrono::milliseconds remaining() override {
+    const int64_t left = call_.deadlineMonotonicNanos() - call_.host()->monotonic_nanos();
+    return std::chrono::milliseconds(left > 0 ? left / 1000000 : 0);
+  }
+  void sleep(std::chrono::milliseconds duration) override {
+    std::this_thread::sleep_for(std::min(duration, remaining()));
+  }
+  void info(std::string_view message) override { call_.log(KBINDER_LOG_INFO, message); }
+
+ private:
+  using Service = kbinder_status_t (*)(kbinder_call*, kbinder_bytes, kbinder_bytes*);
+
+  template <class Request, class Response>
+  Result exchange(Service service, const Request& request, Response* out) {
+    const std::string bytes = request.SerializeAsString();
+    kbinder_bytes response{nullptr, 0};
+    const kbinder_status_t status = service(
+        call_.raw(), kbinder_bytes{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()},
+        &response);
+    Result result;
+    if (status != KBINDER_STATUS_SUCCESS) {
+      const kbinder_bytes error = call_.host()->last_error(call_.raw());
+      if (error.data != nullptr) {
+        result.message.assign(reinterpret_cast<const char*>(error.data), error.size);
+      }
+      result.code = status == KBINDER_STATUS_ABI_NOT_FOUND  ? Result::Code::kNotFound
+                    : status == KBINDER_STATUS_ABI_CONFLICT ? Result::Code::kConflict
+                                                            : Result::Code::kFailed;
+      return result;
+    }
+    if (out != nullptr) *out = decode<Response>(response, "a host service response");
+    return result;
+  }
+
+  const Call& call_;
+};
 
 // The body of a C++ plugin's entry symbol: refuses a host whose service table is older than the
 // one this plugin was compiled against, keeps the table for the hooks, returns `descriptor`.
