@@ -1,14 +1,63 @@
 // The volumebinding plugin's ABI boundary: the only file that sees abi.h.
 #include <kbinder/abi.h>
 
-#include "volumebinding.h"
 #include "kbinder/sdk/plugin.h"
+#include "volumebinding.h"
 
 namespace {
 
+using kbinder::plugins::volumebinding::CycleState;
 using kbinder::plugins::volumebinding::VolumeBinding;
+using kbinder::sdk::Call;
+using kbinder::sdk::decode;
 
-// Hooks are wired here as the plugin implements them; a NULL hook is "not implemented".
+VolumeBinding& self(void* instance) { return *static_cast<VolumeBinding*>(instance); }
+
+CycleState& stateOf(void** slot) {
+  if (*slot == nullptr) *slot = new CycleState();
+  return *static_cast<CycleState*>(*slot);
+}
+
+// Runs `body` for pods with claims; steps aside at once for pods without.
+template <class Body>
+kbinder_status_t hook(kbinder_call* call, const kbinder_cycle* cycle, Body&& body) {
+  const Call c(kbinder::sdk::hostServices(), call);
+  return kbinder::sdk::guarded(c, [&]() -> kbinder_status_t {
+    const auto pod = decode<kbinder::v1::Pod>(cycle->pod, "pod");
+    if (kbinder::plugins::volumebinding::podClaimNames(pod).empty()) return KBINDER_STATUS_SUCCESS;
+    const auto node = decode<kbinder::v1::Node>(cycle->node, "node");
+    kbinder::sdk::HostCluster cluster(c);
+    return kbinder::sdk::report(c, body(cluster, pod, node));
+  });
+}
+
+kbinder_status_t reserve(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** slot) {
+  return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto& node) {
+    return self(instance).reserve(cluster, pod, node, stateOf(slot));
+  });
+}
+
+kbinder_status_t preBind(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** slot) {
+  return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto& node) {
+    return self(instance).preBind(cluster, pod, node, stateOf(slot));
+  });
+}
+
+kbinder_status_t unreserve(void* instance, kbinder_call* call, const kbinder_cycle* cycle,
+                           void** slot) {
+  if (*slot == nullptr) return KBINDER_STATUS_SUCCESS;  // nothing decided, nothing written
+  return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto&) {
+    self(instance).unreserve(cluster, pod, stateOf(slot));
+    return kbinder::sdk::Verdict::success();
+  });
+}
+
+void release(void* instance, void* state) {
+  auto* s = static_cast<CycleState*>(state);
+  self(instance).releaseHeld(*s);
+  delete s;
+}
+
 const kbinder_plugin_descriptor kDescriptor = {
     .struct_size = sizeof(kbinder_plugin_descriptor),
     .struct_version = KBINDER_ABI_VERSION,
@@ -18,16 +67,17 @@ const kbinder_plugin_descriptor kDescriptor = {
     .reserved0 = 0,
     .create = &kbinder::sdk::createInstance<VolumeBinding>,
     .destroy = &kbinder::sdk::destroyInstance<VolumeBinding>,
-    .release_cycle_state = nullptr,
+    .release_cycle_state = &release,
     .validate = nullptr,
     .mutate = nullptr,
-    .reserve = nullptr,
-    .unreserve = nullptr,
+    .reserve = &reserve,
+    .unreserve = &unreserve,
     .permit = nullptr,
-    .pre_bind = nullptr,
+    .pre_bind = &preBind,
     .bind = nullptr,
     .post_bind = nullptr,
-    .description = "Binds the pod's PersistentVolumeClaims to volumes or provisions them on the node",
+    .description = "Binds the pod's PersistentVolumeClaims: chooses volumes or asks for "
+                   "provisioning, writes the binds and waits until they complete",
 };
 
 }  // namespace
