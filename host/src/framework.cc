@@ -113,12 +113,14 @@ class Framework::Cycle {
     if (auto failed = mutate()) return *failed;
 
     if (Status s = fw_.cache_.assume(pod_, node_name_); !s.ok()) {
+      revertMutation();
       return fail(s.code() == StatusCode::kInvalidArgument ? CycleOutcome::kFailed
                                                            : CycleOutcome::kRetry,
                   "assume: " + s.message());
     }
     if (auto failed = afterAssume()) {
       rollback();
+      revertMutation();
       return *failed;
     }
     postBind();
@@ -263,6 +265,57 @@ class Framework::Cycle {
     return fail(fault ? CycleOutcome::kRetry : CycleOutcome::kFailed, reason);
   }
 
+  // A label or annotation Mutate changed: its value before and after (nullopt: absent).
+  struct Change {
+    bool label;
+    std::string key;
+    std::optional<std::string> before, after;
+  };
+
+  static std::optional<std::string> valueOf(const google::protobuf::Map<std::string, std::string>& map,
+                                            const std::string& key) {
+    const auto it = map.find(key);
+    if (it == map.end()) return std::nullopt;
+    return it->second;
+  }
+
+  // Puts back the labels and annotations Mutate wrote that still hold what it wrote.
+  void revertMutation() {
+    if (mutation_.empty()) return;
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      kbinder::v1::GetRequest get;
+      get.set_kind("Pod");
+      get.set_namespace_(pod_.metadata().namespace_());
+      get.set_name(pod_.metadata().name());
+      get.set_fresh(true);
+      auto current = fw_.cluster_.get(get);
+      if (!current.ok() || current->pod().metadata().uid() != pod_.metadata().uid()) return;
+      kbinder::v1::PatchRequest patch;
+      *patch.mutable_object() = *current;
+      auto& meta = *patch.mutable_object()->mutable_pod()->mutable_metadata();
+      bool any = false;
+      for (const Change& c : mutation_) {
+        auto& map = c.label ? *meta.mutable_labels() : *meta.mutable_annotations();
+        if (valueOf(map, c.key) != c.after) continue;  // changed since: not ours to undo
+        if (c.before) {
+          map[c.key] = *c.before;
+        } else {
+          map.erase(c.key);
+        }
+        any = true;
+      }
+      if (!any) return;
+      auto written = fw_.cluster_.patch(patch);
+      if (written.ok() || written.status().code() != StatusCode::kAborted) {
+        if (!written.ok()) {
+          hostLogger().warn("{}: reverting Mutate's changes: {}", log_context_,
+                            written.status().message());
+        }
+        return;
+      }
+    }
+  }
+
   Failure mutate() {
     kbinder::v1::Pod changed = pod_;
     auto& meta = *changed.mutable_metadata();
@@ -289,6 +342,17 @@ class Framework::Cycle {
       }
     }
     if (!any) return std::nullopt;
+    std::vector<Change> changes;
+    for (bool label : {true, false}) {
+      const auto& before = label ? pod_.metadata().labels() : pod_.metadata().annotations();
+      const auto& after = label ? meta.labels() : meta.annotations();
+      for (const auto& [k, v] : before) {
+        if (valueOf(after, k) != v) changes.push_back({label, k, v, valueOf(after, k)});
+      }
+      for (const auto& [k, v] : after) {
+        if (before.find(k) == before.end()) changes.push_back({label, k, std::nullopt, v});
+      }
+    }
     kbinder::v1::PatchRequest patch;
     *patch.mutable_object()->mutable_pod() = changed;
     auto written = fw_.cluster_.patch(patch);
@@ -300,6 +364,7 @@ class Framework::Cycle {
     }
     pod_ = written->pod();
     pod_bytes_ = pod_.SerializeAsString();
+    mutation_ = std::move(changes);
     return std::nullopt;
   }
 
@@ -393,6 +458,7 @@ class Framework::Cycle {
   Pod pod_;
   Node node_;
   std::string request_bytes_, pod_bytes_, node_bytes_;
+  std::vector<Change> mutation_;  // what Mutate wrote, to put back if the cycle fails
 };
 
 CycleResult Framework::run(const CycleInput& input) { return Cycle(*this, input).run(); }

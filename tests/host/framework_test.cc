@@ -170,6 +170,42 @@ TEST_F(FrameworkTest, MutateWritesLabelsAsAPatchKeepingTheRest) {
   EXPECT_EQ((*pod)["spec"]["containers"][0]["image"], "busybox");
 }
 
+TEST_F(FrameworkTest, FailedCycleRevertsMutatesChangesStillAsWritten) {
+  auto pod = store_->getRaw("Pod", "default", "p");
+  (*pod)["metadata"]["labels"]["team"] = "web";
+  (*pod)["metadata"]["labels"]["keep"] = "1";
+  ASSERT_TRUE(store_->put(*pod).ok());
+  const CycleResult result = run(rec("rec-a", "set_label = \"team=ml\"") +
+                                 rec("rec-b", "set_label = \"added=yes\"\nfail_at = \"bind\""));
+  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
+  auto after = store_->getRaw("Pod", "default", "p");
+  EXPECT_EQ((*after)["metadata"]["labels"], host::Json::parse(R"({"team": "web", "keep": "1"})"));
+}
+
+TEST_F(FrameworkTest, RevertLeavesLabelsChangedByOthersSinceMutate) {
+  // rec-b's Reserve fails; before that, someone else changes the label Mutate wrote.
+  profile_ = profileFrom(dir_, rec("rec-a", "set_label = \"team=ml\"\nsleep_at = \"reserve\"\nsleep_ms = 200") +
+                                   rec("rec-b", "fail_at = \"reserve\""));
+  framework_ = std::make_unique<Framework>(*profile_, *store_, cache_);
+  CycleResult result;
+  std::thread cycle([&] {
+    CycleInput input;
+    input.request = request(*store_, "r");
+    result = framework_->run(input);
+  });
+  for (int i = 0; i < 500; ++i) {
+    const Lines lines = log();
+    if (std::find(lines.begin(), lines.end(), "rec-a reserve p 1") != lines.end()) break;
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  auto pod = store_->getRaw("Pod", "default", "p");
+  (*pod)["metadata"]["labels"]["team"] = "ops";
+  ASSERT_TRUE(store_->put(*pod).ok());
+  cycle.join();
+  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
+  EXPECT_EQ((*store_->getRaw("Pod", "default", "p"))["metadata"]["labels"]["team"], "ops");
+}
+
 TEST_F(FrameworkTest, AssumeRefusalStopsBeforeReserve) {
   const CycleResult result = run(rec("rec-a"), "cordoned");
   EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
