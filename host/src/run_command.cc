@@ -162,7 +162,7 @@ int runRehearsal(const RunOptions& options, std::ostream& out, std::ostream& err
                           "pod/" + rawString(object, {"regarding", "name"}),
                           rawString(object, {"note"})});
   }
-  constexpr size_t kMaxEventsShown = 60;
+  constexpr size_t kMaxEventsShown = 100;
   if (event_rows.size() > 1 && event_rows.size() <= kMaxEventsShown + 1) {
     out << "\nevents:\n" << table(event_rows);
   } else if (event_rows.size() > 1) {

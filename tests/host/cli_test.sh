@@ -37,7 +37,13 @@ expect "bad log level" 2 "unknown log level 'loud'" -- \
 expect "default profile checks" 0 "^profile OK$" -- \
   "$kbinder" profile check "$src/config/profiles/default.toml"
 expect "default profile plan lists the plugins in order" 0 \
-  "^  3\. dra 0\.1\.0  ABI 1\.1, concurrent$" -- \
+  "^  3\. dra 0\.2\.0  ABI 1\.1, concurrent$" -- \
+  "$kbinder" profile check "$src/config/profiles/default.toml"
+expect "default profile plan shows the built-ins' hooks" 0 \
+  "^  pre_bind:  gpuvalidator > volumebinding > dra$" -- \
+  "$kbinder" profile check "$src/config/profiles/default.toml"
+expect "a plugin's own hook timeout is shown" 0 \
+  "^  2\. volumebinding 0\.2\.0  ABI 1\.1, concurrent, hook timeout 660s$" -- \
   "$kbinder" profile check "$src/config/profiles/default.toml"
 expect "other shipped profile checks" 0 "gpuvalidator \(disabled\)" -- \
   "$kbinder" profile check "$src/config/profiles/storage-only.toml"

@@ -53,7 +53,33 @@ check "pod bound elsewhere fails" \
 check "deleted pod fails"          "^ml/report +report +cpu-1 +Failed +1 +pod ml/report not found \(deleted\)$"
 check "events are shown"           "^Warning +BindFailed +pod/batch +Gave up binding pod batch \(backoffLimit 2 reached\)"
 check "success events are shown"   "^Normal +Bound +pod/web +Bound pod web to node cpu-1$"
-check "summary"                    "^12 requests: 7 succeeded, 5 failed, 0 pending \([0-9.]+s\)$"
+check "volumebinding: Immediate claim unbound" \
+  "^ml/archive .* Failed +1 +reserve volumebinding: Unschedulable: claim ml/archive-data uses Immediate binding"
+check "volumebinding: nothing fits" \
+  "^ml/warehouse .* Failed +1 +reserve volumebinding: Unschedulable: no volume available for claim ml/warehouse-data on node cpu-1"
+check "dra: unknown claim"     "^ml/nic-typo .* Failed +1 +reserve dra: UnschedulableAndUnresolvable: BindRequest resourceClaimAllocations names claim \"rdma\""
+check "dra: empty allocation"  "^ml/nic-empty .* Failed +1 +reserve dra: UnschedulableAndUnresolvable: .* has an empty allocation$"
+check "dra: claim deleting"    "^ml/nic-stale .* Failed +1 +reserve dra: Unschedulable: ResourceClaim ml/old-nic \(pod claim \"nic\"\) is being deleted$"
+check "dra: allocated elsewhere" "^ml/gpu-raced .* Failed +1 +reserve dra: Unschedulable: .* was allocated elsewhere in the meantime$"
+for rule in "mps-only .*mps: \"true\" needs a fractional GPU request" \
+            "frac-and-whole .*gpu-fraction cannot be combined with a nvidia.com/gpu limit" \
+            "mem-and-frac .*gpu-memory cannot be combined with gpu-fraction" \
+            "mem-and-whole .*gpu-memory cannot be combined with a nvidia.com/gpu limit" \
+            "devices-only .*gpu-fraction-num-devices needs gpu-fraction or gpu-memory" \
+            "mem-units .*gpu-memory must be a positive integer" \
+            "frac-percent .*gpu-fraction must be a decimal number strictly between 0 and 1" \
+            "devices-zero .*gpu-fraction-num-devices must be a positive integer" \
+            "half-gpu-limit .*must be a whole number of GPUs" \
+            "frac-as-regular .*receivedResourceType is \"Regular\" but the pod asks for a GPU fraction" \
+            "frac-portion .*receivedGPU.portion \"0.50\" does not match the pod's gpu-fraction \"0.25\"" \
+            "frac-count .*receivedGPU.count 2 does not match the 1 fractional device" \
+            "frac-devices .*selectedGPUGroups has 1 group\(s\) for the 2 fractional device" \
+            "whole-count .*receivedGPU.count 1 does not match the pod's nvidia.com/gpu limits \(2\)"; do
+  check "gpuvalidator: $rule" "^ml/${rule%% *} .* Failed +1 +validate: gpuvalidator: ${rule#* }"
+done
+check "gpuvalidator: node without GPUs" \
+  "^ml/frac-on-cpu .* Failed +1 +pre_bind gpuvalidator: Unschedulable: node cpu-1 has 0 nvidia.com/gpu allocatable, fewer than the 1 granted$"
+check "summary"                    "^33 requests: 7 succeeded, 26 failed, 0 pending \([0-9.]+s\)$"
 check "out is written"             "^final state written to $tmp/final.yaml$"
 
 final=$(cat "$tmp/final.yaml" 2>/dev/null)
@@ -63,16 +89,20 @@ check "final state keeps unmodeled kinds" "^kind: ConfigMap$"
 check "final state keeps unmodeled fields" "^      httpGet:$"
 check "final state has the status"        "^  phase: Succeeded$"
 check "final state has the events"        "^kind: Event$"
+check "the static volume is bound"        "^  volumeName: local-cpu-1-a$"
+check "the provisioned volume is bound"   "^  volumeName: pvc-"
+check "the fraction pod is labelled"      "^    runai-gpu-group: 3f8c2d1e-frac$"
+check "the claim is reserved for infer"   "^  - resource: pods$"
 check "final state is multi-document YAML" "^---$"
 
 # The final state is a snapshot too: nothing is left to do in it.
 run 0 "$kbinder" run --profile "$profile" --cluster "$tmp/final.yaml"
-check "a finished snapshot has nothing to do" "^12 requests: 7 succeeded, 5 failed, 0 pending"
+check "a finished snapshot has nothing to do" "^33 requests: 7 succeeded, 26 failed, 0 pending"
 check "nothing ran again"                      "^ml/web +web +cpu-1 +Succeeded +0 +-$"
 
 # On a terminal (script(1) gives it one), a progress line shows while requests run.
 run 0 script -qec "$kbinder run --profile $profile --cluster $demo" /dev/null
-check "progress on a terminal" "kbinder: [0-9]+/12 requests settled"
+check "progress on a terminal" "kbinder: [0-9]+/33 requests settled"
 run 0 "$kbinder" run --profile "$profile" --cluster "$demo"
 if grep -q "requests settled" <<<"$out"; then
   echo "FAIL: progress shown when not on a terminal"
@@ -80,7 +110,7 @@ if grep -q "requests settled" <<<"$out"; then
 fi
 
 run 3 "$kbinder" run --strict --profile "$profile" --cluster "$demo"
-check "--strict exits 3 when a request failed" "^12 requests: 7 succeeded, 5 failed"
+check "--strict exits 3 when a request failed" "^33 requests: 7 succeeded, 26 failed"
 
 # JSON in, JSON out (a List, as kubectl get -o json prints it).
 cat >"$tmp/small.json" <<'JSON'
