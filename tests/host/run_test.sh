@@ -57,6 +57,12 @@ check "volumebinding: Immediate claim unbound" \
   "^ml/archive .* Failed +1 +reserve volumebinding: Unschedulable: claim ml/archive-data uses Immediate binding"
 check "volumebinding: nothing fits" \
   "^ml/warehouse .* Failed +1 +reserve volumebinding: Unschedulable: no volume available for claim ml/warehouse-data on node cpu-1"
+check "volumebinding: bound volume out of reach" \
+  "^ml/resume .* Failed +1 +reserve volumebinding: Unschedulable: claim ml/checkpoints: its volume local-gpu-2-a has a node affinity that does not admit node cpu-1$"
+check "volumebinding: claim missing" \
+  "^ml/orphan .* Failed +1 +reserve volumebinding: Unschedulable: claim ml/never-created not found$"
+check "dra: template claim not created" \
+  "^ml/nic-template .* Failed +1 +reserve dra: Unschedulable: the ResourceClaim for pod claim \"nic\" \(from template \"rdma-nic\"\) is not created yet"
 check "dra: unknown claim"     "^ml/nic-typo .* Failed +1 +reserve dra: UnschedulableAndUnresolvable: BindRequest resourceClaimAllocations names claim \"rdma\""
 check "dra: empty allocation"  "^ml/nic-empty .* Failed +1 +reserve dra: UnschedulableAndUnresolvable: .* has an empty allocation$"
 check "dra: claim deleting"    "^ml/nic-stale .* Failed +1 +reserve dra: Unschedulable: ResourceClaim ml/old-nic \(pod claim \"nic\"\) is being deleted$"
@@ -79,7 +85,7 @@ for rule in "mps-only .*mps: \"true\" needs a fractional GPU request" \
 done
 check "gpuvalidator: node without GPUs" \
   "^ml/frac-on-cpu .* Failed +1 +pre_bind gpuvalidator: Unschedulable: node cpu-1 has 0 nvidia.com/gpu allocatable, fewer than the 1 granted$"
-check "summary"                    "^33 requests: 7 succeeded, 26 failed, 0 pending \([0-9.]+s\)$"
+check "summary"                    "^36 requests: 7 succeeded, 29 failed, 0 pending \([0-9.]+s\)$"
 check "out is written"             "^final state written to $tmp/final.yaml$"
 
 final=$(cat "$tmp/final.yaml" 2>/dev/null)
@@ -97,12 +103,12 @@ check "final state is multi-document YAML" "^---$"
 
 # The final state is a snapshot too: nothing is left to do in it.
 run 0 "$kbinder" run --profile "$profile" --cluster "$tmp/final.yaml"
-check "a finished snapshot has nothing to do" "^33 requests: 7 succeeded, 26 failed, 0 pending"
+check "a finished snapshot has nothing to do" "^36 requests: 7 succeeded, 29 failed, 0 pending"
 check "nothing ran again"                      "^ml/web +web +cpu-1 +Succeeded +0 +-$"
 
 # On a terminal (script(1) gives it one), a progress line shows while requests run.
 run 0 script -qec "$kbinder run --profile $profile --cluster $demo" /dev/null
-check "progress on a terminal" "kbinder: [0-9]+/33 requests settled"
+check "progress on a terminal" "kbinder: [0-9]+/36 requests settled"
 run 0 "$kbinder" run --profile "$profile" --cluster "$demo"
 if grep -q "requests settled" <<<"$out"; then
   echo "FAIL: progress shown when not on a terminal"
@@ -110,7 +116,7 @@ if grep -q "requests settled" <<<"$out"; then
 fi
 
 run 3 "$kbinder" run --strict --profile "$profile" --cluster "$demo"
-check "--strict exits 3 when a request failed" "^33 requests: 7 succeeded, 26 failed"
+check "--strict exits 3 when a request failed" "^36 requests: 7 succeeded, 29 failed"
 
 # JSON in, JSON out (a List, as kubectl get -o json prints it).
 cat >"$tmp/small.json" <<'JSON'

@@ -148,6 +148,19 @@ struct World {
   CycleState state;
 };
 
+TEST(VolumeBindingClaimsTest, PersistentAndEphemeralVolumesNameClaims) {
+  kbinder::v1::Pod pod;
+  pod.mutable_metadata()->set_name("web");
+  auto* v1 = pod.mutable_spec()->add_volumes();
+  v1->set_name("data");
+  v1->mutable_persistent_volume_claim()->set_claim_name("web-data");
+  auto* v2 = pod.mutable_spec()->add_volumes();
+  v2->set_name("scratch");
+  v2->mutable_ephemeral()->mutable_volume_claim_template();
+  pod.mutable_spec()->add_volumes()->set_name("config");  // neither: not a claim
+  EXPECT_EQ(podClaimNames(pod), (std::vector<std::string>{"web-data", "web-scratch"}));
+}
+
 TEST(VolumeBindingReserveTest, PodWithoutClaimsIsLeftAlone) {
   World w({});
   VolumeBinding vb(Config{});
