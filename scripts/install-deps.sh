@@ -12,9 +12,16 @@ packages=(
   libcli11-dev                          # the command line
   libssl-dev                            # SHA-256 pins of plugin libraries
   nlohmann-json3-dev libyaml-cpp-dev    # Kubernetes manifests (JSON, YAML)
+  libcurl4-openssl-dev                  # HTTPS to the Kubernetes API server
   libgtest-dev                          # the test suite
   binutils                              # nm, for the exported-symbols check
 )
+
+# kubectl checks the test API server's fidelity. Install Debian's only where there is none:
+# another package's kubectl may already be on the PATH, and the two conflict.
+if ! command -v kubectl >/dev/null 2>&1; then
+  packages+=(kubernetes-client)
+fi
 
 missing=()
 for p in "${packages[@]}"; do

@@ -158,18 +158,22 @@ StatusOr<Object> EmbeddedStore::writeLocked(const Key& key, Json raw, bool creat
   it->second.kind = kind;
   it->second.raw = std::move(raw);
   it->second.typed = typed;
-  if (kind) {
-    WatchEvent event;
-    event.type = created ? WatchEvent::Type::kAdded : WatchEvent::Type::kModified;
-    event.object = std::move(typed);
-    history_.push_back({resource_version_, *kind, std::move(event)});
-    while (history_.size() > options_.watch_history) {
-      history_floor_ = history_.front().resource_version;
-      history_.pop_front();
-    }
-    changed_.notify_all();
-  }
+  logLocked(created ? WatchEvent::Type::kAdded : WatchEvent::Type::kModified, std::get<0>(key),
+            kind, it->second.typed, it->second.raw);
   return it->second.typed;
+}
+
+void EmbeddedStore::logLocked(WatchEvent::Type type, const std::string& kind_name,
+                              std::optional<Kind> kind, const kbinder::v1::Object& typed,
+                              const Json& raw) {
+  Logged logged{resource_version_, kind_name, kind, WatchEvent{type, typed},
+                std::make_shared<const Json>(raw)};
+  history_.push_back(std::move(logged));
+  while (history_.size() > options_.watch_history) {
+    history_floor_ = history_.front().resource_version;
+    history_.pop_front();
+  }
+  changed_.notify_all();
 }
 
 Manifest EmbeddedStore::snapshot() const {
@@ -221,15 +225,12 @@ Status EmbeddedStore::remove(const std::string& kind, const std::string& namespa
   const auto it = objects_.find(Key{kind, namespace_, name});
   if (it == objects_.end()) return notFoundError(kind, name);
   ++resource_version_;
-  if (it->second.kind) {
-    WatchEvent event;
-    event.type = WatchEvent::Type::kDeleted;
-    event.object = it->second.typed;
-    // As the API server does, the deleted object carries the deletion's resourceVersion.
-    mutableMetadataOf(event.object).set_resource_version(std::to_string(resource_version_));
-    history_.push_back({resource_version_, *it->second.kind, std::move(event)});
-    changed_.notify_all();
-  }
+  // As the API server does, the deleted object carries the deletion's resourceVersion.
+  kbinder::v1::Object typed = it->second.typed;
+  if (it->second.kind) mutableMetadataOf(typed).set_resource_version(std::to_string(resource_version_));
+  Json raw = it->second.raw;
+  metadata(raw)["resourceVersion"] = std::to_string(resource_version_);
+  logLocked(WatchEvent::Type::kDeleted, kind, it->second.kind, typed, raw);
   objects_.erase(it);
   return okStatus();
 }
@@ -399,6 +400,256 @@ Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& 
   setPodScheduled(raw);
   auto written = writeLocked(key, std::move(raw), /*created=*/false);
   return written.ok() ? okStatus() : written.status();
+}
+
+// ---- raw access ---------------------------------------------------------------------------
+
+namespace {
+
+std::map<std::string, std::string> rawLabels(const Json& object) {
+  std::map<std::string, std::string> out;
+  const auto meta = object.find("metadata");
+  if (meta == object.end() || !meta->is_object()) return out;
+  const auto labels = meta->find("labels");
+  if (labels == meta->end() || !labels->is_object()) return out;
+  for (const auto& [k, v] : labels->items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  return out;
+}
+
+bool hasStatusSubresource(const std::string& kind) {
+  const auto k = kindFromName(kind);
+  return k && kindHasStatusSubresource(*k);
+}
+
+}  // namespace
+
+class EmbeddedStore::StoreRawWatch final : public RawWatch {
+ public:
+  StoreRawWatch(EmbeddedStore& store, std::string kind, std::string ns, uint64_t after)
+      : store_(store), kind_(std::move(kind)), ns_(std::move(ns)), after_(after) {}
+
+  StatusOr<std::optional<RawEvent>> next(std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(store_.mutex_);
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    while (true) {
+      if (after_ < store_.history_floor_) {
+        return Status(StatusCode::kAborted, "too old resource version: " + std::to_string(after_) +
+                                                " (" + std::to_string(store_.history_floor_) + ")");
+      }
+      auto& history = store_.history_;
+      auto it = std::upper_bound(
+          history.begin(), history.end(), after_,
+          [](uint64_t rv, const Logged& logged) { return rv < logged.resource_version; });
+      for (; it != history.end(); ++it) {
+        after_ = it->resource_version;
+        if (it->kind_name != kind_) continue;
+        if (!ns_.empty() && rawString(*it->raw, {"metadata", "namespace"}) != ns_) continue;
+        return std::optional<RawEvent>(RawEvent{it->event.type, *it->raw});
+      }
+      if (store_.changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+        return std::optional<RawEvent>();
+      }
+    }
+  }
+  uint64_t position() const override {
+    std::lock_guard lock(store_.mutex_);
+    return after_;
+  }
+
+ private:
+  EmbeddedStore& store_;
+  std::string kind_, ns_;
+  uint64_t after_;
+};
+
+StatusOr<EmbeddedStore::RawList> EmbeddedStore::listRaw(const std::string& kind,
+                                                        const std::string& namespace_,
+                                                        const std::string& label_selector,
+                                                        size_t limit,
+                                                        const std::string& continue_token) const {
+  auto selector = LabelSelector::parse(label_selector);
+  if (!selector.ok()) return selector.status();
+  RawList out;
+  std::lock_guard lock(mutex_);
+  out.resource_version = resource_version_;
+  Key start{kind, "", ""};
+  if (!continue_token.empty()) {
+    const size_t slash = continue_token.find('/');
+    if (slash == std::string::npos) return invalidArgument("invalid continue token");
+    start = Key{kind, continue_token.substr(0, slash), continue_token.substr(slash + 1)};
+  }
+  auto it = objects_.lower_bound(start);
+  if (!continue_token.empty() && it != objects_.end() && it->first == start) ++it;
+  for (; it != objects_.end() && std::get<0>(it->first) == kind; ++it) {
+    if (!namespace_.empty() && std::get<1>(it->first) != namespace_) continue;
+    if (!selector->matches(rawLabels(it->second.raw))) continue;
+    if (limit != 0 && out.items.size() == limit) {
+      const Key& last = std::prev(it)->first;
+      out.continue_token = std::get<1>(last) + "/" + std::get<2>(last);
+      break;
+    }
+    out.items.push_back(it->second.raw);
+  }
+  return out;
+}
+
+StatusOr<std::unique_ptr<EmbeddedStore::RawWatch>> EmbeddedStore::watchRaw(
+    const std::string& kind, const std::string& namespace_, uint64_t after) {
+  std::lock_guard lock(mutex_);
+  if (after < history_floor_) {
+    return Status(StatusCode::kAborted, "too old resource version: " + std::to_string(after) +
+                                            " (" + std::to_string(history_floor_) + ")");
+  }
+  return std::unique_ptr<RawWatch>(new StoreRawWatch(*this, kind, namespace_, after));
+}
+
+StatusOr<Json> EmbeddedStore::createRaw(Json raw) {
+  if (!raw.is_object() || rawString(raw, {"kind"}).empty()) {
+    return invalidArgument("the object has no kind");
+  }
+  const std::string kind_name = raw["kind"].get<std::string>();
+  const auto kind = kindFromName(kind_name);
+  Json& meta = metadata(raw);
+  std::lock_guard lock(mutex_);
+  if (rawString(raw, {"metadata", "name"}).empty()) {
+    const std::string prefix = rawString(raw, {"metadata", "generateName"});
+    if (prefix.empty()) return invalidArgument("metadata.name or metadata.generateName is required");
+    do {
+      meta["name"] = prefix + randomSuffix();
+    } while (objects_.count(Key{kind_name, rawString(raw, {"metadata", "namespace"}),
+                                rawString(raw, {"metadata", "name"})}) != 0);
+  }
+  meta.erase("resourceVersion");
+  meta["uid"] = randomUid();
+  meta["creationTimestamp"] = timestampNow();
+  if (Status s = prepareNewLocked(raw, kind); !s.ok()) return s;
+  const Key key{kind_name, rawString(raw, {"metadata", "namespace"}), rawString(raw, {"metadata", "name"})};
+  if (objects_.count(key) != 0) {
+    return Status(StatusCode::kAlreadyExists,
+                  resourceOf(kind_name) + " \"" + std::get<2>(key) + "\" already exists");
+  }
+  auto written = writeLocked(key, std::move(raw), /*created=*/true);
+  if (!written.ok()) return invalidArgument(written.status().message());
+  return objects_.at(key).raw;
+}
+
+StatusOr<Json> EmbeddedStore::replaceLocked(const Key& key, Json replacement,
+                                            const std::string& subresource,
+                                            const std::string& precondition) {
+  const auto it = objects_.find(key);
+  if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
+  const Json& current = it->second.raw;
+  if (!precondition.empty() && precondition != rawString(current, {"metadata", "resourceVersion"})) {
+    return conflict(resourceOf(std::get<0>(key)), std::get<2>(key),
+                    "the object has been modified; please apply your changes to the latest "
+                    "version and try again");
+  }
+  if (!subresource.empty() && subresource != "status") {
+    return notFound("the server could not find the requested resource");
+  }
+  const bool status_only = subresource == "status";
+  if (status_only && !hasStatusSubresource(std::get<0>(key))) {
+    return notFound("the server could not find the requested resource");
+  }
+  Json next;
+  if (status_only) {
+    next = current;
+    if (replacement.contains("status")) {
+      next["status"] = replacement["status"];
+    } else {
+      next.erase("status");
+    }
+  } else {
+    next = std::move(replacement);
+    if (hasStatusSubresource(std::get<0>(key))) {
+      if (current.contains("status")) {
+        next["status"] = current["status"];
+      } else {
+        next.erase("status");
+      }
+    }
+    // Identity stays: name, namespace, uid, creationTimestamp, deletionTimestamp.
+    Json& meta = metadata(next);
+    for (const char* field : {"name", "namespace", "uid", "creationTimestamp", "deletionTimestamp"}) {
+      const auto old = current["metadata"].find(field);
+      if (old != current["metadata"].end()) {
+        meta[field] = *old;
+      } else {
+        meta.erase(field);
+      }
+    }
+  }
+  metadata(next)["resourceVersion"] = rawString(current, {"metadata", "resourceVersion"});
+  if (next == current) return current;  // nothing changed: no write
+  // An object being deleted goes once its last finalizer is removed.
+  if (!rawString(next, {"metadata", "deletionTimestamp"}).empty()) {
+    const auto finalizers = next["metadata"].find("finalizers");
+    if (finalizers == next["metadata"].end() || !finalizers->is_array() || finalizers->empty()) {
+      ++resource_version_;
+      kbinder::v1::Object typed = it->second.typed;
+      metadata(next)["resourceVersion"] = std::to_string(resource_version_);
+      if (it->second.kind) {
+        mutableMetadataOf(typed).set_resource_version(std::to_string(resource_version_));
+      }
+      logLocked(WatchEvent::Type::kDeleted, std::get<0>(key), it->second.kind, typed, next);
+      objects_.erase(it);
+      return next;
+    }
+  }
+  auto written = writeLocked(key, std::move(next), /*created=*/false);
+  if (!written.ok()) return invalidArgument(written.status().message());
+  return objects_.at(key).raw;
+}
+
+StatusOr<Json> EmbeddedStore::patchRaw(const std::string& kind, const std::string& namespace_,
+                                       const std::string& name, const Json& merge_patch,
+                                       const std::string& subresource) {
+  if (!merge_patch.is_object()) return invalidArgument("a merge patch must be a JSON object");
+  std::lock_guard lock(mutex_);
+  const Key key{kind, namespace_, name};
+  const auto it = objects_.find(key);
+  if (it == objects_.end()) return notFoundError(kind, name);
+  Json next = it->second.raw;
+  applyMergePatch(next, merge_patch);
+  const std::string precondition = rawString(merge_patch, {"metadata", "resourceVersion"});
+  return replaceLocked(key, std::move(next), subresource, precondition);
+}
+
+StatusOr<Json> EmbeddedStore::updateRaw(Json object, const std::string& subresource) {
+  const std::string kind = rawString(object, {"kind"});
+  const Key key{kind, rawString(object, {"metadata", "namespace"}), rawString(object, {"metadata", "name"})};
+  const std::string precondition = rawString(object, {"metadata", "resourceVersion"});
+  std::lock_guard lock(mutex_);
+  return replaceLocked(key, std::move(object), subresource, precondition);
+}
+
+StatusOr<Json> EmbeddedStore::deleteRaw(const std::string& kind, const std::string& namespace_,
+                                        const std::string& name) {
+  {
+    std::lock_guard lock(mutex_);
+    const Key key{kind, namespace_, name};
+    const auto it = objects_.find(key);
+    if (it == objects_.end()) return notFoundError(kind, name);
+    const auto& finalizers = it->second.raw["metadata"].value("finalizers", Json::array());
+    if (finalizers.is_array() && !finalizers.empty()) {
+      if (!rawString(it->second.raw, {"metadata", "deletionTimestamp"}).empty()) return it->second.raw;
+      Json next = it->second.raw;
+      metadata(next)["deletionTimestamp"] = timestampNow();
+      auto written = writeLocked(key, std::move(next), /*created=*/false);
+      if (!written.ok()) return written.status();
+      return objects_.at(key).raw;
+    }
+  }
+  auto raw = getRaw(kind, namespace_, name);
+  if (Status s = remove(kind, namespace_, name); !s.ok()) return s;
+  return raw;
+}
+
+void EmbeddedStore::compactHistory() {
+  std::lock_guard lock(mutex_);
+  history_.clear();
+  history_floor_ = resource_version_;
+  changed_.notify_all();
 }
 
 }  // namespace kbinder::host

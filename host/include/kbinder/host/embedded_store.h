@@ -18,6 +18,7 @@
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <vector>
 
 #include "kbinder/host/cluster.h"
 #include "kbinder/host/manifest.h"
@@ -27,7 +28,7 @@ namespace kbinder::host {
 class EmbeddedStore final : public ClusterBackend {
  public:
   struct Options {
-    size_t watch_history = 1'000'000;  // events kept for watches; older ones are Gone
+    size_t watch_history = 100'000;  // events kept for watches; older ones are Gone
   };
 
   // Checks every modeled object against the schema (errors name the object and the field),
@@ -53,6 +54,45 @@ class EmbeddedStore final : public ClusterBackend {
   // Deletes an object; NOT_FOUND when absent.
   Status remove(const std::string& kind, const std::string& namespace_, const std::string& name);
 
+  // ---- raw access, objects as JSON (any kind): what the test API server serves ----
+  struct RawEvent {
+    WatchEvent::Type type;
+    Json object;  // for deletions, the object's last state with the deletion's resourceVersion
+  };
+  class RawWatch {
+   public:
+    virtual ~RawWatch() = default;
+    // As Watch::next; ABORTED "too old resource version" when the history was trimmed.
+    virtual StatusOr<std::optional<RawEvent>> next(std::chrono::milliseconds timeout) = 0;
+    // The resourceVersion up to which this watch has seen the history (for bookmarks).
+    virtual uint64_t position() const = 0;
+  };
+  struct RawList {
+    std::vector<Json> items;
+    uint64_t resource_version = 0;
+    std::string continue_token;  // empty on the last page
+  };
+  // `namespace_` empty: all namespaces. `limit` 0: no paging.
+  StatusOr<RawList> listRaw(const std::string& kind, const std::string& namespace_,
+                            const std::string& label_selector, size_t limit,
+                            const std::string& continue_token) const;
+  StatusOr<std::unique_ptr<RawWatch>> watchRaw(const std::string& kind, const std::string& namespace_,
+                                               uint64_t after);
+  // ALREADY_EXISTS when taken; generateName honoured; uid, creationTimestamp stamped.
+  StatusOr<Json> createRaw(Json object);
+  // A JSON merge patch (RFC 7386); its metadata.resourceVersion, when set, is a precondition.
+  StatusOr<Json> patchRaw(const std::string& kind, const std::string& namespace_,
+                          const std::string& name, const Json& merge_patch,
+                          const std::string& subresource);
+  // PUT: replaces the object; its metadata.resourceVersion, when set, is a precondition.
+  StatusOr<Json> updateRaw(Json object, const std::string& subresource);
+  // With finalizers: sets deletionTimestamp and returns the object; else removes it.
+  StatusOr<Json> deleteRaw(const std::string& kind, const std::string& namespace_,
+                           const std::string& name);
+  // Forgets the watch history up to now, as etcd compaction does: watches from an older
+  // resourceVersion are Gone.
+  void compactHistory();
+
   // ClusterBackend
   StatusOr<kbinder::v1::Object> get(const kbinder::v1::GetRequest& request) override;
   StatusOr<kbinder::v1::ObjectList> list(const kbinder::v1::ListRequest& request) override;
@@ -65,6 +105,7 @@ class EmbeddedStore final : public ClusterBackend {
 
  private:
   class StoreWatch;
+  class StoreRawWatch;
   using Key = std::tuple<std::string, std::string, std::string>;  // kind, namespace, name
 
   struct Entry {
@@ -75,8 +116,10 @@ class EmbeddedStore final : public ClusterBackend {
   };
   struct Logged {
     uint64_t resource_version;
-    Kind kind;
-    WatchEvent event;
+    std::string kind_name;
+    std::optional<Kind> kind;
+    WatchEvent event;  // typed, for modeled kinds
+    std::shared_ptr<const Json> raw;
   };
 
   explicit EmbeddedStore(Options options) : options_(options) {}
@@ -85,6 +128,12 @@ class EmbeddedStore final : public ClusterBackend {
   // Requires mutex_.
   StatusOr<kbinder::v1::Object> writeLocked(const Key& key, Json raw, bool created);
   Status prepareNewLocked(Json& raw, std::optional<Kind> kind);
+  void logLocked(WatchEvent::Type type, const std::string& kind_name, std::optional<Kind> kind,
+                 const kbinder::v1::Object& typed, const Json& raw);
+  // Applies `replacement` (the whole new raw object) to an existing entry, honouring the
+  // status subresource rules; used by patchRaw and updateRaw.
+  StatusOr<Json> replaceLocked(const Key& key, Json replacement, const std::string& subresource,
+                               const std::string& precondition);
 
   Options options_;
   mutable std::mutex mutex_;

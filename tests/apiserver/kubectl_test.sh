@@ -1,0 +1,72 @@
+#!/usr/bin/env bash
+# The test API server's fidelity, checked with a real client: kubectl lists (with paging),
+# watches, reads a missing object, binds a pod as the Kubernetes documentation shows, and meets
+# 401 and 403 answers as it would from a real API server.
+# Usage: kubectl_test.sh TEST_APISERVER SOURCE_DIR
+set -u
+apiserver=$1 src=$2
+tmp=$(mktemp -d)
+pid=
+cleanup() {
+  [ -n "$pid" ] && kill "$pid" 2>/dev/null && wait "$pid" 2>/dev/null
+  rm -rf "$tmp"
+}
+trap cleanup EXIT
+failures=0 passed=0
+
+if ! command -v kubectl >/dev/null; then
+  echo "kubectl is not installed; run scripts/install-deps.sh (it installs kubernetes-client)"
+  exit 1
+fi
+
+"$apiserver" --snapshot "$src/config/examples/demo-cluster.yaml" --dir "$tmp" --forbid configmaps \
+  >"$tmp/server.log" 2>&1 &
+pid=$!
+for _ in $(seq 100); do grep -q '^ready ' "$tmp/server.log" && break; sleep 0.1; done
+export KUBECONFIG=$tmp/kubeconfig
+k() { timeout 30 kubectl --request-timeout=20s "$@"; }
+
+expect() {  # expect NAME CODE PATTERN -- COMMAND...
+  local name=$1 code=$2 pattern=$3
+  shift 4
+  out=$("$@" 2>&1)
+  local rc=$?
+  if [ "$rc" -ne "$code" ] || ! grep -q -E -- "$pattern" <<<"$out"; then
+    echo "FAIL: $name: exit $rc (want $code), output:"
+    sed 's/^/    /' <<<"$out"
+    echo "    (wanted a line matching: $pattern)"
+    failures=$((failures + 1))
+  else
+    passed=$((passed + 1))
+  fi
+}
+
+expect "discovery and list" 0 "^node/gpu-1$" -- k get nodes -o name
+expect "list namespaced objects" 0 "^bindrequest.scheduling.run.ai/web$" -- k get bindrequests -n ml -o name
+expect "paged list" 0 "pods\?continue=.*&limit=5" -- k get pods -n ml --chunk-size=5 -v=6
+expect "get one object as JSON" 0 '"podName": "web"' -- k get bindrequest web -n ml -o json
+expect "missing object" 1 'Error from server \(NotFound\): pods "nope" not found' -- k get pod nope -n ml
+expect "wrong token" 1 "Unauthorized" -- k get pods -n ml --token=wrong
+expect "forbidden resource" 1 'Error from server \(Forbidden\): configmaps is forbidden: User ".*" cannot list resource "configmaps" in API group "" in the namespace "ml"' -- \
+  k get configmaps -n ml
+
+# Watch while binding: the watch sees the pod get its node.
+k get pods -n ml --watch-only -o jsonpath='{.metadata.name}={.spec.nodeName}{"\n"}' >"$tmp/watch.out" 2>&1 &
+watcher=$!
+sleep 2
+cat >"$tmp/binding.json" <<'JSON'
+{"apiVersion": "v1", "kind": "Binding", "metadata": {"name": "web"},
+ "target": {"apiVersion": "v1", "kind": "Node", "name": "cpu-1"}}
+JSON
+expect "bind a pod with kubectl create -f binding.json" 0 "created" -- k create -n ml -f "$tmp/binding.json"
+expect "the pod is bound" 0 "^cpu-1$" -- k get pod web -n ml -o 'jsonpath={.spec.nodeName}{"\n"}'
+expect "binding twice is a conflict" 1 \
+  'Error from server \(Conflict\).*Operation cannot be fulfilled on pods/binding "web": pod web is already assigned to node "cpu-1"' -- \
+  k create -n ml -f "$tmp/binding.json"
+for _ in $(seq 50); do grep -q '^web=cpu-1$' "$tmp/watch.out" && break; sleep 0.1; done
+kill "$watcher" 2>/dev/null
+wait "$watcher" 2>/dev/null
+expect "the watch saw the binding" 0 "^web=cpu-1$" -- cat "$tmp/watch.out"
+
+echo "$passed passed, $failures failed"
+[ "$failures" -eq 0 ]
