@@ -288,35 +288,7 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
                     "the object has been modified; please apply your changes to the latest "
                     "version and try again");
   }
-  const Json before = objectToJson(entry.typed);
-  Json after = objectToJson(request.object());
-  // What the request may not change: identity, and the part the other subresource owns.
-  for (const char* field : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp",
-                            "deletionTimestamp"}) {
-    const auto old = before.contains("metadata") ? before["metadata"].find(field)
-                                                 : before.end();
-    if (before.contains("metadata") && old != before["metadata"].end()) {
-      after["metadata"][field] = *old;
-    } else if (after.contains("metadata")) {
-      after["metadata"].erase(field);
-    }
-  }
-  if (request.subresource() == "status") {
-    Json only_status = before;
-    if (after.contains("status")) {
-      only_status["status"] = after["status"];
-    } else {
-      only_status.erase("status");
-    }
-    after = std::move(only_status);
-  } else if (kindHasStatusSubresource(*kind)) {
-    if (before.contains("status")) {
-      after["status"] = before["status"];
-    } else {
-      after.erase("status");
-    }
-  }
-  Json raw = rebase(entry.raw, before, after);
+  Json raw = applySubsetChange(*kind, entry.raw, entry.typed, request.object(), request.subresource());
   if (raw == entry.raw) return entry.typed;  // nothing changed: no write, as the API server
   return writeLocked(key, std::move(raw), /*created=*/false);
 }

@@ -44,8 +44,18 @@ size_t collectHeader(char* data, size_t size, size_t count, void* user) {
 
 struct StreamContext {
   const std::function<bool(std::string_view)>* on_data;
+  const std::atomic<bool>* cancel;
   bool stopped = false;
 };
+
+int streamProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
+  auto& context = *static_cast<StreamContext*>(user);
+  if (context.cancel != nullptr && context.cancel->load()) {
+    context.stopped = true;
+    return 1;  // aborts the transfer
+  }
+  return 0;
+}
 
 size_t streamBody(char* data, size_t size, size_t count, void* user) {
   auto& context = *static_cast<StreamContext*>(user);
@@ -288,14 +298,17 @@ HttpResult KubeClient::request(std::string_view method, const std::string& path,
 
 HttpResult KubeClient::stream(const std::string& path,
                               const std::function<bool(std::string_view)>& on_data,
-                              std::chrono::milliseconds timeout) {
+                              std::chrono::milliseconds timeout, const std::atomic<bool>* cancel) {
   impl_->throttle();
   CURL* handle = impl_->acquire();
   curl_slist* headers = nullptr;
   impl_->configure(handle, &headers, path, impl_->token());
   HttpResult result;
-  StreamContext context{&on_data};
+  StreamContext context{&on_data, cancel};
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
+  curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
+  curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, &streamProgress);
+  curl_easy_setopt(handle, CURLOPT_XFERINFODATA, &context);
   curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &streamBody);
   curl_easy_setopt(handle, CURLOPT_WRITEDATA, &context);
   curl_easy_setopt(handle, CURLOPT_HEADERFUNCTION, &collectHeader);

@@ -297,6 +297,38 @@ Json rebase(const Json& raw, const Json& before, const Json& after) {
   return after;
 }
 
+Json applySubsetChange(Kind kind, const Json& raw, const Object& current, const Object& requested,
+                       const std::string& subresource) {
+  const Json before = objectToJson(current);
+  Json after = objectToJson(requested);
+  for (const char* field : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp",
+                            "deletionTimestamp"}) {
+    const auto meta = before.find("metadata");
+    const auto old = meta != before.end() ? meta->find(field) : before.end();
+    if (meta != before.end() && old != meta->end()) {
+      after["metadata"][field] = *old;
+    } else if (after.contains("metadata")) {
+      after["metadata"].erase(field);
+    }
+  }
+  if (subresource == "status") {
+    Json only_status = before;
+    if (after.contains("status")) {
+      only_status["status"] = after["status"];
+    } else {
+      only_status.erase("status");
+    }
+    after = std::move(only_status);
+  } else if (kindHasStatusSubresource(kind)) {
+    if (before.contains("status")) {
+      after["status"] = before["status"];
+    } else {
+      after.erase("status");
+    }
+  }
+  return rebase(raw, before, after);
+}
+
 Json mergePatch(const Json& from, const Json& to) {
   if (!from.is_object() || !to.is_object()) return to;
   Json patch = Json::object();

@@ -10,6 +10,7 @@
 // Thread-safety: request() and stream() may be called from many threads at once.
 #pragma once
 
+#include <atomic>
 #include <chrono>
 #include <functional>
 #include <map>
@@ -51,9 +52,10 @@ class KubeClient {
                      const std::string& content_type = "application/json");
 
   // A long-lived GET (watch): `on_data` gets the body as it arrives and returns false to stop.
-  // Ends when the server ends the response, on an error, after `timeout`, or when stopped.
+  // Ends when the server ends the response, on an error, after `timeout`, when `on_data` says
+  // so, or soon after `*cancel` becomes true.
   HttpResult stream(const std::string& path, const std::function<bool(std::string_view)>& on_data,
-                    std::chrono::milliseconds timeout);
+                    std::chrono::milliseconds timeout, const std::atomic<bool>* cancel = nullptr);
 
   const KubeConfig& config() const { return config_; }
   // Answers by verb and HTTP code ("GET 200", "PATCH 409", "GET 0" for transport errors).

@@ -65,6 +65,13 @@ Json objectToJson(const kbinder::v1::Object& object);
 // Carries the change from `before` to `after` (two subset JSONs) onto `raw`, the object
 // `before` was read from; fields the subset does not model stay as they were.
 Json rebase(const Json& raw, const Json& before, const Json& after);
+// The raw object a patch request makes of `raw` (whose subset is `current`): the requested
+// subset's changes carried onto it, except identity (name, namespace, uid, resourceVersion,
+// timestamps) and what the other subresource owns (status for "", all but status for "status"
+// on kinds with a status subresource).
+Json applySubsetChange(Kind kind, const Json& raw, const kbinder::v1::Object& current,
+                       const kbinder::v1::Object& requested, const std::string& subresource);
+
 // The JSON merge patch that turns `from` into `to`; an empty object when they are equal.
 Json mergePatch(const Json& from, const Json& to);
 void applyMergePatch(Json& target, const Json& patch);

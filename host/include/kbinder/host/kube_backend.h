@@ -1,0 +1,92 @@
+// The Kubernetes API backend: ClusterBackend over HTTPS to the API server.
+//
+// - Reads of the kinds the cycle reads often (pods, nodes, claims, volumes, classes, resource
+//   claims) come from watch-fed caches once they are synced; reads marked fresh, and reads of
+//   other kinds, go to the server.
+// - Lists are paged (limit/continue). Watches stream from a resourceVersion, take bookmarks,
+//   reconnect from the last resourceVersion seen (nothing lost, nothing twice), and report
+//   "too old resource version" (HTTP 410 or an ERROR event in the stream) as ABORTED so the
+//   caller lists again.
+// - A patch is computed against the object as it is at the resourceVersion the caller read
+//   (the cache's copy or a fresh GET; a newer object is a conflict without a request) and sent
+//   as a JSON merge patch carrying that resourceVersion as precondition; statuses go through
+//   /status. The Binding goes to pods/{name}/binding with the pod's UID; "already assigned" to
+//   the same node counts as done.
+//
+// Thread-safety: every method may be called from many threads at once.
+#pragma once
+
+#include <atomic>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "kbinder/host/cluster.h"
+#include "kbinder/host/kube_client.h"
+
+namespace kbinder::host {
+
+// Splits a stream of concatenated JSON objects (a watch body) into whole objects, however the
+// bytes are chunked.
+class JsonStreamSplitter {
+ public:
+  // Feeds bytes; returns the objects completed by them, in order.
+  std::vector<std::string> feed(std::string_view data);
+  bool midObject() const { return depth_ > 0; }
+
+ private:
+  std::string current_;
+  int depth_ = 0;
+  bool in_string_ = false, escaped_ = false;
+};
+
+class KubernetesBackend final : public ClusterBackend {
+ public:
+  struct Options {
+    std::string namespace_;  // for caches of namespaced kinds: one namespace, or all when empty
+    bool caches = true;
+    size_t page_size = 500;
+    std::chrono::seconds watch_timeout{300};
+  };
+
+  KubernetesBackend(std::unique_ptr<KubeClient> client, Options options);
+  ~KubernetesBackend() override;
+
+  // Starts the caches and waits until each listed its kind (or `timeout` passed).
+  Status startCaches(std::chrono::milliseconds timeout);
+  void stop();
+
+  KubeClient& client() { return *client_; }
+
+  // ClusterBackend
+  StatusOr<kbinder::v1::Object> get(const kbinder::v1::GetRequest& request) override;
+  StatusOr<kbinder::v1::ObjectList> list(const kbinder::v1::ListRequest& request) override;
+  StatusOr<kbinder::v1::Object> patch(const kbinder::v1::PatchRequest& request) override;
+  StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& object) override;
+  StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) override;
+  Status bindPod(const std::string& namespace_, const std::string& name, const std::string& uid,
+                 const std::string& node) override;
+  std::string describe() const override { return client_->config().server; }
+
+  // Raw access for what is not a modeled kind (leases): GET and PUT/POST of whole objects.
+  StatusOr<Json> getRaw(const std::string& path);
+  StatusOr<Json> writeRaw(std::string_view method, const std::string& path, const Json& body);
+
+ private:
+  class Cache;
+  class StreamWatch;
+
+  StatusOr<Json> fetchRaw(Kind kind, const std::string& namespace_, const std::string& name);
+
+  std::unique_ptr<KubeClient> client_;
+  Options options_;
+  std::map<Kind, std::unique_ptr<Cache>> caches_;
+};
+
+// The URL path of a kind's collection ("/api/v1/namespaces/ns/pods") or of one object.
+std::string resourcePath(Kind kind, const std::string& namespace_, const std::string& name = "");
+
+}  // namespace kbinder::host

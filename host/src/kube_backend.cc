@@ -1,0 +1,525 @@
+#include "kbinder/host/kube_backend.h"
+
+#include <condition_variable>
+#include <deque>
+
+#include "kbinder/host/label_selector.h"
+#include "kbinder/host/logging.h"
+
+namespace kbinder::host {
+namespace {
+
+using kbinder::v1::Object;
+
+std::string urlEncode(std::string_view text) {
+  static constexpr char kHex[] = "0123456789ABCDEF";
+  std::string out;
+  for (unsigned char c : text) {
+    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
+      out.push_back(static_cast<char>(c));
+    } else {
+      out.push_back('%');
+      out.push_back(kHex[c >> 4]);
+      out.push_back(kHex[c & 15]);
+    }
+  }
+  return out;
+}
+
+std::string keyOf(const std::string& ns, const std::string& name) { return ns + "/" + name; }
+
+// The kinds whose reads come from caches: what a cycle reads on every attempt.
+constexpr Kind kCachedKinds[] = {Kind::kPod,          Kind::kNode,
+                                 Kind::kPersistentVolumeClaim, Kind::kPersistentVolume,
+                                 Kind::kStorageClass, Kind::kResourceClaim};
+
+}  // namespace
+
+std::string resourcePath(Kind kind, const std::string& namespace_, const std::string& name) {
+  const std::string api_version(kindApiVersion(kind));
+  std::string path = api_version == "v1" ? "/api/v1" : "/apis/" + api_version;
+  if (kindNamespaced(kind) && !namespace_.empty()) path += "/namespaces/" + namespace_;
+  path += "/" + std::string(kindResource(kind));
+  if (!name.empty()) path += "/" + name;
+  return path;
+}
+
+std::vector<std::string> JsonStreamSplitter::feed(std::string_view data) {
+  std::vector<std::string> out;
+  for (char c : data) {
+    if (depth_ == 0) {
+      if (c != '{') continue;  // whitespace (or keep-alive bytes) between objects
+    }
+    current_.push_back(c);
+    if (in_string_) {
+      if (escaped_) {
+        escaped_ = false;
+      } else if (c == '\\') {
+        escaped_ = true;
+      } else if (c == '"') {
+        in_string_ = false;
+      }
+      continue;
+    }
+    if (c == '"') {
+      in_string_ = true;
+    } else if (c == '{') {
+      ++depth_;
+    } else if (c == '}' && --depth_ == 0) {
+      out.push_back(std::move(current_));
+      current_.clear();
+    }
+  }
+  return out;
+}
+
+// ---- watches --------------------------------------------------------------------------------
+
+class KubernetesBackend::StreamWatch final : public Watch {
+ public:
+  StreamWatch(KubernetesBackend& backend, Kind kind, std::string namespace_, std::string rv)
+      : backend_(backend), kind_(kind), namespace_(std::move(namespace_)), rv_(std::move(rv)) {
+    thread_ = std::thread([this] { run(); });
+  }
+  ~StreamWatch() override {
+    stopping_ = true;
+    if (thread_.joinable()) thread_.join();
+  }
+
+  StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) override {
+    std::unique_lock lock(mutex_);
+    ready_.wait_for(lock, timeout, [&] { return !queue_.empty() || !ended_.ok(); });
+    if (!queue_.empty()) {
+      WatchEvent event = std::move(queue_.front());
+      queue_.pop_front();
+      return std::optional<WatchEvent>(std::move(event));
+    }
+    if (!ended_.ok()) return ended_;
+    return std::optional<WatchEvent>();
+  }
+
+ private:
+  void end(Status why) {
+    std::lock_guard lock(mutex_);
+    ended_ = std::move(why);
+    ready_.notify_all();
+  }
+
+  void run() {
+    auto pause = std::chrono::milliseconds(100);
+    while (!stopping_) {
+      const std::string path = resourcePath(kind_, namespace_) + "?watch=true&allowWatchBookmarks=true" +
+                               "&timeoutSeconds=" + std::to_string(backend_.options_.watch_timeout.count()) +
+                               "&resourceVersion=" + urlEncode(rv_);
+      JsonStreamSplitter splitter;  // a cut event is dropped; it comes again after reconnecting
+      bool gone = false;
+      std::string error;
+      const HttpResult result = backend_.client_->stream(
+          path,
+          [&](std::string_view data) {
+            for (const std::string& text : splitter.feed(data)) {
+              Json event;
+              try {
+                event = Json::parse(text);
+              } catch (...) {
+                error = "a watch event is not JSON";
+                return false;
+              }
+              const std::string type = event.value("type", "");
+              const Json& object = event["object"];
+              if (type == "ERROR") {
+                gone = object.value("code", 0) == 410;
+                error = object.value("message", "watch error");
+                return false;
+              }
+              const std::string rv = rawString(object, {"metadata", "resourceVersion"});
+              if (type == "BOOKMARK") {
+                if (!rv.empty()) rv_ = rv;
+                continue;
+              }
+              auto typed = objectFromJson(kind_, object);
+              if (!typed.ok()) {
+                hostLogger().warn("watch of {}: skipping an object that does not convert: {}",
+                                  kindResource(kind_), typed.status().message());
+              } else {
+                WatchEvent e;
+                e.type = type == "ADDED"      ? WatchEvent::Type::kAdded
+                         : type == "DELETED" ? WatchEvent::Type::kDeleted
+                                             : WatchEvent::Type::kModified;
+                e.object = std::move(typed).value();
+                std::lock_guard lock(mutex_);
+                queue_.push_back(std::move(e));
+                ready_.notify_all();
+              }
+              if (!rv.empty()) rv_ = rv;
+            }
+            return !stopping_.load();
+          },
+          backend_.options_.watch_timeout + std::chrono::seconds(30), &stopping_);
+      if (stopping_) break;
+      if (gone || result.status == 410) {
+        end(Status(StatusCode::kAborted, "too old resource version: " + rv_));
+        return;
+      }
+      if (result.status >= 400) {
+        const Status s = statusOf(result, "watching " + std::string(kindResource(kind_)));
+        if (result.status == 401 || result.status == 403 || result.status == 404) {
+          end(s);
+          return;
+        }
+        hostLogger().warn("{}; reconnecting", s.message());
+      } else if (!error.empty()) {
+        hostLogger().warn("watch of {}: {}; reconnecting", kindResource(kind_), error);
+      }
+      const bool failed = result.status != 200 || !error.empty();
+      if (failed) {
+        std::this_thread::sleep_for(pause);
+        pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+      } else {
+        pause = std::chrono::milliseconds(100);
+      }
+    }
+    end(Status(StatusCode::kUnavailable, "watch stopped"));
+  }
+
+  KubernetesBackend& backend_;
+  Kind kind_;
+  std::string namespace_;
+  std::string rv_;  // the last resourceVersion seen: where a reconnect resumes
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable ready_;
+  std::deque<WatchEvent> queue_;
+  Status ended_;
+  std::thread thread_;
+};
+
+// ---- caches ---------------------------------------------------------------------------------
+
+class KubernetesBackend::Cache {
+ public:
+  Cache(KubernetesBackend& backend, Kind kind, std::string namespace_)
+      : backend_(backend), kind_(kind), namespace_(std::move(namespace_)) {}
+  ~Cache() { stop(); }
+
+  void start() { thread_ = std::thread([this] { run(); }); }
+  void stop() {
+    stopping_ = true;
+    changed_.notify_all();
+    if (thread_.joinable()) thread_.join();
+  }
+  bool waitSynced(std::chrono::milliseconds timeout) {
+    std::unique_lock lock(mutex_);
+    return changed_.wait_for(lock, timeout, [&] { return synced_; });
+  }
+
+  struct Entry {
+    Json raw;
+    Object typed;
+  };
+  std::optional<Entry> find(const std::string& ns, const std::string& name) {
+    std::lock_guard lock(mutex_);
+    if (!synced_) return std::nullopt;
+    const auto it = entries_.find(keyOf(kindNamespaced(kind_) ? ns : "", name));
+    if (it == entries_.end()) return std::nullopt;
+    return it->second;
+  }
+  // nullopt while not synced.
+  std::optional<kbinder::v1::ObjectList> list(const std::string& ns, const LabelSelector& selector) {
+    std::lock_guard lock(mutex_);
+    if (!synced_) return std::nullopt;
+    kbinder::v1::ObjectList out;
+    for (const auto& [key, entry] : entries_) {
+      if (!ns.empty() && metadataOf(entry.typed).namespace_() != ns) continue;
+      if (!selector.matches(metadataOf(entry.typed).labels())) continue;
+      *out.add_items() = entry.typed;
+    }
+    out.set_resource_version(rv_);
+    return out;
+  }
+  bool synced() {
+    std::lock_guard lock(mutex_);
+    return synced_;
+  }
+
+ private:
+  void run() {
+    while (!stopping_) {
+      // List, raw, page by page.
+      std::map<std::string, Entry> fresh;
+      std::string rv, cont;
+      bool ok = true;
+      do {
+        std::string path = resourcePath(kind_, namespace_) + "?limit=" +
+                           std::to_string(backend_.options_.page_size);
+        if (!cont.empty()) path += "&continue=" + urlEncode(cont);
+        const HttpResult r = backend_.client_->request("GET", path);
+        if (r.status != 200) {
+          hostLogger().warn("{}; retrying", statusOf(r, "listing " + std::string(kindResource(kind_))).message());
+          ok = false;
+          break;
+        }
+        Json page = Json::parse(r.body, nullptr, false);
+        if (page.is_discarded()) {
+          ok = false;
+          break;
+        }
+        if (rv.empty()) rv = rawString(page, {"metadata", "resourceVersion"});
+        cont = rawString(page, {"metadata", "continue"});
+        for (auto& item : page["items"]) {
+          auto typed = objectFromJson(kind_, item);
+          if (!typed.ok()) continue;
+          // The key first: the assignment's right side is evaluated before its left.
+          const std::string key =
+              keyOf(rawString(item, {"metadata", "namespace"}), rawString(item, {"metadata", "name"}));
+          fresh[key] = Entry{std::move(item), std::move(typed).value()};
+        }
+      } while (!cont.empty() && !stopping_);
+      if (!ok) {
+        std::unique_lock lock(mutex_);
+        changed_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_.load(); });
+        continue;
+      }
+      {
+        std::lock_guard lock(mutex_);
+        entries_ = std::move(fresh);
+        rv_ = rv;
+        synced_ = true;
+        changed_.notify_all();
+      }
+      // Then follow the changes, raw, until the watch is gone.
+      StreamWatch watch(backend_, kind_, namespace_, rv);
+      while (!stopping_) {
+        auto event = watch.next(std::chrono::milliseconds(200));
+        if (!event.ok()) break;  // gone: list again
+        if (!event->has_value()) continue;
+        const WatchEvent& e = **event;
+        const auto& meta = metadataOf(e.object);
+        std::lock_guard lock(mutex_);
+        const std::string key = keyOf(meta.namespace_(), meta.name());
+        if (e.type == WatchEvent::Type::kDeleted) {
+          entries_.erase(key);
+        } else {
+          // The typed object carries what the cycle needs; the raw form is fetched again when
+          // a patch needs it, so a watched change only keeps the typed form current.
+          auto& entry = entries_[key];
+          entry.typed = e.object;
+          entry.raw = Json();
+        }
+        rv_ = meta.resource_version();
+      }
+    }
+  }
+
+  KubernetesBackend& backend_;
+  Kind kind_;
+  std::string namespace_;
+  std::atomic<bool> stopping_{false};
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  bool synced_ = false;
+  std::string rv_;
+  std::map<std::string, Entry> entries_;
+  std::thread thread_;
+};
+
+// ---- the backend ------------------------------------------------------------------------------
+
+KubernetesBackend::KubernetesBackend(std::unique_ptr<KubeClient> client, Options options)
+    : client_(std::move(client)), options_(std::move(options)) {}
+
+KubernetesBackend::~KubernetesBackend() { stop(); }
+
+Status KubernetesBackend::startCaches(std::chrono::milliseconds timeout) {
+  if (!options_.caches) return okStatus();
+  for (Kind kind : kCachedKinds) {
+    auto cache = std::make_unique<Cache>(*this, kind, kindNamespaced(kind) ? options_.namespace_ : "");
+    cache->start();
+    caches_[kind] = std::move(cache);
+  }
+  const auto deadline = std::chrono::steady_clock::now() + timeout;
+  for (auto& [kind, cache] : caches_) {
+    const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
+        deadline - std::chrono::steady_clock::now());
+    if (!cache->waitSynced(std::max(left, std::chrono::milliseconds(0)))) {
+      return Status(StatusCode::kUnavailable, "listing " + std::string(kindResource(kind)) + " from " +
+                                                  client_->config().server + " did not finish in time");
+    }
+  }
+  return okStatus();
+}
+
+void KubernetesBackend::stop() {
+  for (auto& [kind, cache] : caches_) cache->stop();
+}
+
+StatusOr<Json> KubernetesBackend::fetchRaw(Kind kind, const std::string& ns, const std::string& name) {
+  const HttpResult r = client_->request("GET", resourcePath(kind, ns, name));
+  if (Status s = statusOf(r, "reading " + std::string(kindResource(kind)) + " " + name); !s.ok()) {
+    if (s.code() == StatusCode::kNotFound) {
+      return notFound(std::string(kindResource(kind)) + " \"" + name + "\" not found");
+    }
+    return s;
+  }
+  Json raw = Json::parse(r.body, nullptr, false);
+  if (raw.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+  return raw;
+}
+
+StatusOr<Object> KubernetesBackend::get(const kbinder::v1::GetRequest& request) {
+  const auto kind = kindFromName(request.kind());
+  if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
+  if (!request.fresh()) {
+    const auto cache = caches_.find(*kind);
+    if (cache != caches_.end() && cache->second->synced()) {
+      if (auto entry = cache->second->find(request.namespace_(), request.name())) return entry->typed;
+      return notFound(std::string(kindResource(*kind)) + " \"" + request.name() + "\" not found");
+    }
+  }
+  auto raw = fetchRaw(*kind, request.namespace_(), request.name());
+  if (!raw.ok()) return raw.status();
+  return objectFromJson(*kind, *raw);
+}
+
+StatusOr<kbinder::v1::ObjectList> KubernetesBackend::list(const kbinder::v1::ListRequest& request) {
+  const auto kind = kindFromName(request.kind());
+  if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
+  auto selector = LabelSelector::parse(request.label_selector());
+  if (!selector.ok()) return selector.status();
+  if (const auto cache = caches_.find(*kind); cache != caches_.end()) {
+    if (auto listed = cache->second->list(request.namespace_(), *selector)) return *listed;
+  }
+  kbinder::v1::ObjectList out;
+  std::string cont;
+  do {
+    std::string path = resourcePath(*kind, request.namespace_()) + "?limit=" +
+                       std::to_string(options_.page_size);
+    if (!request.label_selector().empty()) path += "&labelSelector=" + urlEncode(request.label_selector());
+    if (!cont.empty()) path += "&continue=" + urlEncode(cont);
+    const HttpResult r = client_->request("GET", path);
+    if (Status s = statusOf(r, "listing " + std::string(kindResource(*kind))); !s.ok()) return s;
+    const Json page = Json::parse(r.body, nullptr, false);
+    if (page.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+    if (out.resource_version().empty()) {
+      out.set_resource_version(rawString(page, {"metadata", "resourceVersion"}));
+    }
+    cont = rawString(page, {"metadata", "continue"});
+    for (const auto& item : page.value("items", Json::array())) {
+      auto typed = objectFromJson(*kind, item);
+      if (!typed.ok()) {
+        return invalidArgument(std::string(kindName(*kind)) + " " +
+                               rawString(item, {"metadata", "name"}) + ": " + typed.status().message());
+      }
+      *out.add_items() = std::move(typed).value();
+    }
+  } while (!cont.empty());
+  return out;
+}
+
+StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& request) {
+  const auto kind = kindOf(request.object());
+  if (!kind) return invalidArgument("patch request carries no object");
+  if (!request.subresource().empty() && request.subresource() != "status") {
+    return invalidArgument("unknown subresource \"" + request.subresource() + "\"; use \"\" or \"status\"");
+  }
+  const auto& meta = metadataOf(request.object());
+  const std::string ns = kindNamespaced(*kind) ? meta.namespace_() : "";
+  // The object as it was at the resourceVersion the caller read: the cache's raw copy if it is
+  // that one, else the server's.
+  Json raw;
+  if (const auto cache = caches_.find(*kind); cache != caches_.end()) {
+    if (auto entry = cache->second->find(ns, meta.name());
+        entry && !entry->raw.is_null() &&
+        rawString(entry->raw, {"metadata", "resourceVersion"}) == meta.resource_version()) {
+      raw = entry->raw;
+    }
+  }
+  if (raw.is_null()) {
+    auto fetched = fetchRaw(*kind, ns, meta.name());
+    if (!fetched.ok()) return fetched.status();
+    raw = std::move(fetched).value();
+  }
+  const std::string current_rv = rawString(raw, {"metadata", "resourceVersion"});
+  if (!meta.resource_version().empty() && meta.resource_version() != current_rv) {
+    return Status(StatusCode::kAborted,
+                  "Operation cannot be fulfilled on " + std::string(kindResource(*kind)) + " \"" +
+                      meta.name() + "\": the object has been modified; please apply your changes "
+                                    "to the latest version and try again");
+  }
+  auto current = objectFromJson(*kind, raw);
+  if (!current.ok()) return current.status();
+  const Json next = applySubsetChange(*kind, raw, *current, request.object(), request.subresource());
+  Json body = mergePatch(raw, next);
+  if (body.empty()) return *current;  // nothing to write
+  if (!current_rv.empty()) body["metadata"]["resourceVersion"] = current_rv;  // the precondition
+  std::string path = resourcePath(*kind, ns, meta.name());
+  if (request.subresource() == "status") path += "/status";
+  const HttpResult r = client_->request("PATCH", path, body.dump(), "application/merge-patch+json");
+  if (Status s = statusOf(r, "patching " + std::string(kindResource(*kind)) + " " + meta.name()); !s.ok()) {
+    return s;
+  }
+  const Json written = Json::parse(r.body, nullptr, false);
+  if (written.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+  return objectFromJson(*kind, written);
+}
+
+StatusOr<Object> KubernetesBackend::create(const Object& object) {
+  const auto kind = kindOf(object);
+  if (!kind) return invalidArgument("create request carries no object");
+  Json body = objectToJson(object);
+  body["apiVersion"] = std::string(kindApiVersion(*kind));
+  body["kind"] = std::string(kindName(*kind));
+  const std::string ns = kindNamespaced(*kind) ? metadataOf(object).namespace_() : "";
+  const HttpResult r = client_->request("POST", resourcePath(*kind, ns), body.dump());
+  if (r.status == 409) {
+    return Status(StatusCode::kAlreadyExists, statusOf(r, "creating").message());
+  }
+  if (Status s = statusOf(r, "creating " + std::string(kindResource(*kind))); !s.ok()) return s;
+  const Json written = Json::parse(r.body, nullptr, false);
+  if (written.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+  return objectFromJson(*kind, written);
+}
+
+StatusOr<std::unique_ptr<Watch>> KubernetesBackend::watch(Kind kind, const std::string& resource_version) {
+  const std::string ns = kindNamespaced(kind) ? options_.namespace_ : "";
+  return std::unique_ptr<Watch>(new StreamWatch(*this, kind, ns, resource_version));
+}
+
+Status KubernetesBackend::bindPod(const std::string& ns, const std::string& name,
+                                  const std::string& uid, const std::string& node) {
+  const Json binding = {{"apiVersion", "v1"},
+                        {"kind", "Binding"},
+                        {"metadata", {{"name", name}, {"namespace", ns}, {"uid", uid}}},
+                        {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}}}};
+  const HttpResult r =
+      client_->request("POST", resourcePath(Kind::kPod, ns, name) + "/binding", binding.dump());
+  Status s = statusOf(r, "binding pod " + ns + "/" + name);
+  if (s.code() == StatusCode::kAborted &&
+      s.message().find("is already assigned to node \"" + node + "\"") != std::string::npos) {
+    return okStatus();  // an earlier try that timed out on the way back had bound it
+  }
+  if (!s.ok()) {
+    // Keep the API server's words, without our prefix, as the embedded store gives them.
+    const size_t colon = s.message().find(": ");
+    return Status(s.code(), colon == std::string::npos ? s.message() : s.message().substr(colon + 2));
+  }
+  return s;
+}
+
+StatusOr<Json> KubernetesBackend::getRaw(const std::string& path) {
+  const HttpResult r = client_->request("GET", path);
+  if (Status s = statusOf(r, "reading " + path); !s.ok()) return s;
+  Json raw = Json::parse(r.body, nullptr, false);
+  if (raw.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+  return raw;
+}
+
+StatusOr<Json> KubernetesBackend::writeRaw(std::string_view method, const std::string& path, const Json& body) {
+  const HttpResult r = client_->request(method, path, body.dump());
+  if (Status s = statusOf(r, std::string(method) + " " + path); !s.ok()) return s;
+  Json raw = Json::parse(r.body, nullptr, false);
+  if (raw.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+  return raw;
+}
+
+}  // namespace kbinder::host

@@ -1,0 +1,287 @@
+// The Kubernetes API backend against the test API server: reads, paged lists, guarded patches
+// that keep what the schema does not model, the Binding, watches that survive reconnects, and
+// the whole controller binding the demo cluster over HTTPS.
+#include "kbinder/host/kube_backend.h"
+
+#include <gtest/gtest.h>
+
+#include <fstream>
+#include <sstream>
+
+#include "api_server.h"
+#include "cluster_support.h"
+#include "kbinder/host/controller.h"
+#include "kbinder/host/volume_controller.h"
+
+namespace kbinder::testing {
+namespace {
+
+using host::Json;
+using host::KubernetesBackend;
+using host::StatusCode;
+
+TEST(JsonStreamSplitterTest, FindsWholeObjectsHoweverTheBytesArrive) {
+  const std::string stream =
+      R"({"type":"ADDED","object":{"note":"a } brace and a \" quote {"}} )"
+      "\n"
+      R"({"type":"BOOKMARK","object":{}})";
+  for (size_t chunk : {1u, 2u, 7u, 1000u}) {
+    host::JsonStreamSplitter splitter;
+    std::vector<std::string> objects;
+    for (size_t i = 0; i < stream.size(); i += chunk) {
+      for (auto& o : splitter.feed(std::string_view(stream).substr(i, chunk))) objects.push_back(o);
+    }
+    ASSERT_EQ(objects.size(), 2u) << chunk;
+    EXPECT_EQ(Json::parse(objects[0])["object"]["note"], "a } brace and a \" quote {");
+    EXPECT_FALSE(splitter.midObject());
+  }
+}
+
+class KubeBackendTest : public ::testing::Test {
+ protected:
+  KubeBackendTest()
+      : server_(storeFrom(nodeYaml("n1", "4") + nodeYaml("n2", "4") + podYaml("p", "1") +
+                          podYaml("q", "1") + podYaml("r", "1") + requestYaml("br", "p", "n1"))) {}
+
+  std::unique_ptr<KubernetesBackend> backend(bool caches = false, size_t page_size = 500) {
+    host::KubeConfig config;
+    config.server = server_.url();
+    config.ca_pem = server_.caPem();
+    config.token = "test-token";
+    auto client = host::KubeClient::create(config, {});
+    EXPECT_TRUE(client.ok());
+    KubernetesBackend::Options options;
+    options.caches = caches;
+    options.page_size = page_size;
+    return std::make_unique<KubernetesBackend>(std::move(client).value(), options);
+  }
+  kbinder::v1::Object get(KubernetesBackend& b, const std::string& kind, const std::string& name,
+                          bool fresh = true) {
+    kbinder::v1::GetRequest request;
+    request.set_kind(kind);
+    request.set_namespace_("default");
+    request.set_name(name);
+    request.set_fresh(fresh);
+    auto got = b.get(request);
+    EXPECT_TRUE(got.ok()) << got.status().message();
+    return got.ok() ? *got : kbinder::v1::Object();
+  }
+
+  TestApiServer server_;
+};
+
+TEST_F(KubeBackendTest, ReadsAndPagedLists) {
+  auto b = backend(false, 2);
+  EXPECT_EQ(get(*b, "Node", "n1").node().status().allocatable().at("cpu"), "4");
+  kbinder::v1::ListRequest list;
+  list.set_kind("Pod");
+  auto pods = b->list(list);
+  ASSERT_TRUE(pods.ok()) << pods.status().message();
+  EXPECT_EQ(pods->items_size(), 3);
+  EXPECT_FALSE(pods->resource_version().empty());
+  EXPECT_GE(server_.requestCounts().at("list"), 2);  // paged
+  kbinder::v1::GetRequest missing;
+  missing.set_kind("Pod");
+  missing.set_namespace_("default");
+  missing.set_name("nope");
+  auto got = b->get(missing);
+  EXPECT_EQ(got.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(got.status().message(), "pods \"nope\" not found");
+}
+
+TEST_F(KubeBackendTest, PatchesAreGuardedMergePatchesThatKeepUnmodeledFields) {
+  auto raw = server_.store().getRaw("Pod", "default", "p");
+  (*raw)["spec"]["containers"][0]["ports"] = Json::parse(R"([{"containerPort": 80}])");
+  (*raw)["metadata"]["managedFields"] = Json::parse(R"([{"manager": "kubectl"}])");
+  ASSERT_TRUE(server_.store().put(*raw).ok());
+  auto b = backend();
+  auto pod = get(*b, "Pod", "p");
+  kbinder::v1::PatchRequest patch;
+  *patch.mutable_object() = pod;
+  (*patch.mutable_object()->mutable_pod()->mutable_metadata()->mutable_labels())["team"] = "ml";
+  patch.mutable_object()->mutable_pod()->mutable_spec()->mutable_containers(0)->set_image("busybox:2");
+  auto written = b->patch(patch);
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_EQ(written->pod().metadata().labels().at("team"), "ml");
+  const auto after = server_.store().getRaw("Pod", "default", "p");
+  EXPECT_EQ((*after)["spec"]["containers"][0]["ports"][0]["containerPort"], 80);
+  EXPECT_EQ((*after)["spec"]["containers"][0]["image"], "busybox:2");
+  EXPECT_EQ((*after)["metadata"]["managedFields"][0]["manager"], "kubectl");
+  // The same patch again carries the old resourceVersion: a conflict, and nothing written.
+  const auto writes = server_.requestCounts().at("patch");
+  auto stale = b->patch(patch);
+  EXPECT_EQ(stale.status().code(), StatusCode::kAborted);
+  EXPECT_EQ(server_.requestCounts().at("patch"), writes);
+}
+
+TEST_F(KubeBackendTest, AConflictOnTheServerIsAConflict) {
+  auto b = backend();
+  auto pod = get(*b, "Pod", "p");
+  ApiFaults faults;
+  faults.conflict_share = 1.0;
+  server_.setFaults(faults);
+  kbinder::v1::PatchRequest patch;
+  *patch.mutable_object() = pod;
+  (*patch.mutable_object()->mutable_pod()->mutable_metadata()->mutable_labels())["x"] = "y";
+  EXPECT_EQ(b->patch(patch).status().code(), StatusCode::kAborted);
+}
+
+TEST_F(KubeBackendTest, StatusGoesThroughTheStatusSubresource) {
+  auto b = backend();
+  auto request = get(*b, "BindRequest", "br");
+  kbinder::v1::PatchRequest patch;
+  *patch.mutable_object() = request;
+  patch.mutable_object()->mutable_bind_request()->mutable_status()->set_phase("Succeeded");
+  patch.set_subresource("status");
+  ASSERT_TRUE(b->patch(patch).ok());
+  EXPECT_EQ(host::rawString(*server_.store().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
+            "Succeeded");
+}
+
+TEST_F(KubeBackendTest, BindingAndItsConflicts) {
+  auto b = backend();
+  const std::string uid = get(*b, "Pod", "p").pod().metadata().uid();
+  const auto wrong = b->bindPod("default", "p", "other", "n1");
+  EXPECT_EQ(wrong.code(), StatusCode::kAborted);
+  EXPECT_EQ(wrong.message(), "Operation cannot be fulfilled on pods/binding \"p\": Precondition "
+                             "failed: UID in precondition: other, UID in object meta: " + uid);
+  ASSERT_TRUE(b->bindPod("default", "p", uid, "n1").ok());
+  EXPECT_TRUE(b->bindPod("default", "p", uid, "n1").ok());  // already there: done
+  EXPECT_EQ(b->bindPod("default", "p", uid, "n2").code(), StatusCode::kAborted);
+  EXPECT_EQ(b->bindPod("default", "nope", "", "n1").code(), StatusCode::kNotFound);
+}
+
+TEST_F(KubeBackendTest, CreatesEvents) {
+  auto b = backend();
+  kbinder::v1::Object event;
+  event.mutable_event()->mutable_metadata()->set_namespace_("default");
+  event.mutable_event()->mutable_metadata()->set_generate_name("p.");
+  event.mutable_event()->set_reason("Bound");
+  event.mutable_event()->set_type("Normal");
+  auto created = b->create(event);
+  ASSERT_TRUE(created.ok()) << created.status().message();
+  EXPECT_EQ(created->event().metadata().name().rfind("p.", 0), 0u);
+}
+
+TEST_F(KubeBackendTest, WatchSurvivesDroppedConnectionsWithoutLossOrRepeats) {
+  auto b = backend();
+  auto watch = b->watch(host::Kind::kPod, std::to_string(server_.store().resourceVersion()));
+  ASSERT_TRUE(watch.ok());
+  std::vector<std::string> seen;
+  auto label = [&](const std::string& pod, int i) {
+    auto raw = server_.store().getRaw("Pod", "default", pod);
+    (*raw)["metadata"]["labels"]["i"] = std::to_string(i);
+    ASSERT_TRUE(server_.store().put(*raw).ok());
+  };
+  for (int i = 0; i < 30; ++i) {
+    label(i % 2 ? "p" : "q", i);
+    if (i % 7 == 3) server_.dropConnections();
+  }
+  while (seen.size() < 30) {
+    auto event = (*watch)->next(std::chrono::seconds(10));
+    ASSERT_TRUE(event.ok()) << event.status().message();
+    ASSERT_TRUE(event->has_value()) << "only " << seen.size() << " events";
+    seen.push_back((**event).object.pod().metadata().labels().at("i"));
+  }
+  for (int i = 0; i < 30; ++i) EXPECT_EQ(seen[static_cast<size_t>(i)], std::to_string(i));
+  auto more = (*watch)->next(std::chrono::milliseconds(300));
+  ASSERT_TRUE(more.ok());
+  EXPECT_FALSE(more->has_value());
+}
+
+TEST_F(KubeBackendTest, WatchStreamsCutMidEventLoseNothing) {
+  ApiFaults faults;
+  faults.cut_watch_after = 3;
+  server_.setFaults(faults);
+  auto b = backend();
+  auto watch = b->watch(host::Kind::kPod, std::to_string(server_.store().resourceVersion()));
+  ASSERT_TRUE(watch.ok());
+  for (int i = 0; i < 10; ++i) {
+    auto raw = server_.store().getRaw("Pod", "default", "r");
+    (*raw)["metadata"]["labels"]["i"] = std::to_string(i);
+    ASSERT_TRUE(server_.store().put(*raw).ok());
+  }
+  std::vector<std::string> seen;
+  while (seen.size() < 10) {
+    auto event = (*watch)->next(std::chrono::seconds(10));
+    ASSERT_TRUE(event.ok() && event->has_value()) << seen.size();
+    seen.push_back((**event).object.pod().metadata().labels().at("i"));
+  }
+  for (int i = 0; i < 10; ++i) EXPECT_EQ(seen[static_cast<size_t>(i)], std::to_string(i));
+}
+
+TEST_F(KubeBackendTest, WatchFromACompactedVersionIsGone) {
+  auto b = backend();
+  const std::string old = std::to_string(server_.store().resourceVersion());
+  ASSERT_TRUE(server_.store().bindPod("default", "q", "", "n1").ok());
+  server_.compact();
+  auto watch = b->watch(host::Kind::kPod, old);
+  ASSERT_TRUE(watch.ok());
+  auto event = (*watch)->next(std::chrono::seconds(10));
+  ASSERT_FALSE(event.ok());
+  EXPECT_EQ(event.status().code(), StatusCode::kAborted);
+  EXPECT_NE(event.status().message().find("too old resource version"), std::string::npos);
+}
+
+TEST_F(KubeBackendTest, CachedReadsFollowTheCluster) {
+  auto b = backend(/*caches=*/true);
+  ASSERT_TRUE(b->startCaches(std::chrono::seconds(10)).ok());
+  const auto gets = server_.requestCounts().count("get") ? server_.requestCounts().at("get") : 0;
+  EXPECT_EQ(get(*b, "Pod", "p", /*fresh=*/false).pod().metadata().name(), "p");
+  EXPECT_EQ(server_.requestCounts().count("get") ? server_.requestCounts().at("get") : 0, gets);
+  ASSERT_TRUE(server_.store().bindPod("default", "p", "", "n2").ok());
+  bool seen = false;
+  for (int i = 0; i < 200 && !seen; ++i) {
+    seen = get(*b, "Pod", "p", false).pod().spec().node_name() == "n2";
+    if (!seen) std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  EXPECT_TRUE(seen);
+  b->stop();
+}
+
+TEST(KubeBackendDemoTest, TheControllerBindsTheDemoClusterOverHttps) {
+  std::ifstream in(std::string(KBINDER_SOURCE_DIR) + "/config/examples/demo-cluster.yaml");
+  std::stringstream text;
+  text << in.rdbuf();
+  TestApiServer server(storeFrom(text.str()));
+  host::VolumeController volumes(server.store());  // the cluster's own controller
+  volumes.start();
+  host::KubeConfig config;
+  config.server = server.url();
+  config.ca_pem = server.caPem();
+  config.token = "test-token";
+  auto client = host::KubeClient::create(config, {});
+  ASSERT_TRUE(client.ok());
+  KubernetesBackend backend(std::move(client).value(), {});
+  ASSERT_TRUE(backend.startCaches(std::chrono::seconds(10)).ok());
+  auto profile = host::parseProfile(std::string(KBINDER_SOURCE_DIR) + "/config/profiles/default.toml");
+  ASSERT_TRUE(profile.ok());
+  host::ProfileLoadOptions options;
+  options.builtin_plugin_dir = KBINDER_BUILTIN_PLUGIN_DIR;
+  auto loaded = LoadedProfile::load(std::move(profile).value(), options);
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
+  host::Controller controller(**loaded, backend, host::ControllerOptions{});
+  ASSERT_TRUE(controller.start().ok());
+  controller.waitUntilSettled({});
+  controller.stop();
+  volumes.stop();
+  backend.stop();
+  int succeeded = 0, failed = 0;
+  for (const auto& o : server.store().snapshot().objects) {
+    if (o.value("kind", "") != "BindRequest") continue;
+    const std::string phase = host::rawString(o, {"status", "phase"});
+    succeeded += phase == "Succeeded";
+    failed += phase == "Failed";
+  }
+  EXPECT_EQ(succeeded, 7);
+  EXPECT_EQ(failed, 29);
+  EXPECT_EQ(host::rawString(*server.store().getRaw("PersistentVolumeClaim", "ml", "db-data"),
+                            {"spec", "volumeName"}),
+            "local-cpu-1-a");
+  EXPECT_EQ(host::rawString(*server.store().getRaw("Pod", "ml", "frac"),
+                            {"metadata", "labels", "runai-gpu-group"}),
+            "3f8c2d1e-frac");
+}
+
+}  // namespace
+}  // namespace kbinder::testing
