@@ -13,6 +13,7 @@
 #include "kbinder/host/plugin_library.h"
 #include "kbinder/host/profile.h"
 #include "kbinder/host/run_command.h"
+#include "kbinder/host/serve_command.h"
 #include "kbinder/host/sha256.h"
 
 namespace kbinder::host {
@@ -120,6 +121,59 @@ int runCommandLine(int argc, char** argv, std::ostream& out, std::ostream& err) 
     run_options.volume_controller = !no_volume_controller;
     run_options.progress = ::isatty(STDERR_FILENO) != 0;
     result = runRehearsal(run_options, out, err);
+  });
+
+  auto* serve = app.add_subcommand(
+      "serve", "Bind for a real cluster through the Kubernetes API until stopped (SIGTERM); "
+               "SIGHUP reloads the profile");
+  ServeOptions serve_options;
+  double lease_duration = 15, renew_deadline = 10, retry_period = 2, grace = 30;
+  std::string log_format = "text";
+  serve->add_option("--profile", serve_options.profile, "The profile (.toml)")->required();
+  serve->add_option("--plugin-dir", serve_options.plugin_dirs,
+                    "Also search this directory for plugin libraries (repeatable)");
+  serve->add_option("--kubeconfig", serve_options.kubeconfig,
+                    "A kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)");
+  serve->add_option("--context", serve_options.context, "The kubeconfig context (default: current)");
+  serve->add_option("--namespace", serve_options.namespace_,
+                    "Bind only the BindRequests of this namespace (default: all)");
+  serve->add_option("--listen-address", serve_options.listen_address,
+                    "Where to serve /healthz, /readyz and /metrics")
+      ->capture_default_str();
+  serve->add_option("--qps", serve_options.qps, "API requests per second (overrides the profile's [api])");
+  serve->add_option("--burst", serve_options.burst, "API request burst (overrides the profile's [api])");
+  serve->add_option("--max-in-flight", serve_options.max_in_flight,
+                    "API requests open at once (overrides the profile's [api])");
+  serve->add_flag("--leader-elect", serve_options.leader_elect,
+                  "Bind only while holding the Lease (run several replicas for availability)");
+  serve->add_option("--lease-namespace", serve_options.lease_namespace,
+                    "The Lease's namespace (default: the context's or the pod's namespace)");
+  serve->add_option("--lease-name", serve_options.lease_name, "The Lease's name")->capture_default_str();
+  serve->add_option("--identity", serve_options.identity,
+                    "This replica's name in the Lease (default: host name and process id)");
+  serve->add_option("--lease-duration-seconds", lease_duration, "")->capture_default_str();
+  serve->add_option("--renew-deadline-seconds", renew_deadline, "")->capture_default_str();
+  serve->add_option("--retry-period-seconds", retry_period, "")->capture_default_str();
+  serve->add_option("--shutdown-grace-seconds", grace,
+                    "How long cycles in flight may take to finish after SIGTERM")
+      ->capture_default_str();
+  serve->add_option("--log-format", log_format, "text or json")->capture_default_str();
+  serve->callback([&] {
+    auto ms = [](double seconds) {
+      return std::chrono::milliseconds(static_cast<int64_t>(seconds * 1000));
+    };
+    serve_options.lease_duration = ms(lease_duration);
+    serve_options.renew_deadline = ms(renew_deadline);
+    serve_options.retry_period = ms(retry_period);
+    serve_options.shutdown_grace = ms(grace);
+    if (!(retry_period > 0 && renew_deadline > retry_period && lease_duration > renew_deadline)) {
+      throw CLI::ValidationError("--lease-duration-seconds",
+                                 "need lease duration > renew deadline > retry period > 0");
+    }
+    if (Status s = configureLogFormat(log_format); !s.ok()) {
+      throw CLI::ValidationError("--log-format", s.message());
+    }
+    result = runServe(serve_options, out, err);
   });
 
   app.parse_complete_callback([&] {

@@ -4,6 +4,7 @@
 #include <cmath>
 
 #include "kbinder/host/logging.h"
+#include "kbinder/host/metrics.h"
 
 namespace kbinder::host {
 namespace {
@@ -20,8 +21,37 @@ bool terminalPhase(const std::string& phase) { return phase == "Succeeded" || ph
 
 Controller::Controller(const LoadedProfile& profile, ClusterBackend& cluster,
                        ControllerOptions options)
-    : profile_(profile), cluster_(cluster), options_(std::move(options)),
-      framework_(profile, cluster, cache_) {}
+    : Controller(std::shared_ptr<const LoadedProfile>(&profile, [](const LoadedProfile*) {}),
+                 cluster, std::move(options)) {}
+
+Controller::Controller(std::shared_ptr<const LoadedProfile> profile, ClusterBackend& cluster,
+                       ControllerOptions options)
+    : cluster_(cluster), options_(std::move(options)) {
+  replaceProfile(std::move(profile));
+}
+
+void Controller::replaceProfile(std::shared_ptr<const LoadedProfile> profile) {
+  auto next = std::make_shared<Generation>();
+  next->framework = std::make_unique<Framework>(*profile, cluster_, cache_, options_.metrics);
+  next->profile = std::move(profile);
+  std::lock_guard lock(mutex_);
+  generation_ = std::move(next);
+}
+
+std::shared_ptr<Controller::Generation> Controller::current() const {
+  std::lock_guard lock(mutex_);
+  return generation_;
+}
+
+size_t Controller::queueDepth() const {
+  std::lock_guard lock(mutex_);
+  return ready_.size();
+}
+
+int Controller::cyclesInFlight() const {
+  std::lock_guard lock(mutex_);
+  return in_flight_;
+}
 
 Controller::~Controller() { stop(); }
 
@@ -59,15 +89,20 @@ Status Controller::start() {
   }
   requests_->start();
   if (Status s = requests_->waitForSync(); !s.ok()) return s.withContext("reading BindRequests");
-  const int workers = std::max(1, profile_.profile().cycle.workers);
+  const int workers = std::max(1, current()->profile->profile().cycle.workers);
   for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { worker(); });
   return okStatus();
 }
 
-void Controller::stop() {
+void Controller::drain(std::chrono::milliseconds grace) {
   stopping_ = true;
   work_.notify_all();
   settled_.notify_all();
+  {
+    std::unique_lock lock(mutex_);
+    work_.wait_for(lock, grace, [&] { return in_flight_ == 0; });
+  }
+  cancelled_ = true;
   for (auto& t : workers_) {
     if (t.joinable()) t.join();
   }
@@ -136,9 +171,12 @@ void Controller::worker() {
     Item& item = items_[key];
     item.queued = false;
     item.processing = true;
+    ++in_flight_;
     lock.unlock();
     process(key);
     lock.lock();
+    --in_flight_;
+    work_.notify_all();
     const auto it = items_.find(key);
     if (it == items_.end()) continue;
     it->second.processing = false;
@@ -156,17 +194,17 @@ void Controller::process(const std::string& key) {
   get.set_namespace_(key.substr(0, slash));
   get.set_name(key.substr(slash + 1));
   get.set_fresh(true);
-  auto current = cluster_.get(get);
-  if (!current.ok()) {
-    if (current.status().code() != StatusCode::kNotFound) {
-      hostLogger().warn("reading BindRequest {}: {}; retrying", key, current.status().message());
+  auto stored = cluster_.get(get);
+  if (!stored.ok()) {
+    if (stored.status().code() != StatusCode::kNotFound) {
+      hostLogger().warn("reading BindRequest {}: {}; retrying", key, stored.status().message());
       std::lock_guard lock(mutex_);
       items_[key].retry_at = Clock::now() + std::chrono::seconds(1);
       enqueueLocked(key, Clock::now());
     }
     return;
   }
-  const BindRequest& request = current->bind_request();
+  const BindRequest& request = stored->bind_request();
   if (terminalPhase(request.status().phase())) {
     std::lock_guard lock(mutex_);
     items_[key].terminal = true;
@@ -176,15 +214,21 @@ void Controller::process(const std::string& key) {
   CycleInput input;
   input.request = request;
   input.attempt = static_cast<uint32_t>(std::max(0, request.status().failed_attempts())) + 1;
-  input.cancelled = &stopping_;
+  input.cancelled = &cancelled_;
   {
     std::lock_guard lock(mutex_);
     const auto uid = pod_uids_.find(request.metadata().uid());
     if (uid != pod_uids_.end()) input.expected_pod_uid = uid->second;
     records_[key].attempts++;
   }
-  const CycleResult result = framework_.run(input);
-  if (stopping_ && result.outcome == CycleOutcome::kRetry) return;  // shutting down: no verdict
+  const auto generation = current();  // the profile this cycle runs on, kept while it runs
+  const auto started = Clock::now();
+  const CycleResult result = generation->framework->run(input);
+  if (cancelled_ && result.outcome == CycleOutcome::kRetry) return;  // shutting down: no verdict
+  if (options_.metrics != nullptr) {
+    options_.metrics->attempt(std::string(cycleOutcomeName(result.outcome)), Clock::now() - started);
+  }
+  const CycleSettings& settings = generation->profile->profile().cycle;
   {
     std::lock_guard lock(mutex_);
     if (!result.pod_uid.empty()) pod_uids_.emplace(request.metadata().uid(), result.pod_uid);
@@ -207,7 +251,7 @@ void Controller::process(const std::string& key) {
     const int failed = status.failed_attempts() + 1;
     const int limit = request.spec().has_backoff_limit()
                           ? request.spec().backoff_limit()
-                          : profile_.profile().cycle.default_backoff_limit;
+                          : settings.default_backoff_limit;
     const bool final = result.outcome == CycleOutcome::kFailed || failed >= limit;
     status.set_failed_attempts(failed);
     status.set_reason(result.reason);
@@ -237,9 +281,10 @@ void Controller::process(const std::string& key) {
   if (terminalPhase(phase)) {
     item.terminal = true;
     item.dirty = false;
+    if (options_.metrics != nullptr) options_.metrics->requestFinished(phase);
   } else if (phase == "Pending") {
     std::uniform_real_distribution<double> unit(0.0, 1.0);
-    item.retry_at = Clock::now() + backoffDelay(profile_.profile().cycle,
+    item.retry_at = Clock::now() + backoffDelay(settings,
                                                 status.failed_attempts(), unit(random_));
     item.dirty = true;  // look again once the backoff passed
   }

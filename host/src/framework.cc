@@ -4,6 +4,7 @@
 #include <unordered_map>
 
 #include "kbinder/host/logging.h"
+#include "kbinder/host/metrics.h"
 
 namespace kbinder::host {
 namespace {
@@ -231,6 +232,10 @@ class Framework::Cycle {
     env.log_context = log_context_;
     const kbinder_cycle view = cycleView();
     HookOutcome outcome = plugin.invoke(point, view, &states_[index_.at(&plugin)], env);
+    if (fw_.metrics_ != nullptr) {
+      fw_.metrics_->pluginCall(plugin.name(), std::string(extensionPointName(point)),
+                               std::string(codeName(outcome.code)), outcome.duration);
+    }
     hostLogger().debug("{}: {} {} -> {}{}{}", log_context_, plugin.name(),
                        extensionPointName(point), codeName(outcome.code),
                        outcome.message.empty() ? "" : ": ", outcome.message);
@@ -306,13 +311,13 @@ class Framework::Cycle {
       }
       if (!any) return;
       auto written = fw_.cluster_.patch(patch);
-      if (written.ok() || written.status().code() != StatusCode::kAborted) {
-        if (!written.ok()) {
-          hostLogger().warn("{}: reverting Mutate's changes: {}", log_context_,
-                            written.status().message());
-        }
+      if (written.ok()) return;
+      const StatusCode code = written.status().code();
+      if (code != StatusCode::kAborted && code != StatusCode::kUnavailable) {
+        hostLogger().warn("{}: reverting Mutate's changes: {}", log_context_, written.status().message());
         return;
       }
+      // A conflict: read again. The API server unreachable for a moment: try again.
     }
   }
 

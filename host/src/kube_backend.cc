@@ -126,6 +126,11 @@ class KubernetesBackend::StreamWatch final : public Watch {
                 return false;
               }
               const std::string type = event.value("type", "");
+              if (type != "ADDED" && type != "MODIFIED" && type != "DELETED" && type != "BOOKMARK" &&
+                  type != "ERROR") {
+                error = "a watch event of unknown type \"" + type + "\"";
+                return false;
+              }
               const Json& object = event["object"];
               if (type == "ERROR") {
                 gone = object.value("code", 0) == 410;

@@ -45,6 +45,8 @@ size_t collectHeader(char* data, size_t size, size_t count, void* user) {
 struct StreamContext {
   const std::function<bool(std::string_view)>* on_data;
   const std::atomic<bool>* cancel;
+  CURL* handle;
+  std::string* error_body;  // where the body of a non-200 answer goes (a Status, not a stream)
   bool stopped = false;
 };
 
@@ -59,6 +61,12 @@ int streamProgress(void* user, curl_off_t, curl_off_t, curl_off_t, curl_off_t) {
 
 size_t streamBody(char* data, size_t size, size_t count, void* user) {
   auto& context = *static_cast<StreamContext*>(user);
+  long status = 0;
+  curl_easy_getinfo(context.handle, CURLINFO_RESPONSE_CODE, &status);
+  if (status != 200) {
+    context.error_body->append(data, size * count);
+    return size * count;
+  }
   if (!(*context.on_data)(std::string_view(data, size * count))) {
     context.stopped = true;
     return 0;  // aborts the transfer
@@ -235,7 +243,6 @@ StatusOr<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config, Kube
 
 HttpResult KubeClient::request(std::string_view method, const std::string& path,
                                const std::string& body, const std::string& content_type) {
-  const bool read = method == "GET";
   HttpResult result;
   bool reread = false;
   auto delay = std::chrono::milliseconds(200);
@@ -279,8 +286,11 @@ HttpResult KubeClient::request(std::string_view method, const std::string& path,
       reread = true;
       if (impl_->rereadToken()) continue;
     }
+    // A broken connection is retried for every verb: kbinder's writes are guarded by a
+    // resourceVersion (a repeat that already applied gets a 409 and the caller reads again)
+    // or are a Binding (a repeat gets "already assigned" to the same node).
     const bool transient = result.status == 429 || result.status >= 500 ||
-                           (result.status == 0 && read && connection_error);
+                           (result.status == 0 && connection_error);
     if (!transient || attempt >= options_.max_retries) return result;
     auto wait = delay;
     if (const auto it = result.headers.find("retry-after"); it != result.headers.end()) {
@@ -304,7 +314,7 @@ HttpResult KubeClient::stream(const std::string& path,
   curl_slist* headers = nullptr;
   impl_->configure(handle, &headers, path, impl_->token());
   HttpResult result;
-  StreamContext context{&on_data, cancel};
+  StreamContext context{&on_data, cancel, handle, &result.body};
   curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(timeout.count()));
   curl_easy_setopt(handle, CURLOPT_NOPROGRESS, 0L);
   curl_easy_setopt(handle, CURLOPT_XFERINFOFUNCTION, &streamProgress);

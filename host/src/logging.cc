@@ -1,8 +1,11 @@
 #include "kbinder/host/logging.h"
 
+#include <spdlog/pattern_formatter.h>
 #include <spdlog/sinks/stdout_color_sinks.h>
 
+#include <cstdio>
 #include <memory>
+#include <string_view>
 
 namespace kbinder::host {
 namespace {
@@ -14,7 +17,46 @@ std::shared_ptr<spdlog::logger> makeLogger(const std::string& name) {
   return logger;
 }
 
+// %j: the message as a JSON string body (quotes, backslashes and control characters escaped).
+class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
+ public:
+  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+    for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
+      switch (c) {
+        case '"': dest.append(std::string_view("\\\"")); break;
+        case '\\': dest.append(std::string_view("\\\\")); break;
+        case '\n': dest.append(std::string_view("\\n")); break;
+        case '\t': dest.append(std::string_view("\\t")); break;
+        case '\r': dest.append(std::string_view("\\r")); break;
+        default:
+          if (static_cast<unsigned char>(c) < 0x20) {
+            char code[8];
+            std::snprintf(code, sizeof code, "\\u%04x", c);
+            dest.append(std::string_view(code));
+          } else {
+            dest.push_back(c);
+          }
+      }
+    }
+  }
+  std::unique_ptr<custom_flag_formatter> clone() const override {
+    return std::make_unique<JsonEscapedMessage>();
+  }
+};
+
 }  // namespace
+
+Status configureLogFormat(const std::string& format) {
+  if (format == "text") return okStatus();
+  if (format != "json") return invalidArgument("unknown log format '" + format + "'; use text or json");
+  for (spdlog::logger* logger : {&hostLogger(), &pluginLogger()}) {
+    auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
+    formatter->add_flag<JsonEscapedMessage>('j').set_pattern(
+        R"({"time":"%Y-%m-%dT%H:%M:%S.%fZ","level":"%l","logger":"%n","message":"%j"})");
+    logger->set_formatter(std::move(formatter));
+  }
+  return okStatus();
+}
 
 Status configureLogging(const std::string& level) {
   const auto parsed = spdlog::level::from_str(level);

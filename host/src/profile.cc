@@ -282,7 +282,8 @@ StatusOr<Profile> parseProfileText(std::string_view text, const fs::path& path) 
   }
 
   Status s = reader.rejectUnknownKeys(
-      root, {"name", "description", "plugin_dirs", "allow_insecure_permissions", "cycle", "plugins"},
+      root,
+      {"name", "description", "plugin_dirs", "allow_insecure_permissions", "cycle", "api", "plugins"},
       "the profile");
   if (s.ok()) s = reader.readString(root, "name", profile.name, /*required=*/true);
   if (s.ok() && profile.name.empty()) s = reader.error(*root.get("name"), "'name' must not be empty");
@@ -305,6 +306,18 @@ StatusOr<Profile> parseProfileText(std::string_view text, const fs::path& path) 
   if (const toml::node* cycle = root.get("cycle")) {
     if (!cycle->is_table()) return reader.error(*cycle, "'cycle' must be a table ([cycle])");
     if (s = readCycle(reader, *cycle->as_table(), profile.cycle); !s.ok()) return s;
+  }
+
+  if (const toml::node* api = root.get("api")) {
+    if (!api->is_table()) return reader.error(*api, "'api' must be a table ([api])");
+    const toml::table& table = *api->as_table();
+    s = reader.rejectUnknownKeys(table, {"qps", "burst", "max_in_flight", "request_timeout_seconds"},
+                                 "[api]");
+    if (s.ok()) s = reader.readNumber(table, "qps", profile.api.qps, 0, 100000, true);
+    if (s.ok()) s = reader.readInt(table, "burst", profile.api.burst, 1, 100000);
+    if (s.ok()) s = reader.readInt(table, "max_in_flight", profile.api.max_in_flight, 1, 10000);
+    if (s.ok()) s = reader.readSeconds(table, "request_timeout_seconds", profile.api.request_timeout, 3600);
+    if (!s.ok()) return s;
   }
 
   if (const toml::node* plugins = root.get("plugins")) {

@@ -166,10 +166,15 @@ void Dra::unreserve(sdk::Cluster& cluster, const Pod& pod, CycleState& state) co
   for (auto it = state.claims.rbegin(); it != state.claims.rend(); ++it) {
     ClaimWork& work = *it;
     if (!work.added_reservation && !work.wrote_allocation) continue;
-    for (int attempt = 0; attempt < 20 && !cluster.cancelled(); ++attempt) {
+    // Not bounded by cancellation: taking back is what a cancelled cycle must still do.
+    for (int attempt = 0; attempt < 20; ++attempt) {
       kbinder::v1::Object object;
       const sdk::Result got = cluster.get("ResourceClaim", work.namespace_, work.name, true, &object);
-      if (!got.ok()) break;  // gone: nothing left to take back
+      if (got.notFound()) break;  // gone: nothing left to take back
+      if (!got.ok()) {
+        cluster.sleep(std::chrono::milliseconds(200));
+        continue;
+      }
       auto& status = *object.mutable_resource_claim()->mutable_status();
       bool changed = false;
       auto& reserved = *status.mutable_reserved_for();
@@ -190,8 +195,9 @@ void Dra::unreserve(sdk::Cluster& cluster, const Pod& pod, CycleState& state) co
         cluster.info("released " + claimText(work));
         break;
       }
-      if (!written.conflict()) break;
-      cluster.sleep(std::chrono::milliseconds(10));
+      // Conflict: read again. Other failures (the API server unreachable for a moment): try
+      // again too, or the claim would stay reserved for a pod that will not run.
+      cluster.sleep(std::chrono::milliseconds(written.conflict() ? 10 : 200));
     }
     work.added_reservation = false;
     work.wrote_allocation = false;

@@ -446,32 +446,49 @@ Verdict VolumeBinding::preBind(sdk::Cluster& cluster, const Pod& pod, const Node
 
 void VolumeBinding::unreserve(sdk::Cluster& cluster, const Pod& pod, CycleState& state) {
   const std::string& ns = pod.metadata().namespace_();
+  // Puts one write back if the object is still at the resourceVersion the write produced.
+  // A failed read or write (the API server unreachable for a moment) is tried again.
+  auto takeBack = [&](const char* kind, const std::string& object_ns, const std::string& name,
+                      const std::string& written_at, auto&& undo, const std::string& done) {
+    for (int attempt = 0; attempt < 5; ++attempt) {
+      if (attempt > 0) cluster.sleep(std::chrono::milliseconds(200));
+      kbinder::v1::Object object;
+      const sdk::Result got = cluster.get(kind, object_ns, name, true, &object);
+      if (got.notFound()) return;
+      if (!got.ok()) continue;
+      if (object.kind_case() == kbinder::v1::Object::kPersistentVolume
+              ? object.persistent_volume().metadata().resource_version() != written_at
+              : object.persistent_volume_claim().metadata().resource_version() != written_at) {
+        return;  // changed since this cycle wrote it: not ours to undo
+      }
+      undo(object);
+      const sdk::Result written = cluster.patch(object, "", nullptr);
+      if (written.ok()) {
+        cluster.info(done);
+        return;
+      }
+      if (written.conflict()) return;  // changed in between: leave it
+    }
+  };
   for (auto it = state.claims.rbegin(); it != state.claims.rend(); ++it) {
     ClaimDecision& d = *it;
     if (!d.claim_ref_written_at.empty()) {
-      kbinder::v1::Object object;
-      if (cluster.get("PersistentVolume", "", d.volume, true, &object).ok() &&
-          object.persistent_volume().metadata().resource_version() == d.claim_ref_written_at) {
-        PersistentVolume& pv = *object.mutable_persistent_volume();
-        pv.mutable_spec()->clear_claim_ref();
-        pv.mutable_metadata()->mutable_annotations()->erase(kBoundByControllerAnnotation);
-        if (cluster.patch(object, "", nullptr).ok()) {
-          cluster.info("released volume " + d.volume + " taken for " + claimText(ns, d.claim));
-        }
-      }
+      takeBack("PersistentVolume", "", d.volume, d.claim_ref_written_at,
+               [](kbinder::v1::Object& o) {
+                 PersistentVolume& pv = *o.mutable_persistent_volume();
+                 pv.mutable_spec()->clear_claim_ref();
+                 pv.mutable_metadata()->mutable_annotations()->erase(kBoundByControllerAnnotation);
+               },
+               "released volume " + d.volume + " taken for " + claimText(ns, d.claim));
       d.claim_ref_written_at.clear();
     }
     if (!d.selected_node_written_at.empty()) {
-      kbinder::v1::Object object;
-      if (cluster.get("PersistentVolumeClaim", ns, d.claim, true, &object).ok() &&
-          object.persistent_volume_claim().metadata().resource_version() ==
-              d.selected_node_written_at) {
-        object.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations()->erase(
-            kSelectedNodeAnnotation);
-        if (cluster.patch(object, "", nullptr).ok()) {
-          cluster.info("withdrew the provisioning request of " + claimText(ns, d.claim));
-        }
-      }
+      takeBack("PersistentVolumeClaim", ns, d.claim, d.selected_node_written_at,
+               [](kbinder::v1::Object& o) {
+                 o.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations()->erase(
+                     kSelectedNodeAnnotation);
+               },
+               "withdrew the provisioning request of " + claimText(ns, d.claim));
       d.selected_node_written_at.clear();
     }
   }

@@ -20,18 +20,19 @@ struct Resource {
   const char* kind;
   bool namespaced;
   bool status;  // has a status subresource
+  const char* short_name = "";
 };
 
 constexpr Resource kResources[] = {
-    {"", "v1", "pods", "Pod", true, true},
-    {"", "v1", "nodes", "Node", false, true},
-    {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, true},
-    {"", "v1", "persistentvolumes", "PersistentVolume", false, true},
-    {"", "v1", "namespaces", "Namespace", false, true},
-    {"", "v1", "configmaps", "ConfigMap", true, false},
-    {"", "v1", "events", "Event", true, false},
+    {"", "v1", "pods", "Pod", true, true, "po"},
+    {"", "v1", "nodes", "Node", false, true, "no"},
+    {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, true, "pvc"},
+    {"", "v1", "persistentvolumes", "PersistentVolume", false, true, "pv"},
+    {"", "v1", "namespaces", "Namespace", false, true, "ns"},
+    {"", "v1", "configmaps", "ConfigMap", true, false, "cm"},
+    {"", "v1", "events", "Event", true, false, "ev"},
     {"", "v1", "bindings", "Binding", true, false},  // create only
-    {"storage.k8s.io", "v1", "storageclasses", "StorageClass", false, false},
+    {"storage.k8s.io", "v1", "storageclasses", "StorageClass", false, false, "sc"},
     {"resource.k8s.io", "v1", "resourceclaims", "ResourceClaim", true, true},
     {"scheduling.run.ai", "v1alpha2", "bindrequests", "BindRequest", true, true},
     {"events.k8s.io", "v1", "events", "Event", true, false},
@@ -218,6 +219,12 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     return;
   }
 
+  if (!faults.user_agent_prefix.empty()) {
+    const auto agent = request.headers.find("user-agent");
+    if (agent == request.headers.end() || agent->second.rfind(faults.user_agent_prefix, 0) != 0) {
+      faults = ApiFaults{};
+    }
+  }
   if (faults.latency.count() > 0) std::this_thread::sleep_for(faults.latency);
   auto roll = [&](double share) {
     if (share <= 0) return false;
@@ -313,11 +320,13 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
         if (r.group != group || r.version != version) continue;
         std::string singular = std::string(r.kind);
         for (auto& c : singular) c = static_cast<char>(std::tolower(static_cast<unsigned char>(c)));
-        resources.push_back({{"name", r.plural},
-                             {"singularName", singular},
-                             {"namespaced", r.namespaced},
-                             {"kind", r.kind},
-                             {"verbs", {"create", "delete", "get", "list", "patch", "update", "watch"}}});
+        Json entry = {{"name", r.plural},
+                      {"singularName", singular},
+                      {"namespaced", r.namespaced},
+                      {"kind", r.kind},
+                      {"verbs", {"create", "delete", "get", "list", "patch", "update", "watch"}}};
+        if (*r.short_name != '\0') entry["shortNames"] = {r.short_name};
+        resources.push_back(std::move(entry));
         if (r.status) {
           resources.push_back({{"name", std::string(r.plural) + "/status"},
                                {"singularName", ""},

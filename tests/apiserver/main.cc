@@ -9,6 +9,7 @@
 #include <sstream>
 
 #include "api_server.h"
+#include "kbinder/host/volume_controller.h"
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
@@ -21,6 +22,7 @@ int main(int argc, char** argv) {
   kbinder::testing::ApiFaults faults;
   int latency_ms = 0;
   std::vector<std::string> forbidden;
+  bool no_volume_controller = false;
   app.add_option("--snapshot", snapshot, "Objects to start with (YAML or JSON manifests)");
   app.add_option("--dir", dir, "Where to write kubeconfig and url")->required();
   app.add_option("--token", token, "The bearer token accepted");
@@ -31,6 +33,8 @@ int main(int argc, char** argv) {
   app.add_option("--drop-share", faults.drop_share, "Share of connections dropped");
   app.add_option("--cut-watch-after", faults.cut_watch_after, "Cut watch streams mid-event after N");
   app.add_option("--forbid", forbidden, "A resource (plural) every request for is denied");
+  app.add_flag("--no-volume-controller", no_volume_controller,
+               "Do not play the PersistentVolume controller (kube-controller-manager's part)");
   CLI11_PARSE(app, argc, argv);
   faults.latency = std::chrono::milliseconds(latency_ms);
 
@@ -56,6 +60,8 @@ int main(int argc, char** argv) {
   options.forbidden = {forbidden.begin(), forbidden.end()};
   kbinder::testing::TestApiServer server(std::move(store).value(), options);
   server.setFaults(faults);
+  kbinder::host::VolumeController volumes(server.store());
+  if (!no_volume_controller) volumes.start();
   server.writeKubeconfig(dir);
   std::ofstream(std::filesystem::path(dir) / "url") << server.url() << "\n";
   std::ofstream(std::filesystem::path(dir) / "ca.crt") << server.caPem();
@@ -63,6 +69,7 @@ int main(int argc, char** argv) {
   std::signal(SIGINT, onSignal);
   std::cout << "ready " << server.url() << std::endl;
   while (!g_stop) std::this_thread::sleep_for(std::chrono::milliseconds(50));
+  volumes.stop();
   server.stop();
   return 0;
 }

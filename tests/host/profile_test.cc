@@ -128,7 +128,12 @@ INSTANTIATE_TEST_SUITE_P(
         BadProfile{"missing_name", "[cycle]\nworkers = 2\n", ":1:1: missing key 'name'"},
         BadProfile{"unknown_top_level_key", "name = \"x\"\nworkerz = 3\n",
                    ":2:11: unknown key 'workerz' in the profile; known keys: name, description, "
-                   "plugin_dirs, allow_insecure_permissions, cycle, plugins"},
+                   "plugin_dirs, allow_insecure_permissions, cycle, api, plugins"},
+        BadProfile{"unknown_api_key", "name = \"x\"\n[api]\nqpz = 3\n",
+                   ":3:7: unknown key 'qpz' in [api]; known keys: qps, burst, max_in_flight, "
+                   "request_timeout_seconds"},
+        BadProfile{"api_burst_out_of_range", "name = \"x\"\n[api]\nburst = 0\n",
+                   ":3:9: 'burst' must be between 1 and 100000, got 0"},
         BadProfile{"workers_out_of_range", "name = \"x\"\n[cycle]\nworkers = 0\n",
                    ":3:11: 'workers' must be between 1 and 1024, got 0"},
         BadProfile{"workers_wrong_type", "name = \"x\"\n[cycle]\nworkers = \"many\"\n",

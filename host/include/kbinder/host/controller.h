@@ -33,9 +33,12 @@
 
 namespace kbinder::host {
 
+class Metrics;
+
 struct ControllerOptions {
   std::string namespace_;                  // BindRequests of one namespace; empty: all
   std::string reporting_instance = "kbinder";  // Events' reportingInstance
+  Metrics* metrics = nullptr;              // where to record; may be null
 };
 
 // What the controller did with one request during its lifetime (for `kbinder run`).
@@ -49,6 +52,9 @@ struct RequestRecord {
 class Controller {
  public:
   Controller(const LoadedProfile& profile, ClusterBackend& cluster, ControllerOptions options);
+  // Shares ownership of the profile (so replaceProfile can retire it).
+  Controller(std::shared_ptr<const LoadedProfile> profile, ClusterBackend& cluster,
+             ControllerOptions options);
   ~Controller();
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
@@ -56,7 +62,15 @@ class Controller {
   // Starts the informers, waits until they listed the cluster, then starts the workers.
   Status start();
   // Cancels waiting cycles, lets running ones end, joins every thread. Idempotent.
-  void stop();
+  void stop() { drain(std::chrono::milliseconds(0)); }
+  // Stops taking requests, gives the cycles in flight up to `grace` to finish, then cancels
+  // the rest (they roll back), and joins every thread.
+  void drain(std::chrono::milliseconds grace);
+
+  // Cycles that start from now on run with `profile`; cycles in flight finish on the old one.
+  void replaceProfile(std::shared_ptr<const LoadedProfile> profile);
+  size_t queueDepth() const;
+  int cyclesInFlight() const;
 
   // Blocks until every BindRequest seen is Succeeded or Failed. `progress` (may be empty) is
   // called about every `interval` with (settled, total).
@@ -65,7 +79,7 @@ class Controller {
 
   std::vector<RequestRecord> records() const;
   AssumeCache& cache() { return cache_; }
-  Framework& framework() { return framework_; }
+  Framework& framework() { return *current()->framework; }
 
   // Delay before attempt `failed_attempts + 1` (base * 2^(failed-1), capped, with jitter).
   static std::chrono::milliseconds backoffDelay(const CycleSettings& settings, int failed_attempts,
@@ -73,6 +87,12 @@ class Controller {
 
  private:
   using Clock = std::chrono::steady_clock;
+  // A profile and the framework that runs it; cycles hold it while they run.
+  struct Generation {
+    std::shared_ptr<const LoadedProfile> profile;
+    std::unique_ptr<Framework> framework;
+  };
+  std::shared_ptr<Generation> current() const;
   struct Item {
     bool queued = false;
     bool processing = false;
@@ -91,14 +111,15 @@ class Controller {
   void recordEvent(const kbinder::v1::BindRequest& request, const std::string& pod_uid,
                    bool warning, const std::string& reason, const std::string& note);
 
-  const LoadedProfile& profile_;
   ClusterBackend& cluster_;
   ControllerOptions options_;
   AssumeCache cache_;
-  Framework framework_;
+  std::shared_ptr<Generation> generation_;  // guarded by mutex_
   std::unique_ptr<Informer> requests_, pods_, nodes_;
 
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> stopping_{false};   // workers take no more requests
+  std::atomic<bool> cancelled_{false};  // cycles in flight stop waiting and roll back
+  int in_flight_ = 0;                   // guarded by mutex_
   std::vector<std::thread> workers_;
   mutable std::mutex mutex_;
   std::condition_variable work_;

@@ -28,6 +28,8 @@
 
 namespace kbinder::host {
 
+class Metrics;
+
 // Pods waiting at Permit, and the plugins each still waits for.
 // Thread-safety: all methods are safe from any thread.
 class WaitingPodRegistry final : public WaitingPods {
@@ -74,8 +76,9 @@ struct CycleInput {
 
 class Framework {
  public:
-  Framework(const LoadedProfile& profile, ClusterBackend& cluster, AssumeCache& cache)
-      : profile_(profile), cluster_(cluster), cache_(cache) {}
+  Framework(const LoadedProfile& profile, ClusterBackend& cluster, AssumeCache& cache,
+            Metrics* metrics = nullptr)
+      : profile_(profile), cluster_(cluster), cache_(cache), metrics_(metrics) {}
 
   CycleResult run(const CycleInput& input);
   WaitingPodRegistry& waitingPods() { return waiting_; }
@@ -86,6 +89,7 @@ class Framework {
   const LoadedProfile& profile_;
   ClusterBackend& cluster_;
   AssumeCache& cache_;
+  Metrics* metrics_;  // may be null
   WaitingPodRegistry waiting_;
   std::atomic<uint64_t> next_cycle_id_{1};
 };

@@ -3,7 +3,8 @@
 // server asks for them.
 //
 // - 429 and 5xx answers are retried up to `max_retries` times, waiting Retry-After when the
-//   server gives it (else a doubling delay); transport errors are retried for reads only.
+//   server gives it (else a doubling delay), and so are broken connections (kbinder's writes
+//   are guarded by resourceVersions, so a repeat is safe). TLS verification failures are not.
 // - A 401 re-reads the token file once and tries again before it is reported.
 // - A token file is re-read every `token_reread` (service-account tokens rotate).
 //

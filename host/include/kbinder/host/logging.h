@@ -14,6 +14,8 @@ namespace kbinder::host {
 
 // Levels: trace, debug, info, warn, error, off. Logs go to stderr.
 Status configureLogging(const std::string& level);
+// "text" (human-readable, the default) or "json" (one object per line).
+Status configureLogFormat(const std::string& format);
 
 spdlog::logger& hostLogger();    // the host's own messages
 spdlog::logger& pluginLogger();  // messages plugins send through the log service

@@ -43,6 +43,14 @@ struct CycleSettings {
   std::chrono::milliseconds permit_max_wait{300000};
 };
 
+// How `kbinder serve` talks to the API server (command-line flags override these).
+struct ApiSettings {
+  double qps = 50;    // sustained requests per second
+  int burst = 100;
+  int max_in_flight = 64;
+  std::chrono::milliseconds request_timeout{30000};
+};
+
 struct Profile {
   std::filesystem::path path;  // absolute
   std::string name;
@@ -50,6 +58,7 @@ struct Profile {
   std::vector<std::filesystem::path> plugin_dirs;  // absolute, in the order listed
   bool allow_insecure_permissions = false;
   CycleSettings cycle;
+  ApiSettings api;
   std::vector<PluginSpec> plugins;  // in profile order, disabled ones included
 
   // "PATH:LINE:COLUMN" for messages about the profile.
