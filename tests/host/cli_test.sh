@@ -101,5 +101,18 @@ expect "inspect a directory" 1 "^kbinder: plugin library $tmp: not a regular fil
 expect "inspect a non-ELF file" 1 "cannot be loaded: .*invalid ELF header" -- \
   "$kbinder" plugin inspect "$tmp/text.so"
 
+# serve: the Deployment's arguments parse; a missing kubeconfig is named.
+expect "serve with the Deployment's arguments" 1 "^kbinder: kubeconfig $tmp/none cannot be read" -- \
+  "$kbinder" --log-level=info serve --profile="$src/config/profiles/default.toml" --leader-elect \
+  --identity=kbinder-0 --listen-address=127.0.0.1:0 --shutdown-grace-seconds=45 --log-format=json \
+  --kubeconfig "$tmp/none"
+expect "serve refuses impossible lease timings" 2 "lease duration > renew deadline > retry period" -- \
+  "$kbinder" serve --profile="$src/config/profiles/default.toml" --leader-elect \
+  --lease-duration-seconds 5 --renew-deadline-seconds 10
+expect "serve refuses an unknown log format" 2 "unknown log format 'xml'" -- \
+  "$kbinder" serve --profile="$src/config/profiles/default.toml" --log-format xml
+expect "serve with a bad profile" 1 "^kbinder: profile .*bad.toml:3:11" -- \
+  "$kbinder" serve --profile "$tmp/bad.toml"
+
 echo "$passed passed, $failures failed"
 [ "$failures" -eq 0 ]
