@@ -1,5 +1,6 @@
 #include "kbinder/host/metrics.h"
 
+#include <charconv>
 #include <cstdio>
 #include <sstream>
 
@@ -30,10 +31,11 @@ std::string labelText(const Metrics::Labels& labels, const std::string& extra = 
   return out.empty() ? "" : "{" + out + "}";
 }
 
+// The shortest text that reads back as `v` ("0.005", not "0.0050000000000000001").
 std::string number(double v) {
   char text[64];
-  std::snprintf(text, sizeof text, "%.17g", v);
-  return text;
+  const auto result = std::to_chars(text, text + sizeof text, v);
+  return std::string(text, result.ptr);
 }
 
 }  // namespace

@@ -186,6 +186,11 @@ void TestApiServer::setTokens(std::set<std::string> tokens) {
   options_.tokens = std::move(tokens);
 }
 
+void TestApiServer::setForbidden(std::set<std::string> resources) {
+  std::lock_guard lock(mutex_);
+  options_.forbidden = std::move(resources);
+}
+
 void TestApiServer::compact() { store_->compactHistory(); }
 
 std::map<std::string, int> TestApiServer::requestCounts() const {
@@ -410,7 +415,10 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
       object["apiVersion"] = groupVersion(res);
       send(ok_code, object);
     } else {
-      fail(httpCode(result.status()), result.status().message(), target->name, res.plural);
+      const int code = httpCode(result.status());
+      send(code, statusBody(code, result.status().message(),
+                            result.status().code() == StatusCode::kAlreadyExists ? "AlreadyExists" : "",
+                            target->name, res.plural));
     }
   };
   auto parseBody = [&]() -> std::optional<Json> {

@@ -62,6 +62,7 @@ class TestApiServer {
 
   void setFaults(const ApiFaults& faults);
   void setTokens(std::set<std::string> tokens);
+  void setForbidden(std::set<std::string> resources);
   // Forgets the watch history up to now: watches from older resourceVersions get 410.
   void compact();
   void dropConnections() { server_->dropConnections(); }

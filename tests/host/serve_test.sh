@@ -130,8 +130,12 @@ check "SIGTERM exits 0" "^0$" "$?"
 
 d=$tmp/term
 start_server "$d"
-start_kbinder "$d" a --profile "$profile" "${election[@]}" --identity a --shutdown-grace-seconds 5
+start_kbinder "$d" a --profile "$profile" "${election[@]}" --identity a --shutdown-grace-seconds 5 \
+  --log-format json
 sleep 1
+check "JSON logs: one object per line" \
+  '^\{"time":"[0-9T:.-]+Z","level":"info","logger":"kbinder","message":"leader election: a leads"\}$' \
+  "$(cat "$d/a.log")"
 kill -TERM "$(cat "$d/a.pid")"
 wait "$(cat "$d/a.pid")"
 check "SIGTERM mid-run exits 0" "^0$" "$?"

@@ -1,0 +1,157 @@
+// The test API server's behaviour, as a client sees it over HTTPS.
+#include "api_server.h"
+
+#include <gtest/gtest.h>
+
+#include "host/cluster_support.h"
+#include "kbinder/host/kube_client.h"
+#include "kbinder/host/leader_election.h"
+
+namespace kbinder::testing {
+namespace {
+
+using host::Json;
+
+class ApiServerTest : public ::testing::Test {
+ protected:
+  ApiServerTest() : server_(storeFrom(nodeYaml("n1", "4") + podYaml("p", "1"))) {
+    host::KubeConfig config;
+    config.server = server_.url();
+    config.ca_pem = server_.caPem();
+    config.token = "test-token";
+    host::KubeClientOptions options;
+    options.max_retries = 0;
+    client_ = std::move(host::KubeClient::create(config, options)).value();
+  }
+  host::HttpResult call(const std::string& method, const std::string& path, const Json& body = nullptr,
+                        const std::string& type = "application/json") {
+    return client_->request(method, path, body.is_null() ? "" : body.dump(), type);
+  }
+  static Json json(const host::HttpResult& r) { return Json::parse(r.body); }
+
+  TestApiServer server_;
+  std::unique_ptr<host::KubeClient> client_;
+};
+
+TEST_F(ApiServerTest, FinalizersHoldADeletedObjectUntilRemoved) {
+  const auto created = call("POST", "/api/v1/namespaces/default/configmaps",
+                            {{"metadata", {{"name", "c"}, {"finalizers", {"example.com/keep"}}}},
+                             {"data", {{"k", "v"}}}});
+  ASSERT_EQ(created.status, 201) << created.body;
+  const auto deleted = call("DELETE", "/api/v1/namespaces/default/configmaps/c");
+  ASSERT_EQ(deleted.status, 200);
+  EXPECT_FALSE(host::rawString(json(deleted), {"metadata", "deletionTimestamp"}).empty());
+  EXPECT_EQ(call("GET", "/api/v1/namespaces/default/configmaps/c").status, 200);  // still there
+  const auto patched = call("PATCH", "/api/v1/namespaces/default/configmaps/c",
+                            {{"metadata", {{"finalizers", nullptr}}}}, "application/merge-patch+json");
+  EXPECT_EQ(patched.status, 200) << patched.body;
+  EXPECT_EQ(call("GET", "/api/v1/namespaces/default/configmaps/c").status, 404);  // now gone
+}
+
+TEST_F(ApiServerTest, UpdatesAndPatchesHonourResourceVersions) {
+  const Json pod = json(call("GET", "/api/v1/namespaces/default/pods/p"));
+  Json changed = pod;
+  changed["metadata"]["labels"]["a"] = "1";
+  ASSERT_EQ(call("PUT", "/api/v1/namespaces/default/pods/p", changed).status, 200);
+  const auto stale = call("PUT", "/api/v1/namespaces/default/pods/p", changed);  // old rv
+  EXPECT_EQ(stale.status, 409);
+  EXPECT_EQ(json(stale)["reason"], "Conflict");
+  EXPECT_EQ(json(stale)["message"],
+            "Operation cannot be fulfilled on pods \"p\": the object has been modified; please "
+            "apply your changes to the latest version and try again");
+  const auto patch = call("PATCH", "/api/v1/namespaces/default/pods/p",
+                          {{"metadata", {{"resourceVersion", "1"}, {"labels", {{"b", "2"}}}}}},
+                          "application/merge-patch+json");
+  EXPECT_EQ(patch.status, 409);
+  EXPECT_EQ(call("PATCH", "/api/v1/namespaces/default/pods/p", {{"metadata", {{"labels", {{"b", "2"}}}}}},
+                 "application/strategic-merge-patch+json")
+                .status,
+            415);
+}
+
+TEST_F(ApiServerTest, NamesAreGeneratedAndTaken) {
+  const auto a = call("POST", "/apis/events.k8s.io/v1/namespaces/default/events",
+                      {{"metadata", {{"generateName", "p."}}}, {"reason", "Bound"}});
+  ASSERT_EQ(a.status, 201);
+  EXPECT_EQ(host::rawString(json(a), {"metadata", "name"}).rfind("p.", 0), 0u);
+  const auto taken = call("POST", "/api/v1/namespaces/default/pods",
+                          {{"metadata", {{"name", "p"}}}, {"spec", {{"containers", Json::array()}}}});
+  EXPECT_EQ(taken.status, 409);
+  EXPECT_EQ(json(taken)["reason"], "AlreadyExists");
+  EXPECT_EQ(json(taken)["message"], "pods \"p\" already exists");
+}
+
+TEST_F(ApiServerTest, WatchesSendBookmarks) {
+  std::string seen;
+  client_->stream(
+      "/api/v1/namespaces/default/pods?watch=true&allowWatchBookmarks=true&resourceVersion=" +
+          std::to_string(server_.store().resourceVersion()),
+      [&](std::string_view data) {
+        seen.append(data);
+        return seen.find("BOOKMARK") == std::string::npos;
+      },
+      std::chrono::seconds(10));
+  EXPECT_NE(seen.find("\"type\":\"BOOKMARK\""), std::string::npos) << seen;
+}
+
+TEST_F(ApiServerTest, ForbiddenResourcesGetTheApiServersMessage) {
+  server_.setForbidden({"nodes"});
+  const auto r = call("GET", "/api/v1/nodes");
+  EXPECT_EQ(r.status, 403);
+  EXPECT_EQ(json(r)["message"], "nodes is forbidden: User \"system:serviceaccount:kbinder-system:kbinder\" "
+                                "cannot list resource \"nodes\" in API group \"\" at the cluster scope");
+}
+
+TEST_F(ApiServerTest, ALeaderThatCannotRenewStepsDownAndAnotherTakesOver) {
+  server_.setTokens({"a-token", "b-token"});
+  auto backend = [&](const std::string& token) {
+    host::KubeConfig config;
+    config.server = server_.url();
+    config.ca_pem = server_.caPem();
+    config.token = token;
+    host::KubeClientOptions client_options;
+    client_options.max_retries = 0;
+    return std::make_unique<host::KubernetesBackend>(
+        std::move(host::KubeClient::create(config, client_options)).value(),
+        host::KubernetesBackend::Options{});
+  };
+  auto a_backend = backend("a-token");
+  auto b_backend = backend("b-token");
+  host::LeaderElectionOptions options;
+  options.namespace_ = "default";
+  options.lease_duration = std::chrono::milliseconds(1500);
+  options.renew_deadline = std::chrono::milliseconds(1000);
+  options.retry_period = std::chrono::milliseconds(200);
+  options.identity = "a";
+  host::LeaderElector a(*a_backend, options);
+  options.identity = "b";
+  host::LeaderElector b(*b_backend, options);
+  std::atomic<bool> stop{false};
+  ASSERT_TRUE(a.acquire(stop));
+  std::atomic<bool> lost{false};
+  a.keepRenewing([&] { lost = true; });
+  std::atomic<bool> b_leads{false};
+  std::thread candidate([&] { b_leads = b.acquire(stop); });
+  std::this_thread::sleep_for(std::chrono::milliseconds(2500));
+  EXPECT_FALSE(b_leads);  // a keeps renewing
+  EXPECT_FALSE(lost);
+  server_.setTokens({"b-token"});  // a can no longer renew
+  for (int i = 0; i < 100 && !(lost && b_leads); ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  }
+  stop = true;
+  candidate.join();
+  EXPECT_TRUE(lost);
+  EXPECT_FALSE(a.leading());
+  EXPECT_TRUE(b_leads);
+  auto lease = b_backend->getRaw("/apis/coordination.k8s.io/v1/namespaces/default/leases/kbinder");
+  ASSERT_TRUE(lease.ok());
+  EXPECT_EQ((*lease)["spec"]["holderIdentity"], "b");
+  EXPECT_EQ((*lease)["spec"]["leaseTransitions"], 1);
+  b.release();
+  lease = b_backend->getRaw("/apis/coordination.k8s.io/v1/namespaces/default/leases/kbinder");
+  EXPECT_EQ((*lease)["spec"]["holderIdentity"], "");
+}
+
+}  // namespace
+}  // namespace kbinder::testing
