@@ -187,6 +187,7 @@ class Framework::Cycle {
     get.set_kind("Node");
     get.set_namespace_("");
     get.set_name(node_name_);
+    get.set_fresh(false);  // nothing is written to the node: a watch-fed copy will do
     auto node = fw_.cluster_.get(get);
     if (!node.ok()) {
       const bool gone = node.status().code() == StatusCode::kNotFound;

@@ -75,6 +75,10 @@ check_cluster_consistent() {
   local claimrefs
   claimrefs=$(KUBECONFIG=$dir/kubeconfig kubectl get pv -o jsonpath='{range .items[*]}{.metadata.name}:{.spec.claimRef.name}{"\n"}{end}')
   check "the static volume went to db" "^local-cpu-1-a:db-data$" "$claimrefs"
+  # No request met a pod already bound by another attempt or replica.
+  local reasons
+  reasons=$(KUBECONFIG=$dir/kubeconfig kubectl get bindrequests -n ml -o jsonpath='{range .items[*]}{.status.reason}{"\n"}{end}')
+  if grep -q 'already assigned' <<<"$reasons"; then bad "a pod was bound twice: $reasons"; else ok; fi
 }
 
 # ---- 1. a batch with all three plugins; health and metrics ----------------------------------
