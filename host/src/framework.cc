@@ -429,7 +429,27 @@ class Framework::Cycle {
     const Status s = fw_.cluster_.bindPod(pod_.metadata().namespace_(), pod_.metadata().name(),
                                           pod_.metadata().uid(), node_name_);
     if (s.ok()) return std::nullopt;
-    const bool final = s.code() == StatusCode::kNotFound || s.code() == StatusCode::kAborted;
+    if (s.code() == StatusCode::kNotFound) return fail(CycleOutcome::kFailed, "bind: " + s.message());
+    if (s.code() != StatusCode::kAborted) return fail(CycleOutcome::kRetry, "bind: " + s.message());
+    // A conflict: read the pod again and let what it shows decide.
+    kbinder::v1::GetRequest get;
+    get.set_kind("Pod");
+    get.set_namespace_(pod_.metadata().namespace_());
+    get.set_name(pod_.metadata().name());
+    get.set_fresh(true);
+    auto now = fw_.cluster_.get(get);
+    if (!now.ok()) {
+      return fail(now.status().code() == StatusCode::kNotFound ? CycleOutcome::kFailed
+                                                               : CycleOutcome::kRetry,
+                  "bind: " + s.message());
+    }
+    const auto& pod = now->pod();
+    if (pod.metadata().uid() == pod_.metadata().uid() && pod.spec().node_name() == node_name_) {
+      return std::nullopt;  // bound to this node after all (an earlier try got through)
+    }
+    const bool final = pod.metadata().uid() != pod_.metadata().uid() ||
+                       !pod.spec().node_name().empty() ||
+                       !pod.metadata().deletion_timestamp().empty();
     return fail(final ? CycleOutcome::kFailed : CycleOutcome::kRetry, "bind: " + s.message());
   }
 

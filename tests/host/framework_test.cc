@@ -324,6 +324,48 @@ INSTANTIATE_TEST_SUITE_P(
                       FaultCase{"fault_unknown_code.so", "returned unknown status code 42"},
                       FaultCase{"fault_abi_fault.so", "returned ABI fault ABI_INTERNAL"}));
 
+// The store, except that the first Binding answers 409 without binding (as a faulty network or
+// an overloaded API server may).
+class ConflictOnFirstBind final : public host::ClusterBackend {
+ public:
+  explicit ConflictOnFirstBind(EmbeddedStore& store) : store_(store) {}
+  host::StatusOr<kbinder::v1::Object> get(const kbinder::v1::GetRequest& r) override { return store_.get(r); }
+  host::StatusOr<kbinder::v1::ObjectList> list(const kbinder::v1::ListRequest& r) override {
+    return store_.list(r);
+  }
+  host::StatusOr<kbinder::v1::Object> patch(const kbinder::v1::PatchRequest& r) override {
+    return store_.patch(r);
+  }
+  host::StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& o) override { return store_.create(o); }
+  host::StatusOr<std::unique_ptr<host::Watch>> watch(host::Kind k, const std::string& rv) override {
+    return store_.watch(k, rv);
+  }
+  host::Status bindPod(const std::string& ns, const std::string& name, const std::string& uid,
+                       const std::string& node) override {
+    if (conflicts_-- > 0) return {host::StatusCode::kAborted, "Operation cannot be fulfilled"};
+    return store_.bindPod(ns, name, uid, node);
+  }
+  std::string describe() const override { return "conflicting"; }
+
+ private:
+  EmbeddedStore& store_;
+  int conflicts_ = 1;
+};
+
+TEST_F(FrameworkTest, ABindingConflictRereadsThePodAndRetriesWhenItIsStillFree) {
+  ConflictOnFirstBind cluster(*store_);
+  profile_ = profileFrom(dir_, rec("rec-a"));
+  Framework framework(*profile_, cluster, cache_);
+  CycleInput input;
+  input.request = request(*store_, "r");
+  const CycleResult first = framework.run(input);
+  EXPECT_EQ(first.outcome, CycleOutcome::kRetry) << first.reason;  // not Failed: the pod is free
+  input.attempt = 2;
+  const CycleResult second = framework.run(input);
+  EXPECT_EQ(second.outcome, CycleOutcome::kSucceeded) << second.reason;
+  EXPECT_EQ(boundNode(*store_, "p"), "n1");
+}
+
 TEST_F(FrameworkTest, PodRecreatedWithAnotherUidFailsWithoutRetry) {
   profile_ = profileFrom(dir_, rec("rec-a"));
   framework_ = std::make_unique<Framework>(*profile_, *store_, cache_);
