@@ -151,9 +151,15 @@ int runCommandLine(int argc, char** argv, std::ostream& out, std::ostream& err) 
   serve->add_option("--lease-name", serve_options.lease_name, "The Lease's name")->capture_default_str();
   serve->add_option("--identity", serve_options.identity,
                     "This replica's name in the Lease (default: host name and process id)");
-  serve->add_option("--lease-duration-seconds", lease_duration, "")->capture_default_str();
-  serve->add_option("--renew-deadline-seconds", renew_deadline, "")->capture_default_str();
-  serve->add_option("--retry-period-seconds", retry_period, "")->capture_default_str();
+  serve->add_option("--lease-duration-seconds", lease_duration,
+                    "How long a standby waits without seeing a renewal before it takes over")
+      ->capture_default_str();
+  serve->add_option("--renew-deadline-seconds", renew_deadline,
+                    "How long the leader may fail to renew before it stops binding")
+      ->capture_default_str();
+  serve->add_option("--retry-period-seconds", retry_period,
+                    "How often the leader renews and a standby tries")
+      ->capture_default_str();
   serve->add_option("--shutdown-grace-seconds", grace,
                     "How long cycles in flight may take to finish after SIGTERM")
       ->capture_default_str();

@@ -479,6 +479,11 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     } else {
       from = std::stoull(rv);
     }
+    auto stream = store_->watchRaw(kind, target->namespace_, from);
+    if (!stream.ok() && faults.gone_as_http_410) {
+      send(410, statusBody(410, "too old resource version: " + rv, "Expired"));
+      return;
+    }
     if (!w.start(200, "application/json")) return;
     int events = 0;
     auto emit = [&](const std::string& type, Json object) {
@@ -495,7 +500,6 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     for (auto& object : initial) {
       if (!emit("ADDED", std::move(object))) return;
     }
-    auto stream = store_->watchRaw(kind, target->namespace_, from);
     if (!stream.ok()) {
       w.write(Json{{"type", "ERROR"},
                    {"object", statusBody(410, "too old resource version: " + rv, "Expired")}}

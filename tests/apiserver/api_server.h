@@ -33,6 +33,7 @@ struct ApiFaults {
   double error_share = 0;      // requests answered 500
   double drop_share = 0;       // connections dropped before answering
   int cut_watch_after = 0;     // > 0: watch streams cut in the middle of this many-th event
+  bool gone_as_http_410 = false;  // a watch from a compacted version: HTTP 410, not an ERROR event
   // Faults hit only clients whose User-Agent starts with this (kbinder's is "kbinder"), so a
   // test can inspect the cluster with kubectl while kbinder meets the faults. Empty: everyone.
   std::string user_agent_prefix = "kbinder";

@@ -223,6 +223,21 @@ TEST_F(KubeBackendTest, WatchFromACompactedVersionIsGone) {
   EXPECT_NE(event.status().message().find("too old resource version"), std::string::npos);
 }
 
+TEST_F(KubeBackendTest, WatchAnsweredWithHttp410IsGoneToo) {
+  ApiFaults faults;
+  faults.gone_as_http_410 = true;
+  server_.setFaults(faults);
+  auto b = backend();
+  const std::string old = std::to_string(server_.store().resourceVersion());
+  ASSERT_TRUE(server_.store().bindPod("default", "q", "", "n1").ok());
+  server_.compact();
+  auto watch = b->watch(host::Kind::kPod, old);
+  ASSERT_TRUE(watch.ok());
+  auto event = (*watch)->next(std::chrono::seconds(10));
+  ASSERT_FALSE(event.ok());
+  EXPECT_EQ(event.status().code(), StatusCode::kAborted);
+}
+
 TEST_F(KubeBackendTest, CachedReadsFollowTheCluster) {
   auto b = backend(/*caches=*/true);
   ASSERT_TRUE(b->startCaches(std::chrono::seconds(10)).ok());

@@ -80,6 +80,21 @@ TEST_F(KubeClientTest, A401RereadsTheTokenFileOnce) {
   EXPECT_EQ(host::statusOf(r, "listing nodes").message(), "listing nodes: Unauthorized");
 }
 
+TEST_F(KubeClientTest, ARotatedTokenFileIsReadAgainWithoutWaitingForA401) {
+  auto c = config("");
+  c.token_file = writeFile(dir_.path() / "token", "old-token\n");
+  KubeClientOptions options;
+  options.token_reread = std::chrono::milliseconds(50);
+  server_.setTokens({"old-token", "new-token"});
+  auto kube = client(c, options);
+  ASSERT_EQ(kube->request("GET", "/api/v1/nodes").status, 200);
+  writeFile(dir_.path() / "token", "new-token\n");  // the kubelet rotates the projected token
+  std::this_thread::sleep_for(std::chrono::milliseconds(100));
+  server_.setTokens({"new-token"});
+  EXPECT_EQ(kube->request("GET", "/api/v1/nodes").status, 200);
+  EXPECT_EQ(kube->requestCounts().count("GET 401"), 0u);
+}
+
 TEST_F(KubeClientTest, ThrottledAndFailedAnswersAreRetriedABoundedNumberOfTimes) {
   KubeClientOptions options;
   options.max_retries = 2;
