@@ -14,6 +14,7 @@ packages=(
   nlohmann-json3-dev libyaml-cpp-dev    # Kubernetes manifests (JSON, YAML)
   libcurl4-openssl-dev                  # HTTPS to the Kubernetes API server
   libgtest-dev                          # the test suite
+  libbenchmark-dev                      # the benchmarks (bench/)
   binutils                              # nm, for the exported-symbols check
 )
 

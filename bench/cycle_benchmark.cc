@@ -1,0 +1,166 @@
+// What the plugin host costs: hooks called through the ABI (PluginInstance::invoke) against the
+// same no-op hooks called directly, whole binding cycles on the embedded store with 0, 1, 3
+// and 10 no-op plugins, and encoding and decoding a typical pod.
+#include <benchmark/benchmark.h>
+
+#include <filesystem>
+#include <fstream>
+
+#include "kbinder/host/assume_cache.h"
+#include "kbinder/host/call_context.h"
+#include "kbinder/host/embedded_store.h"
+#include "kbinder/host/framework.h"
+#include "kbinder/host/loaded_profile.h"
+#include "kbinder/host/manifest.h"
+#include "kbinder/host/objects.h"
+
+extern "C" const kbinder_plugin_descriptor* kbinder_plugin_v1(const kbinder_host_services*,
+                                                              const char**);
+
+namespace {
+
+using namespace kbinder::host;
+
+constexpr ExtensionPoint kCyclePoints[] = {ExtensionPoint::kValidate, ExtensionPoint::kMutate,
+                                           ExtensionPoint::kReserve,  ExtensionPoint::kPermit,
+                                           ExtensionPoint::kPreBind,  ExtensionPoint::kBind,
+                                           ExtensionPoint::kPostBind};
+
+const char* kPod = R"({"apiVersion": "v1", "kind": "Pod",
+ "metadata": {"name": "web-7d4b9c", "namespace": "ml", "uid": "6f1c2a3e-0000-4000-8000-000000000001",
+   "labels": {"app": "web", "pod-template-hash": "7d4b9c"},
+   "annotations": {"kubernetes.io/created-by": "deployment"}},
+ "spec": {"containers": [{"name": "nginx", "image": "nginx:1.27",
+   "resources": {"requests": {"cpu": "500m", "memory": "256Mi"}, "limits": {"memory": "512Mi"}},
+   "ports": [{"containerPort": 80}], "env": [{"name": "A", "value": "1"}]}],
+   "tolerations": [{"key": "node.kubernetes.io/not-ready", "operator": "Exists",
+     "effect": "NoExecute", "tolerationSeconds": 300}],
+   "volumes": [{"name": "data", "persistentVolumeClaim": {"claimName": "web-data"}}]},
+ "status": {"phase": "Pending"}})";
+
+std::filesystem::path profileWith(int plugins) {
+  const auto dir = std::filesystem::temp_directory_path() / ("kbinder-bench-" + std::to_string(plugins));
+  std::filesystem::create_directories(dir);
+  std::ofstream out(dir / "profile.toml");
+  out << "name = \"bench\"\nplugin_dirs = [\"" << KBINDER_BENCH_PLUGIN_DIR << "\"]\n"
+      << "[cycle]\nworkers = 1\n";
+  for (int i = 0; i < plugins; ++i) {
+    out << "[[plugins]]\nname = \"noop-" << i << "\"\nlibrary = \"noop_" << i << ".so\"\n";
+  }
+  return dir / "profile.toml";
+}
+
+std::unique_ptr<LoadedProfile> load(int plugins) {
+  auto profile = parseProfile(profileWith(plugins));
+  if (!profile.ok()) throw std::runtime_error(profile.status().message());
+  auto loaded = LoadedProfile::load(std::move(profile).value());
+  if (!loaded.ok()) throw std::runtime_error(loaded.status().message());
+  return std::move(loaded).value();
+}
+
+// One plugin's hooks for a cycle, through the host's guarded invoke.
+void BM_HooksThroughAbi(benchmark::State& state) {
+  const auto profile = load(1);
+  PluginInstance& plugin = *profile->plugins().front();
+  kbinder::v1::Pod pod;
+  (void)objectFromJson(Kind::kPod, Json::parse(kPod));
+  const std::string bytes = pod.SerializeAsString();
+  kbinder_cycle cycle{};
+  cycle.struct_size = sizeof cycle;
+  cycle.pod = {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
+  CallEnvironment env;
+  for (auto _ : state) {
+    void* slot = nullptr;
+    for (ExtensionPoint point : kCyclePoints) {
+      benchmark::DoNotOptimize(plugin.invoke(point, cycle, &slot, env));
+    }
+  }
+  state.SetItemsProcessed(state.iterations() * 7);
+}
+BENCHMARK(BM_HooksThroughAbi);
+
+// The same no-op hooks, linked in and called directly.
+void BM_HooksDirect(benchmark::State& state) {
+  const kbinder_plugin_descriptor* d = kbinder_plugin_v1(nullptr, nullptr);
+  const kbinder_hook_fn hooks[] = {d->validate, d->mutate,   d->reserve, d->permit,
+                                   d->pre_bind, d->bind,     d->post_bind};
+  kbinder_cycle cycle{};
+  kbinder_call call;
+  for (auto _ : state) {
+    void* slot = nullptr;
+    for (kbinder_hook_fn hook : hooks) benchmark::DoNotOptimize(hook(nullptr, &call, &cycle, &slot));
+  }
+  state.SetItemsProcessed(state.iterations() * 7);
+}
+BENCHMARK(BM_HooksDirect);
+
+// Whole cycles (load, validate, mutate, assume, reserve, permit, pre-bind, bind, post-bind) on
+// the embedded store, one new pod per cycle, with N no-op plugins.
+void BM_CycleOnEmbeddedStore(benchmark::State& state) {
+  const int plugins = static_cast<int>(state.range(0));
+  const auto profile = load(plugins);
+  constexpr int kPods = 20000;
+  Manifest manifest;
+  Json node = Json::parse(R"({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+      "status": {"allocatable": {"cpu": "100000", "memory": "100Ti", "pods": "1000000"},
+                 "conditions": [{"type": "Ready", "status": "True"}]}})");
+  manifest.objects.push_back(node);
+  const Json pod = Json::parse(kPod);
+  std::vector<kbinder::v1::BindRequest> requests;
+  for (int i = 0; i < kPods; ++i) {
+    Json p = pod;
+    p["metadata"]["name"] = "p" + std::to_string(i);
+    p["metadata"]["uid"] = "uid-" + std::to_string(i);
+    p["spec"].erase("volumes");
+    manifest.objects.push_back(std::move(p));
+    kbinder::v1::BindRequest r;
+    r.mutable_metadata()->set_namespace_("ml");
+    r.mutable_metadata()->set_name("r" + std::to_string(i));
+    r.mutable_spec()->set_pod_name("p" + std::to_string(i));
+    r.mutable_spec()->set_selected_node("n1");
+    requests.push_back(std::move(r));
+  }
+  auto store = std::move(EmbeddedStore::load(manifest)).value();
+  AssumeCache cache;
+  cache.upsertNode(objectFromJson(Kind::kNode, node)->node());
+  Framework framework(*profile, *store, cache);
+  size_t next = 0;
+  for (auto _ : state) {
+    if (next == requests.size()) {
+      state.SkipWithError("ran out of pods; lower --benchmark_min_time");
+      break;
+    }
+    CycleInput input;
+    input.request = requests[next++];
+    const CycleResult result = framework.run(input);
+    if (result.outcome != CycleOutcome::kSucceeded) state.SkipWithError(result.reason.c_str());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+}
+BENCHMARK(BM_CycleOnEmbeddedStore)->Arg(0)->Arg(1)->Arg(3)->Arg(10)->Iterations(5000);
+
+void BM_EncodePod(benchmark::State& state) {
+  const auto pod = objectFromJson(Kind::kPod, Json::parse(kPod))->pod();
+  for (auto _ : state) benchmark::DoNotOptimize(pod.SerializeAsString());
+}
+BENCHMARK(BM_EncodePod);
+
+void BM_DecodePod(benchmark::State& state) {
+  const std::string bytes = objectFromJson(Kind::kPod, Json::parse(kPod))->pod().SerializeAsString();
+  for (auto _ : state) {
+    kbinder::v1::Pod pod;
+    benchmark::DoNotOptimize(pod.ParseFromString(bytes));
+  }
+}
+BENCHMARK(BM_DecodePod);
+
+// The store's conversion of a raw object to the schema's subset (every write does one).
+void BM_PodJsonToSubset(benchmark::State& state) {
+  const Json raw = Json::parse(kPod);
+  for (auto _ : state) benchmark::DoNotOptimize(objectFromJson(Kind::kPod, raw));
+}
+BENCHMARK(BM_PodJsonToSubset);
+
+}  // namespace
+
+BENCHMARK_MAIN();
