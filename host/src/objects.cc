@@ -3,6 +3,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/util/json_util.h>
 
+#include <algorithm>
 #include <chrono>
 #include <ctime>
 #include <random>
@@ -145,34 +146,6 @@ Status subset(const Json& raw, const pb::Descriptor* type, const std::string& pa
   return okStatus();
 }
 
-// Protobuf's JSON printer writes 64-bit integers as strings; Kubernetes writes numbers.
-void int64AsNumbers(Json& json, const pb::Descriptor* type) {
-  if (!json.is_object() || isWellKnownJsonType(type)) return;
-  for (int i = 0; i < type->field_count(); ++i) {
-    const pb::FieldDescriptor* field = type->field(i);
-    const auto it = json.find(field->json_name());
-    if (it == json.end()) continue;
-    const pb::FieldDescriptor* element = field->is_map() ? field->message_type()->map_value() : field;
-    auto fix = [&](Json& v) {
-      if (element->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-        int64AsNumbers(v, element->message_type());
-      } else if (v.is_string() && (element->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT64 ||
-                                   element->cpp_type() == pb::FieldDescriptor::CPPTYPE_UINT64)) {
-        v = element->cpp_type() == pb::FieldDescriptor::CPPTYPE_INT64
-                ? Json(std::stoll(v.get<std::string>()))
-                : Json(std::stoull(v.get<std::string>()));
-      }
-    };
-    if (field->is_map()) {
-      for (auto& [key, v] : it->items()) fix(v);
-    } else if (field->is_repeated()) {
-      for (auto& v : *it) fix(v);
-    } else {
-      fix(*it);
-    }
-  }
-}
-
 const pb::FieldDescriptor* objectField(Kind kind) {
   // The oneof in kbinder.v1.Object lists the kinds in Kind's order, numbered from 1.
   return Object::descriptor()->FindFieldByNumber(static_cast<int>(kind) + 1);
@@ -224,28 +197,180 @@ kbinder::v1::ObjectMeta& mutableMetadataOf(Object& object) {
       *message.GetReflection()->MutableMessage(&message, field));
 }
 
+namespace {
+
+Status fill(const Json& reduced, pb::Message& message);
+
+// Sets one value of `field` (a singular field, or appends to a repeated one) from JSON that
+// subset() already checked and coerced.
+Status fillValue(const Json& value, const pb::FieldDescriptor* field, pb::Message& message) {
+  const pb::Reflection& r = *message.GetReflection();
+  const bool repeated = field->is_repeated();
+  switch (field->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_MESSAGE: {
+      pb::Message& child = repeated ? *r.AddMessage(&message, field) : *r.MutableMessage(&message, field);
+      if (isWellKnownJsonType(field->message_type())) {
+        const auto status = pb::util::JsonStringToMessage(value.dump(), &child);
+        return status.ok() ? okStatus() : invalidArgument(std::string(status.message()));
+      }
+      return fill(value, child);
+    }
+    case pb::FieldDescriptor::CPPTYPE_STRING:
+      repeated ? r.AddString(&message, field, value.get<std::string>())
+               : r.SetString(&message, field, value.get<std::string>());
+      return okStatus();
+    case pb::FieldDescriptor::CPPTYPE_BOOL:
+      repeated ? r.AddBool(&message, field, value.get<bool>()) : r.SetBool(&message, field, value.get<bool>());
+      return okStatus();
+    case pb::FieldDescriptor::CPPTYPE_INT32:
+      repeated ? r.AddInt32(&message, field, value.get<int32_t>())
+               : r.SetInt32(&message, field, value.get<int32_t>());
+      return okStatus();
+    case pb::FieldDescriptor::CPPTYPE_INT64:
+      repeated ? r.AddInt64(&message, field, value.get<int64_t>())
+               : r.SetInt64(&message, field, value.get<int64_t>());
+      return okStatus();
+    case pb::FieldDescriptor::CPPTYPE_UINT32:
+      repeated ? r.AddUInt32(&message, field, value.get<uint32_t>())
+               : r.SetUInt32(&message, field, value.get<uint32_t>());
+      return okStatus();
+    case pb::FieldDescriptor::CPPTYPE_UINT64:
+      repeated ? r.AddUInt64(&message, field, value.get<uint64_t>())
+               : r.SetUInt64(&message, field, value.get<uint64_t>());
+      return okStatus();
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+      repeated ? r.AddDouble(&message, field, value.get<double>())
+               : r.SetDouble(&message, field, value.get<double>());
+      return okStatus();
+    case pb::FieldDescriptor::CPPTYPE_FLOAT:
+      repeated ? r.AddFloat(&message, field, value.get<float>()) : r.SetFloat(&message, field, value.get<float>());
+      return okStatus();
+    case pb::FieldDescriptor::CPPTYPE_ENUM: {
+      const auto* e = value.is_string() ? field->enum_type()->FindValueByName(value.get<std::string>())
+                                        : field->enum_type()->FindValueByNumber(value.get<int>());
+      if (e == nullptr) return invalidArgument(field->json_name() + ": unknown value " + value.dump());
+      repeated ? r.AddEnum(&message, field, e) : r.SetEnum(&message, field, e);
+      return okStatus();
+    }
+  }
+  return okStatus();
+}
+
+// Fills `message` from the reduced JSON subset() made of an object: straight through the
+// descriptor, without printing and re-parsing JSON.
+Status fill(const Json& reduced, pb::Message& message) {
+  const pb::Descriptor* type = message.GetDescriptor();
+  const pb::Reflection& r = *message.GetReflection();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const pb::FieldDescriptor* field = type->field(i);
+    const auto it = reduced.find(field->json_name());
+    if (it == reduced.end()) continue;
+    const Json& value = *it;
+    if (field->is_map()) {
+      const pb::FieldDescriptor* key_field = field->message_type()->map_key();
+      const pb::FieldDescriptor* value_field = field->message_type()->map_value();
+      for (const auto& [key, item] : value.items()) {
+        pb::Message& entry = *r.AddMessage(&message, field);
+        entry.GetReflection()->SetString(&entry, key_field, key);
+        if (Status s = fillValue(item, value_field, entry); !s.ok()) return s;
+      }
+    } else if (field->is_repeated()) {
+      for (const auto& item : value) {
+        if (Status s = fillValue(item, field, message); !s.ok()) return s;
+      }
+    } else if (Status s = fillValue(value, field, message); !s.ok()) {
+      return s;
+    }
+  }
+  return okStatus();
+}
+
+}  // namespace
+
 StatusOr<Object> objectFromJson(Kind kind, const Json& raw) {
   Object object;
   pb::Message& message = mutablePayload(object, kind);
   Json reduced;
   if (Status s = subset(raw, message.GetDescriptor(), "", reduced); !s.ok()) return s;
-  pb::util::JsonParseOptions options;
-  options.ignore_unknown_fields = true;
-  const auto status = pb::util::JsonStringToMessage(reduced.dump(), &message, options);
-  if (!status.ok()) return invalidArgument(std::string(status.message()));
+  try {
+    if (Status s = fill(reduced, message); !s.ok()) return s;
+  } catch (const Json::exception& e) {
+    return invalidArgument(std::string("a value does not fit its field: ") + e.what());
+  }
   return object;
 }
 
+namespace {
+
+// One value of `field` (index `i` when repeated) as JSON, as protobuf's JSON printer writes it
+// but with 64-bit integers as numbers (as Kubernetes writes them).
+Json valueToJson(const pb::Message& message, const pb::FieldDescriptor* field, int i) {
+  const pb::Reflection& r = *message.GetReflection();
+  const bool rep = field->is_repeated();
+  switch (field->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_MESSAGE: {
+      const pb::Message& child = rep ? r.GetRepeatedMessage(message, field, i) : r.GetMessage(message, field);
+      if (isWellKnownJsonType(field->message_type())) {
+        std::string text;
+        const auto status = pb::util::MessageToJsonString(child, &text);
+        return status.ok() ? Json::parse(text) : Json();
+      }
+      return messageToJson(child);
+    }
+    case pb::FieldDescriptor::CPPTYPE_STRING:
+      return rep ? r.GetRepeatedString(message, field, i) : r.GetString(message, field);
+    case pb::FieldDescriptor::CPPTYPE_BOOL:
+      return rep ? r.GetRepeatedBool(message, field, i) : r.GetBool(message, field);
+    case pb::FieldDescriptor::CPPTYPE_INT32:
+      return rep ? r.GetRepeatedInt32(message, field, i) : r.GetInt32(message, field);
+    case pb::FieldDescriptor::CPPTYPE_INT64:
+      return rep ? r.GetRepeatedInt64(message, field, i) : r.GetInt64(message, field);
+    case pb::FieldDescriptor::CPPTYPE_UINT32:
+      return rep ? r.GetRepeatedUInt32(message, field, i) : r.GetUInt32(message, field);
+    case pb::FieldDescriptor::CPPTYPE_UINT64:
+      return rep ? r.GetRepeatedUInt64(message, field, i) : r.GetUInt64(message, field);
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+      return rep ? r.GetRepeatedDouble(message, field, i) : r.GetDouble(message, field);
+    case pb::FieldDescriptor::CPPTYPE_FLOAT:
+      return rep ? r.GetRepeatedFloat(message, field, i) : r.GetFloat(message, field);
+    case pb::FieldDescriptor::CPPTYPE_ENUM:
+      return (rep ? r.GetRepeatedEnum(message, field, i) : r.GetEnum(message, field))->name();
+  }
+  return nullptr;
+}
+
+}  // namespace
+
 Json messageToJson(const pb::Message& message) {
-  std::string text;
-  pb::util::JsonPrintOptions options;
-  options.preserve_proto_field_names = false;
-  const auto status = pb::util::MessageToJsonString(message, &text, options);
-  assert(status.ok());
-  (void)status;
-  Json json = Json::parse(text);
-  int64AsNumbers(json, message.GetDescriptor());
-  return json;
+  const pb::Reflection& r = *message.GetReflection();
+  std::vector<const pb::FieldDescriptor*> fields;
+  r.ListFields(message, &fields);  // set fields only (non-default, or present), in number order
+  Json out = Json::object();
+  for (const pb::FieldDescriptor* field : fields) {
+    if (field->is_map()) {
+      const pb::FieldDescriptor* key_field = field->message_type()->map_key();
+      const pb::FieldDescriptor* value_field = field->message_type()->map_value();
+      // Map entries in key order, as the JSON printer writes them.
+      std::vector<std::pair<std::string, Json>> entries;
+      for (int i = 0; i < r.FieldSize(message, field); ++i) {
+        const pb::Message& entry = r.GetRepeatedMessage(message, field, i);
+        entries.emplace_back(entry.GetReflection()->GetString(entry, key_field),
+                             valueToJson(entry, value_field, -1));
+      }
+      std::sort(entries.begin(), entries.end(),
+                [](const auto& a, const auto& b) { return a.first < b.first; });
+      Json map = Json::object();
+      for (auto& [k, v] : entries) map[k] = std::move(v);
+      out[field->json_name()] = std::move(map);
+    } else if (field->is_repeated()) {
+      Json list = Json::array();
+      for (int i = 0; i < r.FieldSize(message, field); ++i) list.push_back(valueToJson(message, field, i));
+      out[field->json_name()] = std::move(list);
+    } else {
+      out[field->json_name()] = valueToJson(message, field, -1);
+    }
+  }
+  return out;
 }
 
 Json objectToJson(const Object& object) { return messageToJson(payload(object)); }
