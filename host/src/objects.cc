@@ -1,6 +1,7 @@
 #include "kbinder/host/objects.h"
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/message.h>
 #include <google/protobuf/util/json_util.h>
 
 #include <algorithm>
@@ -201,6 +202,20 @@ namespace {
 
 Status fill(const Json& reduced, pb::Message& message);
 
+// Protobuf wire format: a length-delimited field (tag, length, bytes).
+void appendVarint(std::string& out, uint64_t v) {
+  while (v >= 0x80) {
+    out.push_back(static_cast<char>((v & 0x7F) | 0x80));
+    v >>= 7;
+  }
+  out.push_back(static_cast<char>(v));
+}
+void appendLengthDelimited(std::string& out, int field_number, const std::string& bytes) {
+  appendVarint(out, (static_cast<uint64_t>(field_number) << 3) | 2);
+  appendVarint(out, bytes.size());
+  out += bytes;
+}
+
 // Sets one value of `field` (a singular field, or appends to a repeated one) from JSON that
 // subset() already checked and coerced.
 Status fillValue(const Json& value, const pb::FieldDescriptor* field, pb::Message& message) {
@@ -260,20 +275,32 @@ Status fillValue(const Json& value, const pb::FieldDescriptor* field, pb::Messag
 // descriptor, without printing and re-parsing JSON.
 Status fill(const Json& reduced, pb::Message& message) {
   const pb::Descriptor* type = message.GetDescriptor();
-  const pb::Reflection& r = *message.GetReflection();
   for (int i = 0; i < type->field_count(); ++i) {
     const pb::FieldDescriptor* field = type->field(i);
     const auto it = reduced.find(field->json_name());
     if (it == reduced.end()) continue;
     const Json& value = *it;
     if (field->is_map()) {
-      const pb::FieldDescriptor* key_field = field->message_type()->map_key();
+      // Map entries go in as wire-format bytes merged into the message, so the generated map
+      // code stores them (reflection's view of a map as repeated entries is avoided).
       const pb::FieldDescriptor* value_field = field->message_type()->map_value();
+      std::string wire;
       for (const auto& [key, item] : value.items()) {
-        pb::Message& entry = *r.AddMessage(&message, field);
-        entry.GetReflection()->SetString(&entry, key_field, key);
-        if (Status s = fillValue(item, value_field, entry); !s.ok()) return s;
+        std::string entry;
+        appendLengthDelimited(entry, 1, key);
+        if (value_field->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
+          appendLengthDelimited(entry, 2, item.get<std::string>());
+        } else if (value_field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+          std::unique_ptr<pb::Message> child(
+              pb::MessageFactory::generated_factory()->GetPrototype(value_field->message_type())->New());
+          if (Status s = fill(item, *child); !s.ok()) return s;
+          appendLengthDelimited(entry, 2, child->SerializeAsString());
+        } else {
+          return invalidArgument(field->json_name() + ": maps of this value type are not supported");
+        }
+        appendLengthDelimited(wire, field->number(), entry);
       }
+      if (!message.MergeFromString(wire)) return invalidArgument(field->json_name() + ": bad map");
     } else if (field->is_repeated()) {
       for (const auto& item : value) {
         if (Status s = fillValue(item, field, message); !s.ok()) return s;
