@@ -66,6 +66,27 @@ void setPodScheduled(Json& pod) {
 
 }  // namespace
 
+StatusOr<const EmbeddedStore::Logged*> EmbeddedStore::nextLoggedLocked(
+    std::unique_lock<std::mutex>& lock, uint64_t& after, std::chrono::steady_clock::time_point deadline,
+    const std::function<bool(const Logged&)>& wanted) {
+  while (true) {
+    if (after < history_floor_) {
+      return Status(StatusCode::kAborted, "too old resource version: " + std::to_string(after) +
+                                              " (" + std::to_string(history_floor_) + ")");
+    }
+    auto it = std::upper_bound(
+        history_.begin(), history_.end(), after,
+        [](uint64_t rv, const Logged& logged) { return rv < logged.resource_version; });
+    for (; it != history_.end(); ++it) {
+      after = it->resource_version;
+      if (wanted(*it)) return &*it;
+    }
+    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+      return static_cast<const Logged*>(nullptr);
+    }
+  }
+}
+
 class EmbeddedStore::StoreWatch final : public Watch {
  public:
   StoreWatch(EmbeddedStore& store, Kind kind, uint64_t after)
@@ -73,24 +94,12 @@ class EmbeddedStore::StoreWatch final : public Watch {
 
   StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) override {
     std::unique_lock lock(store_.mutex_);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-      if (after_ < store_.history_floor_) {
-        return Status(StatusCode::kAborted, "too old resource version: " + std::to_string(after_) +
-                                                " (" + std::to_string(store_.history_floor_) + ")");
-      }
-      auto& history = store_.history_;
-      auto it = std::upper_bound(
-          history.begin(), history.end(), after_,
-          [](uint64_t rv, const Logged& logged) { return rv < logged.resource_version; });
-      for (; it != history.end(); ++it) {
-        after_ = it->resource_version;
-        if (it->kind == kind_) return std::optional<WatchEvent>(it->event);
-      }
-      if (store_.changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
-        return std::optional<WatchEvent>();
-      }
-    }
+    auto logged = store_.nextLoggedLocked(
+        lock, after_, std::chrono::steady_clock::now() + timeout,
+        [&](const Logged& l) { return l.kind == kind_; });
+    if (!logged.ok()) return logged.status();
+    if (*logged == nullptr) return std::optional<WatchEvent>();
+    return std::optional<WatchEvent>((*logged)->event);
   }
 
  private:
@@ -402,26 +411,14 @@ class EmbeddedStore::StoreRawWatch final : public RawWatch {
 
   StatusOr<std::optional<RawEvent>> next(std::chrono::milliseconds timeout) override {
     std::unique_lock lock(store_.mutex_);
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    while (true) {
-      if (after_ < store_.history_floor_) {
-        return Status(StatusCode::kAborted, "too old resource version: " + std::to_string(after_) +
-                                                " (" + std::to_string(store_.history_floor_) + ")");
-      }
-      auto& history = store_.history_;
-      auto it = std::upper_bound(
-          history.begin(), history.end(), after_,
-          [](uint64_t rv, const Logged& logged) { return rv < logged.resource_version; });
-      for (; it != history.end(); ++it) {
-        after_ = it->resource_version;
-        if (it->kind_name != kind_) continue;
-        if (!ns_.empty() && rawString(*it->raw, {"metadata", "namespace"}) != ns_) continue;
-        return std::optional<RawEvent>(RawEvent{it->event.type, *it->raw});
-      }
-      if (store_.changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
-        return std::optional<RawEvent>();
-      }
-    }
+    auto logged = store_.nextLoggedLocked(
+        lock, after_, std::chrono::steady_clock::now() + timeout, [&](const Logged& l) {
+          return l.kind_name == kind_ &&
+                 (ns_.empty() || rawString(*l.raw, {"metadata", "namespace"}) == ns_);
+        });
+    if (!logged.ok()) return logged.status();
+    if (*logged == nullptr) return std::optional<RawEvent>();
+    return std::optional<RawEvent>(RawEvent{(*logged)->event.type, *(*logged)->raw});
   }
   uint64_t position() const override {
     std::lock_guard lock(store_.mutex_);

@@ -13,11 +13,6 @@ using kbinder::sdk::decode;
 
 const Dra& self(void* instance) { return *static_cast<const Dra*>(instance); }
 
-CycleState& stateOf(void** slot) {
-  if (*slot == nullptr) *slot = new CycleState();
-  return *static_cast<CycleState*>(*slot);
-}
-
 template <class Body>
 kbinder_status_t hook(kbinder_call* call, const kbinder_cycle* cycle, Body&& body) {
   const Call c(kbinder::sdk::hostServices(), call);
@@ -32,13 +27,13 @@ kbinder_status_t hook(kbinder_call* call, const kbinder_cycle* cycle, Body&& bod
 
 kbinder_status_t reserve(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** slot) {
   return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto& request) {
-    return self(instance).reserve(cluster, pod, request, stateOf(slot));
+    return self(instance).reserve(cluster, pod, request, kbinder::sdk::cycleState<CycleState>(slot));
   });
 }
 
 kbinder_status_t preBind(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** slot) {
   return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto& request) {
-    return self(instance).preBind(cluster, pod, request, stateOf(slot));
+    return self(instance).preBind(cluster, pod, request, kbinder::sdk::cycleState<CycleState>(slot));
   });
 }
 
@@ -46,7 +41,7 @@ kbinder_status_t unreserve(void* instance, kbinder_call* call, const kbinder_cyc
                            void** slot) {
   if (*slot == nullptr) return KBINDER_STATUS_SUCCESS;  // nothing resolved, nothing written
   return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto&) {
-    self(instance).unreserve(cluster, pod, stateOf(slot));
+    self(instance).unreserve(cluster, pod, kbinder::sdk::cycleState<CycleState>(slot));
     return kbinder::sdk::Verdict::success();
   });
 }

@@ -13,11 +13,6 @@ using kbinder::sdk::decode;
 
 VolumeBinding& self(void* instance) { return *static_cast<VolumeBinding*>(instance); }
 
-CycleState& stateOf(void** slot) {
-  if (*slot == nullptr) *slot = new CycleState();
-  return *static_cast<CycleState*>(*slot);
-}
-
 // Runs `body` for pods with claims; steps aside at once for pods without.
 template <class Body>
 kbinder_status_t hook(kbinder_call* call, const kbinder_cycle* cycle, Body&& body) {
@@ -33,13 +28,13 @@ kbinder_status_t hook(kbinder_call* call, const kbinder_cycle* cycle, Body&& bod
 
 kbinder_status_t reserve(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** slot) {
   return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto& node) {
-    return self(instance).reserve(cluster, pod, node, stateOf(slot));
+    return self(instance).reserve(cluster, pod, node, kbinder::sdk::cycleState<CycleState>(slot));
   });
 }
 
 kbinder_status_t preBind(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** slot) {
   return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto& node) {
-    return self(instance).preBind(cluster, pod, node, stateOf(slot));
+    return self(instance).preBind(cluster, pod, node, kbinder::sdk::cycleState<CycleState>(slot));
   });
 }
 
@@ -47,7 +42,7 @@ kbinder_status_t unreserve(void* instance, kbinder_call* call, const kbinder_cyc
                            void** slot) {
   if (*slot == nullptr) return KBINDER_STATUS_SUCCESS;  // nothing decided, nothing written
   return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto&) {
-    self(instance).unreserve(cluster, pod, stateOf(slot));
+    self(instance).unreserve(cluster, pod, kbinder::sdk::cycleState<CycleState>(slot));
     return kbinder::sdk::Verdict::success();
   });
 }

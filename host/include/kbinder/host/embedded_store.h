@@ -13,6 +13,7 @@
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
+#include <functional>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -128,6 +129,11 @@ class EmbeddedStore final : public ClusterBackend {
   // Requires mutex_.
   StatusOr<kbinder::v1::Object> writeLocked(const Key& key, Json raw, bool created);
   Status prepareNewLocked(Json& raw, std::optional<Kind> kind);
+  // The first logged change after `after` that `wanted` accepts, advancing `after` past what
+  // it skipped; waits until `deadline` (nullptr then). ABORTED when the history was trimmed.
+  StatusOr<const Logged*> nextLoggedLocked(std::unique_lock<std::mutex>& lock, uint64_t& after,
+                                           std::chrono::steady_clock::time_point deadline,
+                                           const std::function<bool(const Logged&)>& wanted);
   void logLocked(WatchEvent::Type type, const std::string& kind_name, std::optional<Kind> kind,
                  const kbinder::v1::Object& typed, const Json& raw);
   // Applies `replacement` (the whole new raw object) to an existing entry, honouring the

@@ -110,6 +110,14 @@ void destroyInstance(void* instance) {
   delete static_cast<Instance*>(instance);
 }
 
+// The plugin's per-cycle state in the hook's `cycle_state` slot, made on first use. Free it in
+// release_cycle_state (the host calls it once per cycle with a non-NULL slot).
+template <class State>
+State& cycleState(void** slot) {
+  if (*slot == nullptr) *slot = new State();
+  return *static_cast<State*>(*slot);
+}
+
 // The ABI status for a logic Verdict; sets its message on the call.
 inline kbinder_status_t report(const Call& call, const Verdict& verdict) {
   if (!verdict.message.empty()) call.setMessage(verdict.message);
