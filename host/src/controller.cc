@@ -117,25 +117,40 @@ void Controller::onRequestEvent(const WatchEvent& event) {
   const std::string key = keyOf(request.metadata());
   std::lock_guard lock(mutex_);
   if (event.type == WatchEvent::Type::kDeleted) {
-    phases_.erase(key);
+    forgetSettledLocked(key);
     items_.erase(key);  // a worker holding it finds it gone
-    settled_.notify_all();
     return;
   }
   const std::string& phase = request.status().phase();
-  phases_[key] = phase.empty() ? "Pending" : phase;
+  noteSettledLocked(key, terminalPhase(phase));
   RequestRecord& record = records_[key];
   record.namespace_ = request.metadata().namespace_();
   record.name = request.metadata().name();
   record.pod = request.spec().pod_name();
   record.node = request.spec().selected_node();
-  record.phase = phases_[key];
+  record.phase = phase.empty() ? "Pending" : phase;
   record.reason = request.status().reason();
-  if (terminalPhase(phase)) {
-    settled_.notify_all();
-    return;
-  }
+  if (terminalPhase(phase)) return;
   enqueueLocked(key, Clock::now());
+}
+
+void Controller::noteSettledLocked(const std::string& key, bool terminal) {
+  auto [it, inserted] = settled_keys_.try_emplace(key, terminal);
+  if (!inserted) {
+    if (it->second == terminal) return;
+    it->second = terminal;
+    if (!terminal) --settled_count_;
+  }
+  if (terminal) ++settled_count_;
+  if (settled_count_ == settled_keys_.size()) settled_.notify_all();
+}
+
+void Controller::forgetSettledLocked(const std::string& key) {
+  const auto it = settled_keys_.find(key);
+  if (it == settled_keys_.end()) return;
+  if (it->second) --settled_count_;
+  settled_keys_.erase(it);
+  if (settled_count_ == settled_keys_.size()) settled_.notify_all();
 }
 
 void Controller::enqueueLocked(const std::string& key, Clock::time_point not_before) {
@@ -228,6 +243,7 @@ void Controller::process(const std::string& key) {
   if (options_.metrics != nullptr) {
     options_.metrics->attempt(std::string(cycleOutcomeName(result.outcome)), Clock::now() - started);
   }
+  if (options_.on_cycle) options_.on_cycle(result);
   const CycleSettings& settings = generation->profile->profile().cycle;
   {
     std::lock_guard lock(mutex_);
@@ -360,10 +376,8 @@ void Controller::waitUntilSettled(const std::function<void(size_t, size_t)>& pro
                                   std::chrono::milliseconds interval) {
   std::unique_lock lock(mutex_);
   while (!stopping_) {
-    size_t settled = 0;
-    for (const auto& [key, phase] : phases_) settled += terminalPhase(phase) ? 1 : 0;
-    if (progress) progress(settled, phases_.size());
-    if (settled == phases_.size()) return;
+    if (progress) progress(settled_count_, settled_keys_.size());
+    if (settled_count_ == settled_keys_.size()) return;
     settled_.wait_for(lock, interval);
   }
 }

@@ -101,6 +101,8 @@ class Framework::Cycle {
                    spec.selected_node() + ")";
   }
 
+  std::chrono::nanoseconds pluginTime() const { return plugin_time_; }
+
   ~Cycle() {
     for (size_t i = 0; i < states_.size(); ++i) {
       if (states_[i] != nullptr) fw_.profile_.plugins()[i]->releaseCycleState(states_[i]);
@@ -233,6 +235,7 @@ class Framework::Cycle {
     env.log_context = log_context_;
     const kbinder_cycle view = cycleView();
     HookOutcome outcome = plugin.invoke(point, view, &states_[index_.at(&plugin)], env);
+    plugin_time_ += outcome.duration;
     if (fw_.metrics_ != nullptr) {
       fw_.metrics_->pluginCall(plugin.name(), std::string(extensionPointName(point)),
                                std::string(codeName(outcome.code)), outcome.duration);
@@ -484,9 +487,20 @@ class Framework::Cycle {
   Pod pod_;
   Node node_;
   std::string request_bytes_, pod_bytes_, node_bytes_;
+  std::chrono::nanoseconds plugin_time_{0};
   std::vector<Change> mutation_;  // what Mutate wrote, to put back if the cycle fails
 };
 
-CycleResult Framework::run(const CycleInput& input) { return Cycle(*this, input).run(); }
+CycleResult Framework::run(const CycleInput& input) {
+  const auto started = std::chrono::steady_clock::now();
+  CycleResult result;
+  {
+    Cycle cycle(*this, input);  // released (plugins' cycle state with it) inside the timing
+    result = cycle.run();
+    result.plugin_time = cycle.pluginTime();
+  }
+  result.duration = std::chrono::steady_clock::now() - started;
+  return result;
+}
 
 }  // namespace kbinder::host

@@ -23,6 +23,7 @@
 #include <set>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "kbinder/host/assume_cache.h"
@@ -39,6 +40,8 @@ struct ControllerOptions {
   std::string namespace_;                  // BindRequests of one namespace; empty: all
   std::string reporting_instance = "kbinder";  // Events' reportingInstance
   Metrics* metrics = nullptr;              // where to record; may be null
+  // Called from the worker after every cycle that reached a verdict (benchmarks); may be empty.
+  std::function<void(const CycleResult&)> on_cycle;
 };
 
 // What the controller did with one request during its lifetime (for `kbinder run`).
@@ -104,6 +107,9 @@ class Controller {
 
   void onRequestEvent(const WatchEvent& event);
   void enqueueLocked(const std::string& key, Clock::time_point not_before);
+  // Keep settled_keys_/settled_count_ current; wake waitUntilSettled when all are settled.
+  void noteSettledLocked(const std::string& key, bool terminal);
+  void forgetSettledLocked(const std::string& key);
   void worker();
   void process(const std::string& key);
   // Writes the request's new status (retrying on conflicts) and returns the phase written.
@@ -126,7 +132,9 @@ class Controller {
   std::condition_variable settled_;
   std::map<std::string, Item> items_;
   std::set<std::pair<Clock::time_point, std::string>> ready_;  // queued items by not_before
-  std::map<std::string, std::string> phases_;                 // key -> phase, as last seen
+  // Every request seen: key -> whether its phase (as last seen) is final; how many are.
+  std::unordered_map<std::string, bool> settled_keys_;
+  size_t settled_count_ = 0;
   std::map<std::string, RequestRecord> records_;
   std::map<std::string, std::string> pod_uids_;  // request uid -> pod uid first seen
   std::mt19937_64 random_{std::random_device{}()};

@@ -65,6 +65,9 @@ struct CycleResult {
   std::string reason;            // for failures: what failed and why; for successes: a note
   std::string pod_uid;           // the pod's uid as the cycle read it (empty if not read)
   bool already_bound = false;    // succeeded because the pod was bound to the node before
+  std::chrono::nanoseconds duration{0};     // the whole cycle, as Framework::run measured it
+  std::chrono::nanoseconds plugin_time{0};  // of which inside plugin hooks (with the host
+                                            // services they called)
 };
 
 struct CycleInput {
