@@ -99,7 +99,7 @@ class EmbeddedStore::StoreWatch final : public Watch {
         [&](const Logged& l) { return l.kind == kind_; });
     if (!logged.ok()) return logged.status();
     if (*logged == nullptr) return std::optional<WatchEvent>();
-    return std::optional<WatchEvent>((*logged)->event);
+    return std::optional<WatchEvent>(WatchEvent{(*logged)->type, *(*logged)->typed});
   }
 
  private:
@@ -121,14 +121,14 @@ Status EmbeddedStore::prepareNewLocked(Json& raw, std::optional<Kind> kind) {
   return okStatus();
 }
 
-StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::load(const Manifest& manifest,
-                                                             Options options) {
+StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::load(Manifest manifest, Options options) {
   std::unique_ptr<EmbeddedStore> store(new EmbeddedStore(options));
-  store->form_ = manifest;
+  std::vector<Json> objects = std::move(manifest.objects);
+  store->form_ = std::move(manifest);
   store->form_.objects.clear();
   std::lock_guard lock(store->mutex_);
-  for (const Json& object : manifest.objects) {
-    Json raw = object;
+  for (Json& object : objects) {
+    Json raw = std::move(object);
     const std::string kind_name = raw.value("kind", "");
     const auto kind = kindFromName(kind_name);
     const std::string name = rawString(raw, {"metadata", "name"});
@@ -139,45 +139,62 @@ StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::load(const Manifest& man
     if (store->objects_.count(key) != 0) {
       return invalidArgument(what + " appears twice; keep one copy of each object");
     }
-    if (kind) {
-      auto typed = objectFromJson(*kind, raw);
-      if (!typed.ok()) return invalidArgument(what + ": " + typed.status().message());
+    // Loading is not a change anyone watches: nothing is logged, watches start from here.
+    auto stored = store->storeLocked(key, std::move(raw));
+    if (!stored.ok()) {
+      return Status(stored.status().code(), what + ": " + stored.status().message());
     }
-    auto written = store->writeLocked(key, std::move(raw), /*created=*/true);
-    if (!written.ok()) return written.status().withContext(what);
   }
-  // Loading is not a change anyone watches: watches start from the loaded state.
-  store->history_.clear();
   store->history_floor_ = store->resource_version_;
   return store;
 }
 
-StatusOr<Object> EmbeddedStore::writeLocked(const Key& key, Json raw, bool created) {
+StatusOr<EmbeddedStore::Entry*> EmbeddedStore::storeLocked(const Key& key, Json raw) {
   const auto kind = kindFromName(std::get<0>(key));
   metadata(raw)["resourceVersion"] = std::to_string(resource_version_ + 1);
-  Object typed;
+  std::shared_ptr<const Object> typed;
   if (kind) {
     auto converted = objectFromJson(*kind, raw);
     if (!converted.ok()) return converted.status();
-    typed = std::move(converted).value();
+    typed = std::make_shared<const Object>(std::move(converted).value());
   }
   ++resource_version_;
   auto [it, inserted] = objects_.try_emplace(key);
   if (inserted) it->second.sequence = next_sequence_++;
   it->second.kind = kind;
-  it->second.raw = std::move(raw);
-  it->second.typed = typed;
+  it->second.raw = std::make_shared<const Json>(std::move(raw));
+  it->second.typed = std::move(typed);
+  return &it->second;
+}
+
+StatusOr<EmbeddedStore::Entry*> EmbeddedStore::writeLocked(const Key& key, Json raw, bool created) {
+  auto entry = storeLocked(key, std::move(raw));
+  if (!entry.ok()) return entry.status();
   logLocked(created ? WatchEvent::Type::kAdded : WatchEvent::Type::kModified, std::get<0>(key),
-            kind, it->second.typed, it->second.raw);
-  return it->second.typed;
+            (*entry)->kind, (*entry)->typed, (*entry)->raw);
+  return entry;
+}
+
+void EmbeddedStore::eraseLocked(std::map<Key, Entry>::iterator it, Json last) {
+  ++resource_version_;
+  // As the API server does, the deleted object carries the deletion's resourceVersion.
+  const std::string version = std::to_string(resource_version_);
+  std::shared_ptr<const Object> typed;
+  if (it->second.kind) {
+    auto copy = std::make_shared<Object>(*it->second.typed);
+    mutableMetadataOf(*copy).set_resource_version(version);
+    typed = std::move(copy);
+  }
+  metadata(last)["resourceVersion"] = version;
+  logLocked(WatchEvent::Type::kDeleted, std::get<0>(it->first), it->second.kind, std::move(typed),
+            std::make_shared<const Json>(std::move(last)));
+  objects_.erase(it);
 }
 
 void EmbeddedStore::logLocked(WatchEvent::Type type, const std::string& kind_name,
-                              std::optional<Kind> kind, const kbinder::v1::Object& typed,
-                              const Json& raw) {
-  Logged logged{resource_version_, kind_name, kind, WatchEvent{type, typed},
-                std::make_shared<const Json>(raw)};
-  history_.push_back(std::move(logged));
+                              std::optional<Kind> kind, std::shared_ptr<const Object> typed,
+                              std::shared_ptr<const Json> raw) {
+  history_.push_back(Logged{resource_version_, kind_name, kind, type, std::move(typed), std::move(raw)});
   while (history_.size() > options_.watch_history) {
     history_floor_ = history_.front().resource_version;
     history_.pop_front();
@@ -194,7 +211,7 @@ Manifest EmbeddedStore::snapshot() const {
             [](const Entry* a, const Entry* b) { return a->sequence < b->sequence; });
   Manifest out = form_;
   out.objects.reserve(entries.size());
-  for (const Entry* entry : entries) out.objects.push_back(entry->raw);
+  for (const Entry* entry : entries) out.objects.push_back(*entry->raw);
   return out;
 }
 
@@ -208,7 +225,7 @@ StatusOr<Json> EmbeddedStore::getRaw(const std::string& kind, const std::string&
   std::lock_guard lock(mutex_);
   const auto it = objects_.find(Key{kind, namespace_, name});
   if (it == objects_.end()) return notFoundError(kind, name);
-  return it->second.raw;
+  return *it->second.raw;
 }
 
 StatusOr<Json> EmbeddedStore::put(Json raw) {
@@ -225,7 +242,7 @@ StatusOr<Json> EmbeddedStore::put(Json raw) {
   const bool created = objects_.count(key) == 0;
   auto written = writeLocked(key, std::move(raw), created);
   if (!written.ok()) return written.status();
-  return objects_.at(key).raw;
+  return *(*written)->raw;
 }
 
 Status EmbeddedStore::remove(const std::string& kind, const std::string& namespace_,
@@ -233,14 +250,7 @@ Status EmbeddedStore::remove(const std::string& kind, const std::string& namespa
   std::lock_guard lock(mutex_);
   const auto it = objects_.find(Key{kind, namespace_, name});
   if (it == objects_.end()) return notFoundError(kind, name);
-  ++resource_version_;
-  // As the API server does, the deleted object carries the deletion's resourceVersion.
-  kbinder::v1::Object typed = it->second.typed;
-  if (it->second.kind) mutableMetadataOf(typed).set_resource_version(std::to_string(resource_version_));
-  Json raw = it->second.raw;
-  metadata(raw)["resourceVersion"] = std::to_string(resource_version_);
-  logLocked(WatchEvent::Type::kDeleted, kind, it->second.kind, typed, raw);
-  objects_.erase(it);
+  eraseLocked(it, *it->second.raw);
   return okStatus();
 }
 
@@ -251,7 +261,7 @@ StatusOr<Object> EmbeddedStore::get(const kbinder::v1::GetRequest& request) {
   const auto it = objects_.find(
       Key{request.kind(), kindNamespaced(*kind) ? request.namespace_() : "", request.name()});
   if (it == objects_.end()) return notFoundError(request.kind(), request.name());
-  return it->second.typed;
+  return *it->second.typed;
 }
 
 StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListRequest& request) {
@@ -267,8 +277,8 @@ StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListReq
         std::get<1>(it->first) != request.namespace_()) {
       continue;
     }
-    if (!selector->matches(metadataOf(it->second.typed).labels())) continue;
-    *out.add_items() = it->second.typed;
+    if (!selector->matches(metadataOf(*it->second.typed).labels())) continue;
+    *out.add_items() = *it->second.typed;
   }
   out.set_resource_version(std::to_string(resource_version_));
   return out;
@@ -291,15 +301,17 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
   const auto it = objects_.find(key);
   if (it == objects_.end()) return notFoundError(std::get<0>(key), meta.name());
   Entry& entry = it->second;
-  const std::string current = rawString(entry.raw, {"metadata", "resourceVersion"});
+  const std::string current = rawString(*entry.raw, {"metadata", "resourceVersion"});
   if (!meta.resource_version().empty() && meta.resource_version() != current) {
     return conflict(std::string(kindResource(*kind)), meta.name(),
                     "the object has been modified; please apply your changes to the latest "
                     "version and try again");
   }
-  Json raw = applySubsetChange(*kind, entry.raw, entry.typed, request.object(), request.subresource());
-  if (raw == entry.raw) return entry.typed;  // nothing changed: no write, as the API server
-  return writeLocked(key, std::move(raw), /*created=*/false);
+  Json raw = applySubsetChange(*kind, *entry.raw, *entry.typed, request.object(), request.subresource());
+  if (raw == *entry.raw) return *entry.typed;  // nothing changed: no write, as the API server
+  auto written = writeLocked(key, std::move(raw), /*created=*/false);
+  if (!written.ok()) return written.status();
+  return *(*written)->typed;
 }
 
 StatusOr<Object> EmbeddedStore::create(const Object& object) {
@@ -334,7 +346,9 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
     return Status(StatusCode::kAlreadyExists,
                   std::string(kindResource(*kind)) + " \"" + std::get<2>(key) + "\" already exists");
   }
-  return writeLocked(key, std::move(raw), /*created=*/true);
+  auto written = writeLocked(key, std::move(raw), /*created=*/true);
+  if (!written.ok()) return written.status();
+  return *(*written)->typed;
 }
 
 StatusOr<std::unique_ptr<Watch>> EmbeddedStore::watch(Kind kind,
@@ -358,7 +372,7 @@ Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& 
   const Key key{"Pod", namespace_, name};
   const auto it = objects_.find(key);
   if (it == objects_.end()) return notFoundError("Pod", name);
-  Json raw = it->second.raw;
+  Json raw = *it->second.raw;
   const std::string stored_uid = rawString(raw, {"metadata", "uid"});
   if (!uid.empty() && uid != stored_uid) {
     return conflict("pods/binding", name,
@@ -418,7 +432,7 @@ class EmbeddedStore::StoreRawWatch final : public RawWatch {
         });
     if (!logged.ok()) return logged.status();
     if (*logged == nullptr) return std::optional<RawEvent>();
-    return std::optional<RawEvent>(RawEvent{(*logged)->event.type, *(*logged)->raw});
+    return std::optional<RawEvent>(RawEvent{(*logged)->type, *(*logged)->raw});
   }
   uint64_t position() const override {
     std::lock_guard lock(store_.mutex_);
@@ -451,13 +465,13 @@ StatusOr<EmbeddedStore::RawList> EmbeddedStore::listRaw(const std::string& kind,
   if (!continue_token.empty() && it != objects_.end() && it->first == start) ++it;
   for (; it != objects_.end() && std::get<0>(it->first) == kind; ++it) {
     if (!namespace_.empty() && std::get<1>(it->first) != namespace_) continue;
-    if (!selector->matches(rawLabels(it->second.raw))) continue;
+    if (!selector->matches(rawLabels(*it->second.raw))) continue;
     if (limit != 0 && out.items.size() == limit) {
       const Key& last = std::prev(it)->first;
       out.continue_token = std::get<1>(last) + "/" + std::get<2>(last);
       break;
     }
-    out.items.push_back(it->second.raw);
+    out.items.push_back(*it->second.raw);
   }
   return out;
 }
@@ -499,7 +513,7 @@ StatusOr<Json> EmbeddedStore::createRaw(Json raw) {
   }
   auto written = writeLocked(key, std::move(raw), /*created=*/true);
   if (!written.ok()) return invalidArgument(written.status().message());
-  return objects_.at(key).raw;
+  return *(*written)->raw;
 }
 
 StatusOr<Json> EmbeddedStore::replaceLocked(const Key& key, Json replacement,
@@ -507,7 +521,7 @@ StatusOr<Json> EmbeddedStore::replaceLocked(const Key& key, Json replacement,
                                             const std::string& precondition) {
   const auto it = objects_.find(key);
   if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
-  const Json& current = it->second.raw;
+  const Json& current = *it->second.raw;
   if (!precondition.empty() && precondition != rawString(current, {"metadata", "resourceVersion"})) {
     return conflict(resourceOf(std::get<0>(key)), std::get<2>(key),
                     "the object has been modified; please apply your changes to the latest "
@@ -554,20 +568,14 @@ StatusOr<Json> EmbeddedStore::replaceLocked(const Key& key, Json replacement,
   if (!rawString(next, {"metadata", "deletionTimestamp"}).empty()) {
     const auto finalizers = next["metadata"].find("finalizers");
     if (finalizers == next["metadata"].end() || !finalizers->is_array() || finalizers->empty()) {
-      ++resource_version_;
-      kbinder::v1::Object typed = it->second.typed;
+      eraseLocked(it, next);
       metadata(next)["resourceVersion"] = std::to_string(resource_version_);
-      if (it->second.kind) {
-        mutableMetadataOf(typed).set_resource_version(std::to_string(resource_version_));
-      }
-      logLocked(WatchEvent::Type::kDeleted, std::get<0>(key), it->second.kind, typed, next);
-      objects_.erase(it);
       return next;
     }
   }
   auto written = writeLocked(key, std::move(next), /*created=*/false);
   if (!written.ok()) return invalidArgument(written.status().message());
-  return objects_.at(key).raw;
+  return *(*written)->raw;
 }
 
 StatusOr<Json> EmbeddedStore::patchRaw(const std::string& kind, const std::string& namespace_,
@@ -578,7 +586,7 @@ StatusOr<Json> EmbeddedStore::patchRaw(const std::string& kind, const std::strin
   const Key key{kind, namespace_, name};
   const auto it = objects_.find(key);
   if (it == objects_.end()) return notFoundError(kind, name);
-  Json next = it->second.raw;
+  Json next = *it->second.raw;
   applyMergePatch(next, merge_patch);
   const std::string precondition = rawString(merge_patch, {"metadata", "resourceVersion"});
   return replaceLocked(key, std::move(next), subresource, precondition);
@@ -599,14 +607,15 @@ StatusOr<Json> EmbeddedStore::deleteRaw(const std::string& kind, const std::stri
     const Key key{kind, namespace_, name};
     const auto it = objects_.find(key);
     if (it == objects_.end()) return notFoundError(kind, name);
-    const auto& finalizers = it->second.raw["metadata"].value("finalizers", Json::array());
+    const Json& current = *it->second.raw;
+    const auto& finalizers = current["metadata"].value("finalizers", Json::array());
     if (finalizers.is_array() && !finalizers.empty()) {
-      if (!rawString(it->second.raw, {"metadata", "deletionTimestamp"}).empty()) return it->second.raw;
-      Json next = it->second.raw;
+      if (!rawString(current, {"metadata", "deletionTimestamp"}).empty()) return current;
+      Json next = current;
       metadata(next)["deletionTimestamp"] = timestampNow();
       auto written = writeLocked(key, std::move(next), /*created=*/false);
       if (!written.ok()) return written.status();
-      return objects_.at(key).raw;
+      return *(*written)->raw;
     }
   }
   auto raw = getRaw(kind, namespace_, name);

@@ -98,7 +98,7 @@ int runRehearsal(const RunOptions& options, std::ostream& out, std::ostream& err
   if (!text.ok()) return fail(text.status());
   auto manifest = parseManifest(*text, options.cluster);
   if (!manifest.ok()) return fail(manifest.status());
-  auto store = EmbeddedStore::load(*manifest);
+  auto store = EmbeddedStore::load(std::move(manifest).value());
   if (!store.ok()) return fail(store.status().withContext(options.cluster));
   auto profile = parseProfile(options.profile);
   if (!profile.ok()) return fail(profile.status());

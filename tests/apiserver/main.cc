@@ -50,7 +50,7 @@ int main(int argc, char** argv) {
     }
     manifest = std::move(parsed).value();
   }
-  auto store = kbinder::host::EmbeddedStore::load(manifest);
+  auto store = kbinder::host::EmbeddedStore::load(std::move(manifest));
   if (!store.ok()) {
     std::cerr << "kbinder-test-apiserver: " << store.status().message() << "\n";
     return 1;

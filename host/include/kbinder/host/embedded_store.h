@@ -35,10 +35,10 @@ class EmbeddedStore final : public ClusterBackend {
   // Checks every modeled object against the schema (errors name the object and the field),
   // defaults a namespaced object's namespace to "default", stamps a uid where there is none
   // and a resourceVersion on every object.
-  static StatusOr<std::unique_ptr<EmbeddedStore>> load(const Manifest& manifest,
-                                                       Options options);
-  static StatusOr<std::unique_ptr<EmbeddedStore>> load(const Manifest& manifest) {
-    return load(manifest, Options{});
+  // Takes the manifest by value: pass it with std::move to spare a copy of every object.
+  static StatusOr<std::unique_ptr<EmbeddedStore>> load(Manifest manifest, Options options);
+  static StatusOr<std::unique_ptr<EmbeddedStore>> load(Manifest manifest) {
+    return load(std::move(manifest), Options{});
   }
 
   // Every object as it is now, in load order, objects created later at the end, in the form
@@ -109,25 +109,30 @@ class EmbeddedStore final : public ClusterBackend {
   class StoreRawWatch;
   using Key = std::tuple<std::string, std::string, std::string>;  // kind, namespace, name
 
+  // An object's versions are immutable and shared between the current state and the watch
+  // history, so logging a change copies nothing.
   struct Entry {
     uint64_t sequence = 0;  // load/creation order, for snapshots
     std::optional<Kind> kind;
-    Json raw;
-    kbinder::v1::Object typed;  // modeled kinds only
+    std::shared_ptr<const Json> raw;
+    std::shared_ptr<const kbinder::v1::Object> typed;  // modeled kinds only (else empty)
   };
   struct Logged {
     uint64_t resource_version;
     std::string kind_name;
     std::optional<Kind> kind;
-    WatchEvent event;  // typed, for modeled kinds
+    WatchEvent::Type type;
+    std::shared_ptr<const kbinder::v1::Object> typed;  // modeled kinds only
     std::shared_ptr<const Json> raw;
   };
 
   explicit EmbeddedStore(Options options) : options_(options) {}
 
-  // Stamps the next resourceVersion on `raw`, converts it, stores it and logs the event.
+  // Stamps the next resourceVersion on `raw`, converts it and stores it; the entry written.
   // Requires mutex_.
-  StatusOr<kbinder::v1::Object> writeLocked(const Key& key, Json raw, bool created);
+  StatusOr<Entry*> storeLocked(const Key& key, Json raw);
+  // storeLocked, then logs the event.
+  StatusOr<Entry*> writeLocked(const Key& key, Json raw, bool created);
   Status prepareNewLocked(Json& raw, std::optional<Kind> kind);
   // The first logged change after `after` that `wanted` accepts, advancing `after` past what
   // it skipped; waits until `deadline` (nullptr then). ABORTED when the history was trimmed.
@@ -135,7 +140,9 @@ class EmbeddedStore final : public ClusterBackend {
                                            std::chrono::steady_clock::time_point deadline,
                                            const std::function<bool(const Logged&)>& wanted);
   void logLocked(WatchEvent::Type type, const std::string& kind_name, std::optional<Kind> kind,
-                 const kbinder::v1::Object& typed, const Json& raw);
+                 std::shared_ptr<const kbinder::v1::Object> typed, std::shared_ptr<const Json> raw);
+  // Logs the deletion of `it` (its last state, with the deletion's resourceVersion) and erases it.
+  void eraseLocked(std::map<Key, Entry>::iterator it, Json last);
   // Applies `replacement` (the whole new raw object) to an existing entry, honouring the
   // status subresource rules; used by patchRaw and updateRaw.
   StatusOr<Json> replaceLocked(const Key& key, Json replacement, const std::string& subresource,
