@@ -42,7 +42,7 @@ std::string randomSuffix() {
 }
 
 // Sets the pod's PodScheduled condition to True, as the Binding subresource does.
-void setPodScheduled(Json& pod) {
+void setPodScheduled(Json& pod, const std::string& now) {
   Json& status = pod["status"];
   if (!status.is_object()) status = Json::object();
   Json& conditions = status["conditions"];
@@ -51,7 +51,7 @@ void setPodScheduled(Json& pod) {
     if (condition.is_object() && condition.value("type", "") == "PodScheduled") {
       if (condition.value("status", "") != "True") {
         condition["status"] = "True";
-        condition["lastTransitionTime"] = timestampNow();
+        condition["lastTransitionTime"] = now;
         condition.erase("reason");
         condition.erase("message");
       }
@@ -61,7 +61,25 @@ void setPodScheduled(Json& pod) {
   conditions.push_back(Json{{"type", "PodScheduled"},
                             {"status", "True"},
                             {"lastProbeTime", nullptr},
-                            {"lastTransitionTime", timestampNow()}});
+                            {"lastTransitionTime", now}});
+}
+
+// The same on the schema's form, with the node set: what converting the bound raw pod gives.
+void setPodScheduled(kbinder::v1::Pod& pod, const std::string& node, const std::string&) {
+  pod.mutable_spec()->set_node_name(node);
+  for (auto& condition : *pod.mutable_status()->mutable_conditions()) {
+    if (condition.type() == "PodScheduled") {
+      if (condition.status() != "True") {
+        condition.set_status("True");
+        condition.clear_reason();
+        condition.clear_message();
+      }
+      return;
+    }
+  }
+  auto* condition = pod.mutable_status()->add_conditions();
+  condition->set_type("PodScheduled");
+  condition->set_status("True");
 }
 
 }  // namespace
@@ -93,13 +111,19 @@ class EmbeddedStore::StoreWatch final : public Watch {
       : store_(store), kind_(kind), after_(after) {}
 
   StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) override {
-    std::unique_lock lock(store_.mutex_);
-    auto logged = store_.nextLoggedLocked(
-        lock, after_, std::chrono::steady_clock::now() + timeout,
-        [&](const Logged& l) { return l.kind == kind_; });
-    if (!logged.ok()) return logged.status();
-    if (*logged == nullptr) return std::optional<WatchEvent>();
-    return std::optional<WatchEvent>(WatchEvent{(*logged)->type, *(*logged)->typed});
+    WatchEvent::Type type;
+    std::shared_ptr<const Object> object;
+    {
+      std::unique_lock lock(store_.mutex_);
+      auto logged = store_.nextLoggedLocked(
+          lock, after_, std::chrono::steady_clock::now() + timeout,
+          [&](const Logged& l) { return l.kind == kind_; });
+      if (!logged.ok()) return logged.status();
+      if (*logged == nullptr) return std::optional<WatchEvent>();
+      type = (*logged)->type;
+      object = (*logged)->typed;
+    }
+    return std::optional<WatchEvent>(WatchEvent{type, *object});  // copied outside the lock
   }
 
  private:
@@ -149,22 +173,59 @@ StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::load(Manifest manifest, 
   return store;
 }
 
-StatusOr<EmbeddedStore::Entry*> EmbeddedStore::storeLocked(const Key& key, Json raw) {
-  const auto kind = kindFromName(std::get<0>(key));
-  metadata(raw)["resourceVersion"] = std::to_string(resource_version_ + 1);
-  std::shared_ptr<const Object> typed;
+StatusOr<EmbeddedStore::Version> EmbeddedStore::convert(std::optional<Kind> kind, Json raw) {
+  Version version{std::move(raw), nullptr};
   if (kind) {
-    auto converted = objectFromJson(*kind, raw);
+    auto converted = objectFromJson(*kind, version.raw);
     if (!converted.ok()) return converted.status();
-    typed = std::make_shared<const Object>(std::move(converted).value());
+    version.typed = std::make_shared<Object>(std::move(converted).value());
   }
-  ++resource_version_;
+  return version;
+}
+
+EmbeddedStore::Entry* EmbeddedStore::commitLocked(const Key& key, std::optional<Kind> kind,
+                                                  Version version) {
+  const std::string stamp = std::to_string(++resource_version_);
+  metadata(version.raw)["resourceVersion"] = stamp;
+  if (version.typed) mutableMetadataOf(*version.typed).set_resource_version(stamp);
   auto [it, inserted] = objects_.try_emplace(key);
   if (inserted) it->second.sequence = next_sequence_++;
   it->second.kind = kind;
-  it->second.raw = std::make_shared<const Json>(std::move(raw));
-  it->second.typed = std::move(typed);
+  it->second.raw = std::make_shared<const Json>(std::move(version.raw));
+  it->second.typed = std::move(version.typed);
   return &it->second;
+}
+
+StatusOr<EmbeddedStore::Entry*> EmbeddedStore::storeLocked(const Key& key, Json raw) {
+  const auto kind = kindFromName(std::get<0>(key));
+  auto version = convert(kind, std::move(raw));
+  if (!version.ok()) return version.status();
+  return commitLocked(key, kind, std::move(version).value());
+}
+
+StatusOr<std::shared_ptr<const Object>> EmbeddedStore::updateTyped(const Key& key, const Change& change) {
+  const auto kind = kindFromName(std::get<0>(key));
+  while (true) {
+    std::shared_ptr<const Json> raw;
+    std::shared_ptr<const Object> typed;
+    {
+      std::lock_guard lock(mutex_);
+      const auto it = objects_.find(key);
+      if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
+      raw = it->second.raw;
+      typed = it->second.typed;
+    }
+    auto next = change(*raw, typed.get());
+    if (!next.ok()) return next.status();
+    if (!next->has_value()) return typed;
+    std::lock_guard lock(mutex_);
+    const auto it = objects_.find(key);
+    if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
+    if (it->second.raw != raw) continue;  // written meanwhile: again, on the newer version
+    Entry* entry = commitLocked(key, kind, std::move(**next));
+    logLocked(WatchEvent::Type::kModified, std::get<0>(key), kind, entry->typed, entry->raw);
+    return entry->typed;
+  }
 }
 
 StatusOr<EmbeddedStore::Entry*> EmbeddedStore::writeLocked(const Key& key, Json raw, bool created) {
@@ -295,23 +356,24 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
     return notFound(std::string(kindResource(*kind)) + " have no status subresource");
   }
   const auto& meta = metadataOf(request.object());
-  std::lock_guard lock(mutex_);
   const Key key{std::string(kindName(*kind)), kindNamespaced(*kind) ? meta.namespace_() : "",
                 meta.name()};
-  const auto it = objects_.find(key);
-  if (it == objects_.end()) return notFoundError(std::get<0>(key), meta.name());
-  Entry& entry = it->second;
-  const std::string current = rawString(*entry.raw, {"metadata", "resourceVersion"});
-  if (!meta.resource_version().empty() && meta.resource_version() != current) {
-    return conflict(std::string(kindResource(*kind)), meta.name(),
-                    "the object has been modified; please apply your changes to the latest "
-                    "version and try again");
-  }
-  Json raw = applySubsetChange(*kind, *entry.raw, *entry.typed, request.object(), request.subresource());
-  if (raw == *entry.raw) return *entry.typed;  // nothing changed: no write, as the API server
-  auto written = writeLocked(key, std::move(raw), /*created=*/false);
+  auto written = updateTyped(key, [&](const Json& raw, const Object* typed)
+                                      -> StatusOr<std::optional<Version>> {
+    const std::string current = rawString(raw, {"metadata", "resourceVersion"});
+    if (!meta.resource_version().empty() && meta.resource_version() != current) {
+      return conflict(std::string(kindResource(*kind)), meta.name(),
+                      "the object has been modified; please apply your changes to the latest "
+                      "version and try again");
+    }
+    Json next = applySubsetChange(*kind, raw, *typed, request.object(), request.subresource());
+    if (next == raw) return std::optional<Version>();  // nothing changed: no write, as the API server
+    auto version = convert(kind, std::move(next));
+    if (!version.ok()) return version.status();
+    return std::optional<Version>(std::move(version).value());
+  });
   if (!written.ok()) return written.status();
-  return *(*written)->typed;
+  return **written;
 }
 
 StatusOr<Object> EmbeddedStore::create(const Object& object) {
@@ -320,35 +382,41 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
   Json raw = objectToJson(object);
   if (rawString(raw, {"apiVersion"}).empty()) raw["apiVersion"] = std::string(kindApiVersion(*kind));
   raw["kind"] = std::string(kindName(*kind));
-  Json& meta = metadata(raw);
-  std::lock_guard lock(mutex_);
-  if (rawString(raw, {"metadata", "name"}).empty()) {
-    const std::string prefix = rawString(raw, {"metadata", "generateName"});
-    if (prefix.empty()) {
-      return invalidArgument(std::string(kindName(*kind)) +
-                             ": name or generateName is required");
+  const bool generated = rawString(raw, {"metadata", "name"}).empty();
+  const std::string prefix = rawString(raw, {"metadata", "generateName"});
+  if (generated && prefix.empty()) {
+    return invalidArgument(std::string(kindName(*kind)) + ": name or generateName is required");
+  }
+  {
+    Json& meta = metadata(raw);
+    if (!kindNamespaced(*kind)) meta.erase("namespace");
+    meta.erase("resourceVersion");
+    meta["uid"] = randomUid();
+    meta["creationTimestamp"] = timestampNow();
+    if (kindNamespaced(*kind) && rawString(raw, {"metadata", "namespace"}).empty()) {
+      meta["namespace"] = "default";
     }
-    do {
-      meta["name"] = prefix + randomSuffix();
-    } while (objects_.count(Key{std::string(kindName(*kind)),
-                                kindNamespaced(*kind) ? rawString(raw, {"metadata", "namespace"})
-                                                      : "",
-                                rawString(raw, {"metadata", "name"})}) != 0);
   }
-  if (!kindNamespaced(*kind)) meta.erase("namespace");
-  meta.erase("resourceVersion");
-  meta["uid"] = randomUid();
-  meta["creationTimestamp"] = timestampNow();
-  if (Status s = prepareNewLocked(raw, kind); !s.ok()) return s;
-  const Key key{std::string(kindName(*kind)), rawString(raw, {"metadata", "namespace"}),
-                rawString(raw, {"metadata", "name"})};
-  if (objects_.count(key) != 0) {
-    return Status(StatusCode::kAlreadyExists,
-                  std::string(kindResource(*kind)) + " \"" + std::get<2>(key) + "\" already exists");
+  // Converted outside the lock; a generated name taken meanwhile is drawn again.
+  while (true) {
+    if (generated) metadata(raw)["name"] = prefix + randomSuffix();
+    const Key key{std::string(kindName(*kind)), rawString(raw, {"metadata", "namespace"}),
+                  rawString(raw, {"metadata", "name"})};
+    auto version = convert(kind, std::move(raw));
+    if (!version.ok()) return version.status();
+    std::lock_guard lock(mutex_);
+    if (objects_.count(key) != 0) {
+      if (generated) {
+        raw = std::move(version->raw);
+        continue;
+      }
+      return Status(StatusCode::kAlreadyExists,
+                    std::string(kindResource(*kind)) + " \"" + std::get<2>(key) + "\" already exists");
+    }
+    Entry* entry = commitLocked(key, kind, std::move(version).value());
+    logLocked(WatchEvent::Type::kAdded, std::get<0>(key), kind, entry->typed, entry->raw);
+    return *entry->typed;
   }
-  auto written = writeLocked(key, std::move(raw), /*created=*/true);
-  if (!written.ok()) return written.status();
-  return *(*written)->typed;
 }
 
 StatusOr<std::unique_ptr<Watch>> EmbeddedStore::watch(Kind kind,
@@ -368,32 +436,35 @@ StatusOr<std::unique_ptr<Watch>> EmbeddedStore::watch(Kind kind,
 
 Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& name,
                               const std::string& uid, const std::string& node) {
-  std::lock_guard lock(mutex_);
-  const Key key{"Pod", namespace_, name};
-  const auto it = objects_.find(key);
-  if (it == objects_.end()) return notFoundError("Pod", name);
-  Json raw = *it->second.raw;
-  const std::string stored_uid = rawString(raw, {"metadata", "uid"});
-  if (!uid.empty() && uid != stored_uid) {
-    return conflict("pods/binding", name,
-                    "Precondition failed: UID in precondition: " + uid +
-                        ", UID in object meta: " + stored_uid);
-  }
-  if (!rawString(raw, {"metadata", "deletionTimestamp"}).empty()) {
-    return conflict("pods/binding", name,
-                    "pod " + name + " is being deleted, cannot be assigned to a host");
-  }
-  const std::string assigned = rawString(raw, {"spec", "nodeName"});
-  if (!assigned.empty()) {
-    return conflict("pods/binding", name,
-                    "pod " + name + " is already assigned to node \"" + assigned + "\"");
-  }
-  if (node.empty()) return invalidArgument("Binding target name is required");
-  Json& spec = raw["spec"];
-  if (!spec.is_object()) spec = Json::object();
-  spec["nodeName"] = node;
-  setPodScheduled(raw);
-  auto written = writeLocked(key, std::move(raw), /*created=*/false);
+  auto written = updateTyped(Key{"Pod", namespace_, name}, [&](const Json& current, const Object* typed)
+                                                               -> StatusOr<std::optional<Version>> {
+    const std::string stored_uid = rawString(current, {"metadata", "uid"});
+    if (!uid.empty() && uid != stored_uid) {
+      return conflict("pods/binding", name,
+                      "Precondition failed: UID in precondition: " + uid +
+                          ", UID in object meta: " + stored_uid);
+    }
+    if (!rawString(current, {"metadata", "deletionTimestamp"}).empty()) {
+      return conflict("pods/binding", name,
+                      "pod " + name + " is being deleted, cannot be assigned to a host");
+    }
+    const std::string assigned = rawString(current, {"spec", "nodeName"});
+    if (!assigned.empty()) {
+      return conflict("pods/binding", name,
+                      "pod " + name + " is already assigned to node \"" + assigned + "\"");
+    }
+    if (node.empty()) return invalidArgument("Binding target name is required");
+    // The same change on both forms: converting the whole pod again would cost more than the
+    // copy (EmbeddedStoreTest.BindingKeepsBothFormsInStep checks they agree).
+    Version version{current, std::make_shared<Object>(*typed)};
+    Json& spec = version.raw["spec"];
+    if (!spec.is_object()) spec = Json::object();
+    spec["nodeName"] = node;
+    const std::string now = timestampNow();
+    setPodScheduled(version.raw, now);
+    setPodScheduled(*version.typed->mutable_pod(), node, now);
+    return std::optional<Version>(std::move(version));
+  });
   return written.ok() ? okStatus() : written.status();
 }
 

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <atomic>
+#include <thread>
+#include <vector>
+
 #include "cluster_support.h"
 #include "kbinder/host/volume_controller.h"
 
@@ -126,6 +130,77 @@ TEST(EmbeddedStoreTest, BindingFollowsTheApiServersRules) {
   EXPECT_EQ((*raw)["status"]["conditions"][0]["type"], "PodScheduled");
   EXPECT_EQ((*raw)["status"]["conditions"][0]["status"], "True");
   EXPECT_EQ(store->bindPod("default", "p", uid, "n1").code(), StatusCode::kAborted);  // no twice
+}
+
+// Binding changes the stored pod's raw and schema forms side by side (without converting the
+// pod again); they must agree with what converting the bound raw pod gives.
+TEST(EmbeddedStoreTest, BindingKeepsBothFormsInStep) {
+  auto store = storeFrom(nodeYaml("n1", "4") + R"(---
+apiVersion: v1
+kind: Pod
+metadata: {name: waiting, namespace: default}
+spec:
+  containers: [{name: c, image: busybox}]
+status:
+  phase: Pending
+  conditions:
+  - {type: Initialized, status: "True"}
+  - {type: PodScheduled, status: "False", reason: Unschedulable, message: "0/1 nodes"}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: fresh, namespace: default}
+spec:
+  containers: [{name: c, image: busybox}]
+)");
+  for (const std::string name : {"waiting", "fresh"}) {
+    ASSERT_TRUE(store->bindPod("default", name, "", "n1").ok()) << name;
+    const auto raw = store->getRaw("Pod", "default", name);
+    ASSERT_TRUE(raw.ok());
+    const auto converted = host::objectFromJson(host::Kind::kPod, *raw);
+    ASSERT_TRUE(converted.ok());
+    const auto stored = getObject(*store, "Pod", name);
+    EXPECT_EQ(stored.SerializeAsString(), converted->SerializeAsString())
+        << name << ":\n" << stored.DebugString() << "vs\n" << converted->DebugString();
+    EXPECT_EQ(stored.pod().spec().node_name(), "n1");
+  }
+  const auto raw = store->getRaw("Pod", "default", "waiting");
+  ASSERT_TRUE(raw.ok());
+  const Json& conditions = (*raw)["status"]["conditions"];
+  ASSERT_EQ(conditions.size(), 2u);
+  EXPECT_EQ(conditions[1]["status"], "True");
+  EXPECT_FALSE(conditions[1].contains("reason"));
+  EXPECT_TRUE(conditions[1].contains("lastTransitionTime"));
+}
+
+// Writes are converted outside the store's lock and committed only onto the version they
+// started from: writers that read, change and write back with the version they read (retrying
+// on conflicts, as controllers do) lose no change however their writes interleave.
+TEST(EmbeddedStoreTest, ConcurrentReadModifyWritesLoseNothing) {
+  auto store = storeFrom(podYaml("p", "1"));
+  constexpr int kThreads = 4, kWrites = 50;
+  std::atomic<int> conflicts{0};
+  std::vector<std::thread> threads;
+  for (int t = 0; t < kThreads; ++t) {
+    threads.emplace_back([&, t] {
+      for (int i = 0; i < kWrites; ++i) {
+        while (true) {
+          auto pod = getObject(*store, "Pod", "p");
+          (*pod.mutable_pod()->mutable_metadata()->mutable_labels())[
+              "w" + std::to_string(t) + "-" + std::to_string(i)] = "x";
+          const auto s = patchObject(*store, pod);
+          if (s.ok()) break;
+          ASSERT_EQ(s.code(), StatusCode::kAborted) << s.message();
+          ++conflicts;
+        }
+      }
+    });
+  }
+  for (auto& t : threads) t.join();
+  EXPECT_EQ(getObject(*store, "Pod", "p").pod().metadata().labels_size(), kThreads * kWrites);
+  const auto raw = store->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ((*raw)["metadata"]["labels"].size(), static_cast<size_t>(kThreads * kWrites));
 }
 
 TEST(EmbeddedStoreTest, WatchDeliversChangesInOrder) {

@@ -128,9 +128,24 @@ class EmbeddedStore final : public ClusterBackend {
 
   explicit EmbeddedStore(Options options) : options_(options) {}
 
-  // Stamps the next resourceVersion on `raw`, converts it and stores it; the entry written.
+  // A new version of an object, converted outside the lock; committed with its resourceVersion.
+  struct Version {
+    Json raw;
+    std::shared_ptr<kbinder::v1::Object> typed;  // modeled kinds only
+  };
+  static StatusOr<Version> convert(std::optional<Kind> kind, Json raw);
+  // Stamps the next resourceVersion on both forms and stores them; the entry written.
   // Requires mutex_.
+  Entry* commitLocked(const Key& key, std::optional<Kind> kind, Version version);
+  // Converts `raw` and commits it. Requires mutex_.
   StatusOr<Entry*> storeLocked(const Key& key, Json raw);
+  // Optimistic write of an existing object: `change` makes the new version from the current
+  // one outside the lock (copying and converting is the costly part of a write); it is
+  // committed if no other write came in between, else `change` runs again on the newer one.
+  // `change` returns nullopt for "no change" (nothing written, the current entry returned).
+  using Change = std::function<StatusOr<std::optional<Version>>(const Json& raw,
+                                                                const kbinder::v1::Object* typed)>;
+  StatusOr<std::shared_ptr<const kbinder::v1::Object>> updateTyped(const Key& key, const Change& change);
   // storeLocked, then logs the event.
   StatusOr<Entry*> writeLocked(const Key& key, Json raw, bool created);
   Status prepareNewLocked(Json& raw, std::optional<Kind> kind);
