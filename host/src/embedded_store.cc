@@ -4,6 +4,7 @@
 #include <random>
 #include <vector>
 
+#include "kbinder/host/field_selector.h"
 #include "kbinder/host/label_selector.h"
 
 namespace kbinder::host {
@@ -330,6 +331,8 @@ StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListReq
   if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
   auto selector = LabelSelector::parse(request.label_selector());
   if (!selector.ok()) return selector.status();
+  auto fields = FieldSelector::parse(request.field_selector(), *kind);
+  if (!fields.ok()) return fields.status();
   kbinder::v1::ObjectList out;
   std::lock_guard lock(mutex_);
   for (auto it = objects_.lower_bound(Key{request.kind(), "", ""});
@@ -339,6 +342,7 @@ StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListReq
       continue;
     }
     if (!selector->matches(metadataOf(*it->second.typed).labels())) continue;
+    if (!fields->matches(*it->second.typed)) continue;
     *out.add_items() = *it->second.typed;
   }
   out.set_resource_version(std::to_string(resource_version_));

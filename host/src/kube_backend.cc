@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <deque>
 
+#include "kbinder/host/field_selector.h"
 #include "kbinder/host/label_selector.h"
 #include "kbinder/host/logging.h"
 
@@ -230,13 +231,15 @@ class KubernetesBackend::Cache {
     return it->second;
   }
   // nullopt while not synced.
-  std::optional<kbinder::v1::ObjectList> list(const std::string& ns, const LabelSelector& selector) {
+  std::optional<kbinder::v1::ObjectList> list(const std::string& ns, const LabelSelector& selector,
+                                              const FieldSelector& fields) {
     std::lock_guard lock(mutex_);
     if (!synced_) return std::nullopt;
     kbinder::v1::ObjectList out;
     for (const auto& [key, entry] : entries_) {
       if (!ns.empty() && metadataOf(entry.typed).namespace_() != ns) continue;
       if (!selector.matches(metadataOf(entry.typed).labels())) continue;
+      if (!fields.matches(entry.typed)) continue;
       *out.add_items() = entry.typed;
     }
     out.set_resource_version(rv_);
@@ -391,8 +394,11 @@ StatusOr<kbinder::v1::ObjectList> KubernetesBackend::list(const kbinder::v1::Lis
   if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
   auto selector = LabelSelector::parse(request.label_selector());
   if (!selector.ok()) return selector.status();
+  // Field selectors are the host's (see field_selector.h): applied here, never sent.
+  auto fields = FieldSelector::parse(request.field_selector(), *kind);
+  if (!fields.ok()) return fields.status();
   if (const auto cache = caches_.find(*kind); cache != caches_.end()) {
-    if (auto listed = cache->second->list(request.namespace_(), *selector)) return *listed;
+    if (auto listed = cache->second->list(request.namespace_(), *selector, *fields)) return *listed;
   }
   kbinder::v1::ObjectList out;
   std::string cont;
@@ -415,6 +421,7 @@ StatusOr<kbinder::v1::ObjectList> KubernetesBackend::list(const kbinder::v1::Lis
         return invalidArgument(std::string(kindName(*kind)) + " " +
                                rawString(item, {"metadata", "name"}) + ": " + typed.status().message());
       }
+      if (!fields->matches(*typed)) continue;
       *out.add_items() = std::move(typed).value();
     }
   } while (!cont.empty());

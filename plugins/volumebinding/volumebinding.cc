@@ -222,9 +222,21 @@ Verdict VolumeBinding::reserve(sdk::Cluster& cluster, const Pod& pod, const Node
                                            "PersistentVolume controller binds it before the pod "
                                            "can be placed");
     }
+    // A volume pre-bound to this claim comes first (whatever its phase: the PersistentVolume
+    // controller may have bound the volume and not yet the claim).
+    kbinder::v1::ListRequest named;
+    named.set_kind("PersistentVolume");
+    named.set_field_selector("spec.claimRef.namespace=" + ns + ",spec.claimRef.name=" + name);
+    kbinder::v1::ObjectList naming;
+    if (const sdk::Result r = cluster.list(named, &naming); !r.ok()) {
+      return Verdict::error("listing volumes: " + r.message);
+    }
     if (!volumes) {
+      // Otherwise a free one: only volumes not bound yet are listed. The host filters from its
+      // cache, so a cluster's thousands of bound volumes are neither copied nor decoded per pod.
       kbinder::v1::ListRequest list;
       list.set_kind("PersistentVolume");
+      list.set_field_selector("status.phase!=Bound");
       volumes.emplace();
       if (const sdk::Result r = cluster.list(list, &*volumes); !r.ok()) {
         return Verdict::error("listing volumes: " + r.message);
@@ -232,9 +244,8 @@ Verdict VolumeBinding::reserve(sdk::Cluster& cluster, const Pod& pod, const Node
     }
 
     std::lock_guard lock(mutex_);
-    // A volume pre-bound to this claim comes first.
     const PersistentVolume* chosen = nullptr;
-    for (const auto& item : volumes->items()) {
+    for (const auto& item : naming.items()) {
       const PersistentVolume& pv = item.persistent_volume();
       if (!claimRefNames(pv, claim)) continue;
       if (!nodeAffinityAdmits(pv, node)) {

@@ -15,7 +15,7 @@ TEST(SdkEnterTest, RefusesAHostWithAnOlderServiceTable) {
   EXPECT_EQ(enter(&old, &error, kDescriptor), nullptr);
   ASSERT_NE(error, nullptr);
   EXPECT_STREQ(error,
-               "the plugin needs a kbinder host providing at least ABI 1.1 services; upgrade "
+               "the plugin needs a kbinder host providing at least ABI 1.2 services; upgrade "
                "kbinder");
 }
 

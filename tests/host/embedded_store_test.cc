@@ -203,6 +203,22 @@ TEST(EmbeddedStoreTest, ConcurrentReadModifyWritesLoseNothing) {
   EXPECT_EQ((*raw)["metadata"]["labels"].size(), static_cast<size_t>(kThreads * kWrites));
 }
 
+TEST(EmbeddedStoreTest, ListsHonourFieldSelectors) {
+  auto store = storeFrom(nodeYaml("n1", "4") + podYaml("p", "1") + podYaml("q", "1"));
+  ASSERT_TRUE(store->bindPod("default", "q", "", "n1").ok());
+  kbinder::v1::ListRequest list;
+  list.set_kind("Pod");
+  list.set_field_selector("spec.nodeName=");
+  auto pods = store->list(list);
+  ASSERT_TRUE(pods.ok()) << pods.status().message();
+  ASSERT_EQ(pods->items_size(), 1);
+  EXPECT_EQ(pods->items(0).pod().metadata().name(), "p");
+  list.set_field_selector("spec.nodename=n1");
+  const auto bad = store->list(list);
+  EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(bad.status().message().find("spec.nodename"), std::string::npos) << bad.status().message();
+}
+
 TEST(EmbeddedStoreTest, WatchDeliversChangesInOrder) {
   auto store = storeFrom(podYaml("p", "1") + podYaml("q", "1") + nodeYaml("n1", "4"));
   auto watch = store->watch(host::Kind::kPod, std::to_string(store->resourceVersion()));

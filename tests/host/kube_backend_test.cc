@@ -89,6 +89,33 @@ TEST_F(KubeBackendTest, ReadsAndPagedLists) {
   EXPECT_EQ(got.status().message(), "pods \"nope\" not found");
 }
 
+// Field selectors are the host's: applied to what the API server (or the cache) returned,
+// never sent (the API server's field selectors differ per kind).
+TEST_F(KubeBackendTest, FieldSelectorsAreAppliedByTheHostCachedOrNot) {
+  ASSERT_TRUE(server_.store().bindPod("default", "q", "", "n2").ok());
+  for (bool caches : {false, true}) {
+    auto b = backend(caches, 2);
+    if (caches) {
+      ASSERT_TRUE(b->startCaches(std::chrono::seconds(10)).ok());
+    }
+    kbinder::v1::ListRequest list;
+    list.set_kind("Pod");
+    list.set_field_selector("spec.nodeName=n2");
+    auto pods = b->list(list);
+    ASSERT_TRUE(pods.ok()) << pods.status().message();
+    ASSERT_EQ(pods->items_size(), 1) << (caches ? "cached" : "uncached");
+    EXPECT_EQ(pods->items(0).pod().metadata().name(), "q");
+    list.set_field_selector("spec.nodeName!=n2,metadata.name!=p");
+    pods = b->list(list);
+    ASSERT_TRUE(pods.ok());
+    ASSERT_EQ(pods->items_size(), 1);
+    EXPECT_EQ(pods->items(0).pod().metadata().name(), "r");
+    list.set_field_selector("spec.node=n2");
+    EXPECT_EQ(b->list(list).status().code(), StatusCode::kInvalidArgument);
+    b->stop();
+  }
+}
+
 TEST_F(KubeBackendTest, PatchesAreGuardedMergePatchesThatKeepUnmodeledFields) {
   auto raw = server_.store().getRaw("Pod", "default", "p");
   (*raw)["spec"]["containers"][0]["ports"] = Json::parse(R"([{"containerPort": 80}])");

@@ -54,7 +54,9 @@ INSTANTIATE_TEST_SUITE_P(
         LoadFailure{"fault_wrong_major.so", StatusCode::kFailedPrecondition,
                     {"was built for kbinder ABI 2.0", "this host speaks ABI major 1"}},
         LoadFailure{"fault_newer_minor.so", StatusCode::kFailedPrecondition,
-                    {"needs kbinder ABI 1.99", "this host provides 1.1", "upgrade kbinder"}},
+                    {"needs kbinder ABI 1.99",
+                     "this host provides 1." + std::to_string(KBINDER_ABI_VERSION_MINOR),
+                     "upgrade kbinder"}},
         LoadFailure{"fault_bad_size.so", StatusCode::kInvalidArgument,
                     {"malformed descriptor", "struct_size is 8 bytes"}},
         LoadFailure{"fault_no_name.so", StatusCode::kInvalidArgument,
@@ -94,7 +96,7 @@ TEST(PluginLibraryTest, LoadsThePlainCPlugin) {
   EXPECT_EQ(lib.version(), "1.0.0");
   EXPECT_EQ(lib.description(), "A test plugin in plain C");
   EXPECT_EQ(lib.abiMajor(), 1u);
-  EXPECT_EQ(lib.abiMinor(), 1u);
+  EXPECT_EQ(lib.abiMinor(), static_cast<uint32_t>(KBINDER_ABI_VERSION_MINOR));
   EXPECT_EQ(lib.concurrency(), KBINDER_CONCURRENCY_SERIALIZED);
   for (ExtensionPoint point : kAllExtensionPoints) {
     EXPECT_TRUE(lib.implements(point)) << extensionPointName(point);

@@ -1,0 +1,39 @@
+// Field selectors in their string form ("spec.storageClassName=fast,status.phase!=Bound"), as a
+// list request carries them: requirements joined by commas, each a dotted path of the schema's
+// JSON field names, `=` (or `==`) or `!=`, and a value. Every requirement must hold.
+//
+// The host evaluates them on the schema's form of each object (from its caches, never sent to
+// the API server, whose field selectors differ per kind), so any scalar field the schema
+// models can be selected on; an unset field compares as "". Paths are checked against the
+// kind's schema: a field it does not model is an error naming it, not an empty result.
+//
+// Thread-safety: a FieldSelector is an immutable value.
+#pragma once
+
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "kbinder/host/objects.h"
+#include "kbinder/host/status.h"
+
+namespace kbinder::host {
+
+class FieldSelector {
+ public:
+  // The empty string selects everything. Errors name the offending requirement or field.
+  static StatusOr<FieldSelector> parse(std::string_view text, Kind kind);
+
+  bool empty() const { return requirements_.empty(); }
+  bool matches(const kbinder::v1::Object& object) const;
+
+ private:
+  struct Requirement {
+    std::vector<const google::protobuf::FieldDescriptor*> path;  // from the kind's message
+    bool equals = true;
+    std::string value;
+  };
+  std::vector<Requirement> requirements_;
+};
+
+}  // namespace kbinder::host
