@@ -3,6 +3,7 @@
 #include <algorithm>
 #include <cstdio>
 #include <cstdlib>
+#include <map>
 #include <optional>
 
 #include "kbinder/sdk/args.h"
@@ -172,7 +173,7 @@ Verdict VolumeBinding::reserve(sdk::Cluster& cluster, const Pod& pod, const Node
   state.decided = true;
   const std::string& ns = pod.metadata().namespace_();
   const std::string& node_name = node.metadata().name();
-  std::optional<kbinder::v1::ObjectList> volumes;  // listed once, when a claim needs one
+  std::map<std::string, kbinder::v1::ObjectList> free_volumes;  // by class, listed when needed
 
   for (const std::string& name : podClaimNames(pod)) {
     const std::string what = claimText(ns, name);
@@ -231,17 +232,20 @@ Verdict VolumeBinding::reserve(sdk::Cluster& cluster, const Pod& pod, const Node
     if (const sdk::Result r = cluster.list(named, &naming); !r.ok()) {
       return Verdict::error("listing volumes: " + r.message);
     }
-    if (!volumes) {
-      // Otherwise a free one: only volumes not bound yet are listed. The host filters from its
-      // cache, so a cluster's thousands of bound volumes are neither copied nor decoded per pod.
+    auto listed = free_volumes.find(class_name);
+    if (listed == free_volumes.end()) {
+      // Otherwise a free one of the claim's class: only those not bound yet are listed. The
+      // host filters from its cache, so a cluster's thousands of bound volumes (and other
+      // classes' volumes) are neither copied nor decoded per pod.
       kbinder::v1::ListRequest list;
       list.set_kind("PersistentVolume");
-      list.set_field_selector("status.phase!=Bound");
-      volumes.emplace();
-      if (const sdk::Result r = cluster.list(list, &*volumes); !r.ok()) {
+      list.set_field_selector("spec.storageClassName=" + class_name + ",status.phase!=Bound");
+      listed = free_volumes.emplace(class_name, kbinder::v1::ObjectList()).first;
+      if (const sdk::Result r = cluster.list(list, &listed->second); !r.ok()) {
         return Verdict::error("listing volumes: " + r.message);
       }
     }
+    const kbinder::v1::ObjectList& volumes = listed->second;
 
     std::lock_guard lock(mutex_);
     const PersistentVolume* chosen = nullptr;
@@ -258,7 +262,7 @@ Verdict VolumeBinding::reserve(sdk::Cluster& cluster, const Pod& pod, const Node
     // Otherwise the smallest matching volume nobody else holds.
     if (chosen == nullptr) {
       std::optional<int64_t> chosen_size;
-      for (const auto& item : volumes->items()) {
+      for (const auto& item : volumes.items()) {
         const PersistentVolume& pv = item.persistent_volume();
         if (!available(pv) || held_.count(pv.metadata().name()) != 0) continue;
         if (!mismatch(pv, claim, class_name, node).empty()) continue;
