@@ -31,6 +31,7 @@
 #include <mutex>
 #include <sstream>
 #include <string>
+#include <thread>
 #include <vector>
 
 #include "kbinder/host/controller.h"
@@ -68,6 +69,22 @@ struct Options {
 };
 
 double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+
+// CPU time the process used so far (user + system), in seconds.
+double cpuSeconds() {
+  rusage usage{};
+  getrusage(RUSAGE_SELF, &usage);
+  return static_cast<double>(usage.ru_utime.tv_sec + usage.ru_stime.tv_sec) +
+         static_cast<double>(usage.ru_utime.tv_usec + usage.ru_stime.tv_usec) / 1e6;
+}
+
+// Resident memory now, from /proc/self/statm (pages).
+double rssMiB() {
+  std::ifstream statm("/proc/self/statm");
+  long size = 0, resident = 0;
+  statm >> size >> resident;
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+}
 
 double peakRssMiB() {
   rusage usage{};
@@ -230,9 +247,9 @@ int runEmbedded(const Options& options, const fs::path& snapshot, int workers, c
   out << "embedded store, profile " << (*profile)->profile().name << " ("
       << (*profile)->plugins().size() << " plugins), " << (*profile)->profile().cycle.workers
       << " workers\n";
-  printLine(out, "  snapshot load   %.2f s (%.0f MB: read and parsed %.2f s, stored %.2f s)\n",
+  printLine(out, "  snapshot load   %.2f s (%.0f MB: read and parsed %.2f s, stored %.2f s; RSS %.0f MiB)\n",
             seconds(stored - load_started), static_cast<double>(snapshot_bytes) / 1e6,
-            seconds(parsed - load_started), seconds(stored - parsed));
+            seconds(parsed - load_started), seconds(stored - parsed), rssMiB());
 
   CycleLog log;
   host::ControllerOptions controller_options;
@@ -240,6 +257,7 @@ int runEmbedded(const Options& options, const fs::path& snapshot, int workers, c
   host::VolumeController volumes(**store);
   volumes.start();
   host::Controller controller(*profile, **store, controller_options);
+  const double cpu_started = cpuSeconds();
   const auto started = Clock::now();
   if (Status s = controller.start(); !s.ok()) {
     std::cerr << "kbinder-bench: " << s.message() << "\n";
@@ -248,6 +266,7 @@ int runEmbedded(const Options& options, const fs::path& snapshot, int workers, c
   const auto synced = Clock::now();
   controller.waitUntilSettled({}, std::chrono::milliseconds(50));
   const auto settled = Clock::now();
+  const double cpu_used = cpuSeconds() - cpu_started;
   controller.stop();
   volumes.stop();
 
@@ -260,14 +279,20 @@ int runEmbedded(const Options& options, const fs::path& snapshot, int workers, c
   std::snprintf(line, sizeof line, "  binds           %zu succeeded, %zu not, in %.2f s: %.0f binds/s\n",
                 succeeded, failed, elapsed, static_cast<double>(succeeded) / elapsed);
   out << line;
+  printLine(out, "  CPU             %.1f s over %.1f s: %.0f us per bind, %.2f of %u cores busy\n", cpu_used,
+            elapsed, 1e6 * cpu_used / static_cast<double>(std::max<size_t>(1, succeeded)),
+            cpu_used / elapsed, std::thread::hardware_concurrency());
   log.print(out);
-  printLine(out, "  peak RSS        %.0f MiB (the process, snapshot load included)\n", peakRssMiB());
+  printLine(out, "  peak RSS        %.0f MiB (the process, snapshot load included; %.0f MiB at the end)\n",
+            peakRssMiB(), rssMiB());
 
   const auto write_started = Clock::now();
   const fs::path written = scratch / ("final." + options.format);
-  if (Status s = writeFile(written, host::writeManifest((*store)->snapshot())); !s.ok()) {
-    std::cerr << "kbinder-bench: " << s.message() << "\n";
-    return 1;
+  {
+    std::ofstream file(written, std::ios::binary | std::ios::trunc);
+    (*store)->writeSnapshot(file);
+    file.flush();
+    if (!file) return std::cerr << "kbinder-bench: cannot write " << written << "\n", 1;
   }
   printLine(out, "  snapshot write  %.2f s (%.0f MB, the final state written back)\n",
             seconds(Clock::now() - write_started), static_cast<double>(fs::file_size(written)) / 1e6);
@@ -368,12 +393,14 @@ int runApiServer(const Options& options, const fs::path& snapshot, int workers, 
   const auto cached = Clock::now();
   const auto before = kube->requestCounts();
   host::Controller controller(*profile, backend, controller_options);
+  const double cpu_started = cpuSeconds();
   const auto controller_started = Clock::now();
   if (Status s = controller.start(); !s.ok()) return std::cerr << "kbinder-bench: " << s.message() << "\n", 1;
   const auto synced = Clock::now();
   controller.waitUntilSettled({}, std::chrono::milliseconds(50));
   const auto settled = Clock::now();
   const auto after = kube->requestCounts();
+  const double cpu_used = cpuSeconds() - cpu_started;
   controller.stop();
   backend.stop();
   server.stop();
@@ -406,6 +433,8 @@ int runApiServer(const Options& options, const fs::path& snapshot, int workers, 
     first = false;
   }
   out << " per bind)\n";
+  printLine(out, "  CPU (kbinder)   %.1f s over %.1f s: %.0f us per bind\n", cpu_used, elapsed,
+            1e6 * cpu_used / static_cast<double>(std::max<size_t>(1, succeeded)));
   if (per_bind > 0 && options.latency_ms > 0) {
     const double bound = worker_count / (per_bind * options.latency_ms / 1000.0);
     std::snprintf(line, sizeof line,

@@ -265,16 +265,39 @@ void EmbeddedStore::logLocked(WatchEvent::Type type, const std::string& kind_nam
 }
 
 Manifest EmbeddedStore::snapshot() const {
+  const auto current = versions();
+  Manifest out = form_;
+  out.objects.reserve(current.size());
+  for (const auto& version : current) out.objects.push_back(*version);
+  return out;
+}
+
+void EmbeddedStore::writeSnapshot(std::ostream& out) const {
+  const auto current = versions();
+  std::vector<const Json*> objects;
+  objects.reserve(current.size());
+  for (const auto& version : current) objects.push_back(version.get());
+  writeManifest(form_, objects, out);
+}
+
+std::vector<std::shared_ptr<const Json>> EmbeddedStore::versions(const std::string& kind) const {
   std::lock_guard lock(mutex_);
   std::vector<const Entry*> entries;
-  entries.reserve(objects_.size());
-  for (const auto& [key, entry] : objects_) entries.push_back(&entry);
+  if (kind.empty()) {
+    entries.reserve(objects_.size());
+    for (const auto& [key, entry] : objects_) entries.push_back(&entry);
+  } else {
+    for (auto it = objects_.lower_bound(Key{kind, "", ""});
+         it != objects_.end() && std::get<0>(it->first) == kind; ++it) {
+      entries.push_back(&it->second);
+    }
+  }
   std::sort(entries.begin(), entries.end(),
             [](const Entry* a, const Entry* b) { return a->sequence < b->sequence; });
-  Manifest out = form_;
-  out.objects.reserve(entries.size());
-  for (const Entry* entry : entries) out.objects.push_back(*entry->raw);
-  return out;
+  std::vector<std::shared_ptr<const Json>> versions;
+  versions.reserve(entries.size());
+  for (const Entry* entry : entries) versions.push_back(entry->raw);
+  return versions;
 }
 
 uint64_t EmbeddedStore::resourceVersion() const {
@@ -333,19 +356,26 @@ StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListReq
   if (!selector.ok()) return selector.status();
   auto fields = FieldSelector::parse(request.field_selector(), *kind);
   if (!fields.ok()) return fields.status();
+  // The versions are taken under the lock; selecting and copying them happens outside it.
+  std::vector<std::shared_ptr<const Object>> versions;
   kbinder::v1::ObjectList out;
-  std::lock_guard lock(mutex_);
-  for (auto it = objects_.lower_bound(Key{request.kind(), "", ""});
-       it != objects_.end() && std::get<0>(it->first) == request.kind(); ++it) {
-    if (!request.namespace_().empty() && kindNamespaced(*kind) &&
-        std::get<1>(it->first) != request.namespace_()) {
-      continue;
+  {
+    std::lock_guard lock(mutex_);
+    for (auto it = objects_.lower_bound(Key{request.kind(), "", ""});
+         it != objects_.end() && std::get<0>(it->first) == request.kind(); ++it) {
+      if (!request.namespace_().empty() && kindNamespaced(*kind) &&
+          std::get<1>(it->first) != request.namespace_()) {
+        continue;
+      }
+      versions.push_back(it->second.typed);
     }
-    if (!selector->matches(metadataOf(*it->second.typed).labels())) continue;
-    if (!fields->matches(*it->second.typed)) continue;
-    *out.add_items() = *it->second.typed;
+    out.set_resource_version(std::to_string(resource_version_));
   }
-  out.set_resource_version(std::to_string(resource_version_));
+  for (const auto& version : versions) {
+    if (!selector->matches(metadataOf(*version).labels())) continue;
+    if (!fields->matches(*version)) continue;
+    *out.add_items() = *version;
+  }
   return out;
 }
 

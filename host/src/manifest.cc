@@ -2,11 +2,13 @@
 
 #include <yaml-cpp/yaml.h>
 
+#include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
 #include <regex>
+#include <sstream>
 
 namespace kbinder::host {
 namespace {
@@ -294,28 +296,83 @@ StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source)
   return manifest;
 }
 
-std::string writeManifest(const Manifest& manifest) {
-  if (manifest.as_list || (manifest.format == ManifestFormat::kJson && manifest.objects.size() != 1)) {
-    Json list = Json::object();
-    list["apiVersion"] = manifest.list_api_version;
-    list["kind"] = manifest.list_kind;
-    list["items"] = Json::array();
-    for (const auto& object : manifest.objects) list["items"].push_back(object);
-    list["metadata"] = Json::object({{"resourceVersion", ""}});
-    if (manifest.format == ManifestFormat::kJson) {
-      return list.dump(4, ' ', false, Json::error_handler_t::replace) + "\n";
+void writeManifest(const Manifest& form, const std::vector<const Json*>& objects, std::ostream& out) {
+  constexpr auto kReplace = Json::error_handler_t::replace;
+  const bool json = form.format == ManifestFormat::kJson;
+  if (form.as_list || (json && objects.size() != 1)) {
+    // A List written item by item, exactly as dumping the whole List would write it, without
+    // building it: the objects are neither copied nor held twice.
+    const Json api_version = form.list_api_version, kind = form.list_kind;
+    if (json) {
+      out << "{\n    \"apiVersion\": " << api_version.dump(-1, ' ', false, kReplace)
+          << ",\n    \"kind\": " << kind.dump(-1, ' ', false, kReplace) << ",\n    \"items\": ";
+      if (objects.empty()) {
+        out << "[]";
+      } else {
+        out << "[\n";
+        for (size_t i = 0; i < objects.size(); ++i) {
+          const std::string text = objects[i]->dump(4, ' ', false, kReplace);
+          if (i > 0) out << ",\n";
+          // Nested two levels deep: every line indented by 8 (JSON strings hold no newlines).
+          size_t start = 0;
+          while (start < text.size()) {
+            const size_t end = std::min(text.find('\n', start), text.size());
+            out << "        ";
+            out.write(text.data() + start, static_cast<std::streamsize>(end - start));
+            if (end < text.size()) out << '\n';
+            start = end + 1;
+          }
+        }
+        out << "\n    ]";
+      }
+      out << ",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n";
+      return;
     }
-    return toYaml(list);
+    std::string text;
+    emit(text, Json{{"apiVersion", api_version}, {"kind", kind}}, 0);
+    out << text;
+    if (objects.empty()) {
+      out << "items: []\n";
+    } else {
+      out << "items:\n";
+      for (const Json* object : objects) {
+        // kubectl style: the items at the key's indentation, the first key on the "- " line.
+        text.clear();
+        if (object->is_object() && !object->empty()) {
+          emit(text, *object, 2);
+          out << "- ";
+          out.write(text.data() + 2, static_cast<std::streamsize>(text.size() - 2));
+        } else {
+          emit(text, Json::array({*object}), 0);
+          out << text;
+        }
+      }
+    }
+    text.clear();
+    emit(text, Json{{"metadata", Json{{"resourceVersion", ""}}}}, 0);
+    out << text;
+    return;
   }
-  if (manifest.format == ManifestFormat::kJson) {
-    return manifest.objects.front().dump(4, ' ', false, Json::error_handler_t::replace) + "\n";
+  if (json) {
+    out << objects.front()->dump(4, ' ', false, kReplace) << "\n";
+    return;
   }
-  std::string out;
-  for (size_t i = 0; i < manifest.objects.size(); ++i) {
-    if (i > 0) out += "---\n";
-    out += toYaml(manifest.objects[i]);
+  std::string text;
+  for (size_t i = 0; i < objects.size(); ++i) {
+    if (i > 0) out << "---\n";
+    text.clear();
+    emit(text, *objects[i], 0);
+    out << text;
   }
-  return out;
+}
+
+std::string writeManifest(const Manifest& manifest) {
+  std::vector<const Json*> objects;
+  objects.reserve(manifest.objects.size());
+  for (const Json& object : manifest.objects) objects.push_back(&object);
+  std::ostringstream out;
+  writeManifest(manifest, objects, out);
+  return out.str();
 }
 
 }  // namespace kbinder::host

@@ -3,6 +3,7 @@
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 
 #include <algorithm>
 #include <chrono>
@@ -368,35 +369,48 @@ Json valueToJson(const pb::Message& message, const pb::FieldDescriptor* field, i
 
 }  // namespace
 
-Json messageToJson(const pb::Message& message) {
+namespace {
+
+// A set field's value as JSON (maps in key order, as the JSON printer writes them).
+Json setFieldToJson(const pb::Message& message, const pb::FieldDescriptor* field) {
   const pb::Reflection& r = *message.GetReflection();
-  std::vector<const pb::FieldDescriptor*> fields;
-  r.ListFields(message, &fields);  // set fields only (non-default, or present), in number order
-  Json out = Json::object();
-  for (const pb::FieldDescriptor* field : fields) {
-    if (field->is_map()) {
-      const pb::FieldDescriptor* key_field = field->message_type()->map_key();
-      const pb::FieldDescriptor* value_field = field->message_type()->map_value();
-      // Map entries in key order, as the JSON printer writes them.
-      std::vector<std::pair<std::string, Json>> entries;
-      for (int i = 0; i < r.FieldSize(message, field); ++i) {
-        const pb::Message& entry = r.GetRepeatedMessage(message, field, i);
-        entries.emplace_back(entry.GetReflection()->GetString(entry, key_field),
-                             valueToJson(entry, value_field, -1));
-      }
-      std::sort(entries.begin(), entries.end(),
-                [](const auto& a, const auto& b) { return a.first < b.first; });
-      Json map = Json::object();
-      for (auto& [k, v] : entries) map[k] = std::move(v);
-      out[field->json_name()] = std::move(map);
-    } else if (field->is_repeated()) {
-      Json list = Json::array();
-      for (int i = 0; i < r.FieldSize(message, field); ++i) list.push_back(valueToJson(message, field, i));
-      out[field->json_name()] = std::move(list);
-    } else {
-      out[field->json_name()] = valueToJson(message, field, -1);
+  if (field->is_map()) {
+    const pb::FieldDescriptor* key_field = field->message_type()->map_key();
+    const pb::FieldDescriptor* value_field = field->message_type()->map_value();
+    std::vector<std::pair<std::string, Json>> entries;
+    for (int i = 0; i < r.FieldSize(message, field); ++i) {
+      const pb::Message& entry = r.GetRepeatedMessage(message, field, i);
+      entries.emplace_back(entry.GetReflection()->GetString(entry, key_field),
+                           valueToJson(entry, value_field, -1));
     }
+    std::sort(entries.begin(), entries.end(),
+              [](const auto& a, const auto& b) { return a.first < b.first; });
+    Json map = Json::object();
+    for (auto& [k, v] : entries) map[k] = std::move(v);
+    return map;
   }
+  if (field->is_repeated()) {
+    Json list = Json::array();
+    for (int i = 0; i < r.FieldSize(message, field); ++i) list.push_back(valueToJson(message, field, i));
+    return list;
+  }
+  return valueToJson(message, field, -1);
+}
+
+// One field as JSON; null when it is not set (as messageToJson would leave it out).
+Json fieldToJson(const pb::Message& message, const pb::FieldDescriptor* field) {
+  const pb::Reflection& r = *message.GetReflection();
+  const bool set = field->is_repeated() ? r.FieldSize(message, field) > 0 : r.HasField(message, field);
+  return set ? setFieldToJson(message, field) : Json();
+}
+
+}  // namespace
+
+Json messageToJson(const pb::Message& message) {
+  std::vector<const pb::FieldDescriptor*> fields;
+  message.GetReflection()->ListFields(message, &fields);  // set fields only, in number order
+  Json out = Json::object();
+  for (const pb::FieldDescriptor* field : fields) out[field->json_name()] = setFieldToJson(message, field);
   return out;
 }
 
@@ -451,31 +465,38 @@ Json rebase(const Json& raw, const Json& before, const Json& after) {
 
 Json applySubsetChange(Kind kind, const Json& raw, const Object& current, const Object& requested,
                        const std::string& subresource) {
-  const Json before = objectToJson(current);
-  Json after = objectToJson(requested);
-  for (const char* field : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp",
-                            "deletionTimestamp"}) {
-    const auto meta = before.find("metadata");
-    const auto old = meta != before.end() ? meta->find(field) : before.end();
-    if (meta != before.end() && old != meta->end()) {
-      after["metadata"][field] = *old;
-    } else if (after.contains("metadata")) {
-      after["metadata"].erase(field);
+  // Only the top-level fields the request changes are converted and carried over: a patch of
+  // a pod's labels need not turn the whole pod into JSON twice. rebase() leaves a key absent
+  // from both sides as the raw object has it, so leaving out equal fields changes nothing.
+  const pb::Message& from = payload(current);
+  const pb::Message& to = payload(requested);
+  const pb::Descriptor* descriptor = from.GetDescriptor();
+  Json before = Json::object(), after = Json::object();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const pb::FieldDescriptor* field = descriptor->field(i);
+    const std::string& name = field->json_name();
+    // What the other subresource owns is not changed by this one.
+    if (subresource == "status" ? name != "status" : (kindHasStatusSubresource(kind) && name == "status")) {
+      continue;
     }
+    pb::util::MessageDifferencer same;
+    if (same.CompareWithFields(from, to, {field}, {field})) continue;
+    const Json whole_from = fieldToJson(from, field), whole_to = fieldToJson(to, field);
+    if (!whole_from.is_null()) before[name] = whole_from;
+    if (!whole_to.is_null()) after[name] = whole_to;
   }
-  if (subresource == "status") {
-    Json only_status = before;
-    if (after.contains("status")) {
-      only_status["status"] = after["status"];
-    } else {
-      only_status.erase("status");
-    }
-    after = std::move(only_status);
-  } else if (kindHasStatusSubresource(kind)) {
-    if (before.contains("status")) {
-      after["status"] = before["status"];
-    } else {
-      after.erase("status");
+  if (after.contains("metadata") || before.contains("metadata")) {
+    Json& meta = after["metadata"];
+    if (!meta.is_object()) meta = Json::object();
+    for (const char* field : {"name", "namespace", "uid", "resourceVersion", "creationTimestamp",
+                              "deletionTimestamp"}) {
+      const auto old_meta = before.find("metadata");
+      const auto old = old_meta != before.end() ? old_meta->find(field) : before.end();
+      if (old_meta != before.end() && old != old_meta->end()) {
+        meta[field] = *old;
+      } else {
+        meta.erase(field);
+      }
     }
   }
   return rebase(raw, before, after);

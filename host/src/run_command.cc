@@ -9,6 +9,7 @@
 #include <cstring>
 #include <filesystem>
 #include <fstream>
+#include <functional>
 #include <map>
 #include <set>
 #include <sstream>
@@ -35,13 +36,14 @@ StatusOr<std::string> readFile(const std::string& path) {
   return text.str();
 }
 
-// Writes `text` to `path` through a temporary file and a rename: never half-written.
-Status writeAtomically(const fs::path& path, const std::string& text) {
+// Writes what `write` puts out to `path` through a temporary file and a rename: never
+// half-written.
+Status writeAtomically(const fs::path& path, const std::function<void(std::ostream&)>& write) {
   const fs::path temp = path.string() + ".tmp-" + std::to_string(::getpid());
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     if (!out) return invalidArgument("cannot write " + temp.string() + ": " + std::strerror(errno));
-    out << text;
+    write(out);
     out.flush();
     if (!out) {
       std::error_code ec;
@@ -109,8 +111,8 @@ int runRehearsal(const RunOptions& options, std::ostream& out, std::ostream& err
 
   EmbeddedStore& cluster = **store;
   std::set<std::string> events_before;
-  for (const auto& object : cluster.snapshot().objects) {
-    if (object.value("kind", "") == "Event") events_before.insert(rawString(object, {"metadata", "uid"}));
+  for (const auto& event : cluster.versions("Event")) {
+    events_before.insert(rawString(*event, {"metadata", "uid"}));
   }
 
   VolumeController volumes(cluster);
@@ -152,12 +154,9 @@ int runRehearsal(const RunOptions& options, std::ostream& out, std::ostream& err
   out << table(rows);
 
   std::vector<std::vector<std::string>> event_rows = {{"TYPE", "REASON", "OBJECT", "MESSAGE"}};
-  const Manifest final_state = cluster.snapshot();
-  for (const auto& object : final_state.objects) {
-    if (object.value("kind", "") != "Event" ||
-        events_before.count(rawString(object, {"metadata", "uid"})) != 0) {
-      continue;
-    }
+  for (const auto& event : cluster.versions("Event")) {  // in the order they were recorded
+    const Json& object = *event;
+    if (events_before.count(rawString(object, {"metadata", "uid"})) != 0) continue;
     event_rows.push_back({rawString(object, {"type"}), rawString(object, {"reason"}),
                           "pod/" + rawString(object, {"regarding", "name"}),
                           rawString(object, {"note"})});
@@ -177,7 +176,8 @@ int runRehearsal(const RunOptions& options, std::ostream& out, std::ostream& err
   out << summary;
 
   if (!options.out.empty()) {
-    if (Status s = writeAtomically(options.out, writeManifest(final_state)); !s.ok()) return fail(s);
+    const Status s = writeAtomically(options.out, [&](std::ostream& file) { cluster.writeSnapshot(file); });
+    if (!s.ok()) return fail(s);
     out << "final state written to " << options.out << "\n";
   }
   return options.strict && failed > 0 ? kExitRequestsFailed : kExitOk;

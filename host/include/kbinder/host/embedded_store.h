@@ -29,7 +29,10 @@ namespace kbinder::host {
 class EmbeddedStore final : public ClusterBackend {
  public:
   struct Options {
-    size_t watch_history = 100'000;  // events kept for watches; older ones are Gone
+    // Events kept for watches; a watch from before the oldest is Gone (and relists). The
+    // store's watchers are the binder's own informers, which keep up; each event kept may hold
+    // an object's superseded version alive.
+    size_t watch_history = 100'000;
   };
 
   // Checks every modeled object against the schema (errors name the object and the field),
@@ -44,6 +47,12 @@ class EmbeddedStore final : public ClusterBackend {
   // Every object as it is now, in load order, objects created later at the end, in the form
   // the manifest was read in.
   Manifest snapshot() const;
+  // The same, written straight to `out` in the manifest's form: the objects are not copied
+  // (their versions are shared), and the store is not locked while they are written.
+  void writeSnapshot(std::ostream& out) const;
+  // Every object's current raw version (of `kind`, when not empty), in load/creation order;
+  // versions are immutable and shared, so nothing is copied.
+  std::vector<std::shared_ptr<const Json>> versions(const std::string& kind = "") const;
   uint64_t resourceVersion() const;
 
   // The raw object, as the store holds it; NOT_FOUND when absent. `kind` is any kind string.

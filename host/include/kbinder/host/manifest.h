@@ -11,6 +11,7 @@
 
 #include <nlohmann/json.hpp>
 
+#include <ostream>
 #include <string>
 #include <string_view>
 #include <vector>
@@ -36,6 +37,9 @@ struct Manifest {
 // column) and on documents that are not Kubernetes objects.
 StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source);
 std::string writeManifest(const Manifest& manifest);
+// The same for `objects` (in place of manifest.objects, which is ignored), streamed to `out`:
+// nothing is copied, so a store can write a large snapshot without holding it twice.
+void writeManifest(const Manifest& form, const std::vector<const Json*>& objects, std::ostream& out);
 
 // One YAML document or JSON text to a value, and a value to block-style YAML.
 StatusOr<Json> parseYaml(std::string_view text, std::string_view source);
