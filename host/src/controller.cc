@@ -255,7 +255,7 @@ void Controller::process(const std::string& key) {
   if (result.outcome == CycleOutcome::kSucceeded) {
     status.set_phase("Succeeded");
     status.set_reason(result.already_bound ? result.reason : "");
-    phase = writeStatus(key, status);
+    phase = writeStatus(key, request, status);
     if (phase == "Succeeded") {
       recordEvent(request, result.pod_uid, false, "Bound",
                   result.already_bound ? "Pod " + request.spec().pod_name() + " was already bound to " +
@@ -272,7 +272,7 @@ void Controller::process(const std::string& key) {
     status.set_failed_attempts(failed);
     status.set_reason(result.reason);
     status.set_phase(final ? "Failed" : "Pending");
-    phase = writeStatus(key, status);
+    phase = writeStatus(key, request, status);
     if (phase == status.phase()) {
       recordEvent(request, result.pod_uid, true, "BindAttemptFailed",
                   "Attempt " + std::to_string(failed) + " failed: " + result.reason);
@@ -306,16 +306,23 @@ void Controller::process(const std::string& key) {
   }
 }
 
-std::string Controller::writeStatus(const std::string& key,
+std::string Controller::writeStatus(const std::string& key, const BindRequest& read,
                                     const kbinder::v1::BindRequestStatus& status) {
   const size_t slash = key.find('/');
   for (int attempt = 0; attempt < 10; ++attempt) {
-    kbinder::v1::GetRequest get;
-    get.set_kind("BindRequest");
-    get.set_namespace_(key.substr(0, slash));
-    get.set_name(key.substr(slash + 1));
-    get.set_fresh(true);
-    auto current = cluster_.get(get);
+    // First onto the version the cycle started from (a write guarded by its resourceVersion:
+    // a conflict if anything changed since); after a conflict, onto a fresh read.
+    StatusOr<kbinder::v1::Object> current = kbinder::v1::Object();
+    if (attempt == 0) {
+      *current->mutable_bind_request() = read;
+    } else {
+      kbinder::v1::GetRequest get;
+      get.set_kind("BindRequest");
+      get.set_namespace_(key.substr(0, slash));
+      get.set_name(key.substr(slash + 1));
+      get.set_fresh(true);
+      current = cluster_.get(get);
+    }
     if (!current.ok()) {
       hostLogger().warn("BindRequest {}: cannot write status: {}", key, current.status().message());
       return {};

@@ -361,8 +361,27 @@ void KubernetesBackend::stop() {
   for (auto& [kind, cache] : caches_) cache->stop();
 }
 
+void KubernetesBackend::rememberRaw(const std::string& path, const Json& raw) {
+  constexpr size_t kMaxRemembered = 4096;
+  std::lock_guard lock(remembered_mutex_);
+  if (remembered_.size() >= kMaxRemembered) remembered_.clear();
+  remembered_[path] = raw;
+}
+
+std::optional<Json> KubernetesBackend::rememberedRaw(const std::string& path,
+                                                     const std::string& resource_version) {
+  std::lock_guard lock(remembered_mutex_);
+  const auto it = remembered_.find(path);
+  if (it == remembered_.end() || resource_version.empty() ||
+      rawString(it->second, {"metadata", "resourceVersion"}) != resource_version) {
+    return std::nullopt;
+  }
+  return it->second;
+}
+
 StatusOr<Json> KubernetesBackend::fetchRaw(Kind kind, const std::string& ns, const std::string& name) {
-  const HttpResult r = client_->request("GET", resourcePath(kind, ns, name));
+  const std::string path = resourcePath(kind, ns, name);
+  const HttpResult r = client_->request("GET", path);
   if (Status s = statusOf(r, "reading " + std::string(kindResource(kind)) + " " + name); !s.ok()) {
     if (s.code() == StatusCode::kNotFound) {
       return notFound(std::string(kindResource(kind)) + " \"" + name + "\" not found");
@@ -371,6 +390,7 @@ StatusOr<Json> KubernetesBackend::fetchRaw(Kind kind, const std::string& ns, con
   }
   Json raw = Json::parse(r.body, nullptr, false);
   if (raw.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+  rememberRaw(path, raw);
   return raw;
 }
 
@@ -447,6 +467,11 @@ StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& reque
     }
   }
   if (raw.is_null()) {
+    if (auto remembered = rememberedRaw(resourcePath(*kind, ns, meta.name()), meta.resource_version())) {
+      raw = std::move(*remembered);
+    }
+  }
+  if (raw.is_null()) {
     auto fetched = fetchRaw(*kind, ns, meta.name());
     if (!fetched.ok()) return fetched.status();
     raw = std::move(fetched).value();
@@ -472,6 +497,7 @@ StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& reque
   }
   const Json written = Json::parse(r.body, nullptr, false);
   if (written.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+  rememberRaw(resourcePath(*kind, ns, meta.name()), written);
   return objectFromJson(*kind, written);
 }
 
@@ -523,6 +549,7 @@ StatusOr<Json> KubernetesBackend::getRaw(const std::string& path) {
   if (Status s = statusOf(r, "reading " + path); !s.ok()) return s;
   Json raw = Json::parse(r.body, nullptr, false);
   if (raw.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+  rememberRaw(path, raw);
   return raw;
 }
 
@@ -531,6 +558,7 @@ StatusOr<Json> KubernetesBackend::writeRaw(std::string_view method, const std::s
   if (Status s = statusOf(r, std::string(method) + " " + path); !s.ok()) return s;
   Json raw = Json::parse(r.body, nullptr, false);
   if (raw.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+  rememberRaw(path, raw);
   return raw;
 }
 

@@ -112,8 +112,10 @@ class Controller {
   void forgetSettledLocked(const std::string& key);
   void worker();
   void process(const std::string& key);
-  // Writes the request's new status (retrying on conflicts) and returns the phase written.
-  std::string writeStatus(const std::string& key, const kbinder::v1::BindRequestStatus& status);
+  // Writes the request's new status onto `read` (the version the cycle started from), on a
+  // fresh read after a conflict, and returns the phase written.
+  std::string writeStatus(const std::string& key, const kbinder::v1::BindRequest& read,
+                          const kbinder::v1::BindRequestStatus& status);
   void recordEvent(const kbinder::v1::BindRequest& request, const std::string& pod_uid,
                    bool warning, const std::string& reason, const std::string& note);
 

@@ -19,6 +19,8 @@
 #include <atomic>
 #include <map>
 #include <memory>
+#include <unordered_map>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -84,6 +86,13 @@ class KubernetesBackend final : public ClusterBackend {
   std::unique_ptr<KubeClient> client_;
   Options options_;
   std::map<Kind, std::unique_ptr<Cache>> caches_;
+  // The raw objects this backend last read fresh or wrote, by path: a patch guarded by a
+  // version just read needs the raw object of that version to compute its merge patch, and
+  // the watch-fed caches may not have it yet. Bounded; cleared when full.
+  void rememberRaw(const std::string& path, const Json& raw);
+  std::optional<Json> rememberedRaw(const std::string& path, const std::string& resource_version);
+  std::mutex remembered_mutex_;
+  std::unordered_map<std::string, Json> remembered_;
 };
 
 // The URL path of a kind's collection ("/api/v1/namespaces/ns/pods") or of one object.
