@@ -7,21 +7,57 @@
 #include <cmath>
 #include <cstdlib>
 #include <limits>
-#include <regex>
 #include <sstream>
 
 namespace kbinder::host {
 namespace {
 
-// YAML 1.2 core schema resolution of a plain (unquoted) scalar.
+bool isDigit(char c, int base) {
+  if (base == 16) return (c >= '0' && c <= '9') || (c >= 'a' && c <= 'f') || (c >= 'A' && c <= 'F');
+  return c >= '0' && c < static_cast<char>('0' + base);
+}
+
+// `s` from `at` on is one or more digits of `base`.
+bool allDigits(const std::string& s, size_t at, int base) {
+  if (at >= s.size()) return false;
+  for (size_t i = at; i < s.size(); ++i) {
+    if (!isDigit(s[i], base)) return false;
+  }
+  return true;
+}
+
+// The core schema's float: [-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?
+bool isCoreFloat(const std::string& s) {
+  size_t i = (!s.empty() && (s[0] == '-' || s[0] == '+')) ? 1 : 0;
+  const size_t int_start = i;
+  while (i < s.size() && isDigit(s[i], 10)) ++i;
+  const bool int_digits = i > int_start;
+  if (i < s.size() && s[i] == '.') {
+    ++i;
+    const size_t frac_start = i;
+    while (i < s.size() && isDigit(s[i], 10)) ++i;
+    if (!int_digits && i == frac_start) return false;  // "." or "-." alone
+  } else if (!int_digits) {
+    return false;
+  }
+  if (i < s.size() && (s[i] == 'e' || s[i] == 'E')) {
+    ++i;
+    if (i < s.size() && (s[i] == '-' || s[i] == '+')) ++i;
+    if (!allDigits(s, i, 10)) return false;
+    i = s.size();
+  }
+  return i == s.size();
+}
+
+// YAML 1.2 core schema resolution of a plain (unquoted) scalar. Hand-written matchers: this
+// runs for every plain scalar read and every string written, where std::regex was the cost.
 Json resolvePlainScalar(const std::string& s) {
-  static const std::regex kInt("[-+]?[0-9]+");
-  static const std::regex kOctal("0o[0-7]+");
-  static const std::regex kHex("0x[0-9a-fA-F]+");
-  static const std::regex kFloat(R"([-+]?(\.[0-9]+|[0-9]+(\.[0-9]*)?)([eE][-+]?[0-9]+)?)");
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;
   if (s == "false" || s == "False" || s == "FALSE") return false;
+  const char first = s[0];
+  // Every other non-string starts with a digit, a sign or a dot.
+  if (!isDigit(first, 10) && first != '-' && first != '+' && first != '.') return s;
   auto integer = [&](const char* digits, int base) -> Json {
     errno = 0;
     char* end = nullptr;
@@ -29,14 +65,15 @@ Json resolvePlainScalar(const std::string& s) {
     if (errno == ERANGE || *end != '\0') return std::strtod(s.c_str(), nullptr);
     return static_cast<int64_t>(v);
   };
-  if (std::regex_match(s, kInt)) return integer(s.c_str(), 10);
-  if (std::regex_match(s, kOctal)) return integer(s.c_str() + 2, 8);
-  if (std::regex_match(s, kHex)) return integer(s.c_str() + 2, 16);
-  if (std::regex_match(s, kFloat)) return std::strtod(s.c_str(), nullptr);
-  static const std::regex kInf(R"([-+]?\.(inf|Inf|INF))");
-  if (std::regex_match(s, kInf)) {
-    return s[0] == '-' ? -std::numeric_limits<double>::infinity()
-                       : std::numeric_limits<double>::infinity();
+  const size_t sign = (first == '-' || first == '+') ? 1 : 0;
+  if (allDigits(s, sign, 10)) return integer(s.c_str(), 10);
+  if (s.size() > 2 && s[0] == '0' && s[1] == 'o' && allDigits(s, 2, 8)) return integer(s.c_str() + 2, 8);
+  if (s.size() > 2 && s[0] == '0' && s[1] == 'x' && allDigits(s, 2, 16)) return integer(s.c_str() + 2, 16);
+  if (isCoreFloat(s)) return std::strtod(s.c_str(), nullptr);
+  const std::string rest = s.substr(sign);
+  if (rest == ".inf" || rest == ".Inf" || rest == ".INF") {
+    return first == '-' ? -std::numeric_limits<double>::infinity()
+                        : std::numeric_limits<double>::infinity();
   }
   if (s == ".nan" || s == ".NaN" || s == ".NAN") return std::numeric_limits<double>::quiet_NaN();
   return s;

@@ -3,6 +3,11 @@
 
 #include <gtest/gtest.h>
 
+#include <cmath>
+#include <limits>
+#include <utility>
+#include <vector>
+
 #include "kbinder/host/objects.h"
 
 namespace kbinder::host {
@@ -40,6 +45,35 @@ TEST(ManifestTest, PlainScalarsFollowTheYamlCoreSchema) {
   EXPECT_EQ((*value)["f"], "500m");
   EXPECT_EQ((*value)["g"], "12");
   EXPECT_EQ((*value)["h"], "yes");
+}
+
+// Every edge of the core schema's integer, float, infinity and NaN forms; what matches none
+// stays a string (and is written back quoted where it would otherwise re-read as another type).
+TEST(ManifestTest, PlainScalarEdgesResolveAsTheCoreSchemaSays) {
+  const double inf = std::numeric_limits<double>::infinity();
+  const std::vector<std::pair<std::string, Json>> cases = {
+      {"0", 0}, {"-1", -1}, {"+7", 7}, {"007", 7}, {"0o17", 15}, {"0x1F", 31}, {"0xff", 255},
+      {"1.5", 1.5}, {".5", 0.5}, {"5.", 5.0}, {"-.5", -0.5}, {"+1.", 1.0}, {"1e3", 1000.0},
+      {"1E+3", 1000.0}, {"2.5e-1", 0.25}, {".5e1", 5.0}, {".inf", inf}, {"-.Inf", -inf},
+      {"+.INF", inf}, {"99999999999999999999", 1e20},
+      {".", "."}, {"+", "+"}, {"1e", "1e"}, {"e3", "e3"}, {"1.2.3", "1.2.3"},
+      {"0x", "0x"}, {"0o8", "0o8"}, {"0X1F", "0X1F"}, {"12abc", "12abc"}, {"1_000", "1_000"},
+      {"-.", "-."}, {"1e+", "1e+"}, {".inf.", ".inf."}, {"inf", "inf"}, {"+-1", "+-1"},
+      {"500m", "500m"}, {"10Gi", "10Gi"}, {"v1.34", "v1.34"}};
+  for (const auto& [text, expected] : cases) {
+    auto value = parseYaml("v: " + text + "\n", "t");
+    ASSERT_TRUE(value.ok()) << text << ": " << value.status().message();
+    EXPECT_EQ((*value)["v"], expected) << text << " read as " << (*value)["v"].dump();
+    if (expected.is_string()) {
+      // Written back, it reads as the same string.
+      auto again = parseYaml(toYaml(Json{{"v", text}}), "again");
+      ASSERT_TRUE(again.ok());
+      EXPECT_EQ((*again)["v"], text) << toYaml(Json{{"v", text}});
+    }
+  }
+  auto nan = parseYaml("v: .NaN\n", "t");
+  ASSERT_TRUE(nan.ok());
+  EXPECT_TRUE(std::isnan((*nan)["v"].get<double>()));
 }
 
 TEST(ManifestTest, StringsThatLookLikeOtherTypesAreQuotedOnOutput) {
