@@ -11,7 +11,7 @@ packages=(
   libtomlplusplus-dev                   # profiles
   libcli11-dev                          # the command line
   libssl-dev                            # SHA-256 pins of plugin libraries
-  nlohmann-json3-dev libyaml-cpp-dev    # Kubernetes manifests (JSON, YAML)
+  nlohmann-json3-dev libyaml-dev        # Kubernetes manifests (JSON, YAML)
   libcurl4-openssl-dev                  # HTTPS to the Kubernetes API server
   libgtest-dev                          # the test suite
   libbenchmark-dev                      # the benchmarks (bench/)

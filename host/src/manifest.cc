@@ -1,12 +1,14 @@
 #include "kbinder/host/manifest.h"
 
-#include <yaml-cpp/yaml.h>
+#include <yaml.h>
 
 #include <algorithm>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
 #include <limits>
+#include <map>
+#include <optional>
 #include <sstream>
 
 namespace kbinder::host {
@@ -79,30 +81,141 @@ Json resolvePlainScalar(const std::string& s) {
   return s;
 }
 
-Json fromYamlNode(const YAML::Node& node) {
-  switch (node.Type()) {
-    case YAML::NodeType::Null:
-    case YAML::NodeType::Undefined: return nullptr;
-    case YAML::NodeType::Scalar:
-      // yaml-cpp tags plain scalars "?" and quoted or block scalars "!".
-      if (node.Tag() == "?") return resolvePlainScalar(node.Scalar());
-      return node.Scalar();
-    case YAML::NodeType::Sequence: {
-      Json array = Json::array();
-      for (const auto& item : node) array.push_back(fromYamlNode(item));
-      return array;
+// A YAML stream's documents as JSON values, read with libyaml's event parser (no node tree:
+// each value is built in place). Plain scalars follow the core schema; quoted, block and
+// explicitly tagged scalars are strings; aliases copy their anchor's value; a non-string
+// key is written as its JSON text; of duplicate keys the last wins.
+struct YamlDocument {
+  Json value;       // null for an empty document
+  size_t line = 0;  // where it starts, from 1
+};
+
+class YamlReader {
+ public:
+  explicit YamlReader(std::string_view text) {
+    yaml_parser_initialize(&parser_);
+    yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()),
+                                 text.size());
+  }
+  ~YamlReader() { yaml_parser_delete(&parser_); }
+  YamlReader(const YamlReader&) = delete;
+  YamlReader& operator=(const YamlReader&) = delete;
+
+  // All documents (`first_only`: stops after the first); errors carry "LINE:COLUMN: problem".
+  StatusOr<std::vector<YamlDocument>> read(bool first_only) {
+    std::vector<YamlDocument> documents;
+    while (true) {
+      yaml_event_t event;
+      if (!yaml_parser_parse(&parser_, &event)) return error();
+      const yaml_event_type_t type = event.type;
+      Status s = handle(event, documents);
+      yaml_event_delete(&event);
+      if (!s.ok()) return s;
+      if (type == YAML_STREAM_END_EVENT) break;
+      if (type == YAML_DOCUMENT_END_EVENT && first_only) break;
     }
-    case YAML::NodeType::Map: {
-      Json object = Json::object();
-      for (const auto& entry : node) {
-        const Json key = fromYamlNode(entry.first);
-        object[key.is_string() ? key.get<std::string>() : key.dump()] = fromYamlNode(entry.second);
-      }
-      return object;
+    return documents;
+  }
+
+ private:
+  struct Frame {
+    Json value;
+    std::string anchor;
+    std::optional<std::string> key;  // in a mapping: the key read, waiting for its value
+  };
+
+  Status error() const {
+    const yaml_mark_t& mark = parser_.problem_mark;
+    std::string message = parser_.problem != nullptr ? parser_.problem : "malformed YAML";
+    if (parser_.context != nullptr) message = std::string(parser_.context) + ": " + message;
+    return invalidArgument(std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) +
+                           ": invalid YAML: " + message);
+  }
+
+  static std::string text(const yaml_char_t* s) {
+    return s == nullptr ? std::string() : std::string(reinterpret_cast<const char*>(s));
+  }
+
+  // A finished value goes into its parent (or becomes the document).
+  void deliver(Json value, const std::string& anchor) {
+    if (!anchor.empty()) anchors_[anchor] = value;
+    if (stack_.empty()) {
+      root_ = std::move(value);
+      return;
+    }
+    Frame& parent = stack_.back();
+    if (parent.value.is_array()) {
+      parent.value.push_back(std::move(value));
+    } else if (!parent.key) {
+      parent.key = value.is_string() ? value.get<std::string>() : value.dump();
+    } else {
+      parent.value[*parent.key] = std::move(value);
+      parent.key.reset();
     }
   }
-  return nullptr;
-}
+
+  Status handle(const yaml_event_t& event, std::vector<YamlDocument>& documents) {
+    // A document is where its content starts (not its "---"), as messages point there.
+    if (in_document_ && !content_seen_ && event.type != YAML_DOCUMENT_END_EVENT) {
+      content_seen_ = true;
+      line_ = event.start_mark.line + 1;
+    }
+    switch (event.type) {
+      case YAML_DOCUMENT_START_EVENT:
+        root_ = nullptr;
+        line_ = event.start_mark.line + 1;
+        in_document_ = true;
+        content_seen_ = false;
+        break;
+      case YAML_DOCUMENT_END_EVENT:
+        documents.push_back({std::move(root_), line_});
+        anchors_.clear();
+        in_document_ = false;
+        break;
+      case YAML_SCALAR_EVENT: {
+        const auto& scalar = event.data.scalar;
+        std::string value(reinterpret_cast<const char*>(scalar.value), scalar.length);
+        const bool plain = scalar.style == YAML_PLAIN_SCALAR_STYLE && scalar.tag == nullptr;
+        deliver(plain ? resolvePlainScalar(value) : Json(std::move(value)), text(scalar.anchor));
+        break;
+      }
+      case YAML_SEQUENCE_START_EVENT:
+        stack_.push_back({Json::array(), text(event.data.sequence_start.anchor), std::nullopt});
+        break;
+      case YAML_MAPPING_START_EVENT:
+        stack_.push_back({Json::object(), text(event.data.mapping_start.anchor), std::nullopt});
+        break;
+      case YAML_SEQUENCE_END_EVENT:
+      case YAML_MAPPING_END_EVENT: {
+        Frame frame = std::move(stack_.back());
+        stack_.pop_back();
+        deliver(std::move(frame.value), frame.anchor);
+        break;
+      }
+      case YAML_ALIAS_EVENT: {
+        const std::string name = text(event.data.alias.anchor);
+        const auto it = anchors_.find(name);
+        if (it == anchors_.end()) {
+          return invalidArgument(std::to_string(event.start_mark.line + 1) + ":" +
+                                 std::to_string(event.start_mark.column + 1) +
+                                 ": invalid YAML: unknown anchor *" + name);
+        }
+        deliver(it->second, "");
+        break;
+      }
+      default:
+        break;
+    }
+    return okStatus();
+  }
+
+  yaml_parser_t parser_;
+  std::vector<Frame> stack_;
+  std::map<std::string, Json> anchors_;
+  Json root_;
+  size_t line_ = 0;
+  bool in_document_ = false, content_seen_ = false;
+};
 
 // True when `s` can be written unquoted and reads back as the same string, in YAML 1.2 and in
 // the YAML 1.1 readers much of the Kubernetes tooling uses (yes/no/on/off, 1_000, ...).
@@ -252,12 +365,10 @@ Status addDocument(Manifest& manifest, Json document, const std::string& where) 
 }  // namespace
 
 StatusOr<Json> parseYaml(std::string_view text, std::string_view source) {
-  try {
-    return fromYamlNode(YAML::Load(std::string(text)));
-  } catch (const YAML::Exception& e) {
-    return invalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) + ":" +
-                           std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
-  }
+  auto documents = YamlReader(text).read(/*first_only=*/true);
+  if (!documents.ok()) return invalidArgument(std::string(source) + ":" + documents.status().message());
+  if (documents->empty()) return Json();
+  return std::move(documents->front().value);
 }
 
 std::string toYaml(const Json& value) {
@@ -303,21 +414,15 @@ StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source)
   }
 
   manifest.format = ManifestFormat::kYaml;
-  std::vector<YAML::Node> nodes;
-  try {
-    nodes = YAML::LoadAll(std::string(text));
-  } catch (const YAML::Exception& e) {
-    return invalidArgument(std::string(source) + ":" + std::to_string(e.mark.line + 1) + ":" +
-                           std::to_string(e.mark.column + 1) + ": invalid YAML: " + e.msg);
-  }
+  auto parsed = YamlReader(text).read(/*first_only=*/false);
+  if (!parsed.ok()) return invalidArgument(std::string(source) + ":" + parsed.status().message());
   size_t documents = 0;
-  for (const auto& node : nodes) {
-    if (node.IsNull()) continue;  // an empty document, e.g. a leading or trailing "---"
+  for (YamlDocument& yaml : *parsed) {
+    if (yaml.value.is_null()) continue;  // an empty document, e.g. a leading or trailing "---"
     ++documents;
-    Json document = fromYamlNode(node);
-    const std::string where =
-        std::string(source) + ":" + std::to_string(node.Mark().line + 1) + ": document " +
-        std::to_string(documents);
+    Json document = std::move(yaml.value);
+    const std::string where = std::string(source) + ":" + std::to_string(yaml.line) + ": document " +
+                              std::to_string(documents);
     const bool list = isListKind(document);
     if (list) {
       manifest.list_api_version = document.value("apiVersion", "v1");

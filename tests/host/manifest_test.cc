@@ -76,6 +76,50 @@ TEST(ManifestTest, PlainScalarEdgesResolveAsTheCoreSchemaSays) {
   EXPECT_TRUE(std::isnan((*nan)["v"].get<double>()));
 }
 
+TEST(ManifestTest, YamlAnchorsTagsBlockScalarsAndOddKeys) {
+  auto value = parseYaml(
+      "base: &res {cpu: 500m, memory: 1Gi}\n"
+      "copy: *res\n"
+      "list: &l [1, two]\n"
+      "again: *l\n"
+      "tagged: !!str 12\n"
+      "quoted: '0.5'\n"
+      "block: |\n  line one\n  line two\n"
+      "folded: >-\n  a\n  b\n"
+      "1: numeric key\n"
+      "true: bool key\n"
+      "dup: first\n"
+      "dup: second\n"
+      "empty:\n",
+      "t");
+  ASSERT_TRUE(value.ok()) << value.status().message();
+  const Json& v = *value;
+  EXPECT_EQ(v["copy"], (Json{{"cpu", "500m"}, {"memory", "1Gi"}}));
+  EXPECT_EQ(v["again"], Json::array({1, "two"}));
+  EXPECT_EQ(v["tagged"], "12");
+  EXPECT_EQ(v["quoted"], "0.5");
+  EXPECT_EQ(v["block"], "line one\nline two\n");
+  EXPECT_EQ(v["folded"], "a b");
+  EXPECT_EQ(v["1"], "numeric key");
+  EXPECT_EQ(v["true"], "bool key");
+  EXPECT_EQ(v["dup"], "second");
+  EXPECT_TRUE(v["empty"].is_null());
+
+  auto unknown = parseYaml("a: *nowhere\n", "x.yaml");
+  ASSERT_FALSE(unknown.ok());
+  EXPECT_NE(unknown.status().message().find("x.yaml:1:"), std::string::npos) << unknown.status().message();
+
+  // Empty documents are skipped; each object says which document and line it came from.
+  auto manifest = parseManifest("---\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n",
+                                "m.yaml");
+  ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+  EXPECT_EQ(manifest->objects.size(), 1u);
+  auto bad = parseManifest("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\nkind: Pod\n",
+                           "m.yaml");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_NE(bad.status().message().find("m.yaml:5: document 2"), std::string::npos) << bad.status().message();
+}
+
 TEST(ManifestTest, StringsThatLookLikeOtherTypesAreQuotedOnOutput) {
   Json object = {{"a", "true"}, {"b", "12"}, {"c", "yes"}, {"d", ""}, {"e", "a: b"},
                  {"f", "1e3"},  {"g", "~"},  {"h", "10Gi"}, {"i", "-x"}};
