@@ -3,8 +3,10 @@
 // and 10 no-op plugins, and encoding and decoding a typical pod.
 #include <benchmark/benchmark.h>
 
+#include <atomic>
 #include <filesystem>
 #include <fstream>
+#include <memory>
 
 #include "kbinder/host/assume_cache.h"
 #include "kbinder/host/call_context.h"
@@ -39,7 +41,8 @@ const char* kPod = R"({"apiVersion": "v1", "kind": "Pod",
  "status": {"phase": "Pending"}})";
 
 std::filesystem::path profileWith(int plugins) {
-  const auto dir = std::filesystem::temp_directory_path() / ("kbinder-bench-" + std::to_string(plugins));
+  const auto dir =
+      std::filesystem::temp_directory_path() / ("kbinder-bench-" + std::to_string(plugins));
   std::filesystem::create_directories(dir);
   std::ofstream out(dir / "profile.toml");
   out << "name = \"bench\"\nplugin_dirs = [\"" << KBINDER_BENCH_PLUGIN_DIR << "\"]\n"
@@ -82,62 +85,104 @@ BENCHMARK(BM_HooksThroughAbi);
 // The same no-op hooks, linked in and called directly.
 void BM_HooksDirect(benchmark::State& state) {
   const kbinder_plugin_descriptor* d = kbinder_plugin_v1(nullptr, nullptr);
-  const kbinder_hook_fn hooks[] = {d->validate, d->mutate,   d->reserve, d->permit,
-                                   d->pre_bind, d->bind,     d->post_bind};
+  const kbinder_hook_fn hooks[] = {d->validate, d->mutate, d->reserve,  d->permit,
+                                   d->pre_bind, d->bind,   d->post_bind};
   kbinder_cycle cycle{};
   kbinder_call call;
   for (auto _ : state) {
     void* slot = nullptr;
-    for (kbinder_hook_fn hook : hooks) benchmark::DoNotOptimize(hook(nullptr, &call, &cycle, &slot));
+    for (kbinder_hook_fn hook : hooks)
+      benchmark::DoNotOptimize(hook(nullptr, &call, &cycle, &slot));
   }
   state.SetItemsProcessed(state.iterations() * 7);
 }
 BENCHMARK(BM_HooksDirect);
 
+// A store with one roomy node and `pods` pending pods, and a BindRequest for each.
+struct CycleFixture {
+  std::unique_ptr<EmbeddedStore> store;
+  AssumeCache cache;
+  std::vector<kbinder::v1::BindRequest> requests;
+
+  explicit CycleFixture(int pods) {
+    Manifest manifest;
+    Json node = Json::parse(R"({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
+        "status": {"allocatable": {"cpu": "100000", "memory": "100Ti", "pods": "1000000"},
+                   "conditions": [{"type": "Ready", "status": "True"}]}})");
+    manifest.objects.push_back(node);
+    const Json pod = Json::parse(kPod);
+    for (int i = 0; i < pods; ++i) {
+      Json p = pod;
+      p["metadata"]["name"] = "p" + std::to_string(i);
+      p["metadata"]["uid"] = "uid-" + std::to_string(i);
+      p["spec"].erase("volumes");
+      manifest.objects.push_back(std::move(p));
+      kbinder::v1::BindRequest r;
+      r.mutable_metadata()->set_namespace_("ml");
+      r.mutable_metadata()->set_name("r" + std::to_string(i));
+      r.mutable_spec()->set_pod_name("p" + std::to_string(i));
+      r.mutable_spec()->set_selected_node("n1");
+      requests.push_back(std::move(r));
+    }
+    store = std::move(EmbeddedStore::load(std::move(manifest))).value();
+    cache.upsertNode(objectFromJson(Kind::kNode, node)->node());
+  }
+};
+
 // Whole cycles (load, validate, mutate, assume, reserve, permit, pre-bind, bind, post-bind) on
 // the embedded store, one new pod per cycle, with N no-op plugins.
 void BM_CycleOnEmbeddedStore(benchmark::State& state) {
-  const int plugins = static_cast<int>(state.range(0));
-  const auto profile = load(plugins);
-  constexpr int kPods = 20000;
-  Manifest manifest;
-  Json node = Json::parse(R"({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
-      "status": {"allocatable": {"cpu": "100000", "memory": "100Ti", "pods": "1000000"},
-                 "conditions": [{"type": "Ready", "status": "True"}]}})");
-  manifest.objects.push_back(node);
-  const Json pod = Json::parse(kPod);
-  std::vector<kbinder::v1::BindRequest> requests;
-  for (int i = 0; i < kPods; ++i) {
-    Json p = pod;
-    p["metadata"]["name"] = "p" + std::to_string(i);
-    p["metadata"]["uid"] = "uid-" + std::to_string(i);
-    p["spec"].erase("volumes");
-    manifest.objects.push_back(std::move(p));
-    kbinder::v1::BindRequest r;
-    r.mutable_metadata()->set_namespace_("ml");
-    r.mutable_metadata()->set_name("r" + std::to_string(i));
-    r.mutable_spec()->set_pod_name("p" + std::to_string(i));
-    r.mutable_spec()->set_selected_node("n1");
-    requests.push_back(std::move(r));
-  }
-  auto store = std::move(EmbeddedStore::load(manifest)).value();
-  AssumeCache cache;
-  cache.upsertNode(objectFromJson(Kind::kNode, node)->node());
-  Framework framework(*profile, *store, cache);
+  const auto profile = load(static_cast<int>(state.range(0)));
+  CycleFixture fixture(20000);
+  Framework framework(*profile, *fixture.store, fixture.cache);
   size_t next = 0;
   for (auto _ : state) {
-    if (next == requests.size()) {
+    if (next == fixture.requests.size()) {
       state.SkipWithError("ran out of pods; lower --benchmark_min_time");
       break;
     }
     CycleInput input;
-    input.request = requests[next++];
+    input.request = fixture.requests[next++];
     const CycleResult result = framework.run(input);
     if (result.outcome != CycleOutcome::kSucceeded) state.SkipWithError(result.reason.c_str());
   }
   state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
 }
 BENCHMARK(BM_CycleOnEmbeddedStore)->Arg(0)->Arg(1)->Arg(3)->Arg(10)->Iterations(5000);
+
+// The host alone (no plugins) on both cores: two threads running cycles on one framework,
+// store and cache, as the controller's workers do. items_per_second is the sum over threads.
+std::unique_ptr<CycleFixture> g_shared;
+std::unique_ptr<Framework> g_framework;
+std::shared_ptr<const LoadedProfile> g_empty_profile;
+std::atomic<size_t> g_next{0};
+
+void BM_HostAloneCyclesOnEveryCore(benchmark::State& state) {
+  if (state.thread_index() == 0) {
+    g_empty_profile = load(0);
+    g_shared = std::make_unique<CycleFixture>(20000);
+    g_framework = std::make_unique<Framework>(*g_empty_profile, *g_shared->store, g_shared->cache);
+    g_next = 0;
+  }
+  for (auto _ : state) {  // the loop starts once every thread is here (thread 0 has set up)
+    const size_t next = g_next++;
+    if (next >= g_shared->requests.size()) {
+      state.SkipWithError("ran out of pods; lower the iterations");
+      break;
+    }
+    CycleInput input;
+    input.request = g_shared->requests[next];
+    const CycleResult result = g_framework->run(input);
+    if (result.outcome != CycleOutcome::kSucceeded) state.SkipWithError(result.reason.c_str());
+  }
+  state.SetItemsProcessed(static_cast<int64_t>(state.iterations()));
+  if (state.thread_index() == 0) {  // every thread has left the loop
+    g_framework.reset();
+    g_shared.reset();
+    g_empty_profile.reset();
+  }
+}
+BENCHMARK(BM_HostAloneCyclesOnEveryCore)->Threads(2)->Iterations(5000)->UseRealTime();
 
 void BM_EncodePod(benchmark::State& state) {
   const auto pod = objectFromJson(Kind::kPod, Json::parse(kPod))->pod();
@@ -146,7 +191,8 @@ void BM_EncodePod(benchmark::State& state) {
 BENCHMARK(BM_EncodePod);
 
 void BM_DecodePod(benchmark::State& state) {
-  const std::string bytes = objectFromJson(Kind::kPod, Json::parse(kPod))->pod().SerializeAsString();
+  const std::string bytes =
+      objectFromJson(Kind::kPod, Json::parse(kPod))->pod().SerializeAsString();
   for (auto _ : state) {
     kbinder::v1::Pod pod;
     benchmark::DoNotOptimize(pod.ParseFromString(bytes));

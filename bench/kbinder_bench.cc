@@ -11,8 +11,6 @@
 // bind and the ratio of the throughput to the API bound, workers / (calls per bind x latency).
 // The snapshot is generated in a child process, so the peak memory reported is what loading
 // and binding took, not what generating took.
-#include <CLI/CLI.hpp>
-
 #include <poll.h>
 #include <signal.h>
 #include <spawn.h>
@@ -20,6 +18,7 @@
 #include <sys/wait.h>
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <algorithm>
 #include <chrono>
 #include <cstdio>
@@ -63,12 +62,14 @@ struct Options {
   std::vector<int> workers;  // empty: the profile's
   std::string backend = "embedded";
   int latency_ms = 5;
-  double qps = 0;            // API client's limit; <= 0: none
+  double qps = 0;  // API client's limit; <= 0: none
   std::string format = "yaml";
-  std::string apiserver;     // the test API server program
+  std::string apiserver;  // the test API server program
 };
 
-double seconds(Clock::duration d) { return std::chrono::duration<double>(d).count(); }
+double seconds(Clock::duration d) {
+  return std::chrono::duration<double>(d).count();
+}
 
 // CPU time the process used so far (user + system), in seconds.
 double cpuSeconds() {
@@ -83,7 +84,8 @@ double rssMiB() {
   std::ifstream statm("/proc/self/statm");
   long size = 0, resident = 0;
   statm >> size >> resident;
-  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) / (1024.0 * 1024.0);
+  return static_cast<double>(resident) * static_cast<double>(sysconf(_SC_PAGESIZE)) /
+         (1024.0 * 1024.0);
 }
 
 double peakRssMiB() {
@@ -114,16 +116,17 @@ class CycleLog {
       return static_cast<double>(durations_[i]) / 1e6;
     };
     char line[256];
-    std::snprintf(line, sizeof line, "  cycles          %zu: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-                  durations_.size(), at(0.50), at(0.99),
-                  static_cast<double>(durations_.back()) / 1e6);
+    std::snprintf(
+        line, sizeof line, "  cycles          %zu: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+        durations_.size(), at(0.50), at(0.99), static_cast<double>(durations_.back()) / 1e6);
     out << line;
     const double total = static_cast<double>(total_.count());
     const double host_share = total > 0 ? 1.0 - static_cast<double>(plugins_.count()) / total : 0;
-    std::snprintf(line, sizeof line,
-                  "  host share      %.1f %% of cycle time (plugin hooks %.1f %%, counting the host "
-                  "services they call)\n",
-                  100.0 * host_share, 100.0 * (1.0 - host_share));
+    std::snprintf(
+        line, sizeof line,
+        "  host share      %.1f %% of cycle time (plugin hooks %.1f %%, counting the host "
+        "services they call)\n",
+        100.0 * host_share, 100.0 * (1.0 - host_share));
     out << line;
     out << "  outcomes        ";
     bool first = true;
@@ -167,9 +170,11 @@ StatusOr<PodMix> writeSyntheticSnapshot(const Options& options, const fs::path& 
     close(pipe_fds[0]);
     PodMix mix;
     host::Manifest manifest = syntheticCluster({options.nodes, options.pods, 50}, &mix);
-    manifest.format = options.format == "json" ? host::ManifestFormat::kJson : host::ManifestFormat::kYaml;
+    manifest.format =
+        options.format == "json" ? host::ManifestFormat::kJson : host::ManifestFormat::kYaml;
     manifest.as_list = manifest.format == host::ManifestFormat::kJson;
-    const bool ok = !manifest.objects.empty() && writeFile(path, host::writeManifest(manifest)).ok();
+    const bool ok =
+        !manifest.objects.empty() && writeFile(path, host::writeManifest(manifest)).ok();
     if (ok) (void)!write(pipe_fds[1], &mix, sizeof mix);
     _exit(ok ? 0 : 1);
   }
@@ -180,17 +185,19 @@ StatusOr<PodMix> writeSyntheticSnapshot(const Options& options, const fs::path& 
   int status = 0;
   waitpid(child, &status, 0);
   if (got != static_cast<ssize_t>(sizeof mix) || !WIFEXITED(status) || WEXITSTATUS(status) != 0) {
-    return host::invalidArgument("generating the synthetic cluster into " + path.string() + " failed");
+    return host::invalidArgument("generating the synthetic cluster into " + path.string() +
+                                 " failed");
   }
   return mix;
 }
 
-StatusOr<std::shared_ptr<const host::LoadedProfile>> loadProfile(const Options& options, int workers,
-                                                                  const fs::path& scratch) {
+StatusOr<std::shared_ptr<const host::LoadedProfile>> loadProfile(const Options& options,
+                                                                 int workers,
+                                                                 const fs::path& scratch) {
   StatusOr<host::Profile> profile = host::invalidArgument("");
   if (options.profile == "empty") {
-    profile = host::parseProfileText("name = \"empty\"\ndescription = \"no plugins: the host alone\"\n",
-                                     scratch / "empty.toml");
+    profile = host::parseProfileText(
+        "name = \"empty\"\ndescription = \"no plugins: the host alone\"\n", scratch / "empty.toml");
   } else {
     profile = host::parseProfile(options.profile);
   }
@@ -224,8 +231,8 @@ void printLine(std::ostream& out, const char* format, Args... args) {
   out << line;
 }
 
-int runEmbedded(const Options& options, const fs::path& snapshot, int workers, const fs::path& scratch,
-                std::ostream& out) {
+int runEmbedded(const Options& options, const fs::path& snapshot, int workers,
+                const fs::path& scratch, std::ostream& out) {
   auto profile = loadProfile(options, workers, scratch);
   if (!profile.ok()) {
     std::cerr << "kbinder-bench: " << profile.status().message() << "\n";
@@ -236,7 +243,8 @@ int runEmbedded(const Options& options, const fs::path& snapshot, int workers, c
   if (!text.ok()) return std::cerr << "kbinder-bench: " << text.status().message() << "\n", 1;
   const size_t snapshot_bytes = text->size();
   auto manifest = host::parseManifest(*text, snapshot.string());
-  if (!manifest.ok()) return std::cerr << "kbinder-bench: " << manifest.status().message() << "\n", 1;
+  if (!manifest.ok())
+    return std::cerr << "kbinder-bench: " << manifest.status().message() << "\n", 1;
   text->clear();
   text->shrink_to_fit();
   const auto parsed = Clock::now();
@@ -247,9 +255,11 @@ int runEmbedded(const Options& options, const fs::path& snapshot, int workers, c
   out << "embedded store, profile " << (*profile)->profile().name << " ("
       << (*profile)->plugins().size() << " plugins), " << (*profile)->profile().cycle.workers
       << " workers\n";
-  printLine(out, "  snapshot load   %.2f s (%.0f MB: read and parsed %.2f s, stored %.2f s; RSS %.0f MiB)\n",
-            seconds(stored - load_started), static_cast<double>(snapshot_bytes) / 1e6,
-            seconds(parsed - load_started), seconds(stored - parsed), rssMiB());
+  printLine(
+      out,
+      "  snapshot load   %.2f s (%.0f MB: read and parsed %.2f s, stored %.2f s; RSS %.0f MiB)\n",
+      seconds(stored - load_started), static_cast<double>(snapshot_bytes) / 1e6,
+      seconds(parsed - load_started), seconds(stored - parsed), rssMiB());
 
   CycleLog log;
   host::ControllerOptions controller_options;
@@ -276,15 +286,18 @@ int runEmbedded(const Options& options, const fs::path& snapshot, int workers, c
   printLine(out, "  informer sync   %.2f s (listing BindRequests, pods and nodes)\n",
             seconds(synced - started));
   char line[256];
-  std::snprintf(line, sizeof line, "  binds           %zu succeeded, %zu not, in %.2f s: %.0f binds/s\n",
-                succeeded, failed, elapsed, static_cast<double>(succeeded) / elapsed);
+  std::snprintf(line, sizeof line,
+                "  binds           %zu succeeded, %zu not, in %.2f s: %.0f binds/s\n", succeeded,
+                failed, elapsed, static_cast<double>(succeeded) / elapsed);
   out << line;
-  printLine(out, "  CPU             %.1f s over %.1f s: %.0f us per bind, %.2f of %u cores busy\n", cpu_used,
-            elapsed, 1e6 * cpu_used / static_cast<double>(std::max<size_t>(1, succeeded)),
+  printLine(out, "  CPU             %.1f s over %.1f s: %.0f us per bind, %.2f of %u cores busy\n",
+            cpu_used, elapsed, 1e6 * cpu_used / static_cast<double>(std::max<size_t>(1, succeeded)),
             cpu_used / elapsed, std::thread::hardware_concurrency());
   log.print(out);
-  printLine(out, "  peak RSS        %.0f MiB (the process, snapshot load included; %.0f MiB at the end)\n",
-            peakRssMiB(), rssMiB());
+  printLine(
+      out,
+      "  peak RSS        %.0f MiB (the process, snapshot load included; %.0f MiB at the end)\n",
+      peakRssMiB(), rssMiB());
 
   const auto write_started = Clock::now();
   const fs::path written = scratch / ("final." + options.format);
@@ -295,7 +308,8 @@ int runEmbedded(const Options& options, const fs::path& snapshot, int workers, c
     if (!file) return std::cerr << "kbinder-bench: cannot write " << written << "\n", 1;
   }
   printLine(out, "  snapshot write  %.2f s (%.0f MB, the final state written back)\n",
-            seconds(Clock::now() - write_started), static_cast<double>(fs::file_size(written)) / 1e6);
+            seconds(Clock::now() - write_started),
+            static_cast<double>(fs::file_size(written)) / 1e6);
   return failed == 0 ? 0 : 3;
 }
 
@@ -312,19 +326,22 @@ class ApiServerProcess {
     posix_spawn_file_actions_adddup2(&actions, pipe_fds[1], STDOUT_FILENO);
     posix_spawn_file_actions_addclose(&actions, pipe_fds[0]);
     const std::string latency = std::to_string(options.latency_ms);
-    std::vector<std::string> args = {options.apiserver, "--snapshot", snapshot.string(), "--dir",
-                                     dir.string(), "--latency-ms", latency};
+    std::vector<std::string> args = {
+        options.apiserver, "--snapshot", snapshot.string(), "--dir", dir.string(),
+        "--latency-ms",    latency};
     std::vector<char*> argv;
     for (auto& a : args) argv.push_back(a.data());
     argv.push_back(nullptr);
-    const int rc = posix_spawn(&pid_, options.apiserver.c_str(), &actions, nullptr, argv.data(), environ);
+    const int rc =
+        posix_spawn(&pid_, options.apiserver.c_str(), &actions, nullptr, argv.data(), environ);
     posix_spawn_file_actions_destroy(&actions);
     close(pipe_fds[1]);
     if (rc != 0) {
       close(pipe_fds[0]);
       pid_ = -1;
       return host::notFound("cannot start the test API server " + options.apiserver + ": " +
-                            std::strerror(rc) + "; build it (KBINDER_BUILD_TESTS=ON) or pass --apiserver");
+                            std::strerror(rc) +
+                            "; build it (KBINDER_BUILD_TESTS=ON) or pass --apiserver");
     }
     // Wait for its "ready <url>" line (loading a large snapshot takes a while).
     std::string seen;
@@ -340,7 +357,8 @@ class ApiServerProcess {
     close(pipe_fds[0]);
     if (seen.rfind("ready ", 0) != 0) {
       stop();
-      return host::internalError("the test API server did not get ready (it printed: " + seen + ")");
+      return host::internalError("the test API server did not get ready (it printed: " + seen +
+                                 ")");
     }
     return host::okStatus();
   }
@@ -357,8 +375,8 @@ class ApiServerProcess {
   pid_t pid_ = -1;
 };
 
-int runApiServer(const Options& options, const fs::path& snapshot, int workers, const fs::path& scratch,
-                 std::ostream& out) {
+int runApiServer(const Options& options, const fs::path& snapshot, int workers,
+                 const fs::path& scratch, std::ostream& out) {
   auto profile = loadProfile(options, workers, scratch);
   if (!profile.ok()) return std::cerr << "kbinder-bench: " << profile.status().message() << "\n", 1;
   const int worker_count = (*profile)->profile().cycle.workers;
@@ -380,7 +398,8 @@ int runApiServer(const Options& options, const fs::path& snapshot, int workers, 
   host::KubernetesBackend backend(std::move(client).value(), {});
 
   out << "test API server over HTTPS, " << options.latency_ms << " ms per request, "
-      << (options.qps > 0 ? "QPS limit " + std::to_string(static_cast<int>(options.qps)) : "no QPS limit")
+      << (options.qps > 0 ? "QPS limit " + std::to_string(static_cast<int>(options.qps))
+                          : "no QPS limit")
       << "; profile " << (*profile)->profile().name << " (" << (*profile)->plugins().size()
       << " plugins), " << worker_count << " workers\n";
   CycleLog log;
@@ -395,7 +414,8 @@ int runApiServer(const Options& options, const fs::path& snapshot, int workers, 
   host::Controller controller(*profile, backend, controller_options);
   const double cpu_started = cpuSeconds();
   const auto controller_started = Clock::now();
-  if (Status s = controller.start(); !s.ok()) return std::cerr << "kbinder-bench: " << s.message() << "\n", 1;
+  if (Status s = controller.start(); !s.ok())
+    return std::cerr << "kbinder-bench: " << s.message() << "\n", 1;
   const auto synced = Clock::now();
   controller.waitUntilSettled({}, std::chrono::milliseconds(50));
   const auto settled = Clock::now();
@@ -411,8 +431,9 @@ int runApiServer(const Options& options, const fs::path& snapshot, int workers, 
   printLine(out, "  cache sync      %.2f s; informer sync %.2f s\n", seconds(cached - started),
             seconds(synced - controller_started));
   char line[512];
-  std::snprintf(line, sizeof line, "  binds           %zu succeeded, %zu not, in %.2f s: %.0f binds/s\n",
-                succeeded, failed, elapsed, static_cast<double>(succeeded) / elapsed);
+  std::snprintf(line, sizeof line,
+                "  binds           %zu succeeded, %zu not, in %.2f s: %.0f binds/s\n", succeeded,
+                failed, elapsed, static_cast<double>(succeeded) / elapsed);
   out << line;
   std::map<std::string, long> calls;  // by verb, during the run
   long all_calls = 0;
@@ -423,7 +444,8 @@ int runApiServer(const Options& options, const fs::path& snapshot, int workers, 
     calls[key] += d;
     all_calls += d;
   }
-  const double per_bind = succeeded > 0 ? static_cast<double>(all_calls) / static_cast<double>(succeeded) : 0;
+  const double per_bind =
+      succeeded > 0 ? static_cast<double>(all_calls) / static_cast<double>(succeeded) : 0;
   out << "  API calls       " << all_calls << " (";
   bool first = true;
   for (const auto& [key, n] : calls) {
@@ -437,14 +459,16 @@ int runApiServer(const Options& options, const fs::path& snapshot, int workers, 
             1e6 * cpu_used / static_cast<double>(std::max<size_t>(1, succeeded)));
   if (per_bind > 0 && options.latency_ms > 0) {
     const double bound = worker_count / (per_bind * options.latency_ms / 1000.0);
-    std::snprintf(line, sizeof line,
-                  "  API bound       %d workers / (%.2f calls x %d ms) = %.0f binds/s; reached %.0f %%\n",
-                  worker_count, per_bind, options.latency_ms, bound,
-                  100.0 * static_cast<double>(succeeded) / elapsed / bound);
+    std::snprintf(
+        line, sizeof line,
+        "  API bound       %d workers / (%.2f calls x %d ms) = %.0f binds/s; reached %.0f %%\n",
+        worker_count, per_bind, options.latency_ms, bound,
+        100.0 * static_cast<double>(succeeded) / elapsed / bound);
     out << line;
   }
   log.print(out);
-  printLine(out, "  peak RSS        %.0f MiB (kbinder's side; the API server runs in its own process)\n",
+  printLine(out,
+            "  peak RSS        %.0f MiB (kbinder's side; the API server runs in its own process)\n",
             peakRssMiB());
   return failed == 0 ? 0 : 3;
 }
@@ -452,8 +476,9 @@ int runApiServer(const Options& options, const fs::path& snapshot, int workers, 
 }  // namespace
 
 int benchMain(int argc, char** argv) {
-  CLI::App app{"kbinder-bench: binds a synthetic cluster through the full cycle and reports how fast",
-               "kbinder-bench"};
+  CLI::App app{
+      "kbinder-bench: binds a synthetic cluster through the full cycle and reports how fast",
+      "kbinder-bench"};
   Options options;
   const fs::path self = fs::read_symlink("/proc/self/exe");
   options.apiserver = (self.parent_path() / "kbinder-test-apiserver").string();
@@ -469,7 +494,8 @@ int benchMain(int argc, char** argv) {
                  "Binding cycles at once (default: the profile's); a list runs once per count")
       ->delimiter(',')
       ->check(CLI::Range(1, 4096));
-  app.add_option("--backend", options.backend, "embedded, or apiserver (the test API server over HTTPS)")
+  app.add_option("--backend", options.backend,
+                 "embedded, or apiserver (the test API server over HTTPS)")
       ->check(CLI::IsMember({"embedded", "apiserver"}))
       ->capture_default_str();
   app.add_option("--latency-ms", options.latency_ms, "apiserver: latency added to every request")
@@ -487,7 +513,8 @@ int benchMain(int argc, char** argv) {
   (void)host::configureLogging("warn");
 
   std::error_code ec;
-  const fs::path scratch = fs::temp_directory_path() / ("kbinder-bench-" + std::to_string(getpid()));
+  const fs::path scratch =
+      fs::temp_directory_path() / ("kbinder-bench-" + std::to_string(getpid()));
   fs::create_directories(scratch, ec);
   if (ec) {
     std::cerr << "kbinder-bench: cannot create " << scratch << ": " << ec.message() << "\n";
@@ -509,8 +536,9 @@ int benchMain(int argc, char** argv) {
   std::vector<int> workers = options.workers.empty() ? std::vector<int>{0} : options.workers;
   int result = 0;
   for (int w : workers) {
-    const int rc = options.backend == "embedded" ? runEmbedded(options, snapshot, w, scratch, std::cout)
-                                                 : runApiServer(options, snapshot, w, scratch, std::cout);
+    const int rc = options.backend == "embedded"
+                       ? runEmbedded(options, snapshot, w, scratch, std::cout)
+                       : runApiServer(options, snapshot, w, scratch, std::cout);
     result = std::max(result, rc);
     if (rc == 1) break;
   }
@@ -520,4 +548,6 @@ int benchMain(int argc, char** argv) {
 
 }  // namespace kbinder::bench
 
-int main(int argc, char** argv) { return kbinder::bench::benchMain(argc, argv); }
+int main(int argc, char** argv) {
+  return kbinder::bench::benchMain(argc, argv);
+}

@@ -40,10 +40,13 @@ Json node(const std::string& name, bool gpu, size_t pods_capacity, size_t gpus) 
                     {"topology.kubernetes.io/zone", name.back() % 2 == 0 ? "zone-a" : "zone-b"}};
   Json n = object("v1", "Node", std::move(meta));
   if (gpu) {
-    n["spec"] = {{"taints", Json::array({{{"key", "nvidia.com/gpu"}, {"value", "present"},
+    n["spec"] = {{"taints", Json::array({{{"key", "nvidia.com/gpu"},
+                                          {"value", "present"},
                                           {"effect", "NoSchedule"}}})}};
   }
-  Json allocatable = {{"cpu", "63500m"}, {"memory", "250Gi"}, {"ephemeral-storage", "900Gi"},
+  Json allocatable = {{"cpu", "63500m"},
+                      {"memory", "250Gi"},
+                      {"ephemeral-storage", "900Gi"},
                       {"pods", std::to_string(pods_capacity)}};
   if (gpu) allocatable["nvidia.com/gpu"] = std::to_string(gpus);
   Json capacity = allocatable;
@@ -52,9 +55,11 @@ Json node(const std::string& name, bool gpu, size_t pods_capacity, size_t gpus) 
   n["status"] = {
       {"capacity", capacity},
       {"allocatable", allocatable},
-      {"conditions", Json::array({{{"type", "Ready"}, {"status", "True"}, {"reason", "KubeletReady"}},
-                                  {{"type", "MemoryPressure"}, {"status", "False"}}})},
-      {"nodeInfo", {{"kubeletVersion", "v1.34.1"}, {"containerRuntimeVersion", "containerd://2.1.4"}}}};
+      {"conditions",
+       Json::array({{{"type", "Ready"}, {"status", "True"}, {"reason", "KubeletReady"}},
+                    {{"type", "MemoryPressure"}, {"status", "False"}}})},
+      {"nodeInfo",
+       {{"kubeletVersion", "v1.34.1"}, {"containerRuntimeVersion", "containerd://2.1.4"}}}};
   return n;
 }
 
@@ -77,28 +82,28 @@ Json claim(const std::string& name, const std::string& namespace_, const char* s
 
 Json localVolume(const std::string& name, const std::string& node_name) {
   Json v = object("v1", "PersistentVolume", metadata(name));
-  v["spec"] = {
-      {"capacity", {{"storage", "100Gi"}}},
-      {"accessModes", Json::array({"ReadWriteOnce"})},
-      {"storageClassName", "local-disks"},
-      {"persistentVolumeReclaimPolicy", "Retain"},
-      {"local", {{"path", "/mnt/disks/" + name}}},
-      {"nodeAffinity",
-       {{"required",
-         {{"nodeSelectorTerms",
-           Json::array({{{"matchExpressions",
-                          Json::array({{{"key", "kubernetes.io/hostname"},
-                                        {"operator", "In"},
-                                        {"values", Json::array({node_name})}}})}}})}}}}}};
+  v["spec"] = {{"capacity", {{"storage", "100Gi"}}},
+               {"accessModes", Json::array({"ReadWriteOnce"})},
+               {"storageClassName", "local-disks"},
+               {"persistentVolumeReclaimPolicy", "Retain"},
+               {"local", {{"path", "/mnt/disks/" + name}}},
+               {"nodeAffinity",
+                {{"required",
+                  {{"nodeSelectorTerms",
+                    Json::array({{{"matchExpressions",
+                                   Json::array({{{"key", "kubernetes.io/hostname"},
+                                                 {"operator", "In"},
+                                                 {"values", Json::array({node_name})}}})}}})}}}}}};
   v["status"] = {{"phase", "Available"}};
   return v;
 }
 
 Json resourceClaim(const std::string& name, const std::string& namespace_) {
   Json c = object("resource.k8s.io/v1", "ResourceClaim", metadata(name, namespace_));
-  c["spec"] = {{"devices",
-                {{"requests", Json::array({{{"name", "nic"},
-                                            {"exactly", {{"deviceClassName", "rdma.example.com"}}}}})}}}};
+  c["spec"] = {
+      {"devices",
+       {{"requests", Json::array({{{"name", "nic"},
+                                   {"exactly", {{"deviceClassName", "rdma.example.com"}}}}})}}}};
   return c;
 }
 
@@ -107,10 +112,14 @@ Json pod(const std::string& name, const std::string& namespace_, const std::stri
   Json meta = metadata(name, namespace_);
   meta["generateName"] = app + "-";
   meta["labels"] = {{"app", app}, {"pod-template-hash", "7d9f8b6c5d"}};
-  meta["ownerReferences"] = Json::array(
-      {{{"apiVersion", "apps/v1"}, {"kind", "ReplicaSet"}, {"name", app + "-7d9f8b6c5d"},
-        {"uid", "0b5c8a2e-5d1f-4c7a-9e3b-" + numbered("", std::hash<std::string>{}(app) % 1000000000000, 12)},
-        {"controller", true}, {"blockOwnerDeletion", true}}});
+  meta["ownerReferences"] =
+      Json::array({{{"apiVersion", "apps/v1"},
+                    {"kind", "ReplicaSet"},
+                    {"name", app + "-7d9f8b6c5d"},
+                    {"uid", "0b5c8a2e-5d1f-4c7a-9e3b-" +
+                                numbered("", std::hash<std::string>{}(app) % 1000000000000, 12)},
+                    {"controller", true},
+                    {"blockOwnerDeletion", true}}});
   Json p = object("v1", "Pod", std::move(meta));
   Json container = {
       {"name", "app"},
@@ -119,9 +128,10 @@ Json pod(const std::string& name, const std::string& namespace_, const std::stri
       {"env", Json::array({{{"name", "LOG_LEVEL"}, {"value", "info"}},
                            {{"name", "POD_NAME"},
                             {"valueFrom", {{"fieldRef", {{"fieldPath", "metadata.name"}}}}}}})},
-      {"resources", {{"requests", {{"cpu", "100m"}, {"memory", "128Mi"}}},
-                     {"limits", {{"memory", "256Mi"}}}}},
-      {"readinessProbe", {{"httpGet", {{"path", "/healthz"}, {"port", 8080}}}, {"periodSeconds", 10}}},
+      {"resources",
+       {{"requests", {{"cpu", "100m"}, {"memory", "128Mi"}}}, {"limits", {{"memory", "256Mi"}}}}},
+      {"readinessProbe",
+       {{"httpGet", {{"path", "/healthz"}, {"port", 8080}}}, {"periodSeconds", 10}}},
       {"volumeMounts", Json::array({{{"name", "kube-api-access"},
                                      {"mountPath", "/var/run/secrets/kubernetes.io/serviceaccount"},
                                      {"readOnly", true}}})}};
@@ -131,17 +141,21 @@ Json pod(const std::string& name, const std::string& namespace_, const std::stri
       {"terminationGracePeriodSeconds", 30},
       {"serviceAccountName", "default"},
       {"schedulerName", "kai-scheduler"},
-      {"tolerations",
-       Json::array({{{"key", "node.kubernetes.io/not-ready"}, {"operator", "Exists"},
-                     {"effect", "NoExecute"}, {"tolerationSeconds", 300}}})},
-      {"volumes", Json::array({{{"name", "kube-api-access"},
-                                {"projected", {{"sources", Json::array({{{"serviceAccountToken",
-                                                                          {{"path", "token"}}}}})}}}}})}};
+      {"tolerations", Json::array({{{"key", "node.kubernetes.io/not-ready"},
+                                    {"operator", "Exists"},
+                                    {"effect", "NoExecute"},
+                                    {"tolerationSeconds", 300}}})},
+      {"volumes",
+       Json::array(
+           {{{"name", "kube-api-access"},
+             {"projected",
+              {{"sources", Json::array({{{"serviceAccountToken", {{"path", "token"}}}}})}}}}})}};
   p["status"] = {{"phase", "Pending"}, {"qosClass", "Burstable"}};
   return p;
 }
 
-Json bindRequest(const std::string& name, const std::string& namespace_, const std::string& node_name) {
+Json bindRequest(const std::string& name, const std::string& namespace_,
+                 const std::string& node_name) {
   Json r = object("scheduling.run.ai/v1alpha2", "BindRequest", metadata(name, namespace_));
   r["spec"] = {{"podName", name}, {"selectedNode", node_name}, {"receivedResourceType", "Regular"}};
   return r;
@@ -157,7 +171,8 @@ host::Manifest syntheticCluster(const ClusterShape& shape, PodMix* mix) {
   // Room for every pod placed: pods per node (110 unless more are needed), GPUs for the
   // whole-GPU pods (8 per GPU node unless more are needed).
   const size_t tail = shape.pods % 100;
-  const size_t whole_gpu_pods = shape.pods / 100 * 4 + std::min<size_t>(4, tail > 14 ? tail - 14 : 0);
+  const size_t whole_gpu_pods =
+      shape.pods / 100 * 4 + std::min<size_t>(4, tail > 14 ? tail - 14 : 0);
   const size_t pods_capacity =
       std::max<size_t>(110, shape.pods / cpu_nodes + shape.pods * 8 / 100 / gpu_nodes + 10);
   const size_t gpus = std::max<size_t>(8, whole_gpu_pods / gpu_nodes + 1);
@@ -199,28 +214,34 @@ host::Manifest syntheticCluster(const ClusterShape& shape, PodMix* mix) {
       const std::string claim_name = name + "-data";
       objects.push_back(claim(claim_name, ns, local ? "local-disks" : "fast-ssd"));
       if (local) objects.push_back(localVolume(numbered("local-", i, 6), node_name));
-      spec()["volumes"].push_back({{"name", "data"}, {"persistentVolumeClaim", {{"claimName", claim_name}}}});
+      spec()["volumes"].push_back(
+          {{"name", "data"}, {"persistentVolumeClaim", {{"claimName", claim_name}}}});
       container()["volumeMounts"].push_back({{"name", "data"}, {"mountPath", "/data"}});
       (local ? counts.local_volume : counts.provisioned)++;
     } else if (kind < 10) {
       const std::string claim_name = name + "-nic";
       objects.push_back(resourceClaim(claim_name, ns));
-      spec()["resourceClaims"] = Json::array({{{"name", "nic"}, {"resourceClaimName", claim_name}}});
+      spec()["resourceClaims"] =
+          Json::array({{{"name", "nic"}, {"resourceClaimName", claim_name}}});
       container()["resources"]["claims"] = Json::array({{{"name", "nic"}}});
       r["spec"]["resourceClaimAllocations"] = Json::array(
           {{{"name", "nic"},
             {"allocation",
-             {{"devices", {{"results", Json::array({{{"request", "nic"}, {"driver", "rdma.example.com"},
-                                                     {"pool", node_name},
-                                                     {"device", numbered("nic-", i, 6)}}})}}},
+             {{"devices",
+               {{"results", Json::array({{{"request", "nic"},
+                                          {"driver", "rdma.example.com"},
+                                          {"pool", node_name},
+                                          {"device", numbered("nic-", i, 6)}}})}}},
               {"nodeSelector",
                {{"nodeSelectorTerms",
-                 Json::array({{{"matchFields", Json::array({{{"key", "metadata.name"},
-                                                             {"operator", "In"},
-                                                             {"values", Json::array({node_name})}}})}}})}}}}}}});
+                 Json::array({{{"matchFields",
+                                Json::array({{{"key", "metadata.name"},
+                                              {"operator", "In"},
+                                              {"values", Json::array({node_name})}}})}}})}}}}}}});
       counts.resource_claim++;
     } else if (gpu) {
-      spec()["tolerations"].push_back({{"key", "nvidia.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}});
+      spec()["tolerations"].push_back(
+          {{"key", "nvidia.com/gpu"}, {"operator", "Exists"}, {"effect", "NoSchedule"}});
       if (kind < 14) {
         p["metadata"]["annotations"] = {{"gpu-fraction", "0.5"}};
         r["spec"]["receivedResourceType"] = "Fraction";

@@ -38,16 +38,17 @@ const pb::FieldDescriptor* jsonField(const pb::Descriptor& message, const std::s
 
 StatusOr<FieldSelector> FieldSelector::parse(std::string_view text, Kind kind) {
   FieldSelector out;
-  const pb::Descriptor* root =
-      kbinder::v1::Object::descriptor()->FindFieldByNumber(static_cast<int>(kind) + 1)->message_type();
+  const pb::Descriptor* root = kbinder::v1::Object::descriptor()
+                                   ->FindFieldByNumber(static_cast<int>(kind) + 1)
+                                   ->message_type();
   size_t start = 0;
   while (start <= text.size() && !trim(text).empty()) {
     const size_t comma = std::min(text.find(',', start), text.size());
     const std::string_view term = trim(text.substr(start, comma - start));
     start = comma + 1;
     const auto bad = [&](const std::string& why) {
-      return invalidArgument("field selector \"" + std::string(text) + "\": \"" + std::string(term) +
-                             "\" " + why);
+      return invalidArgument("field selector \"" + std::string(text) + "\": \"" +
+                             std::string(term) + "\" " + why);
     };
     if (term.empty()) return bad("is empty; join requirements with single commas");
     Requirement requirement;

@@ -186,6 +186,63 @@ TEST_F(ControllerTest, StatusChangesDoNotCutTheBackoffShort) {
   EXPECT_EQ(statusOf(*store_, "r").failed_attempts, 3);
 }
 
+// A backend that lets another writer change each BindRequest just before the controller's
+// first status write to it.
+class ChangingBeforeStatusWrite final : public host::ClusterBackend {
+ public:
+  explicit ChangingBeforeStatusWrite(EmbeddedStore& store) : store_(store) {}
+  host::StatusOr<kbinder::v1::Object> get(const kbinder::v1::GetRequest& r) override {
+    return store_.get(r);
+  }
+  host::StatusOr<kbinder::v1::ObjectList> list(const kbinder::v1::ListRequest& r) override {
+    return store_.list(r);
+  }
+  host::StatusOr<kbinder::v1::Object> patch(const kbinder::v1::PatchRequest& r) override {
+    if (r.subresource() == "status" && r.object().has_bind_request() &&
+        changed_.insert(r.object().bind_request().metadata().name()).second) {
+      auto raw =
+          store_.getRaw("BindRequest", "default", r.object().bind_request().metadata().name());
+      EXPECT_TRUE(raw.ok());
+      (*raw)["metadata"]["labels"]["touched"] = "yes";
+      EXPECT_TRUE(store_.put(*raw).ok());
+    }
+    return store_.patch(r);
+  }
+  host::StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& o) override {
+    return store_.create(o);
+  }
+  host::StatusOr<std::unique_ptr<host::Watch>> watch(host::Kind kind,
+                                                     const std::string& rv) override {
+    return store_.watch(kind, rv);
+  }
+  host::Status bindPod(const std::string& ns, const std::string& name, const std::string& uid,
+                       const std::string& node) override {
+    return store_.bindPod(ns, name, uid, node);
+  }
+  std::string describe() const override { return "changing"; }
+
+ private:
+  EmbeddedStore& store_;
+  std::set<std::string> changed_;
+};
+
+// The first status write goes onto the version the cycle read, guarded by it; when someone
+// changed the request meanwhile, it is written again onto a fresh read, keeping their change.
+TEST_F(ControllerTest, StatusWriteAfterAConcurrentChangeGoesOntoTheFreshVersion) {
+  store_ = storeFrom(kCluster + requestYaml("r", "p", "n1"));
+  profile_ = profileFrom(dir_, rec("rec-a"), "");
+  ChangingBeforeStatusWrite backend(*store_);
+  Controller controller(*profile_, backend, ControllerOptions{});
+  ASSERT_TRUE(controller.start().ok());
+  controller.waitUntilSettled({});
+  controller.stop();
+  EXPECT_EQ(statusOf(*store_, "r").phase, "Succeeded");
+  EXPECT_EQ(host::rawString(*store_->getRaw("BindRequest", "default", "r"),
+                            {"metadata", "labels", "touched"}),
+            "yes");
+  EXPECT_EQ(events(*store_), (Lines{"Normal Bound p"}));
+}
+
 TEST(BackoffTest, DoublesFromTheBaseUpToTheCapWithJitter) {
   host::CycleSettings settings;
   settings.backoff_base = std::chrono::milliseconds(1000);

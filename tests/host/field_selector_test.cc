@@ -9,8 +9,8 @@ namespace {
 using host::FieldSelector;
 using host::Kind;
 
-kbinder::v1::Object volume(const std::string& name, const std::string& phase, const std::string& claim_ns = "",
-                           const std::string& claim = "") {
+kbinder::v1::Object volume(const std::string& name, const std::string& phase,
+                           const std::string& claim_ns = "", const std::string& claim = "") {
   kbinder::v1::Object o;
   auto& pv = *o.mutable_persistent_volume();
   pv.mutable_metadata()->set_name(name);
@@ -69,7 +69,8 @@ TEST(FieldSelectorTest, BadSelectorsNameTheRequirementAndTheFix) {
     ASSERT_FALSE(selector.ok()) << c.text;
     EXPECT_NE(selector.status().message().find(c.expected), std::string::npos)
         << c.text << ": " << selector.status().message();
-    EXPECT_NE(selector.status().message().find("field selector \"" + c.text + "\""), std::string::npos)
+    EXPECT_NE(selector.status().message().find("field selector \"" + c.text + "\""),
+              std::string::npos)
         << selector.status().message();
   }
 }

@@ -46,6 +46,9 @@ class Cluster {
   // `fresh`: read the cluster itself, not a cache (before writing what was read).
   virtual Result get(std::string_view kind, std::string_view namespace_, std::string_view name,
                      bool fresh, kbinder::v1::Object* out) = 0;
+  // `request.label_selector` and `request.field_selector` (ABI 1.2: any scalar field of the
+  // schema, "spec.storageClassName=fast,status.phase!=Bound") are applied by the host on its
+  // cached objects: ask for only what you need rather than filtering a whole list yourself.
   virtual Result list(const kbinder::v1::ListRequest& request, kbinder::v1::ObjectList* out) = 0;
   // Writes `object`'s difference from the stored object, guarded by its
   // metadata.resourceVersion (conflict when it changed). `subresource`: "" or "status".
