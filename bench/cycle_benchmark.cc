@@ -65,9 +65,7 @@ std::unique_ptr<LoadedProfile> load(int plugins) {
 void BM_HooksThroughAbi(benchmark::State& state) {
   const auto profile = load(1);
   PluginInstance& plugin = *profile->plugins().front();
-  kbinder::v1::Pod pod;
-  (void)objectFromJson(Kind::kPod, Json::parse(kPod));
-  const std::string bytes = pod.SerializeAsString();
+  const std::string bytes = objectFromJson(Kind::kPod, Json::parse(kPod))->pod().SerializeAsString();
   kbinder_cycle cycle{};
   cycle.struct_size = sizeof cycle;
   cycle.pod = {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
