@@ -6,32 +6,8 @@
 # Usage: load_generator_test.sh KBINDER_BENCH
 set -u
 bench=$1
-failures=0 passed=0
-
-# check NAME PATTERN: the last run's output has a line matching PATTERN (grep -E).
-check() {
-  if grep -q -E -- "$2" <<<"$out"; then
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $1: no line matching: $2"
-    sed 's/^/    /' <<<"$out"
-    failures=$((failures + 1))
-  fi
-}
-# run CODE COMMAND...: runs it, keeps its output in $out, checks the exit code.
-run() {
-  local code=$1
-  shift
-  out=$("$@" 2>&1)
-  local rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    echo "FAIL: exit $rc (want $code): $*"
-    sed 's/^/    /' <<<"$out"
-    failures=$((failures + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
+# shellcheck source=../checks.sh
+source "$(dirname "$0")/../checks.sh"
 
 run 0 "$bench" --nodes 20 --pods 300 --format yaml
 check "the mix" "^synthetic cluster: 20 nodes, 300 pods \(246 plain, 12 with a volume to provision, 6 with a local volume to bind, 12 with a resource claim, 12 fractional-GPU, 12 whole-GPU\)$"

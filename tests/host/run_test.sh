@@ -6,32 +6,10 @@ set -u
 kbinder=$1 src=$2
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0 passed=0
+# shellcheck source=../checks.sh
+source "$(dirname "$0")/../checks.sh"
 profile="$src/config/profiles/default.toml"
 demo="$src/config/examples/demo-cluster.yaml"
-
-# check NAME PATTERN: the last run's output has a line matching PATTERN (grep -E).
-check() {
-  if grep -q -E -- "$2" <<<"$out"; then
-    passed=$((passed + 1))
-  else
-    echo "FAIL: $1: no line matching: $2"
-    sed 's/^/    /' <<<"$out"
-    failures=$((failures + 1))
-  fi
-}
-# run CODE COMMAND...: runs it, keeps its output in $out, checks the exit code.
-run() {
-  local code=$1
-  shift
-  out=$("$@" 2>&1)
-  local rc=$?
-  if [ "$rc" -ne "$code" ]; then
-    echo "FAIL: exit $rc (want $code): $*"
-    sed 's/^/    /' <<<"$out"
-    failures=$((failures + 1))
-  fi
-}
 
 # ---- the demo, with the default profile --------------------------------------------------
 run 0 "$kbinder" run --profile "$profile" --cluster "$demo" --out "$tmp/final.yaml"
