@@ -72,6 +72,18 @@ double seconds(Clock::duration d) {
   return std::chrono::duration<double>(d).count();
 }
 
+template <class... Args>
+void printLine(std::ostream& out, const char* format, Args... args) {
+  char line[512];
+  std::snprintf(line, sizeof line, format, args...);
+  out << line;
+}
+
+void printBinds(std::ostream& out, size_t succeeded, size_t failed, double elapsed) {
+  printLine(out, "  binds           %zu succeeded, %zu not, in %.2f s: %.0f binds/s\n", succeeded,
+            failed, elapsed, static_cast<double>(succeeded) / elapsed);
+}
+
 // CPU time the process used so far (user + system), in seconds.
 double cpuSeconds() {
   rusage usage{};
@@ -116,19 +128,14 @@ class CycleLog {
       const size_t i = std::min(durations_.size() - 1, static_cast<size_t>(q * durations_.size()));
       return static_cast<double>(durations_[i]) / 1e6;
     };
-    char line[256];
-    std::snprintf(
-        line, sizeof line, "  cycles          %zu: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
-        durations_.size(), at(0.50), at(0.99), static_cast<double>(durations_.back()) / 1e6);
-    out << line;
+    printLine(out, "  cycles          %zu: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
+              durations_.size(), at(0.50), at(0.99), static_cast<double>(durations_.back()) / 1e6);
     const double total = static_cast<double>(total_.count());
     const double host_share = total > 0 ? 1.0 - static_cast<double>(plugins_.count()) / total : 0;
-    std::snprintf(
-        line, sizeof line,
-        "  host share      %.1f %% of cycle time (plugin hooks %.1f %%, counting the host "
-        "services they call)\n",
-        100.0 * host_share, 100.0 * (1.0 - host_share));
-    out << line;
+    printLine(out,
+              "  host share      %.1f %% of cycle time (plugin hooks %.1f %%, counting the host "
+              "services they call)\n",
+              100.0 * host_share, 100.0 * (1.0 - host_share));
     out << "  outcomes        ";
     bool first = true;
     for (const auto& [outcome, n] : outcomes_) {
@@ -225,13 +232,6 @@ size_t summarize(const host::Controller& controller, std::ostream& out, size_t* 
   return succeeded;
 }
 
-template <class... Args>
-void printLine(std::ostream& out, const char* format, Args... args) {
-  char line[512];
-  std::snprintf(line, sizeof line, format, args...);
-  out << line;
-}
-
 int runEmbedded(const Options& options, const fs::path& snapshot, int workers,
                 const fs::path& scratch, std::ostream& out) {
   auto profile = loadProfile(options, workers, scratch);
@@ -286,11 +286,7 @@ int runEmbedded(const Options& options, const fs::path& snapshot, int workers,
   const double elapsed = seconds(settled - started);
   printLine(out, "  informer sync   %.2f s (listing BindRequests, pods and nodes)\n",
             seconds(synced - started));
-  char line[256];
-  std::snprintf(line, sizeof line,
-                "  binds           %zu succeeded, %zu not, in %.2f s: %.0f binds/s\n", succeeded,
-                failed, elapsed, static_cast<double>(succeeded) / elapsed);
-  out << line;
+  printBinds(out, succeeded, failed, elapsed);
   printLine(out, "  CPU             %.1f s over %.1f s: %.0f us per bind, %.2f of %u cores busy\n",
             cpu_used, elapsed, 1e6 * cpu_used / static_cast<double>(std::max<size_t>(1, succeeded)),
             cpu_used / elapsed, std::thread::hardware_concurrency());
@@ -449,11 +445,7 @@ int runApiServer(const Options& options, const fs::path& snapshot, int workers,
   const double elapsed = seconds(settled - controller_started);
   printLine(out, "  cache sync      %.2f s; informer sync %.2f s\n", seconds(cached - started),
             seconds(synced - controller_started));
-  char line[512];
-  std::snprintf(line, sizeof line,
-                "  binds           %zu succeeded, %zu not, in %.2f s: %.0f binds/s\n", succeeded,
-                failed, elapsed, static_cast<double>(succeeded) / elapsed);
-  out << line;
+  printBinds(out, succeeded, failed, elapsed);
   std::map<std::string, long> calls;  // by verb, during the run
   long all_calls = 0;
   for (const auto& [key, n] : after) {
@@ -468,9 +460,8 @@ int runApiServer(const Options& options, const fs::path& snapshot, int workers,
   out << "  API calls       " << all_calls << " (";
   bool first = true;
   for (const auto& [key, n] : calls) {
-    std::snprintf(line, sizeof line, "%s%s %.2f", first ? "" : ", ", key.c_str(),
-                  static_cast<double>(n) / std::max<double>(1, static_cast<double>(succeeded)));
-    out << line;
+    printLine(out, "%s%s %.2f", first ? "" : ", ", key.c_str(),
+              static_cast<double>(n) / std::max<double>(1, static_cast<double>(succeeded)));
     first = false;
   }
   out << " per bind)\n";
@@ -482,12 +473,11 @@ int runApiServer(const Options& options, const fs::path& snapshot, int workers,
             elapsed, std::thread::hardware_concurrency());
   if (per_bind > 0 && options.latency_ms > 0) {
     const double bound = worker_count / (per_bind * options.latency_ms / 1000.0);
-    std::snprintf(
-        line, sizeof line,
+    printLine(
+        out,
         "  API bound       %d workers / (%.2f calls x %d ms) = %.0f binds/s; reached %.0f %%\n",
         worker_count, per_bind, options.latency_ms, bound,
         100.0 * static_cast<double>(succeeded) / elapsed / bound);
-    out << line;
   }
   log.print(out);
   printLine(out,

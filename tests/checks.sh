@@ -28,3 +28,20 @@ run() {
     passed=$((passed + 1))
   fi
 }
+
+# expect NAME CODE PATTERN -- COMMAND...: runs COMMAND, checks its exit code and that its
+# stdout+stderr have a line matching the (grep -E) pattern; the output stays in $out.
+expect() {
+  local name=$1 code=$2 pattern=$3
+  shift 4
+  out=$("$@" 2>&1)
+  local rc=$?
+  if [ "$rc" -ne "$code" ] || ! grep -q -E -- "$pattern" <<<"$out"; then
+    echo "FAIL: $name: exit $rc (want $code), output:"
+    sed 's/^/    /' <<<"$out"
+    echo "    (wanted a line matching: $pattern)"
+    failures=$((failures + 1))
+  else
+    passed=$((passed + 1))
+  fi
+}

@@ -350,12 +350,9 @@ StatusOr<Object> EmbeddedStore::get(const kbinder::v1::GetRequest& request) {
 }
 
 StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListRequest& request) {
-  const auto kind = kindFromName(request.kind());
-  if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
-  auto selector = LabelSelector::parse(request.label_selector());
-  if (!selector.ok()) return selector.status();
-  auto fields = FieldSelector::parse(request.field_selector(), *kind);
-  if (!fields.ok()) return fields.status();
+  auto filter = ListFilter::parse(request);
+  if (!filter.ok()) return filter.status();
+  const Kind kind = filter->kind;
   // The versions are taken under the lock; selecting and copying them happens outside it.
   std::vector<std::shared_ptr<const Object>> versions;
   kbinder::v1::ObjectList out;
@@ -363,7 +360,7 @@ StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListReq
     std::lock_guard lock(mutex_);
     for (auto it = objects_.lower_bound(Key{request.kind(), "", ""});
          it != objects_.end() && std::get<0>(it->first) == request.kind(); ++it) {
-      if (!request.namespace_().empty() && kindNamespaced(*kind) &&
+      if (!request.namespace_().empty() && kindNamespaced(kind) &&
           std::get<1>(it->first) != request.namespace_()) {
         continue;
       }
@@ -372,9 +369,7 @@ StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListReq
     out.set_resource_version(std::to_string(resource_version_));
   }
   for (const auto& version : versions) {
-    if (!selector->matches(metadataOf(*version).labels())) continue;
-    if (!fields->matches(*version)) continue;
-    *out.add_items() = *version;
+    if (filter->matches(*version)) *out.add_items() = *version;
   }
   return out;
 }

@@ -119,4 +119,14 @@ bool FieldSelector::matches(const kbinder::v1::Object& object) const {
   return true;
 }
 
+StatusOr<ListFilter> ListFilter::parse(const kbinder::v1::ListRequest& request) {
+  const auto kind = kindFromName(request.kind());
+  if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
+  auto labels = LabelSelector::parse(request.label_selector());
+  if (!labels.ok()) return labels.status();
+  auto fields = FieldSelector::parse(request.field_selector(), *kind);
+  if (!fields.ok()) return fields.status();
+  return ListFilter{*kind, std::move(labels).value(), std::move(fields).value()};
+}
+
 }  // namespace kbinder::host

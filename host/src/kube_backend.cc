@@ -4,7 +4,6 @@
 #include <deque>
 
 #include "kbinder/host/field_selector.h"
-#include "kbinder/host/label_selector.h"
 #include "kbinder/host/logging.h"
 
 namespace kbinder::host {
@@ -231,15 +230,13 @@ class KubernetesBackend::Cache {
     return it->second;
   }
   // nullopt while not synced.
-  std::optional<kbinder::v1::ObjectList> list(const std::string& ns, const LabelSelector& selector,
-                                              const FieldSelector& fields) {
+  std::optional<kbinder::v1::ObjectList> list(const std::string& ns, const ListFilter& filter) {
     std::lock_guard lock(mutex_);
     if (!synced_) return std::nullopt;
     kbinder::v1::ObjectList out;
     for (const auto& [key, entry] : entries_) {
       if (!ns.empty() && metadataOf(entry.typed).namespace_() != ns) continue;
-      if (!selector.matches(metadataOf(entry.typed).labels())) continue;
-      if (!fields.matches(entry.typed)) continue;
+      if (!filter.matches(entry.typed)) continue;
       *out.add_items() = entry.typed;
     }
     out.set_resource_version(rv_);
@@ -410,25 +407,21 @@ StatusOr<Object> KubernetesBackend::get(const kbinder::v1::GetRequest& request) 
 }
 
 StatusOr<kbinder::v1::ObjectList> KubernetesBackend::list(const kbinder::v1::ListRequest& request) {
-  const auto kind = kindFromName(request.kind());
-  if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
-  auto selector = LabelSelector::parse(request.label_selector());
-  if (!selector.ok()) return selector.status();
-  // Field selectors are the host's (see field_selector.h): applied here, never sent.
-  auto fields = FieldSelector::parse(request.field_selector(), *kind);
-  if (!fields.ok()) return fields.status();
-  if (const auto cache = caches_.find(*kind); cache != caches_.end()) {
-    if (auto listed = cache->second->list(request.namespace_(), *selector, *fields)) return *listed;
+  auto filter = ListFilter::parse(request);
+  if (!filter.ok()) return filter.status();
+  const Kind kind = filter->kind;
+  if (const auto cache = caches_.find(kind); cache != caches_.end()) {
+    if (auto listed = cache->second->list(request.namespace_(), *filter)) return *listed;
   }
   kbinder::v1::ObjectList out;
   std::string cont;
   do {
-    std::string path = resourcePath(*kind, request.namespace_()) + "?limit=" +
+    std::string path = resourcePath(kind, request.namespace_()) + "?limit=" +
                        std::to_string(options_.page_size);
     if (!request.label_selector().empty()) path += "&labelSelector=" + urlEncode(request.label_selector());
     if (!cont.empty()) path += "&continue=" + urlEncode(cont);
     const HttpResult r = client_->request("GET", path);
-    if (Status s = statusOf(r, "listing " + std::string(kindResource(*kind))); !s.ok()) return s;
+    if (Status s = statusOf(r, "listing " + std::string(kindResource(kind))); !s.ok()) return s;
     const Json page = Json::parse(r.body, nullptr, false);
     if (page.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
     if (out.resource_version().empty()) {
@@ -436,12 +429,14 @@ StatusOr<kbinder::v1::ObjectList> KubernetesBackend::list(const kbinder::v1::Lis
     }
     cont = rawString(page, {"metadata", "continue"});
     for (const auto& item : page.value("items", Json::array())) {
-      auto typed = objectFromJson(*kind, item);
+      auto typed = objectFromJson(kind, item);
       if (!typed.ok()) {
-        return invalidArgument(std::string(kindName(*kind)) + " " +
+        return invalidArgument(std::string(kindName(kind)) + " " +
                                rawString(item, {"metadata", "name"}) + ": " + typed.status().message());
       }
-      if (!fields->matches(*typed)) continue;
+      // The label selector was the server's too; field selectors are the host's alone (see
+      // field_selector.h): applied here, never sent.
+      if (!filter->matches(*typed)) continue;
       *out.add_items() = std::move(typed).value();
     }
   } while (!cont.empty());

@@ -92,30 +92,22 @@ StatusOr<LabelSelector> LabelSelector::parse(std::string_view text) {
   return selector;
 }
 
-bool LabelSelector::matches(const std::map<std::string, std::string>& labels) const {
-  for (const auto& r : requirements_) {
-    const auto it = labels.find(r.key);
-    const bool has = it != labels.end();
-    const bool in_values =
-        has && std::find(r.values.begin(), r.values.end(), it->second) != r.values.end();
-    switch (r.op) {
-      case Op::kEquals:
-      case Op::kIn:
-        if (!in_values) return false;
-        break;
-      case Op::kNotEquals:
-      case Op::kNotIn:
-        if (in_values) return false;
-        break;
-      case Op::kExists:
-        if (!has) return false;
-        break;
-      case Op::kDoesNotExist:
-        if (has) return false;
-        break;
-    }
+bool LabelSelector::holds(const Requirement& r, const std::string* value) {
+  const bool in_values =
+      value != nullptr && std::find(r.values.begin(), r.values.end(), *value) != r.values.end();
+  switch (r.op) {
+    case Op::kEquals:
+    case Op::kIn:
+      return in_values;
+    case Op::kNotEquals:
+    case Op::kNotIn:
+      return !in_values;
+    case Op::kExists:
+      return value != nullptr;
+    case Op::kDoesNotExist:
+      return value == nullptr;
   }
-  return true;
+  return false;
 }
 
 }  // namespace kbinder::host

@@ -32,6 +32,7 @@ std::string claimKey(const PersistentVolumeClaim& pvc) {
   return claimKey(pvc.metadata().namespace_(), pvc.metadata().name());
 }
 
+// Nothing left to do for the claim: being deleted, or bound and marked so.
 bool complete(const PersistentVolumeClaim& pvc) {
   return !pvc.metadata().deletion_timestamp().empty() ||
          (pvc.metadata().annotations().count(kBindCompletedAnnotation) != 0 &&
@@ -198,13 +199,9 @@ int VolumeController::syncClaim(const PersistentVolumeClaim& pvc, const VolumeIn
     ++writes;
     return true;
   };
-  auto find = [&](const PersistentVolumeClaim& claim) { return volumes.find(claim); };
-
+  if (complete(pvc)) return writes;
   const auto& annotations = pvc.metadata().annotations();
-  if (!pvc.metadata().deletion_timestamp().empty()) return writes;
-  if (annotations.count(kBindCompletedAnnotation) != 0 && pvc.status().phase() == "Bound") return writes;
-
-  const PersistentVolume* volume = find(pvc);
+  const PersistentVolume* volume = volumes.find(pvc);
 
   if (volume == nullptr) {
     if (!pvc.spec().volume_name().empty()) return writes;  // waits for its named volume

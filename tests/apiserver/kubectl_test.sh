@@ -12,7 +12,8 @@ cleanup() {
   rm -rf "$tmp"
 }
 trap cleanup EXIT
-failures=0 passed=0
+# shellcheck source=../checks.sh
+source "$(dirname "$0")/../checks.sh"
 
 if ! command -v kubectl >/dev/null; then
   echo "kubectl is not installed; run scripts/install-deps.sh (it installs kubernetes-client)"
@@ -25,21 +26,6 @@ pid=$!
 for _ in $(seq 100); do grep -q '^ready ' "$tmp/server.log" && break; sleep 0.1; done
 export KUBECONFIG=$tmp/kubeconfig
 k() { timeout 30 kubectl --request-timeout=20s "$@"; }
-
-expect() {  # expect NAME CODE PATTERN -- COMMAND...
-  local name=$1 code=$2 pattern=$3
-  shift 4
-  out=$("$@" 2>&1)
-  local rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -q -E -- "$pattern" <<<"$out"; then
-    echo "FAIL: $name: exit $rc (want $code), output:"
-    sed 's/^/    /' <<<"$out"
-    echo "    (wanted a line matching: $pattern)"
-    failures=$((failures + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
 
 expect "discovery and list" 0 "^node/gpu-1$" -- k get nodes -o name
 expect "list namespaced objects" 0 "^bindrequest.scheduling.run.ai/web$" -- k get bindrequests -n ml -o name

@@ -5,25 +5,8 @@ set -u
 kbinder=$1 src=$2 plugins=$3
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
-failures=0 passed=0
-
-# expect NAME EXIT_CODE PATTERN -- COMMAND...: runs COMMAND, checks its exit code and that
-# stdout+stderr match the (grep -E) pattern.
-expect() {
-  local name=$1 code=$2 pattern=$3
-  shift 4
-  local out rc
-  out=$("$@" 2>&1)
-  rc=$?
-  if [ "$rc" -ne "$code" ] || ! grep -q -E -- "$pattern" <<<"$out"; then
-    echo "FAIL: $name: exit $rc (want $code), output:"
-    sed 's/^/    /' <<<"$out"
-    echo "    (wanted a line matching: $pattern)"
-    failures=$((failures + 1))
-  else
-    passed=$((passed + 1))
-  fi
-}
+# shellcheck source=../checks.sh
+source "$(dirname "$0")/../checks.sh"
 
 expect "help lists the commands" 0 "profile +Work with profiles" -- "$kbinder" --help
 expect "profile check has help" 0 "Usage: .*profile check" -- "$kbinder" profile check --help

@@ -14,6 +14,7 @@
 #include <string_view>
 #include <vector>
 
+#include "kbinder/host/label_selector.h"
 #include "kbinder/host/objects.h"
 #include "kbinder/host/status.h"
 
@@ -34,6 +35,20 @@ class FieldSelector {
     std::string value;
   };
   std::vector<Requirement> requirements_;
+};
+
+// What a list request selects, parsed once: its kind, label selector and field selector.
+// Every backend's list applies it (the namespace is the backend's to match).
+struct ListFilter {
+  Kind kind;
+  LabelSelector labels;
+  FieldSelector fields;
+
+  // INVALID_ARGUMENT for an unknown kind or a bad selector, naming it.
+  static StatusOr<ListFilter> parse(const kbinder::v1::ListRequest& request);
+  bool matches(const kbinder::v1::Object& object) const {
+    return labels.matches(metadataOf(object).labels()) && fields.matches(object);
+  }
 };
 
 }  // namespace kbinder::host

@@ -18,10 +18,14 @@ class LabelSelector {
   // The empty string selects everything. Errors name the offending term.
   static StatusOr<LabelSelector> parse(std::string_view text);
 
-  bool matches(const std::map<std::string, std::string>& labels) const;
+  // `labels`: any map from string to string (std::map, protobuf's Map), looked up in place.
   template <class Map>
   bool matches(const Map& labels) const {
-    return matches(std::map<std::string, std::string>(labels.begin(), labels.end()));
+    for (const Requirement& r : requirements_) {
+      const auto it = labels.find(r.key);
+      if (!holds(r, it == labels.end() ? nullptr : &it->second)) return false;
+    }
+    return true;
   }
 
  private:
@@ -31,6 +35,9 @@ class LabelSelector {
     Op op;
     std::vector<std::string> values;
   };
+  // Whether `r` holds for a label whose value is `*value` (null: no such label).
+  static bool holds(const Requirement& r, const std::string* value);
+
   std::vector<Requirement> requirements_;
 };
 
