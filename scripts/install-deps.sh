@@ -13,6 +13,7 @@ packages=(
   libssl-dev                            # SHA-256 pins of plugin libraries
   nlohmann-json3-dev libyaml-dev        # Kubernetes manifests (JSON, YAML)
   libcurl4-openssl-dev                  # HTTPS to the Kubernetes API server
+  libjemalloc-dev                       # the allocator kbinder's programs run on
   libgtest-dev                          # the test suite
   libbenchmark-dev                      # the benchmarks (bench/)
   binutils                              # nm, for the exported-symbols check

@@ -8,6 +8,7 @@
 #include <string>
 #include <vector>
 
+#include "kbinder/host/allocator.h"
 #include "kbinder/host/loaded_profile.h"
 #include "kbinder/host/logging.h"
 #include "kbinder/host/plugin_library.h"
@@ -73,7 +74,8 @@ int runCommandLine(int argc, char** argv, std::ostream& out, std::ostream& err) 
   CLI::App app{"kbinder: carries out a scheduler's binding decisions through plugins", "kbinder"};
   app.set_version_flag("--version", std::string(KBINDER_VERSION) + " (plugin ABI " +
                                         std::to_string(KBINDER_ABI_VERSION_MAJOR) + "." +
-                                        std::to_string(KBINDER_ABI_VERSION_MINOR) + ")");
+                                        std::to_string(KBINDER_ABI_VERSION_MINOR) +
+                                        ", allocator " + allocatorName() + ")");
   app.require_subcommand(1);
   std::string log_level = "warn";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")

@@ -1,8 +1,9 @@
 #!/usr/bin/env bash
 # The kbinder command line as an operator runs it: output, messages and exit codes.
-# Usage: cli_test.sh KBINDER SOURCE_DIR TEST_PLUGIN_DIR
+# Usage: cli_test.sh KBINDER SOURCE_DIR TEST_PLUGIN_DIR ALLOCATOR (jemalloc or glibc: what the
+# build linked kbinder with)
 set -u
-kbinder=$1 src=$2 plugins=$3
+kbinder=$1 src=$2 plugins=$3 allocator=$4
 tmp=$(mktemp -d)
 trap 'rm -rf "$tmp"' EXIT
 # shellcheck source=../checks.sh
@@ -11,7 +12,12 @@ source "$(dirname "$0")/../checks.sh"
 expect "help lists the commands" 0 "profile +Work with profiles" -- "$kbinder" --help
 expect "profile check has help" 0 "Usage: .*profile check" -- "$kbinder" profile check --help
 expect "plugin inspect has help" 0 "Usage: .*plugin inspect" -- "$kbinder" plugin inspect --help
-expect "version" 0 "^0\.[0-9]+\.[0-9]+ \(plugin ABI 1\.2\)$" -- "$kbinder" --version
+if [ "$allocator" = jemalloc ]; then
+  expect "version" 0 "^0\.[0-9]+\.[0-9]+ \(plugin ABI 1\.2, allocator jemalloc [0-9]+\.[0-9]+\.[0-9]+\)$" -- \
+    "$kbinder" --version
+else
+  expect "version" 0 "^0\.[0-9]+\.[0-9]+ \(plugin ABI 1\.2, allocator glibc malloc\)$" -- "$kbinder" --version
+fi
 expect "no command is a usage error" 2 "A subcommand is required" -- "$kbinder"
 expect "unknown option is a usage error" 2 "--bogus" -- "$kbinder" profile check --bogus x.toml
 expect "bad log level" 2 "unknown log level 'loud'" -- \
