@@ -115,18 +115,34 @@ std::string formatAmount(const std::string& resource, int64_t m) {
 }
 
 void AssumeCache::upsertNode(const Node& node) {
+  NodeEntry facts;
+  facts.known = true;
+  facts.unschedulable = node.spec().unschedulable();
+  for (const auto& c : node.status().conditions()) {
+    if (c.type() == "Ready") facts.ready = c.status() == "True";
+  }
+  for (const auto& taint : node.spec().taints()) {
+    if (taint.effect() == "NoSchedule" || taint.effect() == "NoExecute") facts.taints.push_back(taint);
+  }
+  const std::string where = "node " + node.metadata().name();
+  for (const auto& [name, text] : node.status().allocatable()) {
+    auto v = milli(name, text, where);
+    facts.allocatable[name] = v.ok() ? *v : 0;
+    if (name == "pods" && v.ok()) facts.pod_limit = *v;
+  }
   std::lock_guard lock(mutex_);
   NodeEntry& entry = nodes_[node.metadata().name()];
-  entry.node = node;
-  entry.known = true;
+  facts.usage = std::move(entry.usage);
+  entry = std::move(facts);
 }
 
 void AssumeCache::removeNode(const std::string& name) {
   std::lock_guard lock(mutex_);
   const auto it = nodes_.find(name);
   if (it == nodes_.end()) return;
-  it->second.known = false;
-  it->second.node.Clear();
+  NodeUsage usage = std::move(it->second.usage);
+  it->second = NodeEntry{};
+  it->second.usage = std::move(usage);
 }
 
 void AssumeCache::addLocked(const std::string& uid, PodEntry entry) {
@@ -184,36 +200,24 @@ Status AssumeCache::assume(const Pod& pod, const std::string& node_name) {
   }
   const auto it = nodes_.find(node_name);
   if (it == nodes_.end() || !it->second.known) return refuse("not found");
-  const Node& node = it->second.node;
-  if (node.spec().unschedulable()) return refuse("is cordoned (spec.unschedulable)");
-  bool ready = false;
-  for (const auto& c : node.status().conditions()) {
-    if (c.type() == "Ready") ready = c.status() == "True";
-  }
-  if (!ready) return refuse("is not Ready");
-  for (const auto& taint : node.spec().taints()) {
-    if (taint.effect() != "NoSchedule" && taint.effect() != "NoExecute") continue;
+  const NodeEntry& node = it->second;
+  if (node.unschedulable) return refuse("is cordoned (spec.unschedulable)");
+  if (!node.ready) return refuse("is not Ready");
+  for (const auto& taint : node.taints) {
     if (!tolerates(pod, taint)) {
       return refuse("has taint " + taint.key() + (taint.value().empty() ? "" : "=" + taint.value()) +
                     ":" + taint.effect() + " that the pod does not tolerate");
     }
   }
-  const NodeUsage& usage = it->second.usage;
-  const auto& allocatable = node.status().allocatable();
-  if (const auto pods = allocatable.find("pods"); pods != allocatable.end()) {
-    auto limit = milli("pods", pods->second, "node " + node_name);
-    if (limit.ok() && (usage.pods + 1) * 1000 > *limit) {
-      return refuse("has no room for another pod (" + std::to_string(usage.pods) + " of " +
-                    formatAmount("pods", *limit) + " pods used)");
-    }
+  const NodeUsage& usage = node.usage;
+  if (node.pod_limit && (usage.pods + 1) * 1000 > *node.pod_limit) {
+    return refuse("has no room for another pod (" + std::to_string(usage.pods) + " of " +
+                  formatAmount("pods", *node.pod_limit) + " pods used)");
   }
   std::string short_of;
   for (const auto& [name, want] : *requests) {
-    int64_t has = 0;
-    if (const auto a = allocatable.find(name); a != allocatable.end()) {
-      auto v = milli(name, a->second, "node " + node_name);
-      if (v.ok()) has = *v;
-    }
+    const auto a = node.allocatable.find(name);
+    const int64_t has = a == node.allocatable.end() ? 0 : a->second;
     const auto used_it = usage.requested.find(name);
     const int64_t used = used_it == usage.requested.end() ? 0 : used_it->second;
     if (used + want > has) {

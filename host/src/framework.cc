@@ -92,9 +92,6 @@ class Framework::Cycle {
  public:
   Cycle(Framework& framework, const CycleInput& input)
       : fw_(framework), input_(input), states_(framework.profile_.plugins().size(), nullptr) {
-    for (size_t i = 0; i < fw_.profile_.plugins().size(); ++i) {
-      index_[fw_.profile_.plugins()[i].get()] = i;
-    }
     const auto& spec = input.request.spec();
     log_context_ = "request " + input.request.metadata().namespace_() + "/" +
                    input.request.metadata().name() + " (pod " + spec.pod_name() + " -> " +
@@ -164,7 +161,7 @@ class Framework::Cycle {
       }
       return fail(CycleOutcome::kRetry, "reading pod: " + pod.status().message());
     }
-    pod_ = pod->pod();
+    pod_ = std::move(*pod->mutable_pod());
     const std::string expected = expectedPodUid();
     if (!expected.empty() && expected != pod_.metadata().uid()) {
       return fail(CycleOutcome::kFailed, "pod " + ns + "/" + pod_name +
@@ -196,10 +193,7 @@ class Framework::Cycle {
       return fail(CycleOutcome::kRetry,
                   gone ? "node " + node_name_ + " not found" : "reading node: " + node.status().message());
     }
-    node_ = node->node();
-    request_bytes_ = request.SerializeAsString();
-    pod_bytes_ = pod_.SerializeAsString();
-    node_bytes_ = node_.SerializeAsString();
+    node_ = std::move(*node->mutable_node());
     return CycleResult{};
   }
 
@@ -214,7 +208,15 @@ class Framework::Cycle {
     return {};
   }
 
-  kbinder_cycle cycleView() const {
+  // The cycle's objects as the plugins see them, encoded once, when the first hook is called (a
+  // profile without plugins encodes nothing), and the pod again only when Mutate changed it.
+  kbinder_cycle cycleView() {
+    if (!encoded_) {
+      request_bytes_ = input_.request.SerializeAsString();
+      pod_bytes_ = pod_.SerializeAsString();
+      node_bytes_ = node_.SerializeAsString();
+      encoded_ = true;
+    }
     kbinder_cycle c{};
     c.struct_size = sizeof(kbinder_cycle);
     c.struct_version = KBINDER_ABI_VERSION;
@@ -234,7 +236,7 @@ class Framework::Cycle {
     env.waiting_pods = &fw_.waiting_;
     env.log_context = log_context_;
     const kbinder_cycle view = cycleView();
-    HookOutcome outcome = plugin.invoke(point, view, &states_[index_.at(&plugin)], env);
+    HookOutcome outcome = plugin.invoke(point, view, &states_[fw_.slot_.at(&plugin)], env);
     plugin_time_ += outcome.duration;
     if (fw_.metrics_ != nullptr) {
       fw_.metrics_->pluginCall(plugin.name(), std::string(extensionPointName(point)),
@@ -260,10 +262,10 @@ class Framework::Cycle {
     bool fault = false;
     for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kValidate)) {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kValidate);
-      if (outcome.code == Code::kSuccess && outcome.validate.errors().empty()) continue;
+      if (outcome.code == Code::kSuccess && outcome.validate().errors().empty()) continue;
       fault = fault || outcome.code == Code::kError;
-      for (const auto& e : outcome.validate.errors()) problems.push_back(plugin->name() + ": " + e);
-      if (outcome.validate.errors().empty() || outcome.code == Code::kError) {
+      for (const auto& e : outcome.validate().errors()) problems.push_back(plugin->name() + ": " + e);
+      if (outcome.validate().errors().empty() || outcome.code == Code::kError) {
         problems.push_back(describe(*plugin, ExtensionPoint::kValidate, outcome));
       }
     }
@@ -326,15 +328,17 @@ class Framework::Cycle {
   }
 
   Failure mutate() {
+    const auto& mutators = fw_.profile_.pluginsFor(ExtensionPoint::kMutate);
+    if (mutators.empty()) return std::nullopt;
     kbinder::v1::Pod changed = pod_;
     auto& meta = *changed.mutable_metadata();
     bool any = false;
-    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kMutate)) {
+    for (PluginInstance* plugin : mutators) {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kMutate);
       if (outcome.code != Code::kSuccess) {
         return fail(CycleOutcome::kRetry, describe(*plugin, ExtensionPoint::kMutate, outcome));
       }
-      const auto& m = outcome.mutate;
+      const auto& m = outcome.mutate();
       for (const auto& key : m.remove_labels()) any = meta.mutable_labels()->erase(key) || any;
       for (const auto& key : m.remove_annotations()) {
         any = meta.mutable_annotations()->erase(key) || any;
@@ -371,7 +375,7 @@ class Framework::Cycle {
                   "mutate: writing the pod's labels and annotations: " +
                       written.status().message());
     }
-    pod_ = written->pod();
+    pod_ = std::move(*written->mutable_pod());
     pod_bytes_ = pod_.SerializeAsString();
     mutation_ = std::move(changes);
     return std::nullopt;
@@ -402,7 +406,7 @@ class Framework::Cycle {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kPermit);
       if (outcome.code == Code::kSuccess) continue;
       if (outcome.code == Code::kWait) {
-        auto timeout = std::chrono::milliseconds(outcome.permit.timeout_millis());
+        auto timeout = std::chrono::milliseconds(outcome.permit().timeout_millis());
         if (timeout <= std::chrono::milliseconds::zero() || timeout > max_wait) timeout = max_wait;
         waits[plugin->name()] = Clock::now() + timeout;
         continue;
@@ -481,11 +485,11 @@ class Framework::Cycle {
   const CycleInput& input_;
   const uint64_t cycle_id_ = fw_.next_cycle_id_.fetch_add(1);
   std::vector<void*> states_;
-  std::unordered_map<const PluginInstance*, size_t> index_;
   std::string log_context_;
   std::string node_name_;
   Pod pod_;
   Node node_;
+  bool encoded_ = false;
   std::string request_bytes_, pod_bytes_, node_bytes_;
   std::chrono::nanoseconds plugin_time_{0};
   std::vector<Change> mutation_;  // what Mutate wrote, to put back if the cycle fails

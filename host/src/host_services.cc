@@ -79,7 +79,7 @@ kbinder_status_t objectService(kbinder_call* call, kbinder_bytes request, kbinde
   };
   if (call->objects == nullptr) {
     return fail(KBINDER_STATUS_ABI_UNAVAILABLE, "object services are not available during " +
-                                                    call->operation);
+                                                    std::string(call->operation));
   }
   Request decoded;
   if (!decoded.ParseFromArray(request.data, static_cast<int>(request.size))) {
@@ -121,7 +121,7 @@ kbinder_status_t serviceAllow(kbinder_call* call, const char* uid, size_t uid_si
   }
   if (call->waiting_pods == nullptr) {
     std::lock_guard lock(call->mutex);
-    call->last_error = "allowing waiting pods is not available during " + call->operation;
+    call->last_error = "allowing waiting pods is not available during " + std::string(call->operation);
     return KBINDER_STATUS_ABI_UNAVAILABLE;
   }
   const Status status =

@@ -124,7 +124,7 @@ HookOutcome PluginInstance::invoke(ExtensionPoint point, const kbinder_cycle& cy
 
   kbinder_call call;
   call.plugin_name = name_;
-  call.operation = std::string(point_name);
+  call.operation = point_name;
   call.log_context = environment.log_context;
   call.cancelled = environment.cancelled;
   call.objects = environment.objects;
@@ -174,15 +174,15 @@ HookOutcome PluginInstance::invoke(ExtensionPoint point, const kbinder_cycle& cy
     const char* type = "";
     switch (point) {
       case ExtensionPoint::kValidate:
-        decoded = decodeInto(*call.result, outcome.validate);
+        decoded = decodeInto(*call.result, outcome.result.emplace<kbinder::v1::ValidateResult>());
         type = "kbinder.v1.ValidateResult";
         break;
       case ExtensionPoint::kMutate:
-        decoded = decodeInto(*call.result, outcome.mutate);
+        decoded = decodeInto(*call.result, outcome.result.emplace<kbinder::v1::MutateResult>());
         type = "kbinder.v1.MutateResult";
         break;
       case ExtensionPoint::kPermit:
-        decoded = decodeInto(*call.result, outcome.permit);
+        decoded = decodeInto(*call.result, outcome.result.emplace<kbinder::v1::PermitResult>());
         type = "kbinder.v1.PermitResult";
         break;
       default: break;  // no result defined: ignored

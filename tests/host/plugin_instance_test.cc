@@ -78,12 +78,12 @@ TEST(PluginInstanceTest, RunsEveryHookOfThePlainCPluginWithItsState) {
 
   auto mutate = plugin->invoke(ExtensionPoint::kMutate, bytes.cycle, &state, env);
   EXPECT_EQ(mutate.code, Code::kSuccess);
-  EXPECT_EQ(mutate.mutate.set_labels().at("cplugin"), "seen");
+  EXPECT_EQ(mutate.mutate().set_labels().at("cplugin"), "seen");
 
   EXPECT_EQ(plugin->invoke(ExtensionPoint::kReserve, bytes.cycle, &state, env).code, Code::kSuccess);
   auto permit = plugin->invoke(ExtensionPoint::kPermit, bytes.cycle, &state, env);
   EXPECT_EQ(permit.code, Code::kWait);
-  EXPECT_EQ(permit.permit.timeout_millis(), 250);
+  EXPECT_EQ(permit.permit().timeout_millis(), 250);
   EXPECT_EQ(plugin->invoke(ExtensionPoint::kPreBind, bytes.cycle, &state, env).code, Code::kSuccess);
   EXPECT_EQ(plugin->invoke(ExtensionPoint::kBind, bytes.cycle, &state, env).code, Code::kSkip);
   auto post = plugin->invoke(ExtensionPoint::kPostBind, bytes.cycle, &state, env);
@@ -102,8 +102,8 @@ TEST(PluginInstanceTest, ValidationFailureCarriesEveryProblem) {
   auto outcome = plugin->invoke(ExtensionPoint::kValidate, bytes.cycle, &state, {});
   EXPECT_EQ(outcome.code, Code::kUnschedulableAndUnresolvable);
   EXPECT_EQ(outcome.message, "the cycle has no pod");
-  ASSERT_EQ(outcome.validate.errors_size(), 1);
-  EXPECT_EQ(outcome.validate.errors(0), "the cycle has no pod");
+  ASSERT_EQ(outcome.validate().errors_size(), 1);
+  EXPECT_EQ(outcome.validate().errors(0), "the cycle has no pod");
   plugin->releaseCycleState(state);
 }
 

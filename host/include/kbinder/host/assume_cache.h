@@ -16,8 +16,10 @@
 #include <cstdint>
 #include <map>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <unordered_map>
+#include <vector>
 
 #include "kbinder/host/status.h"
 #include "kbinder/v1/objects.pb.h"
@@ -63,9 +65,14 @@ class AssumeCache {
     ResourceAmounts requests;
     bool assumed = false;  // true until the cluster shows the pod bound
   };
+  // What admission needs of a node, taken out of it once per change rather than per pod.
   struct NodeEntry {
-    kbinder::v1::Node node;
     bool known = false;  // false for a node only pods referred to so far
+    bool unschedulable = false;
+    bool ready = false;
+    std::vector<kbinder::v1::Taint> taints;  // NoSchedule and NoExecute only
+    ResourceAmounts allocatable;             // what parses; an unparsable amount counts as 0
+    std::optional<int64_t> pod_limit;        // allocatable "pods", when present and parsable
     NodeUsage usage;
   };
 

@@ -10,10 +10,11 @@
 
 #include <atomic>
 #include <chrono>
-#include <deque>
+#include <list>
 #include <mutex>
 #include <optional>
 #include <string>
+#include <string_view>
 
 #include "kbinder/host/object_services.h"
 
@@ -21,9 +22,10 @@ struct kbinder_call {
   using Clock = std::chrono::steady_clock;
 
   // Who is called, for messages and log attribution: plugin name and operation ("create", ...).
-  std::string plugin_name;
-  std::string operation;
-  std::string log_context;  // e.g. "request ns/name" for hooks; empty for create
+  // Views of strings the caller keeps for the length of the call: a hook call copies nothing.
+  std::string_view plugin_name;
+  std::string_view operation;
+  std::string_view log_context;  // e.g. "request ns/name" for hooks; empty for create
 
   std::optional<Clock::time_point> deadline;
   const std::atomic<bool>* cancelled = nullptr;  // owned by the cycle; may be null
@@ -36,7 +38,8 @@ struct kbinder_call {
   std::optional<std::string> result;
   std::string message;
   std::string last_error;
-  std::deque<std::string> responses;  // deque: stable addresses for the bytes handed out
+  std::list<std::string> responses;  // a list: stable addresses for the bytes handed out, and
+                                     // nothing allocated for a call that asks for none
 };
 
 namespace kbinder::host {

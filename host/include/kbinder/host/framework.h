@@ -19,6 +19,7 @@
 #include <mutex>
 #include <set>
 #include <string>
+#include <unordered_map>
 #include <vector>
 
 #include "kbinder/host/assume_cache.h"
@@ -81,7 +82,9 @@ class Framework {
  public:
   Framework(const LoadedProfile& profile, ClusterBackend& cluster, AssumeCache& cache,
             Metrics* metrics = nullptr)
-      : profile_(profile), cluster_(cluster), cache_(cache), metrics_(metrics) {}
+      : profile_(profile), cluster_(cluster), cache_(cache), metrics_(metrics) {
+    for (size_t i = 0; i < profile.plugins().size(); ++i) slot_[profile.plugins()[i].get()] = i;
+  }
 
   CycleResult run(const CycleInput& input);
   WaitingPodRegistry& waitingPods() { return waiting_; }
@@ -93,6 +96,7 @@ class Framework {
   ClusterBackend& cluster_;
   AssumeCache& cache_;
   Metrics* metrics_;  // may be null
+  std::unordered_map<const PluginInstance*, size_t> slot_;  // a plugin's cycle-state slot
   WaitingPodRegistry waiting_;
   std::atomic<uint64_t> next_cycle_id_{1};
 };

@@ -15,6 +15,7 @@
 #include <memory>
 #include <mutex>
 #include <string>
+#include <variant>
 
 #include "kbinder/host/extension_point.h"
 #include "kbinder/host/object_services.h"
@@ -41,10 +42,24 @@ struct HookOutcome {
   Code code = Code::kSuccess;
   std::string message;  // the plugin's message, or the host's explanation of a fault
   std::chrono::nanoseconds duration{0};
-  // Decoded result, for the extension points that have one.
-  kbinder::v1::ValidateResult validate;
-  kbinder::v1::MutateResult mutate;
-  kbinder::v1::PermitResult permit;
+  // The decoded result, for the extension points that have one; an empty result otherwise.
+  // Held only when the plugin returned one: most calls return none and build no message.
+  std::variant<std::monostate, kbinder::v1::ValidateResult, kbinder::v1::MutateResult,
+               kbinder::v1::PermitResult>
+      result;
+
+  const kbinder::v1::ValidateResult& validate() const {
+    return resultOr<kbinder::v1::ValidateResult>();
+  }
+  const kbinder::v1::MutateResult& mutate() const { return resultOr<kbinder::v1::MutateResult>(); }
+  const kbinder::v1::PermitResult& permit() const { return resultOr<kbinder::v1::PermitResult>(); }
+
+ private:
+  template <class Result>
+  const Result& resultOr() const {
+    const Result* held = std::get_if<Result>(&result);
+    return held != nullptr ? *held : Result::default_instance();
+  }
 };
 
 // What the call's host services act on, supplied by whoever runs the cycle.
@@ -53,7 +68,7 @@ struct CallEnvironment {
   const std::atomic<bool>* cancelled = nullptr;
   ObjectServices* objects = nullptr;
   WaitingPods* waiting_pods = nullptr;
-  std::string log_context;
+  std::string_view log_context;  // the caller's, kept for the length of the call
 };
 
 class PluginInstance {
