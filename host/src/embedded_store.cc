@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <utility>
 #include <vector>
 
 #include "kbinder/host/field_selector.h"
@@ -86,7 +87,7 @@ void setPodScheduled(kbinder::v1::Pod& pod, const std::string& node, const std::
 }  // namespace
 
 StatusOr<const EmbeddedStore::Logged*> EmbeddedStore::nextLoggedLocked(
-    std::unique_lock<std::mutex>& lock, uint64_t& after, std::chrono::steady_clock::time_point deadline,
+    std::unique_lock<AdaptiveMutex>& lock, uint64_t& after, std::chrono::steady_clock::time_point deadline,
     const std::function<bool(const Logged&)>& wanted) {
   while (true) {
     if (after < history_floor_) {
@@ -342,11 +343,15 @@ Status EmbeddedStore::remove(const std::string& kind, const std::string& namespa
 StatusOr<Object> EmbeddedStore::get(const kbinder::v1::GetRequest& request) {
   const auto kind = kindFromName(request.kind());
   if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
-  std::lock_guard lock(mutex_);
-  const auto it = objects_.find(
-      Key{request.kind(), kindNamespaced(*kind) ? request.namespace_() : "", request.name()});
-  if (it == objects_.end()) return notFoundError(request.kind(), request.name());
-  return *it->second.typed;
+  std::shared_ptr<const Object> typed;
+  {
+    std::lock_guard lock(mutex_);
+    const auto it = objects_.find(
+        Key{request.kind(), kindNamespaced(*kind) ? request.namespace_() : "", request.name()});
+    if (it == objects_.end()) return notFoundError(request.kind(), request.name());
+    typed = it->second.typed;
+  }
+  return *typed;  // copied outside the lock: versions are immutable
 }
 
 StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListRequest& request) {
@@ -395,11 +400,20 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
                       "the object has been modified; please apply your changes to the latest "
                       "version and try again");
     }
-    Json next = applySubsetChange(*kind, raw, *typed, request.object(), request.subresource());
-    if (next == raw) return std::optional<Version>();  // nothing changed: no write, as the API server
-    auto version = convert(kind, std::move(next));
-    if (!version.ok()) return version.status();
-    return std::optional<Version>(std::move(version).value());
+    std::vector<std::string> fields;
+    Json next = applySubsetChange(*kind, raw, *typed, request.object(), request.subresource(), &fields);
+    // Only the changed top-level fields can differ: those are compared and converted.
+    const auto same = [&](const std::string& name) {
+      const auto a = raw.find(name);
+      const auto b = std::as_const(next).find(name);
+      return (a == raw.end()) == (b == next.end()) && (a == raw.end() || *a == *b);
+    };
+    if (std::all_of(fields.begin(), fields.end(), same)) {
+      return std::optional<Version>();  // nothing changed: no write, as the API server
+    }
+    auto updated = std::make_shared<Object>(*typed);
+    if (Status s = refreshFields(*kind, next, fields, *updated); !s.ok()) return s;
+    return std::optional<Version>(Version{std::move(next), std::move(updated)});
   });
   if (!written.ok()) return written.status();
   return **written;

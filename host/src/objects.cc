@@ -1,6 +1,8 @@
 #include "kbinder/host/objects.h"
 
 #include <google/protobuf/descriptor.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/io/zero_copy_stream_impl_lite.h>
 #include <google/protobuf/message.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -328,6 +330,29 @@ StatusOr<Object> objectFromJson(Kind kind, const Json& raw) {
   return object;
 }
 
+Status refreshFields(Kind kind, const Json& raw, const std::vector<std::string>& fields,
+                     Object& typed) {
+  pb::Message& message = mutablePayload(typed, kind);
+  const pb::Descriptor* type = message.GetDescriptor();
+  // subset() and fill() treat each top-level field on its own: converting the changed ones
+  // alone, onto a message that holds the others already, gives what converting all would.
+  Json changed = Json::object();
+  for (int i = 0; i < type->field_count(); ++i) {
+    const pb::FieldDescriptor* field = type->field(i);
+    const std::string& name = field->json_name();
+    if (std::find(fields.begin(), fields.end(), name) == fields.end()) continue;
+    message.GetReflection()->ClearField(&message, field);
+    if (const auto it = raw.find(name); it != raw.end()) changed[name] = *it;
+  }
+  Json reduced;
+  if (Status s = subset(changed, type, "", reduced); !s.ok()) return s;
+  try {
+    return fill(reduced, message);
+  } catch (const Json::exception& e) {
+    return invalidArgument(std::string("a value does not fit its field: ") + e.what());
+  }
+}
+
 namespace {
 
 // One value of `field` (index `i` when repeated) as JSON, as protobuf's JSON printer writes it
@@ -416,27 +441,30 @@ Json messageToJson(const pb::Message& message) {
 
 Json objectToJson(const Object& object) { return messageToJson(payload(object)); }
 
-Json rebase(const Json& raw, const Json& before, const Json& after) {
-  if (before == after) return raw;
+namespace {
+
+// rebase() on `target` in place: each raw value is moved, never copied, to where it ends up.
+void rebaseInPlace(Json& target, const Json& before, const Json& after) {
+  if (before == after) return;
   if (before.is_object() && after.is_object()) {
-    Json result = raw.is_object() ? raw : Json::object();
+    if (!target.is_object()) target = Json::object();
     for (const auto& [key, value] : before.items()) {
-      if (!after.contains(key)) result.erase(key);
+      if (!after.contains(key)) target.erase(key);
     }
     for (const auto& [key, value] : after.items()) {
       const auto old = before.find(key);
-      const auto base = result.find(key);
-      if (old == before.end()) {
-        // New in the subset: keep unmodeled fields a raw value might already have.
-        result[key] = base == result.end() ? value : rebase(*base, Json::object(), value);
+      const auto base = target.find(key);
+      if (old == before.end() && base == target.end()) {
+        target[key] = value;
       } else {
-        result[key] = rebase(base == result.end() ? Json() : *base, *old, value);
+        // New in the subset, over an existing raw value: that value's unmodeled fields stay.
+        rebaseInPlace(target[key], old == before.end() ? Json::object() : *old, value);
       }
     }
-    return result;
+    return;
   }
   if (before.is_array() && after.is_array()) {
-    const bool raw_matches = raw.is_array() && raw.size() == before.size();
+    const bool raw_matches = target.is_array() && target.size() == before.size();
     std::vector<bool> used(before.size(), false);
     Json result = Json::array();
     for (size_t j = 0; j < after.size(); ++j) {
@@ -450,21 +478,55 @@ Json rebase(const Json& raw, const Json& before, const Json& after) {
       }
       if (same < before.size()) {
         used[same] = true;
-        result.push_back(raw_matches ? raw[same] : after[j]);
+        result.push_back(raw_matches ? std::move(target[same]) : after[j]);
       } else if (j < before.size() && !used[j]) {
         used[j] = true;
-        result.push_back(rebase(raw_matches ? raw[j] : Json(), before[j], after[j]));
+        Json element = raw_matches ? std::move(target[j]) : Json();
+        rebaseInPlace(element, before[j], after[j]);
+        result.push_back(std::move(element));
       } else {
         result.push_back(after[j]);
       }
     }
-    return result;
+    target = std::move(result);
+    return;
   }
-  return after;
+  target = after;
+}
+
+// Whether `field` holds the same in both messages. Singular message fields (a pod's spec,
+// metadata, status) are compared by presence and deterministic encoding, which orders map
+// entries: far cheaper than MessageDifferencer's reflective walk, and the same answer.
+bool sameField(const pb::Message& a, const pb::Message& b, const pb::FieldDescriptor* field) {
+  if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE && !field->is_repeated()) {
+    const pb::Reflection& ra = *a.GetReflection();
+    const pb::Reflection& rb = *b.GetReflection();
+    if (ra.HasField(a, field) != rb.HasField(b, field)) return false;
+    const auto encoded = [](const pb::Message& m) {
+      std::string out;
+      pb::io::StringOutputStream stream(&out);
+      pb::io::CodedOutputStream coded(&stream);
+      coded.SetSerializationDeterministic(true);
+      m.SerializeToCodedStream(&coded);
+      coded.Trim();
+      return out;
+    };
+    return encoded(ra.GetMessage(a, field)) == encoded(rb.GetMessage(b, field));
+  }
+  pb::util::MessageDifferencer same;
+  return same.CompareWithFields(a, b, {field}, {field});
+}
+
+}  // namespace
+
+Json rebase(const Json& raw, const Json& before, const Json& after) {
+  Json result = raw;
+  rebaseInPlace(result, before, after);
+  return result;
 }
 
 Json applySubsetChange(Kind kind, const Json& raw, const Object& current, const Object& requested,
-                       const std::string& subresource) {
+                       const std::string& subresource, std::vector<std::string>* changed) {
   // Only the top-level fields the request changes are converted and carried over: a patch of
   // a pod's labels need not turn the whole pod into JSON twice. rebase() leaves a key absent
   // from both sides as the raw object has it, so leaving out equal fields changes nothing.
@@ -479,11 +541,11 @@ Json applySubsetChange(Kind kind, const Json& raw, const Object& current, const 
     if (subresource == "status" ? name != "status" : (kindHasStatusSubresource(kind) && name == "status")) {
       continue;
     }
-    pb::util::MessageDifferencer same;
-    if (same.CompareWithFields(from, to, {field}, {field})) continue;
+    if (sameField(from, to, field)) continue;
     const Json whole_from = fieldToJson(from, field), whole_to = fieldToJson(to, field);
     if (!whole_from.is_null()) before[name] = whole_from;
     if (!whole_to.is_null()) after[name] = whole_to;
+    if (changed != nullptr) changed->push_back(name);
   }
   if (after.contains("metadata") || before.contains("metadata")) {
     Json& meta = after["metadata"];

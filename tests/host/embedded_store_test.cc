@@ -1,6 +1,7 @@
 // The embedded store behaves like the API server where the binder can tell.
 #include "kbinder/host/embedded_store.h"
 
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include <atomic>
@@ -171,6 +172,66 @@ spec:
   EXPECT_EQ(conditions[1]["status"], "True");
   EXPECT_FALSE(conditions[1].contains("reason"));
   EXPECT_TRUE(conditions[1].contains("lastTransitionTime"));
+}
+
+// A patch converts only the top-level fields it changes; the stored subset must still be
+// exactly what converting the whole raw object gives, whatever the patch touched.
+TEST(EmbeddedStoreTest, PatchesKeepBothFormsInStep) {
+  auto store = storeFrom(nodeYaml("n1", "4") + R"(---
+apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  namespace: default
+  labels: {app: web}
+  annotations: {note: kept}
+  ownerReferences: [{apiVersion: apps/v1, kind: ReplicaSet, name: rs, uid: u1}]
+spec:
+  containers: [{name: c, image: busybox, resources: {requests: {cpu: 500m}}}]
+  tolerations: [{key: k, operator: Exists}]
+  unmodeled: {stays: true}
+status:
+  phase: Pending
+  conditions: [{type: Initialized, status: "True"}]
+)");
+  const auto inStep = [&](const std::string& what) {
+    const auto raw = store->getRaw("Pod", "default", "p");
+    ASSERT_TRUE(raw.ok());
+    const auto converted = host::objectFromJson(host::Kind::kPod, *raw);
+    ASSERT_TRUE(converted.ok());
+    const auto stored = getObject(*store, "Pod", "p");
+    // Compared as messages: maps serialize in no fixed order.
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(stored, *converted))
+        << what << ":\n" << stored.DebugString() << "vs\n" << converted->DebugString();
+    EXPECT_TRUE((*raw)["spec"]["unmodeled"]["stays"].get<bool>()) << what;
+  };
+  kbinder::v1::Object pod = getObject(*store, "Pod", "p");
+  (*pod.mutable_pod()->mutable_metadata()->mutable_labels())["tier"] = "front";
+  pod.mutable_pod()->mutable_metadata()->mutable_annotations()->erase("note");
+  ASSERT_TRUE(patchObject(*store, pod).ok());
+  inStep("labels and annotations");
+
+  pod = getObject(*store, "Pod", "p");
+  pod.mutable_pod()->mutable_spec()->clear_tolerations();
+  (*pod.mutable_pod()->mutable_spec()->mutable_containers(0)->mutable_resources()
+        ->mutable_requests())["memory"] = "1Gi";
+  ASSERT_TRUE(patchObject(*store, pod).ok());
+  inStep("spec: a list emptied, a map entry added");
+  EXPECT_EQ(getObject(*store, "Pod", "p").pod().spec().tolerations_size(), 0);
+
+  pod = getObject(*store, "Pod", "p");
+  pod.mutable_pod()->mutable_status()->set_phase("Running");
+  pod.mutable_pod()->mutable_status()->clear_conditions();
+  ASSERT_TRUE(patchObject(*store, pod, "status").ok());
+  inStep("status");
+  EXPECT_EQ(getObject(*store, "Pod", "p").pod().status().phase(), "Running");
+
+  // Unchanged: no write, the resourceVersion stays.
+  pod = getObject(*store, "Pod", "p");
+  ASSERT_TRUE(patchObject(*store, pod).ok());
+  EXPECT_EQ(getObject(*store, "Pod", "p").pod().metadata().resource_version(),
+            pod.pod().metadata().resource_version());
+  inStep("a patch that changes nothing");
 }
 
 // Writes are converted outside the store's lock and committed only onto the version they

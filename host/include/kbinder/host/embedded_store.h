@@ -21,6 +21,7 @@
 #include <tuple>
 #include <vector>
 
+#include "kbinder/host/adaptive_mutex.h"
 #include "kbinder/host/cluster.h"
 #include "kbinder/host/manifest.h"
 
@@ -160,7 +161,7 @@ class EmbeddedStore final : public ClusterBackend {
   Status prepareNewLocked(Json& raw, std::optional<Kind> kind);
   // The first logged change after `after` that `wanted` accepts, advancing `after` past what
   // it skipped; waits until `deadline` (nullptr then). ABORTED when the history was trimmed.
-  StatusOr<const Logged*> nextLoggedLocked(std::unique_lock<std::mutex>& lock, uint64_t& after,
+  StatusOr<const Logged*> nextLoggedLocked(std::unique_lock<AdaptiveMutex>& lock, uint64_t& after,
                                            std::chrono::steady_clock::time_point deadline,
                                            const std::function<bool(const Logged&)>& wanted);
   void logLocked(WatchEvent::Type type, const std::string& kind_name, std::optional<Kind> kind,
@@ -173,8 +174,8 @@ class EmbeddedStore final : public ClusterBackend {
                                const std::string& precondition);
 
   Options options_;
-  mutable std::mutex mutex_;
-  std::condition_variable changed_;
+  mutable AdaptiveMutex mutex_;
+  std::condition_variable_any changed_;
   uint64_t resource_version_ = 0;
   uint64_t next_sequence_ = 0;
   std::map<Key, Entry> objects_;

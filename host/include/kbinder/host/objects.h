@@ -12,6 +12,7 @@
 
 #include <optional>
 #include <string>
+#include <vector>
 #include <string_view>
 
 #include "kbinder/host/manifest.h"
@@ -58,6 +59,10 @@ kbinder::v1::ObjectMeta& mutableMetadataOf(kbinder::v1::Object& object);
 // Raw JSON -> subset. Unmodeled fields are dropped; scalars where the schema wants a string
 // (YAML's `cpu: 2`) become strings; a type mismatch names the field.
 StatusOr<kbinder::v1::Object> objectFromJson(Kind kind, const Json& raw);
+// Brings `typed` (the subset of an earlier version of `raw`) up to `raw` where only the named
+// top-level fields changed: the same result as objectFromJson(kind, raw), converting only those.
+Status refreshFields(Kind kind, const Json& raw, const std::vector<std::string>& fields,
+                     kbinder::v1::Object& typed);
 // Subset -> JSON with Kubernetes field names (int64 as numbers, unset fields absent).
 Json messageToJson(const google::protobuf::Message& message);
 Json objectToJson(const kbinder::v1::Object& object);
@@ -69,8 +74,11 @@ Json rebase(const Json& raw, const Json& before, const Json& after);
 // subset's changes carried onto it, except identity (name, namespace, uid, resourceVersion,
 // timestamps) and what the other subresource owns (status for "", all but status for "status"
 // on kinds with a status subresource).
+// `changed`, when given, receives the top-level fields the request changes (the only ones the
+// result can differ from `raw` in).
 Json applySubsetChange(Kind kind, const Json& raw, const kbinder::v1::Object& current,
-                       const kbinder::v1::Object& requested, const std::string& subresource);
+                       const kbinder::v1::Object& requested, const std::string& subresource,
+                       std::vector<std::string>* changed = nullptr);
 
 // The JSON merge patch that turns `from` into `to`; an empty object when they are equal.
 Json mergePatch(const Json& from, const Json& to);
