@@ -393,6 +393,7 @@ Verdict VolumeBinding::preBind(sdk::Cluster& cluster, const Pod& pod, const Node
   }
 
   // 3. Wait until every claim is bound, watching for what makes waiting pointless.
+  auto pause = std::min(config_.first_poll, config_.poll_interval);
   while (true) {
     std::vector<std::string> pending;
     for (ClaimDecision& d : state.claims) {
@@ -454,8 +455,9 @@ Verdict VolumeBinding::preBind(sdk::Cluster& cluster, const Pod& pod, const Node
                             (budget == config_.bind_timeout ? "bind_timeout" : "the hook's deadline") +
                             ") waiting for claims in " + ns + " to be bound: " + list);
     }
-    cluster.sleep(config_.poll_interval);
-    waited += config_.poll_interval;
+    cluster.sleep(pause);
+    waited += pause;
+    pause = std::min(pause * 2, config_.poll_interval);
   }
 }
 

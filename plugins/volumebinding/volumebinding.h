@@ -38,8 +38,11 @@ inline constexpr char kNoProvisioner[] = "kubernetes.io/no-provisioner";
 struct Config {
   // How long PreBind waits for every claim to be fully bound.
   std::chrono::milliseconds bind_timeout{std::chrono::seconds(600)};
-  // How often PreBind looks again while it waits.
+  // How often PreBind looks again while it waits: first after first_poll, then twice as long
+  // each time up to poll_interval. A claim the volume controller binds at once is seen bound
+  // within milliseconds, and a worker is not held for a whole interval for it.
   std::chrono::milliseconds poll_interval{std::chrono::milliseconds(50)};
+  std::chrono::milliseconds first_poll{std::chrono::milliseconds(2)};
 };
 
 // Reads the plugin's arguments; throws sdk::ConfigError naming the argument and the fix.

@@ -336,6 +336,31 @@ TEST_F(VolumeBindingPreBindTest, WritesClaimRefThenTheClaimAndWaitsForTheBinds) 
   EXPECT_TRUE(vb.held().empty());
 }
 
+// A bind the controller completes at once is seen after the first, short pause; while nothing
+// happens the pauses double up to the poll interval.
+TEST_F(VolumeBindingPreBindTest, LooksAgainSoonThenLessOften) {
+  w.cluster.on_sleep = &World::controller;
+  auto before = w.cluster.remaining();
+  ASSERT_TRUE(cycle().ok());
+  EXPECT_EQ(before - w.cluster.remaining(), std::chrono::milliseconds(2));
+
+  World idle({"data"});
+  idle.cluster.put(claimObject("data", "5Gi"));
+  idle.cluster.put(volume("pv1", "10Gi"));
+  std::vector<int64_t> pauses;
+  before = idle.cluster.remaining();
+  idle.cluster.on_sleep = [&](FakeCluster& c) {
+    pauses.push_back((before - c.remaining()).count());
+    before = c.remaining();
+  };
+  ASSERT_TRUE(vb.reserve(idle.cluster, idle.pod, idle.node, idle.state).ok());
+  EXPECT_EQ(vb.preBind(idle.cluster, idle.pod, idle.node, idle.state).code,
+            sdk::Verdict::Code::kError);  // nothing binds: the wait runs out
+  ASSERT_GE(pauses.size(), 8u);
+  EXPECT_EQ(std::vector<int64_t>(pauses.begin(), pauses.begin() + 8),
+            (std::vector<int64_t>{2, 4, 8, 16, 32, 50, 50, 50}));
+}
+
 TEST_F(VolumeBindingPreBindTest, TimesOutCleanlyAndUnreserveTakesBackItsWrites) {
   const sdk::Verdict v = cycle();  // nothing completes the binds
   EXPECT_EQ(v.code, sdk::Verdict::Code::kError);
