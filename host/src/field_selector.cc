@@ -102,19 +102,21 @@ bool FieldSelector::matches(const kbinder::v1::Object& object) const {
   const pb::Message& root = payload(object);
   for (const Requirement& requirement : requirements_) {
     const pb::Message* message = &root;
-    std::string value;
+    std::string scratch;
+    const std::string* value = &scratch;  // "" unless the path reaches a value
     for (size_t i = 0; i < requirement.path.size(); ++i) {
       const pb::FieldDescriptor* field = requirement.path[i];
       const pb::Reflection* r = message->GetReflection();
-      if (i + 1 == requirement.path.size()) {
-        value = scalarText(*message, field);
-      } else if (r->HasField(*message, field)) {
+      if (i + 1 < requirement.path.size()) {
+        if (!r->HasField(*message, field)) break;  // an unset object: its fields are unset, ""
         message = &r->GetMessage(*message, field);
+      } else if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
+        value = &r->GetStringReference(*message, field, &scratch);  // most are: no copy
       } else {
-        break;  // an unset object: its fields are unset, ""
+        scratch = scalarText(*message, field);
       }
     }
-    if ((value == requirement.value) != requirement.equals) return false;
+    if ((*value == requirement.value) != requirement.equals) return false;
   }
   return true;
 }

@@ -186,10 +186,20 @@ pb::Message& mutablePayload(Object& object, Kind kind) {
 }
 
 const kbinder::v1::ObjectMeta& metadataOf(const Object& object) {
-  const pb::Message& message = payload(object);
-  const pb::FieldDescriptor* field = message.GetDescriptor()->FindFieldByName("metadata");
-  return static_cast<const kbinder::v1::ObjectMeta&>(
-      message.GetReflection()->GetMessage(message, field));
+  // Through the generated accessors: lists match every object's labels, and reflection would
+  // cost more than the match.
+  switch (object.kind_case()) {
+    case Object::kPod: return object.pod().metadata();
+    case Object::kNode: return object.node().metadata();
+    case Object::kPersistentVolumeClaim: return object.persistent_volume_claim().metadata();
+    case Object::kPersistentVolume: return object.persistent_volume().metadata();
+    case Object::kStorageClass: return object.storage_class().metadata();
+    case Object::kResourceClaim: return object.resource_claim().metadata();
+    case Object::kBindRequest: return object.bind_request().metadata();
+    case Object::kEvent: return object.event().metadata();
+    case Object::KIND_NOT_SET: break;
+  }
+  return kbinder::v1::ObjectMeta::default_instance();
 }
 
 kbinder::v1::ObjectMeta& mutableMetadataOf(Object& object) {

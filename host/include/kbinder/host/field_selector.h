@@ -47,7 +47,7 @@ struct ListFilter {
   // INVALID_ARGUMENT for an unknown kind or a bad selector, naming it.
   static StatusOr<ListFilter> parse(const kbinder::v1::ListRequest& request);
   bool matches(const kbinder::v1::Object& object) const {
-    return labels.matches(metadataOf(object).labels()) && fields.matches(object);
+    return (labels.empty() || labels.matches(metadataOf(object).labels())) && fields.matches(object);
   }
 };
 

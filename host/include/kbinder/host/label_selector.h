@@ -18,6 +18,9 @@ class LabelSelector {
   // The empty string selects everything. Errors name the offending term.
   static StatusOr<LabelSelector> parse(std::string_view text);
 
+  // Whether it selects everything (the empty selector).
+  bool empty() const { return requirements_.empty(); }
+
   // `labels`: any map from string to string (std::map, protobuf's Map), looked up in place.
   template <class Map>
   bool matches(const Map& labels) const {
