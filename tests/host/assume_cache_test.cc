@@ -138,6 +138,34 @@ TEST(AssumeCacheTest, CountsBoundAndAssumedPodsAndThePodLimit) {
   EXPECT_EQ(cache.usage("n").requested.at("cpu"), 3500);
 }
 
+// What admission needs of a node is taken out of it when the node changes: every change
+// counts, and the pods already on the node stay counted through it.
+TEST(AssumeCacheTest, NodeChangesTakeEffectAndKeepWhatIsOnTheNode) {
+  AssumeCache cache;
+  cache.upsertNode(node("n", kReady));
+  ASSERT_TRUE(cache.assume(simplePod("a", "3"), "n").ok());
+  cache.upsertNode(node("n", std::string("spec: {unschedulable: true}\n") + kReady));
+  EXPECT_EQ(cache.assume(simplePod("b", "1"), "n").message(),
+            "node n is cordoned (spec.unschedulable)");
+  cache.upsertNode(node("n", "spec:\n  taints:\n  - {key: k, effect: NoExecute}\n"
+                             "status:\n  allocatable: {cpu: \"8\", pods: bad}\n"
+                             "  conditions:\n  - {type: Ready, status: \"True\"}\n"));
+  EXPECT_EQ(cache.assume(simplePod("b", "1"), "n").message(),
+            "node n has taint k:NoExecute that the pod does not tolerate");
+  cache.upsertNode(node("n", "status:\n  allocatable: {cpu: \"8\", pods: bad}\n"
+                             "  conditions:\n  - {type: Ready, status: \"True\"}\n"));
+  // Untainted, 8 CPUs of which a's 3 are taken; an unparsable pod count sets no limit.
+  EXPECT_EQ(cache.assume(simplePod("b", "6"), "n").message(),
+            "node n has too little room (cpu: requested 6, 5 of 8 free)");
+  ASSERT_TRUE(cache.assume(simplePod("b", "5"), "n").ok());
+  cache.removeNode("n");
+  EXPECT_EQ(cache.assume(simplePod("c", "0"), "n").message(), "node n not found");
+  EXPECT_EQ(cache.usage("n").requested.at("cpu"), 8000);
+  cache.upsertNode(node("n", kReady));
+  EXPECT_EQ(cache.assume(simplePod("c", "1"), "n").message(),
+            "node n has too little room (cpu: requested 1, 0 of 4 free)");
+}
+
 TEST(AssumeCacheTest, ConfirmedWhenBoundForgottenOnFailureNeverExpired) {
   AssumeCache cache;
   cache.upsertNode(node("n", kReady));
