@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <random>
+#include <thread>
 #include <utility>
 #include <vector>
 
@@ -101,7 +102,8 @@ StatusOr<const EmbeddedStore::Logged*> EmbeddedStore::nextLoggedLocked(
       after = it->resource_version;
       if (wanted(*it)) return &*it;
     }
-    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+    if (deadline == std::chrono::steady_clock::time_point::min() ||
+        changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
       return static_cast<const Logged*>(nullptr);
     }
   }
@@ -109,29 +111,70 @@ StatusOr<const EmbeddedStore::Logged*> EmbeddedStore::nextLoggedLocked(
 
 class EmbeddedStore::StoreWatch final : public Watch {
  public:
+  // Both made and destroyed under the store's lock by watch() (registered) and by the
+  // destructor (unregistered): the history is trimmed by how far open watches have read.
   StoreWatch(EmbeddedStore& store, Kind kind, uint64_t after)
-      : store_(store), kind_(kind), after_(after) {}
+      : store_(store), kind_(kind), after_(after) {
+    store_.watch_positions_[this] = after;
+  }
+  ~StoreWatch() override {
+    std::lock_guard lock(store_.mutex_);
+    store_.watch_positions_.erase(this);
+  }
 
   StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) override {
-    WatchEvent::Type type;
-    std::shared_ptr<const Object> object;
-    {
+    if (pending_.empty()) {
+      // Events are taken in batches, under one lock: a watcher taking the store's lock once per
+      // event fell behind busy writers. A watcher that had to wait lets a moment's worth of
+      // events gather before it takes them: woken by every write, the store's watchers spent
+      // more time waking than binding.
+      const auto wanted = [&](const Logged& l) { return l.kind == kind_; };
+      // What is logged already, up to a batch (nothing is read past what the batch holds).
+      const auto take = [&](std::unique_lock<AdaptiveMutex>& lock) {
+        while (pending_.size() < kBatch) {
+          auto logged = store_.nextLoggedLocked(
+              lock, after_, std::chrono::steady_clock::time_point::min(), wanted);
+          if (!logged.ok()) return logged.status();
+          if (*logged == nullptr) break;
+          pending_.emplace_back((*logged)->type, (*logged)->typed);
+        }
+        store_.watch_positions_[this] = after_;
+        return okStatus();
+      };
       std::unique_lock lock(store_.mutex_);
-      auto logged = store_.nextLoggedLocked(
-          lock, after_, std::chrono::steady_clock::now() + timeout,
-          [&](const Logged& l) { return l.kind == kind_; });
-      if (!logged.ok()) return logged.status();
-      if (*logged == nullptr) return std::optional<WatchEvent>();
-      type = (*logged)->type;
-      object = (*logged)->typed;
+      Status taken = take(lock);
+      if (pending_.empty() && taken.ok()) {
+        auto logged = store_.nextLoggedLocked(lock, after_, std::chrono::steady_clock::now() + timeout,
+                                              wanted);
+        if (!logged.ok()) taken = logged.status();
+        if (logged.ok() && *logged != nullptr) {
+          pending_.emplace_back((*logged)->type, (*logged)->typed);
+          lock.unlock();
+          std::this_thread::sleep_for(kGather);
+          lock.lock();
+          taken = take(lock);
+        }
+        store_.watch_positions_[this] = after_;
+      }
+      if (pending_.empty()) {
+        if (!taken.ok()) return taken;
+        return std::optional<WatchEvent>();
+      }
     }
+    auto [type, object] = std::move(pending_.front());
+    pending_.pop_front();
     return std::optional<WatchEvent>(WatchEvent{type, *object});  // copied outside the lock
   }
 
  private:
+  static constexpr size_t kBatch = 256;
+  static constexpr std::chrono::milliseconds kGather{1};
+
   EmbeddedStore& store_;
   Kind kind_;
   uint64_t after_;
+  // Taken from the history, not yet handed out (a batch holds its versions alive).
+  std::deque<std::pair<WatchEvent::Type, std::shared_ptr<const Object>>> pending_;
 };
 
 Status EmbeddedStore::prepareNewLocked(Json& raw, std::optional<Kind> kind) {
@@ -258,7 +301,11 @@ void EmbeddedStore::logLocked(WatchEvent::Type type, const std::string& kind_nam
                               std::optional<Kind> kind, std::shared_ptr<const Object> typed,
                               std::shared_ptr<const Json> raw) {
   history_.push_back(Logged{resource_version_, kind_name, kind, type, std::move(typed), std::move(raw)});
-  while (history_.size() > options_.watch_history) {
+  uint64_t slowest = resource_version_;  // what every open watch has read
+  for (const auto& [watch, position] : watch_positions_) slowest = std::min(slowest, position);
+  while (history_.size() > options_.watch_history ||
+         (history_.size() > options_.watch_history_idle &&
+          history_.front().resource_version <= slowest)) {
     history_floor_ = history_.front().resource_version;
     history_.pop_front();
   }
@@ -534,8 +581,15 @@ bool hasStatusSubresource(const std::string& kind) {
 
 class EmbeddedStore::StoreRawWatch final : public RawWatch {
  public:
+  // Registered and unregistered as StoreWatch is.
   StoreRawWatch(EmbeddedStore& store, std::string kind, std::string ns, uint64_t after)
-      : store_(store), kind_(std::move(kind)), ns_(std::move(ns)), after_(after) {}
+      : store_(store), kind_(std::move(kind)), ns_(std::move(ns)), after_(after) {
+    store_.watch_positions_[this] = after;
+  }
+  ~StoreRawWatch() override {
+    std::lock_guard lock(store_.mutex_);
+    store_.watch_positions_.erase(this);
+  }
 
   StatusOr<std::optional<RawEvent>> next(std::chrono::milliseconds timeout) override {
     std::unique_lock lock(store_.mutex_);
@@ -544,6 +598,7 @@ class EmbeddedStore::StoreRawWatch final : public RawWatch {
           return l.kind_name == kind_ &&
                  (ns_.empty() || rawString(*l.raw, {"metadata", "namespace"}) == ns_);
         });
+    store_.watch_positions_[this] = after_;
     if (!logged.ok()) return logged.status();
     if (*logged == nullptr) return std::optional<RawEvent>();
     return std::optional<RawEvent>(RawEvent{(*logged)->type, *(*logged)->raw});

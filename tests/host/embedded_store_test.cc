@@ -323,6 +323,68 @@ TEST(EmbeddedStoreTest, WatchFromTrimmedHistoryIsGone) {
   EXPECT_NE(event.status().message().find("too old resource version"), std::string::npos);
 }
 
+// A watch takes what is logged in batches: however many events wait, each comes once, in order.
+TEST(EmbeddedStoreTest, AWatchFarBehindGetsEveryEventInOrder) {
+  auto manifest = host::parseManifest(podYaml("p", "1"), "t.yaml");
+  auto store = std::move(EmbeddedStore::load(*manifest)).value();
+  auto watch = store->watch(host::Kind::kPod, std::to_string(store->resourceVersion()));
+  ASSERT_TRUE(watch.ok());
+  constexpr int kWrites = 1000;  // several batches' worth
+  std::vector<int> seen;
+  const auto read = [&](int most) {
+    for (int j = 0; j < most; ++j) {
+      auto event = (*watch)->next(std::chrono::milliseconds(20));
+      ASSERT_TRUE(event.ok()) << event.status().message();
+      if (!event->has_value()) return;
+      seen.push_back(std::stoi(event->value().object.pod().metadata().labels().at("i")));
+    }
+  };
+  for (int i = 0; i < kWrites; ++i) {
+    auto pod = getObject(*store, "Pod", "p");
+    (*pod.mutable_pod()->mutable_metadata()->mutable_labels())["i"] = std::to_string(i);
+    ASSERT_TRUE(patchObject(*store, pod).ok());
+    if (i == 300) read(10);  // some read meanwhile
+  }
+  read(2 * kWrites);
+  ASSERT_EQ(seen.size(), static_cast<size_t>(kWrites));
+  for (int i = 0; i < kWrites; ++i) ASSERT_EQ(seen[i], i);
+}
+
+// Events an open watch has still to read are kept; once every open watch has read them, only
+// the newest watch_history_idle stay (each may hold a superseded version alive).
+TEST(EmbeddedStoreTest, HistoryIsKeptWhileAWatchHasYetToReadIt) {
+  auto manifest = host::parseManifest(podYaml("p", "1"), "t.yaml");
+  EmbeddedStore::Options options;
+  options.watch_history = 100;
+  options.watch_history_idle = 2;
+  auto store = std::move(EmbeddedStore::load(*manifest, options)).value();
+  const std::string start = std::to_string(store->resourceVersion());
+  const auto write = [&](int i) {
+    auto pod = getObject(*store, "Pod", "p");
+    (*pod.mutable_pod()->mutable_metadata()->mutable_labels())["i"] = std::to_string(i);
+    ASSERT_TRUE(patchObject(*store, pod).ok());
+  };
+  {
+    auto slow = store->watch(host::Kind::kPod, start);
+    ASSERT_TRUE(slow.ok());
+    for (int i = 0; i < 5; ++i) write(i);
+    EXPECT_TRUE(store->watch(host::Kind::kPod, start).ok()) << "trimmed before it was read";
+    for (int i = 0; i < 5; ++i) {
+      auto event = (*slow)->next(std::chrono::milliseconds(10));
+      ASSERT_TRUE(event.ok() && event->has_value()) << i;
+      EXPECT_EQ(event->value().object.pod().metadata().labels().at("i"), std::to_string(i));
+    }
+    write(5);  // every open watch has read the first five: all but the newest two go
+    EXPECT_FALSE(store->watch(host::Kind::kPod, start).ok());
+    const std::string recent = std::to_string(store->resourceVersion() - 1);
+    EXPECT_TRUE(store->watch(host::Kind::kPod, recent).ok());
+  }
+  // No watch open: the same.
+  const std::string before = std::to_string(store->resourceVersion());
+  for (int i = 6; i < 10; ++i) write(i);
+  EXPECT_FALSE(store->watch(host::Kind::kPod, before).ok());
+}
+
 TEST(EmbeddedStoreTest, LoadRejectsBadObjectsNamingThem) {
   auto manifest = host::parseManifest(
       "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ml}\nspec: {containers: 3}\n", "t");

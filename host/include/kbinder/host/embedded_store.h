@@ -30,10 +30,14 @@ namespace kbinder::host {
 class EmbeddedStore final : public ClusterBackend {
  public:
   struct Options {
-    // Events kept for watches; a watch from before the oldest is Gone (and relists). The
-    // store's watchers are the binder's own informers, which keep up; each event kept may hold
-    // an object's superseded version alive.
+    // Events kept for watches; a watch from before the oldest is Gone (and relists). Each
+    // event kept may hold an object's superseded version alive, so the history is kept only as
+    // long as it serves: events every open watch has read are dropped beyond the newest
+    // watch_history_idle (for watches yet to start from a recent resourceVersion, as an
+    // informer's after its list); events an open watch has still to read are kept up to
+    // watch_history in all, past which that watch is Gone.
     size_t watch_history = 100'000;
+    size_t watch_history_idle = 10'000;
   };
 
   // Checks every modeled object against the schema (errors name the object and the field),
@@ -160,7 +164,8 @@ class EmbeddedStore final : public ClusterBackend {
   StatusOr<Entry*> writeLocked(const Key& key, Json raw, bool created);
   Status prepareNewLocked(Json& raw, std::optional<Kind> kind);
   // The first logged change after `after` that `wanted` accepts, advancing `after` past what
-  // it skipped; waits until `deadline` (nullptr then). ABORTED when the history was trimmed.
+  // it skipped; waits until `deadline` (nullptr then; time_point::min() only looks, and never
+  // lets go of the lock). ABORTED when the history was trimmed.
   StatusOr<const Logged*> nextLoggedLocked(std::unique_lock<AdaptiveMutex>& lock, uint64_t& after,
                                            std::chrono::steady_clock::time_point deadline,
                                            const std::function<bool(const Logged&)>& wanted);
@@ -181,6 +186,8 @@ class EmbeddedStore final : public ClusterBackend {
   std::map<Key, Entry> objects_;
   std::deque<Logged> history_;
   uint64_t history_floor_ = 0;  // watches from below this resourceVersion are Gone
+  // Open watches and how far each has read (the resourceVersion of its last event).
+  std::map<const void*, uint64_t> watch_positions_;
   Manifest form_;               // the loaded manifest's shape, without its objects
 };
 
