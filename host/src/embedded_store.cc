@@ -111,16 +111,9 @@ StatusOr<const EmbeddedStore::Logged*> EmbeddedStore::nextLoggedLocked(
 
 class EmbeddedStore::StoreWatch final : public Watch {
  public:
-  // Both made and destroyed under the store's lock by watch() (registered) and by the
-  // destructor (unregistered): the history is trimmed by how far open watches have read.
+  // Made under the store's lock (by watch()).
   StoreWatch(EmbeddedStore& store, Kind kind, uint64_t after)
-      : store_(store), kind_(kind), after_(after) {
-    store_.watch_positions_[this] = after;
-  }
-  ~StoreWatch() override {
-    std::lock_guard lock(store_.mutex_);
-    store_.watch_positions_.erase(this);
-  }
+      : store_(store), kind_(kind), position_(store, after) {}
 
   StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) override {
     if (pending_.empty()) {
@@ -133,33 +126,27 @@ class EmbeddedStore::StoreWatch final : public Watch {
       const auto take = [&](std::unique_lock<AdaptiveMutex>& lock) {
         while (pending_.size() < kBatch) {
           auto logged = store_.nextLoggedLocked(
-              lock, after_, std::chrono::steady_clock::time_point::min(), wanted);
+              lock, position_.after(), std::chrono::steady_clock::time_point::min(), wanted);
           if (!logged.ok()) return logged.status();
           if (*logged == nullptr) break;
           pending_.emplace_back((*logged)->type, (*logged)->typed);
         }
-        store_.watch_positions_[this] = after_;
         return okStatus();
       };
       std::unique_lock lock(store_.mutex_);
       Status taken = take(lock);
       if (pending_.empty() && taken.ok()) {
-        auto logged = store_.nextLoggedLocked(lock, after_, std::chrono::steady_clock::now() + timeout,
-                                              wanted);
-        if (!logged.ok()) taken = logged.status();
-        if (logged.ok() && *logged != nullptr) {
-          pending_.emplace_back((*logged)->type, (*logged)->typed);
-          lock.unlock();
-          std::this_thread::sleep_for(kGather);
-          lock.lock();
-          taken = take(lock);
-        }
-        store_.watch_positions_[this] = after_;
+        auto logged = store_.nextLoggedLocked(
+            lock, position_.after(), std::chrono::steady_clock::now() + timeout, wanted);
+        if (!logged.ok()) return logged.status();
+        if (*logged == nullptr) return std::optional<WatchEvent>();
+        pending_.emplace_back((*logged)->type, (*logged)->typed);
+        lock.unlock();
+        std::this_thread::sleep_for(kGather);
+        lock.lock();
+        taken = take(lock);  // an error here comes after the events taken before it
       }
-      if (pending_.empty()) {
-        if (!taken.ok()) return taken;
-        return std::optional<WatchEvent>();
-      }
+      if (pending_.empty()) return taken;  // reached only with the error that stopped it
     }
     auto [type, object] = std::move(pending_.front());
     pending_.pop_front();
@@ -172,7 +159,7 @@ class EmbeddedStore::StoreWatch final : public Watch {
 
   EmbeddedStore& store_;
   Kind kind_;
-  uint64_t after_;
+  ReadPosition position_;
   // Taken from the history, not yet handed out (a batch holds its versions alive).
   std::deque<std::pair<WatchEvent::Type, std::shared_ptr<const Object>>> pending_;
 };
@@ -302,7 +289,7 @@ void EmbeddedStore::logLocked(WatchEvent::Type type, const std::string& kind_nam
                               std::shared_ptr<const Json> raw) {
   history_.push_back(Logged{resource_version_, kind_name, kind, type, std::move(typed), std::move(raw)});
   uint64_t slowest = resource_version_;  // what every open watch has read
-  for (const auto& [watch, position] : watch_positions_) slowest = std::min(slowest, position);
+  for (uint64_t position : watch_positions_) slowest = std::min(slowest, position);
   while (history_.size() > options_.watch_history ||
          (history_.size() > options_.watch_history_idle &&
           history_.front().resource_version <= slowest)) {
@@ -581,37 +568,30 @@ bool hasStatusSubresource(const std::string& kind) {
 
 class EmbeddedStore::StoreRawWatch final : public RawWatch {
  public:
-  // Registered and unregistered as StoreWatch is.
+  // Made under the store's lock (by watchRaw()).
   StoreRawWatch(EmbeddedStore& store, std::string kind, std::string ns, uint64_t after)
-      : store_(store), kind_(std::move(kind)), ns_(std::move(ns)), after_(after) {
-    store_.watch_positions_[this] = after;
-  }
-  ~StoreRawWatch() override {
-    std::lock_guard lock(store_.mutex_);
-    store_.watch_positions_.erase(this);
-  }
+      : store_(store), kind_(std::move(kind)), ns_(std::move(ns)), position_(store, after) {}
 
   StatusOr<std::optional<RawEvent>> next(std::chrono::milliseconds timeout) override {
     std::unique_lock lock(store_.mutex_);
     auto logged = store_.nextLoggedLocked(
-        lock, after_, std::chrono::steady_clock::now() + timeout, [&](const Logged& l) {
+        lock, position_.after(), std::chrono::steady_clock::now() + timeout, [&](const Logged& l) {
           return l.kind_name == kind_ &&
                  (ns_.empty() || rawString(*l.raw, {"metadata", "namespace"}) == ns_);
         });
-    store_.watch_positions_[this] = after_;
     if (!logged.ok()) return logged.status();
     if (*logged == nullptr) return std::optional<RawEvent>();
     return std::optional<RawEvent>(RawEvent{(*logged)->type, *(*logged)->raw});
   }
   uint64_t position() const override {
     std::lock_guard lock(store_.mutex_);
-    return after_;
+    return position_.after();
   }
 
  private:
   EmbeddedStore& store_;
   std::string kind_, ns_;
-  uint64_t after_;
+  ReadPosition position_;
 };
 
 StatusOr<EmbeddedStore::RawList> EmbeddedStore::listRaw(const std::string& kind,

@@ -14,6 +14,7 @@
 #include <cstdint>
 #include <deque>
 #include <functional>
+#include <list>
 #include <map>
 #include <memory>
 #include <mutex>
@@ -121,6 +122,26 @@ class EmbeddedStore final : public ClusterBackend {
  private:
   class StoreWatch;
   class StoreRawWatch;
+  // An open watch's place in the history, kept in watch_positions_ while the watch lives so
+  // that what it has still to read is not trimmed. Made under the store's lock; read and
+  // advanced under it.
+  class ReadPosition {
+   public:
+    ReadPosition(EmbeddedStore& store, uint64_t after)
+        : store_(store), it_(store.watch_positions_.insert(store.watch_positions_.end(), after)) {}
+    ~ReadPosition() {
+      std::lock_guard lock(store_.mutex_);
+      store_.watch_positions_.erase(it_);
+    }
+    ReadPosition(const ReadPosition&) = delete;
+    ReadPosition& operator=(const ReadPosition&) = delete;
+    uint64_t& after() { return *it_; }
+    uint64_t after() const { return *it_; }
+
+   private:
+    EmbeddedStore& store_;
+    std::list<uint64_t>::iterator it_;
+  };
   using Key = std::tuple<std::string, std::string, std::string>;  // kind, namespace, name
 
   // An object's versions are immutable and shared between the current state and the watch
@@ -186,8 +207,8 @@ class EmbeddedStore final : public ClusterBackend {
   std::map<Key, Entry> objects_;
   std::deque<Logged> history_;
   uint64_t history_floor_ = 0;  // watches from below this resourceVersion are Gone
-  // Open watches and how far each has read (the resourceVersion of its last event).
-  std::map<const void*, uint64_t> watch_positions_;
+  // How far each open watch has read (the resourceVersion of its last event); see ReadPosition.
+  std::list<uint64_t> watch_positions_;
   Manifest form_;               // the loaded manifest's shape, without its objects
 };
 
