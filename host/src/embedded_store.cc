@@ -1,6 +1,7 @@
 #include "kbinder/host/embedded_store.h"
 
 #include <algorithm>
+#include <iterator>
 #include <random>
 #include <thread>
 #include <utility>
@@ -164,6 +165,22 @@ class EmbeddedStore::StoreWatch final : public Watch {
   std::deque<std::pair<WatchEvent::Type, std::shared_ptr<const Object>>> pending_;
 };
 
+namespace {
+constexpr bool kindsInValueOrder() {
+  for (size_t i = 0; i < std::size(kAllKinds); ++i) {
+    if (static_cast<size_t>(kAllKinds[i]) != i) return false;
+  }
+  return true;
+}
+static_assert(kindsInValueOrder(), "indexes_ is indexed by Kind's value, in kAllKinds' order");
+}  // namespace
+
+std::vector<EmbeddedStore::Indexes> EmbeddedStore::makeIndexes() {
+  std::vector<Indexes> out;
+  for (const Kind kind : kAllKinds) out.emplace_back(kind);
+  return out;
+}
+
 Status EmbeddedStore::prepareNewLocked(Json& raw, std::optional<Kind> kind) {
   Json& meta = metadata(raw);
   if (kind && kindNamespaced(*kind) && rawString(raw, {"metadata", "namespace"}).empty()) {
@@ -222,6 +239,7 @@ EmbeddedStore::Entry* EmbeddedStore::commitLocked(const Key& key, std::optional<
   if (version.typed) mutableMetadataOf(*version.typed).set_resource_version(stamp);
   auto [it, inserted] = objects_.try_emplace(key);
   if (inserted) it->second.sequence = next_sequence_++;
+  if (kind) indexesLocked(*kind).update(it, it->second.typed.get(), version.typed.get());
   it->second.kind = kind;
   it->second.raw = std::make_shared<const Json>(std::move(version.raw));
   it->second.typed = std::move(version.typed);
@@ -281,6 +299,7 @@ void EmbeddedStore::eraseLocked(std::map<Key, Entry>::iterator it, Json last) {
   metadata(last)["resourceVersion"] = version;
   logLocked(WatchEvent::Type::kDeleted, std::get<0>(it->first), it->second.kind, std::move(typed),
             std::make_shared<const Json>(std::move(last)));
+  if (it->second.kind) indexesLocked(*it->second.kind).update(it, it->second.typed.get(), nullptr);
   objects_.erase(it);
 }
 
@@ -397,13 +416,21 @@ StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListReq
   kbinder::v1::ObjectList out;
   {
     std::lock_guard lock(mutex_);
-    for (auto it = objects_.lower_bound(Key{request.kind(), "", ""});
-         it != objects_.end() && std::get<0>(it->first) == request.kind(); ++it) {
+    const auto take = [&](ObjectIt it) {
       if (!request.namespace_().empty() && kindNamespaced(kind) &&
           std::get<1>(it->first) != request.namespace_()) {
-        continue;
+        return;
       }
       versions.push_back(it->second.typed);
+    };
+    // A selector on an indexed field looks only at the objects holding its value.
+    if (const auto* candidates = indexesLocked(kind).candidates(filter->fields)) {
+      for (const ObjectIt& it : *candidates) take(it);
+    } else {
+      for (auto it = objects_.lower_bound(Key{request.kind(), "", ""});
+           it != objects_.end() && std::get<0>(it->first) == request.kind(); ++it) {
+        take(it);
+      }
     }
     out.set_resource_version(std::to_string(resource_version_));
   }

@@ -36,11 +36,55 @@ const pb::FieldDescriptor* jsonField(const pb::Descriptor& message, const std::s
 
 }  // namespace
 
+StatusOr<FieldPath> FieldPath::parse(std::string_view path, Kind kind) {
+  FieldPath out;
+  out.text_ = std::string(path);
+  const pb::Descriptor* message = kbinder::v1::Object::descriptor()
+                                      ->FindFieldByNumber(static_cast<int>(kind) + 1)
+                                      ->message_type();
+  size_t at = 0;
+  while (true) {
+    const size_t dot = std::min(path.find('.', at), path.size());
+    const std::string name(path.substr(at, dot - at));
+    const pb::FieldDescriptor* field = jsonField(*message, name);
+    if (field == nullptr || field->is_repeated()) {
+      return invalidArgument("selects " + out.text_ + ", which kbinder's schema of " +
+                             std::string(kindName(kind)) + " has no single field for" +
+                             " (selectable: scalar fields such as metadata.name or spec.nodeName)");
+    }
+    out.fields_.push_back(field);
+    if (dot == path.size()) {
+      if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+        return invalidArgument("selects " + out.text_ + ", which is an object, not a value");
+      }
+      return out;
+    }
+    if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+      return invalidArgument("selects into " + name + ", which is a value, not an object");
+    }
+    message = field->message_type();
+    at = dot + 1;
+  }
+}
+
+const std::string& FieldPath::read(const kbinder::v1::Object& object, std::string& scratch) const {
+  static const std::string kUnset;
+  const pb::Message* message = &payload(object);
+  for (size_t i = 0; i + 1 < fields_.size(); ++i) {
+    const pb::Reflection* r = message->GetReflection();
+    if (!r->HasField(*message, fields_[i])) return kUnset;  // an unset object: its fields are ""
+    message = &r->GetMessage(*message, fields_[i]);
+  }
+  const pb::FieldDescriptor* field = fields_.back();
+  if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
+    return message->GetReflection()->GetStringReference(*message, field, &scratch);  // no copy
+  }
+  scratch = scalarText(*message, field);
+  return scratch;
+}
+
 StatusOr<FieldSelector> FieldSelector::parse(std::string_view text, Kind kind) {
   FieldSelector out;
-  const pb::Descriptor* root = kbinder::v1::Object::descriptor()
-                                   ->FindFieldByNumber(static_cast<int>(kind) + 1)
-                                   ->message_type();
   size_t start = 0;
   while (start <= text.size() && !trim(text).empty()) {
     const size_t comma = std::min(text.find(',', start), text.size());
@@ -51,11 +95,11 @@ StatusOr<FieldSelector> FieldSelector::parse(std::string_view text, Kind kind) {
                              std::string(term) + "\" " + why);
     };
     if (term.empty()) return bad("is empty; join requirements with single commas");
-    Requirement requirement;
+    bool equals = true;
     size_t op = term.find("!=");
     size_t value_at = op + 2;
     if (op != std::string_view::npos) {
-      requirement.equals = false;
+      equals = false;
     } else if ((op = term.find("==")) != std::string_view::npos) {
       value_at = op + 2;
     } else if ((op = term.find('=')) != std::string_view::npos) {
@@ -64,59 +108,20 @@ StatusOr<FieldSelector> FieldSelector::parse(std::string_view text, Kind kind) {
       return bad("has no operator; write field=value, field==value or field!=value");
     }
     const std::string_view path = trim(term.substr(0, op));
-    requirement.value = std::string(trim(term.substr(value_at)));
     if (path.empty()) return bad("names no field");
-    // Resolve the dotted path through the schema by JSON names ("storageClassName").
-    const pb::Descriptor* message = root;
-    size_t at = 0;
-    while (true) {
-      const size_t dot = std::min(path.find('.', at), path.size());
-      const std::string name(path.substr(at, dot - at));
-      const pb::FieldDescriptor* field = jsonField(*message, name);
-      if (field == nullptr || field->is_repeated()) {
-        return bad("selects " + std::string(path) + ", which kbinder's schema of " +
-                   std::string(kindName(kind)) + " has no single field for" +
-                   " (selectable: scalar fields such as metadata.name or spec.nodeName)");
-      }
-      requirement.path.push_back(field);
-      if (dot == path.size()) {
-        if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-          return bad("selects " + std::string(path) + ", which is an object, not a value");
-        }
-        break;
-      }
-      if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-        return bad("selects into " + name + ", which is a value, not an object");
-      }
-      message = field->message_type();
-      at = dot + 1;
-    }
-    out.requirements_.push_back(std::move(requirement));
+    auto resolved = FieldPath::parse(path, kind);
+    if (!resolved.ok()) return bad(resolved.status().message());
+    out.requirements_.push_back(Requirement{std::move(resolved).value(), equals,
+                                            std::string(trim(term.substr(value_at)))});
     if (comma == text.size()) break;
   }
   return out;
 }
 
 bool FieldSelector::matches(const kbinder::v1::Object& object) const {
-  if (requirements_.empty()) return true;
-  const pb::Message& root = payload(object);
+  std::string scratch;
   for (const Requirement& requirement : requirements_) {
-    const pb::Message* message = &root;
-    std::string scratch;
-    const std::string* value = &scratch;  // "" unless the path reaches a value
-    for (size_t i = 0; i < requirement.path.size(); ++i) {
-      const pb::FieldDescriptor* field = requirement.path[i];
-      const pb::Reflection* r = message->GetReflection();
-      if (i + 1 < requirement.path.size()) {
-        if (!r->HasField(*message, field)) break;  // an unset object: its fields are unset, ""
-        message = &r->GetMessage(*message, field);
-      } else if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
-        value = &r->GetStringReference(*message, field, &scratch);  // most are: no copy
-      } else {
-        scratch = scalarText(*message, field);
-      }
-    }
-    if ((*value == requirement.value) != requirement.equals) return false;
+    if ((requirement.path.read(object, scratch) == requirement.value) != requirement.equals) return false;
   }
   return true;
 }

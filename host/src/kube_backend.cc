@@ -3,6 +3,7 @@
 #include <condition_variable>
 #include <deque>
 
+#include "kbinder/host/field_index.h"
 #include "kbinder/host/field_selector.h"
 #include "kbinder/host/logging.h"
 
@@ -234,10 +235,16 @@ class KubernetesBackend::Cache {
     std::lock_guard lock(mutex_);
     if (!synced_) return std::nullopt;
     kbinder::v1::ObjectList out;
-    for (const auto& [key, entry] : entries_) {
-      if (!ns.empty() && metadataOf(entry.typed).namespace_() != ns) continue;
-      if (!filter.matches(entry.typed)) continue;
+    const auto take = [&](const Entry& entry) {
+      if (!ns.empty() && metadataOf(entry.typed).namespace_() != ns) return;
+      if (!filter.matches(entry.typed)) return;
       *out.add_items() = entry.typed;
+    };
+    // A selector on an indexed field looks only at the objects holding its value.
+    if (const auto* candidates = indexes_.candidates(filter.fields)) {
+      for (const EntryIt& it : *candidates) take(it->second);
+    } else {
+      for (const auto& [key, entry] : entries_) take(entry);
     }
     out.set_resource_version(rv_);
     return out;
@@ -288,6 +295,10 @@ class KubernetesBackend::Cache {
       {
         std::lock_guard lock(mutex_);
         entries_ = std::move(fresh);
+        indexes_.clear();
+        for (auto it = entries_.begin(); it != entries_.end(); ++it) {
+          indexes_.update(it, nullptr, &it->second.typed);
+        }
         rv_ = rv;
         synced_ = true;
         changed_.notify_all();
@@ -303,13 +314,17 @@ class KubernetesBackend::Cache {
         std::lock_guard lock(mutex_);
         const std::string key = keyOf(meta.namespace_(), meta.name());
         if (e.type == WatchEvent::Type::kDeleted) {
-          entries_.erase(key);
+          if (const auto it = entries_.find(key); it != entries_.end()) {
+            indexes_.update(it, &it->second.typed, nullptr);
+            entries_.erase(it);
+          }
         } else {
           // The typed object carries what the cycle needs; the raw form is fetched again when
           // a patch needs it, so a watched change only keeps the typed form current.
-          auto& entry = entries_[key];
-          entry.typed = e.object;
-          entry.raw = Json();
+          auto [it, created] = entries_.try_emplace(key);
+          indexes_.update(it, created ? nullptr : &it->second.typed, &e.object);
+          it->second.typed = e.object;
+          it->second.raw = Json();
         }
         rv_ = meta.resource_version();
       }
@@ -325,6 +340,11 @@ class KubernetesBackend::Cache {
   bool synced_ = false;
   std::string rv_;
   std::map<std::string, Entry> entries_;
+  using EntryIt = std::map<std::string, Entry>::const_iterator;
+  struct ByKey {
+    bool operator()(const EntryIt& a, const EntryIt& b) const { return a->first < b->first; }
+  };
+  KindIndexes<EntryIt, ByKey> indexes_{kind_};  // see field_index.h
   std::thread thread_;
 };
 

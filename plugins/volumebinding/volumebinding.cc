@@ -234,12 +234,14 @@ Verdict VolumeBinding::reserve(sdk::Cluster& cluster, const Pod& pod, const Node
     }
     auto listed = free_volumes.find(class_name);
     if (listed == free_volumes.end()) {
-      // Otherwise a free one of the claim's class: only those not bound yet are listed. The
-      // host filters from its cache, so a cluster's thousands of bound volumes (and other
-      // classes' volumes) are neither copied nor decoded per pod.
+      // Otherwise a free one of the claim's class: only those no claim holds (see available())
+      // are listed. The host filters from its cache (indexed by class and by claim), so a
+      // cluster's thousands of bound volumes (and other classes' volumes) are neither looked
+      // at, copied nor decoded per pod.
       kbinder::v1::ListRequest list;
       list.set_kind("PersistentVolume");
-      list.set_field_selector("spec.storageClassName=" + class_name + ",status.phase!=Bound");
+      list.set_field_selector("spec.storageClassName=" + class_name +
+                              ",spec.claimRef.name=,status.phase!=Bound");
       listed = free_volumes.emplace(class_name, kbinder::v1::ObjectList()).first;
       if (const sdk::Result r = cluster.list(list, &listed->second); !r.ok()) {
         return Verdict::error("listing volumes: " + r.message);

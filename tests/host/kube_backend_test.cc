@@ -7,6 +7,7 @@
 
 #include <fstream>
 #include <sstream>
+#include <thread>
 
 #include "api_server.h"
 #include "cluster_support.h"
@@ -114,6 +115,39 @@ TEST_F(KubeBackendTest, FieldSelectorsAreAppliedByTheHostCachedOrNot) {
     EXPECT_EQ(b->list(list).status().code(), StatusCode::kInvalidArgument);
     b->stop();
   }
+}
+
+// The informer caches keep their indexes with their objects: a pod bound or deleted on the
+// server moves in or out of the pods listed for its node.
+TEST_F(KubeBackendTest, CachedListsFollowWatchedChangesOfIndexedFields) {
+  auto b = backend(true, 2);
+  ASSERT_TRUE(b->startCaches(std::chrono::seconds(10)).ok());
+  const auto on = [&](const std::string& node) {
+    kbinder::v1::ListRequest list;
+    list.set_kind("Pod");
+    list.set_field_selector("spec.nodeName=" + node);
+    auto pods = b->list(list);
+    EXPECT_TRUE(pods.ok()) << pods.status().message();
+    std::vector<std::string> out;
+    for (const auto& item : pods->items()) out.push_back(item.pod().metadata().name());
+    return out;
+  };
+  // Watched changes arrive in their own time: wait for them, within a generous bound.
+  const auto eventually = [&](const std::string& node, const std::vector<std::string>& expected) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (on(node) != expected && std::chrono::steady_clock::now() < deadline) {
+      std::this_thread::sleep_for(std::chrono::milliseconds(20));
+    }
+    EXPECT_EQ(on(node), expected) << "pods on " << (node.empty() ? "no node" : node);
+  };
+  eventually("", {"p", "q", "r"});
+  ASSERT_TRUE(server_.store().bindPod("default", "q", "", "n2").ok());
+  ASSERT_TRUE(server_.store().bindPod("default", "r", "", "n2").ok());
+  eventually("n2", {"q", "r"});
+  eventually("", {"p"});
+  ASSERT_TRUE(server_.store().remove("Pod", "default", "q").ok());
+  eventually("n2", {"r"});
+  b->stop();
 }
 
 TEST_F(KubeBackendTest, PatchesAreGuardedMergePatchesThatKeepUnmodeledFields) {

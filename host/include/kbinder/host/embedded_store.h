@@ -24,6 +24,7 @@
 
 #include "kbinder/host/adaptive_mutex.h"
 #include "kbinder/host/cluster.h"
+#include "kbinder/host/field_index.h"
 #include "kbinder/host/manifest.h"
 
 namespace kbinder::host {
@@ -199,12 +200,22 @@ class EmbeddedStore final : public ClusterBackend {
   StatusOr<Json> replaceLocked(const Key& key, Json replacement, const std::string& subresource,
                                const std::string& precondition);
 
+  using ObjectIt = std::map<Key, Entry>::const_iterator;
+  struct ByKey {
+    bool operator()(const ObjectIt& a, const ObjectIt& b) const { return a->first < b->first; }
+  };
+  using Indexes = KindIndexes<ObjectIt, ByKey>;
+  static std::vector<Indexes> makeIndexes();
+  // The indexes of `kind`'s objects. Requires mutex_.
+  Indexes& indexesLocked(Kind kind) { return indexes_[static_cast<size_t>(kind)]; }
+
   Options options_;
   mutable AdaptiveMutex mutex_;
   std::condition_variable_any changed_;
   uint64_t resource_version_ = 0;
   uint64_t next_sequence_ = 0;
   std::map<Key, Entry> objects_;
+  std::vector<Indexes> indexes_ = makeIndexes();  // one per Kind, by its value; see field_index.h
   std::deque<Logged> history_;
   uint64_t history_floor_ = 0;  // watches from below this resourceVersion are Gone
   // How far each open watch has read (the resourceVersion of its last event); see ReadPosition.

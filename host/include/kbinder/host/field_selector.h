@@ -20,20 +20,41 @@
 
 namespace kbinder::host {
 
+// A dotted path of the schema's JSON field names to one scalar field of a kind
+// ("spec.claimRef.name"), resolved once against the kind's schema.
+class FieldPath {
+ public:
+  // Errors say what is wrong with the path (unknown, repeated, an object, into a value); the
+  // caller names where it came from.
+  static StatusOr<FieldPath> parse(std::string_view path, Kind kind);
+
+  // The value the object holds there, as a field selector compares it; "" when unset. Refers
+  // into `object` for strings (most fields), else into `scratch`.
+  const std::string& read(const kbinder::v1::Object& object, std::string& scratch) const;
+  const std::string& text() const { return text_; }
+  bool operator==(const FieldPath& other) const { return fields_ == other.fields_; }
+
+ private:
+  std::vector<const google::protobuf::FieldDescriptor*> fields_;  // from the kind's message
+  std::string text_;
+};
+
 class FieldSelector {
  public:
+  struct Requirement {
+    FieldPath path;
+    bool equals = true;  // `=` / `==`; false for `!=`
+    std::string value;
+  };
+
   // The empty string selects everything. Errors name the offending requirement or field.
   static StatusOr<FieldSelector> parse(std::string_view text, Kind kind);
 
   bool empty() const { return requirements_.empty(); }
   bool matches(const kbinder::v1::Object& object) const;
+  const std::vector<Requirement>& requirements() const { return requirements_; }
 
  private:
-  struct Requirement {
-    std::vector<const google::protobuf::FieldDescriptor*> path;  // from the kind's message
-    bool equals = true;
-    std::string value;
-  };
   std::vector<Requirement> requirements_;
 };
 

@@ -1,0 +1,94 @@
+// Field indexes: every change moves an object to the value it now holds, and a list finds the
+// same objects through an index as by looking at every object.
+#include "kbinder/host/field_index.h"
+
+#include <gtest/gtest.h>
+
+#include <string>
+
+namespace kbinder::testing {
+namespace {
+
+using host::FieldSelector;
+using host::Kind;
+using Indexes = host::KindIndexes<std::string>;
+
+kbinder::v1::Object volume(const std::string& name, const std::string& class_name,
+                           const std::string& claim = "") {
+  kbinder::v1::Object o;
+  auto& pv = *o.mutable_persistent_volume();
+  pv.mutable_metadata()->set_name(name);
+  pv.mutable_spec()->set_storage_class_name(class_name);
+  if (!claim.empty()) pv.mutable_spec()->mutable_claim_ref()->set_name(claim);
+  return o;
+}
+
+FieldSelector selector(const std::string& text) {
+  auto parsed = FieldSelector::parse(text, Kind::kPersistentVolume);
+  EXPECT_TRUE(parsed.ok()) << parsed.status().message();
+  return parsed.ok() ? std::move(parsed).value() : FieldSelector();
+}
+
+std::set<std::string> lookUp(const Indexes& indexes, const std::string& text) {
+  const auto* keys = indexes.candidates(selector(text));
+  EXPECT_NE(keys, nullptr) << text << " should be answered by an index";
+  return keys ? *keys : std::set<std::string>{"<scan>"};
+}
+
+TEST(FieldIndexTest, EveryIndexedFieldIsAFieldOfItsKind) {
+  for (const auto& field : host::kIndexedFields) {
+    const auto path = host::FieldPath::parse(field.path, field.kind);
+    EXPECT_TRUE(path.ok()) << host::kindName(field.kind) << " " << field.path << ": "
+                           << path.status().message();
+  }
+}
+
+TEST(FieldIndexTest, ChangesMoveAnObjectToItsNewValue) {
+  Indexes indexes(Kind::kPersistentVolume);
+  const auto a = volume("a", "fast");
+  const auto b = volume("b", "fast");
+  indexes.update("a", nullptr, &a);
+  indexes.update("b", nullptr, &b);
+  EXPECT_EQ(lookUp(indexes, "spec.storageClassName=fast"), (std::set<std::string>{"a", "b"}));
+  // Unset values are indexed too: "no claim" is a value a list may ask for.
+  EXPECT_EQ(lookUp(indexes, "spec.claimRef.name="), (std::set<std::string>{"a", "b"}));
+
+  const auto a_claimed = volume("a", "slow", "data");
+  indexes.update("a", &a, &a_claimed);
+  EXPECT_EQ(lookUp(indexes, "spec.storageClassName=fast"), (std::set<std::string>{"b"}));
+  EXPECT_EQ(lookUp(indexes, "spec.storageClassName=slow"), (std::set<std::string>{"a"}));
+  EXPECT_EQ(lookUp(indexes, "spec.claimRef.name=data"), (std::set<std::string>{"a"}));
+  EXPECT_EQ(lookUp(indexes, "spec.claimRef.name="), (std::set<std::string>{"b"}));
+
+  indexes.update("a", &a_claimed, nullptr);  // deleted
+  EXPECT_TRUE(lookUp(indexes, "spec.storageClassName=slow").empty());
+  EXPECT_TRUE(lookUp(indexes, "spec.claimRef.name=data").empty());
+  EXPECT_EQ(lookUp(indexes, "spec.storageClassName=fast"), (std::set<std::string>{"b"}));
+}
+
+TEST(FieldIndexTest, TheFewestCandidatesAnswerAndOnlyEqualitiesOnIndexedFieldsUseAnIndex) {
+  Indexes indexes(Kind::kPersistentVolume);
+  for (int i = 0; i < 5; ++i) {
+    const auto v = volume("v" + std::to_string(i), "fast", i == 3 ? "data" : "");
+    indexes.update("v" + std::to_string(i), nullptr, &v);
+  }
+  // The claim narrows to one; the class would give five.
+  EXPECT_EQ(lookUp(indexes, "spec.storageClassName=fast,spec.claimRef.name=data"),
+            (std::set<std::string>{"v3"}));
+  EXPECT_EQ(lookUp(indexes, "spec.claimRef.name=data,status.phase!=Bound"),
+            (std::set<std::string>{"v3"}));
+  // A value nobody holds: nothing to look at, whatever else the selector says.
+  EXPECT_TRUE(lookUp(indexes, "spec.storageClassName=fast,spec.claimRef.name=other").empty());
+  // No equality on an indexed field: every object must be looked at.
+  EXPECT_EQ(indexes.candidates(selector("spec.storageClassName!=fast")), nullptr);
+  EXPECT_EQ(indexes.candidates(selector("status.phase=Bound")), nullptr);
+  EXPECT_EQ(indexes.candidates(selector("")), nullptr);
+  // A kind without indexed fields never narrows.
+  host::KindIndexes<std::string> nodes(Kind::kNode);
+  auto by_name = FieldSelector::parse("metadata.name=n1", Kind::kNode);
+  ASSERT_TRUE(by_name.ok());
+  EXPECT_EQ(nodes.candidates(*by_name), nullptr);
+}
+
+}  // namespace
+}  // namespace kbinder::testing
