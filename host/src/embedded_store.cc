@@ -268,7 +268,7 @@ StatusOr<std::shared_ptr<const Object>> EmbeddedStore::updateTyped(const Key& ke
     auto next = change(*raw, typed.get());
     if (!next.ok()) return next.status();
     if (!next->has_value()) return typed;
-    std::lock_guard lock(mutex_);
+    WriteLock lock(*this);
     const auto it = objects_.find(key);
     if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
     if (it->second.raw != raw) continue;  // written meanwhile: again, on the newer version
@@ -313,6 +313,7 @@ void EmbeddedStore::logLocked(WatchEvent::Type type, const std::string& kind_nam
          (history_.size() > options_.watch_history_idle &&
           history_.front().resource_version <= slowest)) {
     history_floor_ = history_.front().resource_version;
+    retired_.push_back(std::move(history_.front()));  // destroyed once the lock is let go
     history_.pop_front();
   }
   changed_.notify_all();
@@ -372,7 +373,7 @@ StatusOr<Json> EmbeddedStore::put(Json raw) {
       rawString(raw, {"metadata", "name"}).empty()) {
     return invalidArgument("an object to store needs kind and metadata.name");
   }
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   const std::string kind_name = raw["kind"].get<std::string>();
   const auto kind = kindFromName(kind_name);
   if (Status s = prepareNewLocked(raw, kind); !s.ok()) return s;
@@ -386,7 +387,7 @@ StatusOr<Json> EmbeddedStore::put(Json raw) {
 
 Status EmbeddedStore::remove(const std::string& kind, const std::string& namespace_,
                              const std::string& name) {
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   const auto it = objects_.find(Key{kind, namespace_, name});
   if (it == objects_.end()) return notFoundError(kind, name);
   eraseLocked(it, *it->second.raw);
@@ -508,7 +509,7 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
                   rawString(raw, {"metadata", "name"})};
     auto version = convert(kind, std::move(raw));
     if (!version.ok()) return version.status();
-    std::lock_guard lock(mutex_);
+    WriteLock lock(*this);
     if (objects_.count(key) != 0) {
       if (generated) {
         raw = std::move(version->raw);
@@ -669,7 +670,7 @@ StatusOr<Json> EmbeddedStore::createRaw(Json raw) {
   const std::string kind_name = raw["kind"].get<std::string>();
   const auto kind = kindFromName(kind_name);
   Json& meta = metadata(raw);
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   if (rawString(raw, {"metadata", "name"}).empty()) {
     const std::string prefix = rawString(raw, {"metadata", "generateName"});
     if (prefix.empty()) return invalidArgument("metadata.name or metadata.generateName is required");
@@ -758,7 +759,7 @@ StatusOr<Json> EmbeddedStore::patchRaw(const std::string& kind, const std::strin
                                        const std::string& name, const Json& merge_patch,
                                        const std::string& subresource) {
   if (!merge_patch.is_object()) return invalidArgument("a merge patch must be a JSON object");
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   const Key key{kind, namespace_, name};
   const auto it = objects_.find(key);
   if (it == objects_.end()) return notFoundError(kind, name);
@@ -772,14 +773,14 @@ StatusOr<Json> EmbeddedStore::updateRaw(Json object, const std::string& subresou
   const std::string kind = rawString(object, {"kind"});
   const Key key{kind, rawString(object, {"metadata", "namespace"}), rawString(object, {"metadata", "name"})};
   const std::string precondition = rawString(object, {"metadata", "resourceVersion"});
-  std::lock_guard lock(mutex_);
+  WriteLock lock(*this);
   return replaceLocked(key, std::move(object), subresource, precondition);
 }
 
 StatusOr<Json> EmbeddedStore::deleteRaw(const std::string& kind, const std::string& namespace_,
                                         const std::string& name) {
   {
-    std::lock_guard lock(mutex_);
+    WriteLock lock(*this);
     const Key key{kind, namespace_, name};
     const auto it = objects_.find(key);
     if (it == objects_.end()) return notFoundError(kind, name);

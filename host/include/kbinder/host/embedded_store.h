@@ -164,6 +164,26 @@ class EmbeddedStore final : public ClusterBackend {
 
   explicit EmbeddedStore(Options options) : options_(options) {}
 
+  // The lock a write holds. Events trimmed from the history while it is held often hold the
+  // last reference to a superseded version, whose destruction (both forms) is the costliest
+  // part of a write after the conversion: they are destroyed after the lock is let go, not
+  // while every reader and writer waits.
+  class WriteLock {
+   public:
+    explicit WriteLock(EmbeddedStore& store) : store_(store), lock_(store.mutex_) {}
+    ~WriteLock() {
+      std::deque<Logged> retired;
+      retired.swap(store_.retired_);
+      lock_.unlock();
+    }
+    WriteLock(const WriteLock&) = delete;
+    WriteLock& operator=(const WriteLock&) = delete;
+
+   private:
+    EmbeddedStore& store_;
+    std::unique_lock<AdaptiveMutex> lock_;
+  };
+
   // A new version of an object, converted outside the lock; committed with its resourceVersion.
   struct Version {
     Json raw;
@@ -191,6 +211,8 @@ class EmbeddedStore final : public ClusterBackend {
   StatusOr<const Logged*> nextLoggedLocked(std::unique_lock<AdaptiveMutex>& lock, uint64_t& after,
                                            std::chrono::steady_clock::time_point deadline,
                                            const std::function<bool(const Logged&)>& wanted);
+  // Logs a change and trims the history. Requires mutex_, held through a WriteLock: what it
+  // trims goes to retired_.
   void logLocked(WatchEvent::Type type, const std::string& kind_name, std::optional<Kind> kind,
                  std::shared_ptr<const kbinder::v1::Object> typed, std::shared_ptr<const Json> raw);
   // Logs the deletion of `it` (its last state, with the deletion's resourceVersion) and erases it.
@@ -218,6 +240,7 @@ class EmbeddedStore final : public ClusterBackend {
   std::vector<Indexes> indexes_ = makeIndexes();  // one per Kind, by its value; see field_index.h
   std::deque<Logged> history_;
   uint64_t history_floor_ = 0;  // watches from below this resourceVersion are Gone
+  std::deque<Logged> retired_;  // trimmed from the history, for WriteLock to destroy unlocked
   // How far each open watch has read (the resourceVersion of its last event); see ReadPosition.
   std::list<uint64_t> watch_positions_;
   Manifest form_;               // the loaded manifest's shape, without its objects
