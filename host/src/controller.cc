@@ -130,7 +130,14 @@ void Controller::onRequestEvent(const WatchEvent& event) {
   record.node = request.spec().selected_node();
   record.phase = phase.empty() ? "Pending" : phase;
   record.reason = request.status().reason();
-  if (terminalPhase(phase)) return;
+  if (terminalPhase(phase)) {
+    if (const auto it = items_.find(key); it != items_.end()) it->second.latest.reset();
+    return;
+  }
+  Item& item = items_[key];
+  // Settled here already: this is an older version delivered late, or the request was set
+  // going again; only a fresh read tells which.
+  if (!item.terminal) item.latest = std::make_shared<const BindRequest>(request);
   enqueueLocked(key, Clock::now());
 }
 
@@ -203,23 +210,31 @@ void Controller::worker() {
 }
 
 void Controller::process(const std::string& key) {
-  const size_t slash = key.find('/');
-  kbinder::v1::GetRequest get;
-  get.set_kind("BindRequest");
-  get.set_namespace_(key.substr(0, slash));
-  get.set_name(key.substr(slash + 1));
-  get.set_fresh(true);
-  auto stored = cluster_.get(get);
-  if (!stored.ok()) {
-    if (stored.status().code() != StatusCode::kNotFound) {
-      hostLogger().warn("reading BindRequest {}: {}; retrying", key, stored.status().message());
-      std::lock_guard lock(mutex_);
-      items_[key].retry_at = Clock::now() + std::chrono::seconds(1);
-      enqueueLocked(key, Clock::now());
-    }
-    return;
+  std::shared_ptr<const BindRequest> latest;
+  {
+    std::lock_guard lock(mutex_);
+    if (const auto it = items_.find(key); it != items_.end()) latest = it->second.latest;
   }
-  const BindRequest& request = stored->bind_request();
+  if (latest == nullptr) {  // not delivered by the informer (e.g. queued again after a restart)
+    const size_t slash = key.find('/');
+    kbinder::v1::GetRequest get;
+    get.set_kind("BindRequest");
+    get.set_namespace_(key.substr(0, slash));
+    get.set_name(key.substr(slash + 1));
+    get.set_fresh(true);
+    auto stored = cluster_.get(get);
+    if (!stored.ok()) {
+      if (stored.status().code() != StatusCode::kNotFound) {
+        hostLogger().warn("reading BindRequest {}: {}; retrying", key, stored.status().message());
+        std::lock_guard lock(mutex_);
+        items_[key].retry_at = Clock::now() + std::chrono::seconds(1);
+        enqueueLocked(key, Clock::now());
+      }
+      return;
+    }
+    latest = std::make_shared<const BindRequest>(std::move(*stored->mutable_bind_request()));
+  }
+  const BindRequest& request = *latest;
   if (terminalPhase(request.status().phase())) {
     std::lock_guard lock(mutex_);
     items_[key].terminal = true;
@@ -250,12 +265,15 @@ void Controller::process(const std::string& key) {
     if (!result.pod_uid.empty()) pod_uids_.emplace(request.metadata().uid(), result.pod_uid);
   }
 
-  kbinder::v1::BindRequestStatus status = request.status();
+  kbinder::v1::BindRequestStatus status;  // the status last made for writing
   std::string phase;
   if (result.outcome == CycleOutcome::kSucceeded) {
-    status.set_phase("Succeeded");
-    status.set_reason(result.already_bound ? result.reason : "");
-    phase = writeStatus(key, request, status);
+    phase = writeStatus(key, request, [&](const kbinder::v1::BindRequestStatus& current) {
+      status = current;
+      status.set_phase("Succeeded");
+      status.set_reason(result.already_bound ? result.reason : "");
+      return status;
+    });
     if (phase == "Succeeded") {
       recordEvent(request, result.pod_uid, false, "Bound",
                   result.already_bound ? "Pod " + request.spec().pod_name() + " was already bound to " +
@@ -264,19 +282,23 @@ void Controller::process(const std::string& key) {
                                              request.spec().selected_node());
     }
   } else {
-    const int failed = status.failed_attempts() + 1;
     const int limit = request.spec().has_backoff_limit()
                           ? request.spec().backoff_limit()
                           : settings.default_backoff_limit;
-    const bool final = result.outcome == CycleOutcome::kFailed || failed >= limit;
-    status.set_failed_attempts(failed);
-    status.set_reason(result.reason);
-    status.set_phase(final ? "Failed" : "Pending");
-    phase = writeStatus(key, request, status);
-    if (phase == status.phase()) {
+    phase = writeStatus(key, request, [&](const kbinder::v1::BindRequestStatus& current) {
+      status = current;
+      const int failed = current.failed_attempts() + 1;
+      status.set_failed_attempts(failed);
+      status.set_reason(result.reason);
+      status.set_phase(result.outcome == CycleOutcome::kFailed || failed >= limit ? "Failed"
+                                                                                  : "Pending");
+      return status;
+    });
+    if (!phase.empty() && phase == status.phase()) {
+      const int failed = status.failed_attempts();
       recordEvent(request, result.pod_uid, true, "BindAttemptFailed",
                   "Attempt " + std::to_string(failed) + " failed: " + result.reason);
-      if (final) {
+      if (phase == "Failed") {
         const std::string why = result.outcome == CycleOutcome::kFailed
                                     ? "retrying cannot help"
                                     : "backoffLimit " + std::to_string(limit) + " reached";
@@ -297,6 +319,7 @@ void Controller::process(const std::string& key) {
   if (terminalPhase(phase)) {
     item.terminal = true;
     item.dirty = false;
+    item.latest.reset();
     if (options_.metrics != nullptr) options_.metrics->requestFinished(phase);
   } else if (phase == "Pending") {
     std::uniform_real_distribution<double> unit(0.0, 1.0);
@@ -307,7 +330,7 @@ void Controller::process(const std::string& key) {
 }
 
 std::string Controller::writeStatus(const std::string& key, const BindRequest& read,
-                                    const kbinder::v1::BindRequestStatus& status) {
+                                    const NextStatus& next) {
   const size_t slash = key.find('/');
   for (int attempt = 0; attempt < 10; ++attempt) {
     // First onto the version the cycle started from (a write guarded by its resourceVersion:
@@ -332,7 +355,8 @@ std::string Controller::writeStatus(const std::string& key, const BindRequest& r
     }
     kbinder::v1::PatchRequest patch;
     *patch.mutable_object() = *current;
-    *patch.mutable_object()->mutable_bind_request()->mutable_status() = status;
+    auto& status = *patch.mutable_object()->mutable_bind_request()->mutable_status();
+    status = next(current->bind_request().status());
     patch.set_subresource("status");
     auto written = cluster_.patch(patch);
     if (written.ok()) return status.phase();

@@ -486,6 +486,9 @@ StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& reque
       raw = std::move(*remembered);
     }
   }
+  if (raw.is_null() && *kind == Kind::kBindRequest && request.subresource() == "status") {
+    return patchBindRequestStatus(ns, request.object());
+  }
   if (raw.is_null()) {
     auto fetched = fetchRaw(*kind, ns, meta.name());
     if (!fetched.ok()) return fetched.status();
@@ -514,6 +517,26 @@ StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& reque
   if (written.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
   rememberRaw(resourcePath(*kind, ns, meta.name()), written);
   return objectFromJson(*kind, written);
+}
+
+StatusOr<Object> KubernetesBackend::patchBindRequestStatus(const std::string& ns, const Object& object) {
+  // Every field of a BindRequest's status is kbinder's and modeled, so the merge patch that
+  // sets them all (null for the empty ones) is right whatever the stored status holds: no
+  // base needs reading first. The caller's resourceVersion stays the precondition.
+  const auto& meta = object.bind_request().metadata();
+  Json status = objectToJson(object).value("status", Json::object());
+  for (const char* field : {"phase", "reason", "failedAttempts"}) {
+    if (!status.contains(field)) status[field] = nullptr;
+  }
+  Json body = {{"status", std::move(status)}};
+  if (!meta.resource_version().empty()) body["metadata"]["resourceVersion"] = meta.resource_version();
+  const std::string path = resourcePath(Kind::kBindRequest, ns, meta.name());
+  const HttpResult r = client_->request("PATCH", path + "/status", body.dump(), "application/merge-patch+json");
+  if (Status s = statusOf(r, "patching bindrequests " + meta.name()); !s.ok()) return s;
+  const Json written = Json::parse(r.body, nullptr, false);
+  if (written.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+  rememberRaw(path, written);
+  return objectFromJson(Kind::kBindRequest, written);
 }
 
 StatusOr<Object> KubernetesBackend::create(const Object& object) {

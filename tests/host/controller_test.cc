@@ -186,24 +186,34 @@ TEST_F(ControllerTest, StatusChangesDoNotCutTheBackoffShort) {
   EXPECT_EQ(statusOf(*store_, "r").failed_attempts, 3);
 }
 
-// A backend that lets another writer change each BindRequest just before the controller's
-// first status write to it.
+// A backend over the store that counts reads by kind and lets another writer change each
+// BindRequest (through `change`, on its raw form) just before the controller's first status
+// write to it.
 class ChangingBeforeStatusWrite final : public host::ClusterBackend {
  public:
-  explicit ChangingBeforeStatusWrite(EmbeddedStore& store) : store_(store) {}
+  ChangingBeforeStatusWrite(EmbeddedStore& store, std::function<void(Json&)> change)
+      : store_(store), change_(std::move(change)) {}
   host::StatusOr<kbinder::v1::Object> get(const kbinder::v1::GetRequest& r) override {
+    {
+      std::lock_guard lock(mutex_);
+      ++gets_[r.kind()];
+    }
     return store_.get(r);
   }
   host::StatusOr<kbinder::v1::ObjectList> list(const kbinder::v1::ListRequest& r) override {
     return store_.list(r);
   }
   host::StatusOr<kbinder::v1::Object> patch(const kbinder::v1::PatchRequest& r) override {
-    if (r.subresource() == "status" && r.object().has_bind_request() &&
-        changed_.insert(r.object().bind_request().metadata().name()).second) {
+    bool first = false;
+    if (r.subresource() == "status" && r.object().has_bind_request()) {
+      std::lock_guard lock(mutex_);
+      first = changed_.insert(r.object().bind_request().metadata().name()).second;
+    }
+    if (first && change_) {
       auto raw =
           store_.getRaw("BindRequest", "default", r.object().bind_request().metadata().name());
       EXPECT_TRUE(raw.ok());
-      (*raw)["metadata"]["labels"]["touched"] = "yes";
+      change_(*raw);
       EXPECT_TRUE(store_.put(*raw).ok());
     }
     return store_.patch(r);
@@ -220,18 +230,26 @@ class ChangingBeforeStatusWrite final : public host::ClusterBackend {
     return store_.bindPod(ns, name, uid, node);
   }
   std::string describe() const override { return "changing"; }
+  int gets(const std::string& kind) {
+    std::lock_guard lock(mutex_);
+    return gets_[kind];
+  }
 
  private:
   EmbeddedStore& store_;
+  std::function<void(Json&)> change_;
+  std::mutex mutex_;
   std::set<std::string> changed_;
+  std::map<std::string, int> gets_;
 };
 
 // The first status write goes onto the version the cycle read, guarded by it; when someone
 // changed the request meanwhile, it is written again onto a fresh read, keeping their change.
+// The cycle starts from the request the informer delivered: it is not read again.
 TEST_F(ControllerTest, StatusWriteAfterAConcurrentChangeGoesOntoTheFreshVersion) {
   store_ = storeFrom(kCluster + requestYaml("r", "p", "n1"));
   profile_ = profileFrom(dir_, rec("rec-a"), "");
-  ChangingBeforeStatusWrite backend(*store_);
+  ChangingBeforeStatusWrite backend(*store_, [](Json& raw) { raw["metadata"]["labels"]["touched"] = "yes"; });
   Controller controller(*profile_, backend, ControllerOptions{});
   ASSERT_TRUE(controller.start().ok());
   controller.waitUntilSettled({});
@@ -241,6 +259,40 @@ TEST_F(ControllerTest, StatusWriteAfterAConcurrentChangeGoesOntoTheFreshVersion)
                             {"metadata", "labels", "touched"}),
             "yes");
   EXPECT_EQ(events(*store_), (Lines{"Normal Bound p"}));
+}
+
+// A cycle starts from the request as the informer delivered it: with no conflict, the
+// request is never read from the cluster (an API call saved per bind).
+TEST_F(ControllerTest, ACycleStartsFromTheRequestTheInformerDelivered) {
+  store_ = storeFrom(kCluster + requestYaml("r", "p", "n1"));
+  profile_ = profileFrom(dir_, rec("rec-a"), "");
+  ChangingBeforeStatusWrite backend(*store_, nullptr);
+  Controller controller(*profile_, backend, ControllerOptions{});
+  ASSERT_TRUE(controller.start().ok());
+  controller.waitUntilSettled({});
+  controller.stop();
+  EXPECT_EQ(statusOf(*store_, "r").phase, "Succeeded");
+  EXPECT_EQ(backend.gets("BindRequest"), 0);
+  EXPECT_EQ(backend.gets("Pod"), 1);  // the cycle's own fresh read
+}
+
+// A failure counts on the stored failedAttempts, also when the status write had to be done
+// again on a fresh read: attempts counted meanwhile are kept, and the limit applies to the sum.
+TEST_F(ControllerTest, AFailureAfterAConflictCountsOnTheStoredAttempts) {
+  store_ = storeFrom(kCluster + requestYaml("r", "p", "n1", "backoffLimit: 3"));
+  profile_ = profileFrom(dir_, rec("rec-a", "fail_at = \"reserve\""), "backoff_base_seconds = 0.01");
+  ChangingBeforeStatusWrite backend(*store_, [](Json& raw) { raw["status"]["failedAttempts"] = 2; });
+  Controller controller(*profile_, backend, ControllerOptions{});
+  ASSERT_TRUE(controller.start().ok());
+  controller.waitUntilSettled({});
+  controller.stop();
+  const Status status = statusOf(*store_, "r");
+  EXPECT_EQ(status.phase, "Failed");
+  EXPECT_EQ(status.failed_attempts, 3);
+  const auto records = controller.records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].attempts, 1);
+  EXPECT_EQ(events(*store_), (Lines{"Warning BindAttemptFailed p", "Warning BindFailed p"}));
 }
 
 TEST(BackoffTest, DoublesFromTheBaseUpToTheCapWithJitter) {

@@ -199,6 +199,44 @@ TEST_F(KubeBackendTest, StatusGoesThroughTheStatusSubresource) {
             "Succeeded");
 }
 
+// The controller starts from the BindRequest its informer delivered: its status write is one
+// PATCH, read nothing first, sets every modeled field (an emptied one removed), keeps what it
+// does not model, and stays guarded by the resourceVersion it was given.
+TEST_F(KubeBackendTest, ABindRequestStatusIsWrittenWithoutReadingItFirst) {
+  auto raw = server_.store().getRaw("BindRequest", "default", "br");
+  (*raw)["status"] = Json::parse(R"({"phase": "Pending", "reason": "no room", "failedAttempts": 2,
+                                     "observedBy": "someone"})");
+  ASSERT_TRUE(server_.store().put(*raw).ok());
+  kbinder::v1::GetRequest read;
+  read.set_kind("BindRequest");
+  read.set_namespace_("default");
+  read.set_name("br");
+  auto request = server_.store().get(read);  // as an informer would have it: not through `b`
+  ASSERT_TRUE(request.ok());
+  auto b = backend();
+  const auto counts = server_.requestCounts();
+  kbinder::v1::PatchRequest patch;
+  *patch.mutable_object() = *request;
+  auto& status = *patch.mutable_object()->mutable_bind_request()->mutable_status();
+  status.set_phase("Succeeded");
+  status.clear_reason();
+  patch.set_subresource("status");
+  auto written = b->patch(patch);
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_EQ(written->bind_request().status().phase(), "Succeeded");
+  EXPECT_EQ(server_.requestCounts().at("patch"), counts.count("patch") ? counts.at("patch") + 1 : 1);
+  EXPECT_EQ(server_.requestCounts().count("get") ? server_.requestCounts().at("get") : 0,
+            counts.count("get") ? counts.at("get") : 0);
+  const auto after = server_.store().getRaw("BindRequest", "default", "br");
+  EXPECT_EQ((*after)["status"],
+            Json::parse(R"({"phase": "Succeeded", "failedAttempts": 2, "observedBy": "someone"})"));
+  // Written on a version that is no longer current: a conflict, nothing written.
+  status.set_phase("Failed");
+  EXPECT_EQ(b->patch(patch).status().code(), StatusCode::kAborted);
+  EXPECT_EQ(host::rawString(*server_.store().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
+            "Succeeded");
+}
+
 TEST_F(KubeBackendTest, BindingAndItsConflicts) {
   auto b = backend();
   const std::string uid = get(*b, "Pod", "p").pod().metadata().uid();

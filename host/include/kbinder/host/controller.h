@@ -103,6 +103,10 @@ class Controller {
     Clock::time_point not_before{};
     Clock::time_point retry_at{};  // backoff: no attempt before this
     bool terminal = false;
+    // The request as the informer last delivered it: what the next attempt starts from,
+    // without reading it from the cluster again. A stale copy (a write the informer has yet
+    // to deliver) costs no more than a conflict on the status write, which reads afresh.
+    std::shared_ptr<const kbinder::v1::BindRequest> latest;
   };
 
   void onRequestEvent(const WatchEvent& event);
@@ -112,10 +116,14 @@ class Controller {
   void forgetSettledLocked(const std::string& key);
   void worker();
   void process(const std::string& key);
-  // Writes the request's new status onto `read` (the version the cycle started from), on a
-  // fresh read after a conflict, and returns the phase written.
+  // Writes the status `next` makes of the request's current one: onto `read` (the version
+  // the cycle started from), after a conflict onto a fresh read (so counts such as
+  // failedAttempts build on what is stored). Returns the phase written, or the terminal phase
+  // someone else wrote, or "" when nothing could be written.
+  using NextStatus =
+      std::function<kbinder::v1::BindRequestStatus(const kbinder::v1::BindRequestStatus& current)>;
   std::string writeStatus(const std::string& key, const kbinder::v1::BindRequest& read,
-                          const kbinder::v1::BindRequestStatus& status);
+                          const NextStatus& next);
   void recordEvent(const kbinder::v1::BindRequest& request, const std::string& pod_uid,
                    bool warning, const std::string& reason, const std::string& note);
 
