@@ -394,15 +394,18 @@ Verdict VolumeBinding::preBind(sdk::Cluster& cluster, const Pod& pod, const Node
     if (!v.ok()) return v;
   }
 
-  // 3. Wait until every claim is bound, watching for what makes waiting pointless.
-  auto pause = std::min(config_.first_poll, config_.poll_interval);
-  while (true) {
-    std::vector<std::string> pending;
+  // 3. Wait until every claim is bound, watching for what makes waiting pointless. Each look
+  // reads the host's watch-fed copies (no API call while the volume controller works); what
+  // they show as a reason to give up is confirmed on fresh reads first, since a copy may lag.
+  // nullopt: still waiting on `pending`.
+  std::vector<std::string> pending;
+  auto look = [&](bool fresh) -> std::optional<Verdict> {
+    pending.clear();
     for (ClaimDecision& d : state.claims) {
       if (d.complete) continue;
       const std::string what = claimText(ns, d.claim);
       kbinder::v1::Object object;
-      sdk::Result r = cluster.get("PersistentVolumeClaim", ns, d.claim, true, &object);
+      sdk::Result r = cluster.get("PersistentVolumeClaim", ns, d.claim, fresh, &object);
       if (r.notFound()) return Verdict::unschedulable(what + " was deleted while binding");
       if (!r.ok()) return Verdict::error("reading " + what + ": " + r.message);
       const PersistentVolumeClaim& claim = object.persistent_volume_claim();
@@ -410,7 +413,7 @@ Verdict VolumeBinding::preBind(sdk::Cluster& cluster, const Pod& pod, const Node
           claim.spec().volume_name().empty() ? d.volume : claim.spec().volume_name();
       if (!volume.empty()) {
         kbinder::v1::Object pv_object;
-        r = cluster.get("PersistentVolume", "", volume, true, &pv_object);
+        r = cluster.get("PersistentVolume", "", volume, fresh, &pv_object);
         if (r.ok()) {
           const PersistentVolume& pv = pv_object.persistent_volume();
           if (!pv.spec().claim_ref().name().empty() && !claimRefNames(pv, claim)) {
@@ -434,7 +437,7 @@ Verdict VolumeBinding::preBind(sdk::Cluster& cluster, const Pod& pod, const Node
                                       " annotation was removed)");
       }
       if (claimBound(claim)) {
-        d.complete = true;
+        d.complete = true;  // a bound claim stays bound: a lagging copy cannot mislead here
       } else {
         pending.push_back(d.claim);
       }
@@ -442,12 +445,19 @@ Verdict VolumeBinding::preBind(sdk::Cluster& cluster, const Pod& pod, const Node
     if (pending.empty()) return Verdict::success();
 
     kbinder::v1::Object pod_object;
-    const sdk::Result r = cluster.get("Pod", ns, pod.metadata().name(), true, &pod_object);
+    const sdk::Result r = cluster.get("Pod", ns, pod.metadata().name(), fresh, &pod_object);
     if (r.notFound() || (r.ok() && (pod_object.pod().metadata().uid() != pod.metadata().uid() ||
                                     !pod_object.pod().metadata().deletion_timestamp().empty()))) {
       return Verdict::unresolvable("pod " + ns + "/" + pod.metadata().name() +
                                    " was deleted while its volumes were binding");
     }
+    return std::nullopt;
+  };
+  auto pause = std::min(config_.first_poll, config_.poll_interval);
+  while (true) {
+    std::optional<Verdict> seen = look(false);
+    if (seen && !seen->ok()) seen = look(true);
+    if (seen) return *seen;
     if (waited >= budget || cluster.cancelled()) {
       std::string list;
       for (const auto& c : pending) list += (list.empty() ? "" : ", ") + c;

@@ -39,9 +39,22 @@ class FakeCluster final : public sdk::Cluster {
   int conflicts_to_inject = 0;
   std::vector<std::string> writes;  // "Kind ns/name [status]" per successful patch
   std::chrono::milliseconds time_left{std::chrono::seconds(30)};
+  // What reads that need not be fresh see instead of the current object, as a watch-fed
+  // copy that lags behind would show.
+  std::map<Key, kbinder::v1::Object> lagging;
+  int fresh_reads = 0;
+  int cached_reads = 0;
 
-  sdk::Result get(std::string_view kind, std::string_view ns, std::string_view name, bool,
+  sdk::Result get(std::string_view kind, std::string_view ns, std::string_view name, bool fresh,
                   kbinder::v1::Object* out) override {
+    ++(fresh ? fresh_reads : cached_reads);
+    if (!fresh) {
+      if (const auto it = lagging.find(Key{std::string(kind), std::string(ns), std::string(name)});
+          it != lagging.end()) {
+        *out = it->second;
+        return {};
+      }
+    }
     auto* object = find(std::string(kind), std::string(ns), std::string(name));
     if (object == nullptr) {
       return {sdk::Result::Code::kNotFound, std::string(kind) + " \"" + std::string(name) + "\" not found"};

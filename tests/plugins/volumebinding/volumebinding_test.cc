@@ -361,6 +361,28 @@ TEST_F(VolumeBindingPreBindTest, LooksAgainSoonThenLessOften) {
             (std::vector<int64_t>{2, 4, 8, 16, 32, 50, 50, 50}));
 }
 
+// Reads before a write are fresh; while waiting, the plugin looks at the host's copies (no
+// API call per look) and confirms on fresh reads whatever there would make it give up.
+TEST_F(VolumeBindingPreBindTest, WaitsOnCopiesAndConfirmsFreshWhatWouldEndTheWait) {
+  w.cluster.on_sleep = &World::controller;
+  ASSERT_TRUE(vb.reserve(w.cluster, w.pod, w.node, w.state).ok());
+  w.cluster.fresh_reads = w.cluster.cached_reads = 0;
+  ASSERT_TRUE(vb.preBind(w.cluster, w.pod, w.node, w.state).ok());
+  EXPECT_EQ(w.cluster.fresh_reads, 3);  // claim and volume before the claimRef, claim before provisioning
+  EXPECT_GT(w.cluster.cached_reads, 0);
+
+  World lagging({"data"});
+  lagging.cluster.put(claimObject("data", "5Gi"));
+  lagging.cluster.put(volume("pv1", "10Gi"));
+  auto stale = *lagging.cluster.find("PersistentVolume", "", "pv1");
+  stale.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name("earlier");
+  lagging.cluster.lagging[{"PersistentVolume", "", "pv1"}] = stale;  // an older owner, released since
+  lagging.cluster.on_sleep = &World::controller;
+  ASSERT_TRUE(vb.reserve(lagging.cluster, lagging.pod, lagging.node, lagging.state).ok());
+  const sdk::Verdict v = vb.preBind(lagging.cluster, lagging.pod, lagging.node, lagging.state);
+  EXPECT_TRUE(v.ok()) << v.message;
+}
+
 TEST_F(VolumeBindingPreBindTest, TimesOutCleanlyAndUnreserveTakesBackItsWrites) {
   const sdk::Verdict v = cycle();  // nothing completes the binds
   EXPECT_EQ(v.code, sdk::Verdict::Code::kError);
