@@ -502,13 +502,19 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
       meta["namespace"] = "default";
     }
   }
-  // Converted outside the lock; a generated name taken meanwhile is drawn again.
+  // Made outside the lock; a generated name taken meanwhile is drawn again. The typed form is
+  // the caller's object with what was stamped on the raw one carried over: converting the
+  // whole JSON back would only give the same message again (EmbeddedStoreTest.
+  // CreateKeepsBothFormsInStep checks they agree).
   while (true) {
     if (generated) metadata(raw)["name"] = prefix + randomSuffix();
     const Key key{std::string(kindName(*kind)), rawString(raw, {"metadata", "namespace"}),
                   rawString(raw, {"metadata", "name"})};
-    auto version = convert(kind, std::move(raw));
-    if (!version.ok()) return version.status();
+    auto typed = std::make_shared<Object>(object);
+    if (Status s = refreshFields(*kind, raw, {"apiVersion", "kind", "metadata"}, *typed); !s.ok()) {
+      return s;
+    }
+    std::optional<Version> version(Version{std::move(raw), std::move(typed)});
     WriteLock lock(*this);
     if (objects_.count(key) != 0) {
       if (generated) {

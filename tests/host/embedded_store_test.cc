@@ -136,6 +136,57 @@ TEST(EmbeddedStoreTest, BindingFollowsTheApiServersRules) {
 
 // Binding changes the stored pod's raw and schema forms side by side (without converting the
 // pod again); they must agree with what converting the bound raw pod gives.
+// A created object's typed form is the caller's message with the stamped metadata carried
+// over; it must equal what converting the stored JSON gives.
+TEST(EmbeddedStoreTest, CreateKeepsBothFormsInStep) {
+  auto store = storeFrom(nodeYaml("n1", "4"));
+  auto pod_manifest = host::parseManifest(R"(apiVersion: v1
+kind: Pod
+metadata: {name: web, labels: {app: web}, annotations: {note: "x"}}
+spec:
+  containers:
+  - name: c
+    image: busybox
+    resources: {requests: {cpu: 250m, memory: 64Mi}, limits: {nvidia.com/gpu: "1"}}
+  tolerations: [{key: gpu, operator: Exists, effect: NoSchedule}]
+  volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
+)", "t.yaml");
+  ASSERT_TRUE(pod_manifest.ok()) << pod_manifest.status().message();
+  auto pod = host::objectFromJson(host::Kind::kPod, pod_manifest->objects[0]);
+  ASSERT_TRUE(pod.ok());
+  pod->mutable_pod()->mutable_metadata()->clear_name();
+  pod->mutable_pod()->mutable_metadata()->set_generate_name("web-");
+  kbinder::v1::Object event;
+  event.mutable_event()->mutable_metadata()->set_generate_name("p.");
+  event.mutable_event()->mutable_metadata()->set_resource_version("7");  // ignored on create
+  event.mutable_event()->set_reason("Bound");
+  event.mutable_event()->set_type("Normal");
+  event.mutable_event()->set_event_time("2026-11-24T06:00:00.000000Z");
+  event.mutable_event()->mutable_regarding()->set_kind("Pod");
+  event.mutable_event()->mutable_regarding()->set_name("p");
+  kbinder::v1::Object node;
+  node.mutable_node()->mutable_metadata()->set_name("n2");
+  node.mutable_node()->mutable_metadata()->set_namespace_("ignored");  // cluster-scoped
+  (*node.mutable_node()->mutable_status()->mutable_allocatable())["cpu"] = "8";
+  for (const auto& object : {*pod, event, node}) {
+    auto created = store->create(object);
+    ASSERT_TRUE(created.ok()) << created.status().message();
+    const auto& meta = host::metadataOf(*created);
+    const std::string kind(host::kindName(*host::kindOf(*created)));
+    const auto raw = store->getRaw(kind, meta.namespace_(), meta.name());
+    ASSERT_TRUE(raw.ok()) << kind;
+    const auto converted = host::objectFromJson(*host::kindOf(*created), *raw);
+    ASSERT_TRUE(converted.ok());
+    const auto stored = getObject(*store, kind, meta.name(), meta.namespace_());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(stored, *converted))
+        << kind << ":\n" << stored.DebugString() << "vs\n" << converted->DebugString();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*created, stored)) << kind;
+    EXPECT_FALSE(meta.uid().empty());
+    EXPECT_FALSE(meta.creation_timestamp().empty());
+    EXPECT_NE(meta.resource_version(), "7");
+  }
+}
+
 TEST(EmbeddedStoreTest, BindingKeepsBothFormsInStep) {
   auto store = storeFrom(nodeYaml("n1", "4") + R"(---
 apiVersion: v1
