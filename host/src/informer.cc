@@ -31,26 +31,34 @@ void Informer::run() {
     kbinder::v1::ListRequest request;
     request.set_kind(std::string(kindName(kind_)));
     request.set_namespace_(namespace_);
-    auto listed = cluster_.list(request);
-    if (!listed.ok()) {
-      hostLogger().warn("listing {} failed: {}; retrying", what, listed.status().message());
-      {
-        std::lock_guard lock(mutex_);
-        last_error_ = listed.status();
+    std::string resource_version;
+    {
+      auto listed = cluster_.list(request);
+      if (!listed.ok()) {
+        hostLogger().warn("listing {} failed: {}; retrying", what, listed.status().message());
+        {
+          std::lock_guard lock(mutex_);
+          last_error_ = listed.status();
+        }
+        std::unique_lock lock(mutex_);
+        cv_.wait_for(lock, pause, [&] { return stopping_.load(); });
+        pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+        continue;
       }
-      std::unique_lock lock(mutex_);
-      cv_.wait_for(lock, pause, [&] { return stopping_.load(); });
-      pause = std::min(pause * 2, std::chrono::milliseconds(5000));
-      continue;
+      pause = std::chrono::milliseconds(100);
+      resource_version = listed->resource_version();
+      // Each item is handed over and let go of at once: the list, as large as the cluster, is
+      // not kept while the watch runs.
+      for (auto& item : *listed->mutable_items()) {
+        handler_(WatchEvent{WatchEvent::Type::kAdded, std::move(item)});
+      }
     }
-    pause = std::chrono::milliseconds(100);
-    for (const auto& item : listed->items()) handler_(WatchEvent{WatchEvent::Type::kAdded, item});
     {
       std::lock_guard lock(mutex_);
       synced_ = true;
     }
     cv_.notify_all();
-    auto watch = cluster_.watch(kind_, listed->resource_version());
+    auto watch = cluster_.watch(kind_, resource_version);
     if (!watch.ok()) {
       hostLogger().warn("watching {} failed: {}; listing again", what, watch.status().message());
       continue;
