@@ -97,17 +97,26 @@ void BM_HooksDirect(benchmark::State& state) {
 BENCHMARK(BM_HooksDirect);
 
 // A store with one roomy node and `pods` pending pods, and a BindRequest for each.
+// `pods` pods waiting to be bound, with a BindRequest each, spread over nodes 100 to a node as
+// in a cluster (a node's pods are what the store's index on spec.nodeName holds per node).
 struct CycleFixture {
+  static constexpr int kPodsPerNode = 100;
   std::unique_ptr<EmbeddedStore> store;
   AssumeCache cache;
   std::vector<kbinder::v1::BindRequest> requests;
 
   explicit CycleFixture(int pods) {
     Manifest manifest;
-    Json node = Json::parse(R"({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n1"},
-        "status": {"allocatable": {"cpu": "100000", "memory": "100Ti", "pods": "1000000"},
-                   "conditions": [{"type": "Ready", "status": "True"}]}})");
-    manifest.objects.push_back(node);
+    const int nodes = std::max(1, pods / kPodsPerNode);
+    std::vector<Json> node_objects;
+    for (int n = 0; n < nodes; ++n) {
+      Json node = Json::parse(R"({"apiVersion": "v1", "kind": "Node", "metadata": {"name": "n"},
+          "status": {"allocatable": {"cpu": "1000", "memory": "1Ti", "pods": "110"},
+                     "conditions": [{"type": "Ready", "status": "True"}]}})");
+      node["metadata"]["name"] = "n" + std::to_string(n);
+      manifest.objects.push_back(node);
+      node_objects.push_back(std::move(node));
+    }
     const Json pod = Json::parse(kPod);
     for (int i = 0; i < pods; ++i) {
       Json p = pod;
@@ -119,11 +128,11 @@ struct CycleFixture {
       r.mutable_metadata()->set_namespace_("ml");
       r.mutable_metadata()->set_name("r" + std::to_string(i));
       r.mutable_spec()->set_pod_name("p" + std::to_string(i));
-      r.mutable_spec()->set_selected_node("n1");
+      r.mutable_spec()->set_selected_node("n" + std::to_string(i % nodes));
       requests.push_back(std::move(r));
     }
     store = std::move(EmbeddedStore::load(std::move(manifest))).value();
-    cache.upsertNode(objectFromJson(Kind::kNode, node)->node());
+    for (const Json& node : node_objects) cache.upsertNode(objectFromJson(Kind::kNode, node)->node());
   }
 };
 
