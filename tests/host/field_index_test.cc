@@ -43,6 +43,25 @@ TEST(FieldIndexTest, EveryIndexedFieldIsAFieldOfItsKind) {
   }
 }
 
+// Each index reads its field straight from the message; that must be what its path names.
+TEST(FieldIndexTest, EveryIndexedFieldReadsWhatItsPathNames) {
+  kbinder::v1::Object pv, pvc;
+  pv.mutable_persistent_volume()->mutable_spec()->set_storage_class_name("local");
+  pv.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name("data");
+  pvc.mutable_persistent_volume_claim()->mutable_spec()->set_storage_class_name("fast");
+  pvc.mutable_persistent_volume_claim()->mutable_spec()->set_volume_name("pv-1");
+  for (const auto& field : host::kIndexedFields) {
+    const auto path = host::FieldPath::parse(field.path, field.kind);
+    ASSERT_TRUE(path.ok());
+    for (const auto* object : {&pv, &pvc}) {
+      if (host::kindOf(*object) != field.kind) continue;
+      std::string scratch;
+      EXPECT_EQ(field.read(*object), path->read(*object, scratch)) << field.path;
+      EXPECT_FALSE(field.read(*object).empty()) << field.path << ": set in this test";
+    }
+  }
+}
+
 TEST(FieldIndexTest, ChangesMoveAnObjectToItsNewValue) {
   Indexes indexes(Kind::kPersistentVolume);
   const auto a = volume("a", "fast");
@@ -88,6 +107,19 @@ TEST(FieldIndexTest, TheFewestCandidatesAnswerAndOnlyEqualitiesOnIndexedFieldsUs
   auto by_name = FieldSelector::parse("metadata.name=n1", Kind::kNode);
   ASSERT_TRUE(by_name.ok());
   EXPECT_EQ(nodes.candidates(*by_name), nullptr);
+}
+
+// A pod's node is not indexed (every binding would update the index): a list by node looks at
+// every pod.
+TEST(FieldIndexTest, ListsOfPodsByNodeLookAtEveryPod) {
+  host::KindIndexes<std::string> pods(Kind::kPod);
+  kbinder::v1::Object pod;
+  pod.mutable_pod()->mutable_metadata()->set_name("a");
+  pod.mutable_pod()->mutable_spec()->set_node_name("n1");
+  pods.update("a", nullptr, &pod);
+  auto by_node = FieldSelector::parse("spec.nodeName=n1", Kind::kPod);
+  ASSERT_TRUE(by_node.ok());
+  EXPECT_EQ(pods.candidates(*by_node), nullptr);
 }
 
 }  // namespace

@@ -172,8 +172,8 @@ class EmbeddedStore final : public ClusterBackend {
    public:
     explicit WriteLock(EmbeddedStore& store) : store_(store), lock_(store.mutex_) {}
     ~WriteLock() {
-      std::deque<Logged> retired;
-      retired.swap(store_.retired_);
+      std::vector<Logged> retired;  // constructing an empty vector allocates nothing
+      if (!store_.retired_.empty()) retired.swap(store_.retired_);
       lock_.unlock();
     }
     WriteLock(const WriteLock&) = delete;
@@ -223,8 +223,12 @@ class EmbeddedStore final : public ClusterBackend {
                                const std::string& precondition);
 
   using ObjectIt = std::map<Key, Entry>::const_iterator;
+  // The map's order within one kind (an index holds one kind): namespace, then name.
   struct ByKey {
-    bool operator()(const ObjectIt& a, const ObjectIt& b) const { return a->first < b->first; }
+    bool operator()(const ObjectIt& a, const ObjectIt& b) const {
+      const int ns = std::get<1>(a->first).compare(std::get<1>(b->first));
+      return ns != 0 ? ns < 0 : std::get<2>(a->first) < std::get<2>(b->first);
+    }
   };
   using Indexes = KindIndexes<ObjectIt, ByKey>;
   static std::vector<Indexes> makeIndexes();
@@ -240,7 +244,7 @@ class EmbeddedStore final : public ClusterBackend {
   std::vector<Indexes> indexes_ = makeIndexes();  // one per Kind, by its value; see field_index.h
   std::deque<Logged> history_;
   uint64_t history_floor_ = 0;  // watches from below this resourceVersion are Gone
-  std::deque<Logged> retired_;  // trimmed from the history, for WriteLock to destroy unlocked
+  std::vector<Logged> retired_;  // trimmed from the history, for WriteLock to destroy unlocked
   // How far each open watch has read (the resourceVersion of its last event); see ReadPosition.
   std::list<uint64_t> watch_positions_;
   Manifest form_;               // the loaded manifest's shape, without its objects
