@@ -254,7 +254,60 @@ class KubernetesBackend::Cache {
     return synced_;
   }
 
+  // Watches of a cached kind are served from the changes the cache applied (one stream per
+  // kind, each event parsed once), for as long as the cache keeps them: the newest kLogLimit,
+  // and only since its last list. Where a watch from `rv` starts, as (generation, the sequence
+  // number after which its events are); nullopt when the cache cannot serve `rv` (not one it
+  // listed or applied since its last list, or older than what it keeps).
+  std::optional<std::pair<uint64_t, uint64_t>> positionOf(const std::string& rv) {
+    std::lock_guard lock(mutex_);
+    if (!synced_ || rv.empty()) return std::nullopt;
+    if (!log_.empty()) {
+      for (auto it = log_.rbegin(); it != log_.rend(); ++it) {
+        if (it->rv == rv) return std::make_pair(generation_, it->seq);
+      }
+    }
+    if (rv == list_rv_ && (log_.empty() || log_.front().seq == list_seq_ + 1)) {
+      return std::make_pair(generation_, list_seq_);
+    }
+    return std::nullopt;
+  }
+  // The change after `seq` (then advanced), waiting up to `timeout`; ABORTED ("too old
+  // resource version", as the API server says it) once the cache listed again or no longer
+  // keeps it, UNAVAILABLE once the cache stopped.
+  StatusOr<std::optional<WatchEvent>> next(uint64_t generation, uint64_t& seq,
+                                           std::chrono::milliseconds timeout) {
+    const auto deadline = std::chrono::steady_clock::now() + timeout;
+    std::unique_lock lock(mutex_);
+    while (true) {
+      if (stopping_) return Status(StatusCode::kUnavailable, "watch stopped");
+      if (generation != generation_) {
+        return Status(StatusCode::kAborted, "too old resource version: the cache of " +
+                                                std::string(kindResource(kind_)) + " listed again");
+      }
+      if (!log_.empty() && log_.back().seq > seq) {
+        if (seq + 1 < log_.front().seq) {
+          return Status(StatusCode::kAborted, "too old resource version: the watch of " +
+                                                  std::string(kindResource(kind_)) + " fell behind");
+        }
+        const Logged& logged = log_[seq + 1 - log_.front().seq];
+        ++seq;
+        return std::optional<WatchEvent>(logged.event);
+      }
+      if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+        return std::optional<WatchEvent>();
+      }
+    }
+  }
+
  private:
+  static constexpr size_t kLogLimit = 4096;
+  struct Logged {
+    uint64_t seq;
+    std::string rv;  // the resourceVersion the change brought the cache to
+    WatchEvent event;
+  };
+
   void run() {
     while (!stopping_) {
       // List, raw, page by page.
@@ -301,6 +354,10 @@ class KubernetesBackend::Cache {
         }
         rv_ = rv;
         synced_ = true;
+        ++generation_;  // watches served from before this list are Gone
+        log_.clear();
+        list_rv_ = rv;
+        list_seq_ = next_seq_ - 1;
         changed_.notify_all();
       }
       // Then follow the changes, raw, until the watch is gone.
@@ -327,6 +384,9 @@ class KubernetesBackend::Cache {
           it->second.raw = Json();
         }
         rv_ = meta.resource_version();
+        log_.push_back(Logged{next_seq_++, rv_, e});
+        if (log_.size() > kLogLimit) log_.pop_front();
+        changed_.notify_all();
       }
     }
   }
@@ -345,7 +405,26 @@ class KubernetesBackend::Cache {
     bool operator()(const EntryIt& a, const EntryIt& b) const { return a->first < b->first; }
   };
   KindIndexes<EntryIt, ByKey> indexes_{kind_};  // see field_index.h
+  std::deque<Logged> log_;       // the newest changes applied since the last list
+  uint64_t next_seq_ = 1;
+  uint64_t generation_ = 0;      // lists so far
+  std::string list_rv_;          // the resourceVersion of the last list
+  uint64_t list_seq_ = 0;        // the sequence number before the last list's first change
   std::thread thread_;
+};
+
+class KubernetesBackend::CacheWatch final : public Watch {
+ public:
+  CacheWatch(Cache& cache, uint64_t generation, uint64_t seq)
+      : cache_(cache), generation_(generation), seq_(seq) {}
+  StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) override {
+    return cache_.next(generation_, seq_, timeout);
+  }
+
+ private:
+  Cache& cache_;
+  uint64_t generation_;
+  uint64_t seq_;
 };
 
 // ---- the backend ------------------------------------------------------------------------------
@@ -557,6 +636,11 @@ StatusOr<Object> KubernetesBackend::create(const Object& object) {
 }
 
 StatusOr<std::unique_ptr<Watch>> KubernetesBackend::watch(Kind kind, const std::string& resource_version) {
+  if (const auto cache = caches_.find(kind); cache != caches_.end()) {
+    if (const auto position = cache->second->positionOf(resource_version)) {
+      return std::unique_ptr<Watch>(new CacheWatch(*cache->second, position->first, position->second));
+    }
+  }
   const std::string ns = kindNamespaced(kind) ? options_.namespace_ : "";
   return std::unique_ptr<Watch>(new StreamWatch(*this, kind, ns, resource_version));
 }

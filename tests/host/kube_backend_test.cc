@@ -347,6 +347,70 @@ TEST_F(KubeBackendTest, CachedReadsFollowTheCluster) {
   b->stop();
 }
 
+// A watch of a cached kind from a version the cache listed or applied is served from the
+// cache's own stream (no second watch of the API server, each event parsed once); from any
+// other version it is the API server's watch, as before.
+TEST_F(KubeBackendTest, WatchesOfCachedKindsAreServedFromTheCache) {
+  auto b = backend(/*caches=*/true);
+  ASSERT_TRUE(b->startCaches(std::chrono::seconds(10)).ok());
+  const auto count = [&](const std::string& verb) {
+    const auto counts = server_.requestCounts();
+    return counts.count(verb) ? counts.at(verb) : 0;
+  };
+  kbinder::v1::ListRequest list;
+  list.set_kind("Pod");
+  list.set_namespace_("default");
+  const auto lists = count("list");
+  const auto listed = b->list(list);
+  ASSERT_TRUE(listed.ok()) << listed.status().message();
+  EXPECT_EQ(count("list"), lists) << "served by the cache";
+  // The caches' own watches (one per cached kind) open right after their lists.
+  for (int i = 0; i < 100 && count("watch") < 6; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  ASSERT_EQ(count("watch"), 6);
+  const auto watches = count("watch");
+  auto watch = b->watch(host::Kind::kPod, listed->resource_version());
+  ASSERT_TRUE(watch.ok());
+  const auto next = [&](host::Watch& w) -> std::optional<host::WatchEvent> {
+    for (int i = 0; i < 50; ++i) {
+      auto event = w.next(std::chrono::milliseconds(100));
+      EXPECT_TRUE(event.ok()) << event.status().message();
+      if (!event.ok()) return std::nullopt;
+      if (event->has_value()) return **event;
+    }
+    return std::nullopt;
+  };
+  // Changes made after the list come in order, including one made before the watch opened.
+  ASSERT_TRUE(server_.store().bindPod("default", "p", "", "n1").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  auto late = b->watch(host::Kind::kPod, listed->resource_version());  // the same version again
+  ASSERT_TRUE(late.ok());
+  ASSERT_TRUE(server_.store().bindPod("default", "q", "", "n2").ok());
+  for (host::Watch* w : {watch->get(), late->get()}) {
+    const auto first = next(*w);
+    ASSERT_TRUE(first.has_value());
+    EXPECT_EQ(first->object.pod().metadata().name(), "p");
+    EXPECT_EQ(first->object.pod().spec().node_name(), "n1");
+    const auto second = next(*w);
+    ASSERT_TRUE(second.has_value());
+    EXPECT_EQ(second->object.pod().metadata().name(), "q");
+    EXPECT_EQ(second->type, host::WatchEvent::Type::kModified);
+  }
+  EXPECT_EQ(count("watch"), watches) << "no watch of the API server for a cached kind";
+  // A version the cache did not see: the API server's own watch.
+  auto other = b->watch(host::Kind::kPod, "1");
+  ASSERT_TRUE(other.ok());
+  ASSERT_TRUE(server_.store().bindPod("default", "r", "", "n1").ok());
+  for (int i = 0; i < 50 && count("watch") == watches; ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(20));
+  }
+  EXPECT_EQ(count("watch"), watches + 1);
+  b->stop();
+  auto stopped = (*watch)->next(std::chrono::milliseconds(10));
+  EXPECT_FALSE(stopped.ok());
+}
+
 TEST(KubeBackendDemoTest, TheControllerBindsTheDemoClusterOverHttps) {
   std::ifstream in(std::string(KBINDER_SOURCE_DIR) + "/config/examples/demo-cluster.yaml");
   std::stringstream text;

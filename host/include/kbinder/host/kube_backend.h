@@ -80,6 +80,7 @@ class KubernetesBackend final : public ClusterBackend {
  private:
   class Cache;
   class StreamWatch;
+  class CacheWatch;  // a watch served from a cache's log of the changes it applied
 
   StatusOr<Json> fetchRaw(Kind kind, const std::string& namespace_, const std::string& name);
 
