@@ -215,7 +215,7 @@ void Controller::process(const std::string& key) {
     std::lock_guard lock(mutex_);
     if (const auto it = items_.find(key); it != items_.end()) latest = it->second.latest;
   }
-  if (latest == nullptr) {  // not delivered by the informer (e.g. queued again after a restart)
+  if (latest == nullptr) {  // none kept: the request was settled here and came back (see above)
     const size_t slash = key.find('/');
     kbinder::v1::GetRequest get;
     get.set_kind("BindRequest");
