@@ -514,17 +514,17 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
     if (Status s = refreshFields(*kind, raw, {"apiVersion", "kind", "metadata"}, *typed); !s.ok()) {
       return s;
     }
-    std::optional<Version> version(Version{std::move(raw), std::move(typed)});
+    Version version{std::move(raw), std::move(typed)};
     WriteLock lock(*this);
     if (objects_.count(key) != 0) {
       if (generated) {
-        raw = std::move(version->raw);
+        raw = std::move(version.raw);
         continue;
       }
       return Status(StatusCode::kAlreadyExists,
                     std::string(kindResource(*kind)) + " \"" + std::get<2>(key) + "\" already exists");
     }
-    Entry* entry = commitLocked(key, kind, std::move(version).value());
+    Entry* entry = commitLocked(key, kind, std::move(version));
     logLocked(WatchEvent::Type::kAdded, std::get<0>(key), kind, entry->typed, entry->raw);
     return *entry->typed;
   }

@@ -262,10 +262,8 @@ class KubernetesBackend::Cache {
   std::optional<std::pair<uint64_t, uint64_t>> positionOf(const std::string& rv) {
     std::lock_guard lock(mutex_);
     if (!synced_ || rv.empty()) return std::nullopt;
-    if (!log_.empty()) {
-      for (auto it = log_.rbegin(); it != log_.rend(); ++it) {
-        if (it->rv == rv) return std::make_pair(generation_, it->seq);
-      }
+    for (auto it = log_.rbegin(); it != log_.rend(); ++it) {
+      if (it->rv == rv) return std::make_pair(generation_, it->seq);
     }
     if (rv == list_rv_ && (log_.empty() || log_.front().seq == list_seq_ + 1)) {
       return std::make_pair(generation_, list_seq_);
@@ -586,16 +584,22 @@ StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& reque
   Json body = mergePatch(raw, next);
   if (body.empty()) return *current;  // nothing to write
   if (!current_rv.empty()) body["metadata"]["resourceVersion"] = current_rv;  // the precondition
-  std::string path = resourcePath(*kind, ns, meta.name());
-  if (request.subresource() == "status") path += "/status";
-  const HttpResult r = client_->request("PATCH", path, body.dump(), "application/merge-patch+json");
-  if (Status s = statusOf(r, "patching " + std::string(kindResource(*kind)) + " " + meta.name()); !s.ok()) {
+  return sendMergePatch(*kind, ns, meta.name(), request.subresource(), body);
+}
+
+StatusOr<Object> KubernetesBackend::sendMergePatch(Kind kind, const std::string& ns,
+                                                   const std::string& name,
+                                                   const std::string& subresource, const Json& body) {
+  const std::string path = resourcePath(kind, ns, name);
+  const HttpResult r = client_->request("PATCH", subresource.empty() ? path : path + "/" + subresource,
+                                        body.dump(), "application/merge-patch+json");
+  if (Status s = statusOf(r, "patching " + std::string(kindResource(kind)) + " " + name); !s.ok()) {
     return s;
   }
   const Json written = Json::parse(r.body, nullptr, false);
   if (written.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
-  rememberRaw(resourcePath(*kind, ns, meta.name()), written);
-  return objectFromJson(*kind, written);
+  rememberRaw(path, written);
+  return objectFromJson(kind, written);
 }
 
 StatusOr<Object> KubernetesBackend::patchBindRequestStatus(const std::string& ns, const Object& object) {
@@ -609,13 +613,7 @@ StatusOr<Object> KubernetesBackend::patchBindRequestStatus(const std::string& ns
   }
   Json body = {{"status", std::move(status)}};
   if (!meta.resource_version().empty()) body["metadata"]["resourceVersion"] = meta.resource_version();
-  const std::string path = resourcePath(Kind::kBindRequest, ns, meta.name());
-  const HttpResult r = client_->request("PATCH", path + "/status", body.dump(), "application/merge-patch+json");
-  if (Status s = statusOf(r, "patching bindrequests " + meta.name()); !s.ok()) return s;
-  const Json written = Json::parse(r.body, nullptr, false);
-  if (written.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
-  rememberRaw(path, written);
-  return objectFromJson(Kind::kBindRequest, written);
+  return sendMergePatch(Kind::kBindRequest, ns, meta.name(), "status", body);
 }
 
 StatusOr<Object> KubernetesBackend::create(const Object& object) {

@@ -83,6 +83,13 @@ class KubernetesBackend final : public ClusterBackend {
   class CacheWatch;  // a watch served from a cache's log of the changes it applied
 
   StatusOr<Json> fetchRaw(Kind kind, const std::string& namespace_, const std::string& name);
+  // Sends a merge patch to the object (or its status) and remembers the version written.
+  StatusOr<kbinder::v1::Object> sendMergePatch(Kind kind, const std::string& namespace_,
+                                               const std::string& name,
+                                               const std::string& subresource, const Json& body);
+  // A BindRequest's status written without reading the object first (see the definition).
+  StatusOr<kbinder::v1::Object> patchBindRequestStatus(const std::string& ns,
+                                                       const kbinder::v1::Object& object);
 
   std::unique_ptr<KubeClient> client_;
   Options options_;
@@ -90,9 +97,6 @@ class KubernetesBackend final : public ClusterBackend {
   // The raw objects this backend last read fresh or wrote, by path: a patch guarded by a
   // version just read needs the raw object of that version to compute its merge patch, and
   // the watch-fed caches may not have it yet. Bounded; cleared when full.
-  // A BindRequest's status written without reading the object first (see the definition).
-  StatusOr<kbinder::v1::Object> patchBindRequestStatus(const std::string& ns,
-                                                       const kbinder::v1::Object& object);
   void rememberRaw(const std::string& path, const Json& raw);
   std::optional<Json> rememberedRaw(const std::string& path, const std::string& resource_version);
   std::mutex remembered_mutex_;
