@@ -149,9 +149,11 @@ class EmbeddedStore::StoreWatch final : public Watch {
       }
       if (pending_.empty()) return taken;  // reached only with the error that stopped it
     }
-    auto [type, object] = std::move(pending_.front());
+    auto [type, typed] = std::move(pending_.front());
     pending_.pop_front();
-    return std::optional<WatchEvent>(WatchEvent{type, *object});  // copied outside the lock
+    auto object = typed.get();  // outside the lock
+    if (!object.ok()) return object.status();
+    return std::optional<WatchEvent>(WatchEvent{type, std::move(object).value()});
   }
 
  private:
@@ -162,7 +164,7 @@ class EmbeddedStore::StoreWatch final : public Watch {
   Kind kind_;
   ReadPosition position_;
   // Taken from the history, not yet handed out (a batch holds its versions alive).
-  std::deque<std::pair<WatchEvent::Type, std::shared_ptr<const Object>>> pending_;
+  std::deque<std::pair<WatchEvent::Type, Typed>> pending_;
 };
 
 namespace {
@@ -222,27 +224,56 @@ StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::load(Manifest manifest, 
   return store;
 }
 
+namespace {
+bool indexed(Kind kind) {
+  return std::any_of(std::begin(kIndexedFields), std::end(kIndexedFields),
+                     [&](const IndexedField& field) { return field.kind == kind; });
+}
+}  // namespace
+
+EmbeddedStore::Typed::Typed(Kind kind, const Object& object) {
+  if (indexed(kind)) {
+    message_ = std::make_shared<const Object>(object);
+  } else {
+    encoded_ = std::make_shared<const std::string>(object.SerializeAsString());
+  }
+}
+
+StatusOr<Object> EmbeddedStore::Typed::get() const {
+  if (message_ != nullptr) return *message_;
+  Object object;
+  if (encoded_ == nullptr || !object.ParseFromString(*encoded_)) {
+    return internalError("a stored object's schema form does not decode; the store is corrupt");
+  }
+  return object;
+}
+
 StatusOr<EmbeddedStore::Version> EmbeddedStore::convert(std::optional<Kind> kind, Json raw) {
-  Version version{std::move(raw), nullptr};
+  Version version{std::move(raw), std::nullopt};
+  shrinkToFit(version.raw);
   if (kind) {
     auto converted = objectFromJson(*kind, version.raw);
     if (!converted.ok()) return converted.status();
-    version.typed = std::make_shared<Object>(std::move(converted).value());
+    version.typed = std::move(converted).value();
   }
   return version;
 }
 
 EmbeddedStore::Entry* EmbeddedStore::commitLocked(const Key& key, std::optional<Kind> kind,
-                                                  Version version) {
+                                                  Version& version) {
   const std::string stamp = std::to_string(++resource_version_);
   metadata(version.raw)["resourceVersion"] = stamp;
-  if (version.typed) mutableMetadataOf(*version.typed).set_resource_version(stamp);
+  Typed typed;
+  if (kind && version.typed) {
+    mutableMetadataOf(*version.typed).set_resource_version(stamp);
+    typed = Typed(*kind, *version.typed);
+  }
   auto [it, inserted] = objects_.try_emplace(key);
   if (inserted) it->second.sequence = next_sequence_++;
-  if (kind) indexesLocked(*kind).update(it, it->second.typed.get(), version.typed.get());
+  if (kind) indexesLocked(*kind).update(it, it->second.typed.message(), typed.message());
   it->second.kind = kind;
   it->second.raw = std::make_shared<const Json>(std::move(version.raw));
-  it->second.typed = std::move(version.typed);
+  it->second.typed = std::move(typed);
   return &it->second;
 }
 
@@ -250,31 +281,35 @@ StatusOr<EmbeddedStore::Entry*> EmbeddedStore::storeLocked(const Key& key, Json 
   const auto kind = kindFromName(std::get<0>(key));
   auto version = convert(kind, std::move(raw));
   if (!version.ok()) return version.status();
-  return commitLocked(key, kind, std::move(version).value());
+  return commitLocked(key, kind, *version);
 }
 
-StatusOr<std::shared_ptr<const Object>> EmbeddedStore::updateTyped(const Key& key, const Change& change) {
+StatusOr<Object> EmbeddedStore::updateTyped(const Key& key, const Change& change) {
   const auto kind = kindFromName(std::get<0>(key));
   while (true) {
     std::shared_ptr<const Json> raw;
-    std::shared_ptr<const Object> typed;
+    Typed current;
     {
       std::lock_guard lock(mutex_);
       const auto it = objects_.find(key);
       if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
       raw = it->second.raw;
-      typed = it->second.typed;
+      current = it->second.typed;
     }
-    auto next = change(*raw, typed.get());
+    if (!current) return internalError(std::get<0>(key) + " is not a modeled kind");
+    auto typed = current.get();
+    if (!typed.ok()) return typed.status();
+    auto next = change(*raw, *typed);
     if (!next.ok()) return next.status();
     if (!next->has_value()) return typed;
+    shrinkToFit((*next)->raw);
     WriteLock lock(*this);
     const auto it = objects_.find(key);
     if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
     if (it->second.raw != raw) continue;  // written meanwhile: again, on the newer version
-    Entry* entry = commitLocked(key, kind, std::move(**next));
+    Entry* entry = commitLocked(key, kind, **next);
     logLocked(WatchEvent::Type::kModified, std::get<0>(key), kind, entry->typed, entry->raw);
-    return entry->typed;
+    return std::move(*(*next)->typed);
   }
 }
 
@@ -286,25 +321,27 @@ StatusOr<EmbeddedStore::Entry*> EmbeddedStore::writeLocked(const Key& key, Json 
   return entry;
 }
 
-void EmbeddedStore::eraseLocked(std::map<Key, Entry>::iterator it, Json last) {
-  ++resource_version_;
+Status EmbeddedStore::eraseLocked(std::map<Key, Entry>::iterator it, Json last) {
   // As the API server does, the deleted object carries the deletion's resourceVersion.
-  const std::string version = std::to_string(resource_version_);
-  std::shared_ptr<const Object> typed;
-  if (it->second.kind) {
-    auto copy = std::make_shared<Object>(*it->second.typed);
-    mutableMetadataOf(*copy).set_resource_version(version);
-    typed = std::move(copy);
+  const std::string version = std::to_string(resource_version_ + 1);
+  Typed typed;
+  if (it->second.kind && it->second.typed) {
+    auto last_typed = it->second.typed.get();
+    if (!last_typed.ok()) return last_typed.status();
+    mutableMetadataOf(*last_typed).set_resource_version(version);
+    typed = Typed(*it->second.kind, *last_typed);
+    indexesLocked(*it->second.kind).update(it, it->second.typed.message(), nullptr);
   }
+  ++resource_version_;
   metadata(last)["resourceVersion"] = version;
   logLocked(WatchEvent::Type::kDeleted, std::get<0>(it->first), it->second.kind, std::move(typed),
             std::make_shared<const Json>(std::move(last)));
-  if (it->second.kind) indexesLocked(*it->second.kind).update(it, it->second.typed.get(), nullptr);
   objects_.erase(it);
+  return okStatus();
 }
 
 void EmbeddedStore::logLocked(WatchEvent::Type type, const std::string& kind_name,
-                              std::optional<Kind> kind, std::shared_ptr<const Object> typed,
+                              std::optional<Kind> kind, Typed typed,
                               std::shared_ptr<const Json> raw) {
   history_.push_back(Logged{resource_version_, kind_name, kind, type, std::move(typed), std::move(raw)});
   uint64_t slowest = resource_version_;  // what every open watch has read
@@ -390,14 +427,13 @@ Status EmbeddedStore::remove(const std::string& kind, const std::string& namespa
   WriteLock lock(*this);
   const auto it = objects_.find(Key{kind, namespace_, name});
   if (it == objects_.end()) return notFoundError(kind, name);
-  eraseLocked(it, *it->second.raw);
-  return okStatus();
+  return eraseLocked(it, *it->second.raw);
 }
 
 StatusOr<Object> EmbeddedStore::get(const kbinder::v1::GetRequest& request) {
   const auto kind = kindFromName(request.kind());
   if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
-  std::shared_ptr<const Object> typed;
+  Typed typed;
   {
     std::lock_guard lock(mutex_);
     const auto it = objects_.find(
@@ -405,15 +441,15 @@ StatusOr<Object> EmbeddedStore::get(const kbinder::v1::GetRequest& request) {
     if (it == objects_.end()) return notFoundError(request.kind(), request.name());
     typed = it->second.typed;
   }
-  return *typed;  // copied outside the lock: versions are immutable
+  return typed.get();  // outside the lock: versions are immutable
 }
 
 StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListRequest& request) {
   auto filter = ListFilter::parse(request);
   if (!filter.ok()) return filter.status();
   const Kind kind = filter->kind;
-  // The versions are taken under the lock; selecting and copying them happens outside it.
-  std::vector<std::shared_ptr<const Object>> versions;
+  // The versions are taken under the lock; decoding and selecting them happens outside it.
+  std::vector<Typed> versions;
   kbinder::v1::ObjectList out;
   {
     std::lock_guard lock(mutex_);
@@ -435,8 +471,14 @@ StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListReq
     }
     out.set_resource_version(std::to_string(resource_version_));
   }
-  for (const auto& version : versions) {
-    if (filter->matches(*version)) *out.add_items() = *version;
+  for (const Typed& version : versions) {
+    if (const Object* message = version.message()) {
+      if (filter->matches(*message)) *out.add_items() = *message;
+      continue;
+    }
+    auto item = version.get();
+    if (!item.ok()) return item.status();
+    if (filter->matches(*item)) *out.add_items() = std::move(item).value();
   }
   return out;
 }
@@ -454,8 +496,7 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
   const auto& meta = metadataOf(request.object());
   const Key key{std::string(kindName(*kind)), kindNamespaced(*kind) ? meta.namespace_() : "",
                 meta.name()};
-  auto written = updateTyped(key, [&](const Json& raw, const Object* typed)
-                                      -> StatusOr<std::optional<Version>> {
+  return updateTyped(key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<Version>> {
     const std::string current = rawString(raw, {"metadata", "resourceVersion"});
     if (!meta.resource_version().empty() && meta.resource_version() != current) {
       return conflict(std::string(kindResource(*kind)), meta.name(),
@@ -463,7 +504,7 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
                       "version and try again");
     }
     std::vector<std::string> fields;
-    Json next = applySubsetChange(*kind, raw, *typed, request.object(), request.subresource(), &fields);
+    Json next = applySubsetChange(*kind, raw, typed, request.object(), request.subresource(), &fields);
     // Only the changed top-level fields can differ: those are compared and converted.
     const auto same = [&](const std::string& name) {
       const auto a = raw.find(name);
@@ -473,12 +514,9 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
     if (std::all_of(fields.begin(), fields.end(), same)) {
       return std::optional<Version>();  // nothing changed: no write, as the API server
     }
-    auto updated = std::make_shared<Object>(*typed);
-    if (Status s = refreshFields(*kind, next, fields, *updated); !s.ok()) return s;
-    return std::optional<Version>(Version{std::move(next), std::move(updated)});
+    if (Status s = refreshFields(*kind, next, fields, typed); !s.ok()) return s;
+    return std::optional<Version>(Version{std::move(next), std::move(typed)});
   });
-  if (!written.ok()) return written.status();
-  return **written;
 }
 
 StatusOr<Object> EmbeddedStore::create(const Object& object) {
@@ -495,7 +533,7 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
   {
     Json& meta = metadata(raw);
     if (!kindNamespaced(*kind)) meta.erase("namespace");
-    meta.erase("resourceVersion");
+    meta["resourceVersion"] = "";  // stamped when committed; here so that it takes no room then
     meta["uid"] = randomUid();
     meta["creationTimestamp"] = timestampNow();
     if (kindNamespaced(*kind) && rawString(raw, {"metadata", "namespace"}).empty()) {
@@ -510,11 +548,12 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
     if (generated) metadata(raw)["name"] = prefix + randomSuffix();
     const Key key{std::string(kindName(*kind)), rawString(raw, {"metadata", "namespace"}),
                   rawString(raw, {"metadata", "name"})};
-    auto typed = std::make_shared<Object>(object);
-    if (Status s = refreshFields(*kind, raw, {"apiVersion", "kind", "metadata"}, *typed); !s.ok()) {
+    Version version{std::move(raw), object};
+    if (Status s = refreshFields(*kind, version.raw, {"apiVersion", "kind", "metadata"}, *version.typed);
+        !s.ok()) {
       return s;
     }
-    Version version{std::move(raw), std::move(typed)};
+    shrinkToFit(version.raw);
     WriteLock lock(*this);
     if (objects_.count(key) != 0) {
       if (generated) {
@@ -524,9 +563,9 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
       return Status(StatusCode::kAlreadyExists,
                     std::string(kindResource(*kind)) + " \"" + std::get<2>(key) + "\" already exists");
     }
-    Entry* entry = commitLocked(key, kind, std::move(version));
+    Entry* entry = commitLocked(key, kind, version);
     logLocked(WatchEvent::Type::kAdded, std::get<0>(key), kind, entry->typed, entry->raw);
-    return *entry->typed;
+    return std::move(*version.typed);
   }
 }
 
@@ -547,7 +586,7 @@ StatusOr<std::unique_ptr<Watch>> EmbeddedStore::watch(Kind kind,
 
 Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& name,
                               const std::string& uid, const std::string& node) {
-  auto written = updateTyped(Key{"Pod", namespace_, name}, [&](const Json& current, const Object* typed)
+  auto written = updateTyped(Key{"Pod", namespace_, name}, [&](const Json& current, Object& typed)
                                                                -> StatusOr<std::optional<Version>> {
     const std::string stored_uid = rawString(current, {"metadata", "uid"});
     if (!uid.empty() && uid != stored_uid) {
@@ -567,7 +606,7 @@ Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& 
     if (node.empty()) return invalidArgument("Binding target name is required");
     // The same change on both forms: converting the whole pod again would cost more than the
     // copy (EmbeddedStoreTest.BindingKeepsBothFormsInStep checks they agree).
-    Version version{current, std::make_shared<Object>(*typed)};
+    Version version{current, std::move(typed)};
     Json& spec = version.raw["spec"];
     if (!spec.is_object()) spec = Json::object();
     spec["nodeName"] = node;
@@ -751,7 +790,7 @@ StatusOr<Json> EmbeddedStore::replaceLocked(const Key& key, Json replacement,
   if (!rawString(next, {"metadata", "deletionTimestamp"}).empty()) {
     const auto finalizers = next["metadata"].find("finalizers");
     if (finalizers == next["metadata"].end() || !finalizers->is_array() || finalizers->empty()) {
-      eraseLocked(it, next);
+      if (Status s = eraseLocked(it, next); !s.ok()) return s;
       metadata(next)["resourceVersion"] = std::to_string(resource_version_);
       return next;
     }

@@ -517,4 +517,23 @@ std::string writeManifest(const Manifest& manifest) {
   return out.str();
 }
 
+void shrinkToFit(Json& value) {
+  if (value.is_object()) {
+    auto& fields = value.get_ref<Json::object_t&>();
+    for (auto& field : fields) shrinkToFit(field.second);
+    if (fields.capacity() > fields.size()) {
+      // vector::shrink_to_fit would copy every value whole (a key is const, so an element's
+      // move may throw); the values are moved here, and only the keys copied.
+      Json::object_t fitted;
+      fitted.reserve(fields.size());
+      for (auto& field : fields) fitted.emplace_back(field.first, std::move(field.second));
+      fields.swap(fitted);
+    }
+  } else if (value.is_array()) {
+    auto& items = value.get_ref<Json::array_t&>();
+    for (Json& item : items) shrinkToFit(item);
+    items.shrink_to_fit();  // a Json moves without throwing: nothing is copied
+  }
+}
+
 }  // namespace kbinder::host

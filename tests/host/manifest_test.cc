@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <cmath>
 #include <limits>
 #include <utility>
@@ -205,6 +206,36 @@ TEST(ManifestTest, ErrorsNameTheFileThePlaceAndTheFix) {
 
   EXPECT_FALSE(parseManifest("  \n", "empty.yaml").ok());
   EXPECT_FALSE(parseManifest("- 1\n- 2\n", "seq.yaml").ok());
+}
+
+// Every object and array at every depth of `value` holds no room beyond its size.
+bool fitted(const Json& value) {
+  if (value.is_object()) {
+    const auto& fields = value.get_ref<const Json::object_t&>();
+    if (fields.capacity() != fields.size()) return false;
+    return std::all_of(fields.begin(), fields.end(), [](const auto& f) { return fitted(f.second); });
+  }
+  if (value.is_array()) {
+    const auto& items = value.get_ref<const Json::array_t&>();
+    if (items.capacity() != items.size()) return false;
+    return std::all_of(items.begin(), items.end(), [](const Json& v) { return fitted(v); });
+  }
+  return true;
+}
+
+TEST(ManifestTest, ShrinkToFitKeepsTheValueAndGivesBackTheRoomGrowingLeft) {
+  // Parsing adds keys and items one by one, so the containers end up larger than they hold.
+  Json value = Json::parse(
+      R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"a":"1","b":"2","c":"3"}},)"
+      R"("spec":{"containers":[{"name":"x","args":["1","2","3"]},{"name":"y"},{"name":"z"}]}})");
+  value["metadata"]["annotations"]["added"] = "later";  // a key added to a parsed object
+  ASSERT_FALSE(fitted(value));  // else this test shows nothing
+  const Json before = value;
+  const std::string text_before = value.dump();
+  shrinkToFit(value);
+  EXPECT_TRUE(fitted(value));
+  EXPECT_EQ(value, before);
+  EXPECT_EQ(value.dump(), text_before);  // key order too
 }
 
 TEST(ObjectsTest, SubsetConversionNamesTheFieldOnATypeMismatch) {

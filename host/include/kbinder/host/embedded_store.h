@@ -3,8 +3,8 @@
 // tests rehearse whole clusters.
 //
 // Every object is kept as it was read (raw JSON, every field, unmodeled kinds too); modeled
-// kinds also keep their subset message. Writes carry changes onto the raw object (see
-// objects.h), stamp the next global resourceVersion on it and append a watch event.
+// kinds also keep their subset message (see Typed). Writes carry changes onto the raw object
+// (see objects.h), stamp the next global resourceVersion on it and append a watch event.
 //
 // Thread-safety: every method may be called from many threads; one mutex guards the state.
 // Watches must not outlive the store.
@@ -145,20 +145,41 @@ class EmbeddedStore final : public ClusterBackend {
   };
   using Key = std::tuple<std::string, std::string, std::string>;  // kind, namespace, name
 
+  // A modeled object's subset message as the store keeps it: encoded (the wire form the ABI
+  // carries, a fifth to a seventh of the message's size in memory) and decoded for each read,
+  // which costs about what copying the message did. The kinds with indexed fields (volumes and
+  // claims: few, and listed by field every cycle) keep the message itself, so that a list
+  // decodes none of the objects it passes over.
+  class Typed {
+   public:
+    Typed() = default;
+    Typed(Kind kind, const kbinder::v1::Object& object);
+    explicit operator bool() const { return message_ != nullptr || encoded_ != nullptr; }
+    // The message, copied or decoded. INTERNAL when the encoded form does not decode (the
+    // store wrote it: not expected).
+    StatusOr<kbinder::v1::Object> get() const;
+    // The message, for the kinds that keep it; else nullptr.
+    const kbinder::v1::Object* message() const { return message_.get(); }
+
+   private:
+    std::shared_ptr<const kbinder::v1::Object> message_;
+    std::shared_ptr<const std::string> encoded_;
+  };
+
   // An object's versions are immutable and shared between the current state and the watch
   // history, so logging a change copies nothing.
   struct Entry {
     uint64_t sequence = 0;  // load/creation order, for snapshots
     std::optional<Kind> kind;
     std::shared_ptr<const Json> raw;
-    std::shared_ptr<const kbinder::v1::Object> typed;  // modeled kinds only (else empty)
+    Typed typed;  // modeled kinds only (else empty)
   };
   struct Logged {
     uint64_t resource_version;
     std::string kind_name;
     std::optional<Kind> kind;
     WatchEvent::Type type;
-    std::shared_ptr<const kbinder::v1::Object> typed;  // modeled kinds only
+    Typed typed;  // modeled kinds only
     std::shared_ptr<const Json> raw;
   };
 
@@ -187,21 +208,24 @@ class EmbeddedStore final : public ClusterBackend {
   // A new version of an object, converted outside the lock; committed with its resourceVersion.
   struct Version {
     Json raw;
-    std::shared_ptr<kbinder::v1::Object> typed;  // modeled kinds only
+    std::optional<kbinder::v1::Object> typed;  // modeled kinds only
   };
   static StatusOr<Version> convert(std::optional<Kind> kind, Json raw);
-  // Stamps the next resourceVersion on both forms and stores them; the entry written.
-  // Requires mutex_.
-  Entry* commitLocked(const Key& key, std::optional<Kind> kind, Version version);
+  // Stamps the next resourceVersion on both forms of `version` and stores them (the raw form
+  // moved from `version`; the typed one kept as Typed does, the caller may still use it); the
+  // entry written. Requires mutex_.
+  Entry* commitLocked(const Key& key, std::optional<Kind> kind, Version& version);
   // Converts `raw` and commits it. Requires mutex_.
   StatusOr<Entry*> storeLocked(const Key& key, Json raw);
   // Optimistic write of an existing object: `change` makes the new version from the current
   // one outside the lock (copying and converting is the costly part of a write); it is
   // committed if no other write came in between, else `change` runs again on the newer one.
-  // `change` returns nullopt for "no change" (nothing written, the current entry returned).
+  // `change` is given the current version's typed form, its own copy (it may move from it into
+  // the version it returns), and returns nullopt for "no change" (nothing written). The typed form written, or the
+  // current one when nothing was.
   using Change = std::function<StatusOr<std::optional<Version>>(const Json& raw,
-                                                                const kbinder::v1::Object* typed)>;
-  StatusOr<std::shared_ptr<const kbinder::v1::Object>> updateTyped(const Key& key, const Change& change);
+                                                                kbinder::v1::Object& typed)>;
+  StatusOr<kbinder::v1::Object> updateTyped(const Key& key, const Change& change);
   // storeLocked, then logs the event.
   StatusOr<Entry*> writeLocked(const Key& key, Json raw, bool created);
   Status prepareNewLocked(Json& raw, std::optional<Kind> kind);
@@ -214,9 +238,9 @@ class EmbeddedStore final : public ClusterBackend {
   // Logs a change and trims the history. Requires mutex_, held through a WriteLock: what it
   // trims goes to retired_.
   void logLocked(WatchEvent::Type type, const std::string& kind_name, std::optional<Kind> kind,
-                 std::shared_ptr<const kbinder::v1::Object> typed, std::shared_ptr<const Json> raw);
+                 Typed typed, std::shared_ptr<const Json> raw);
   // Logs the deletion of `it` (its last state, with the deletion's resourceVersion) and erases it.
-  void eraseLocked(std::map<Key, Entry>::iterator it, Json last);
+  Status eraseLocked(std::map<Key, Entry>::iterator it, Json last);
   // Applies `replacement` (the whole new raw object) to an existing entry, honouring the
   // status subresource rules; used by patchRaw and updateRaw.
   StatusOr<Json> replaceLocked(const Key& key, Json replacement, const std::string& subresource,

@@ -41,6 +41,11 @@ std::string writeManifest(const Manifest& manifest);
 // nothing is copied, so a store can write a large snapshot without holding it twice.
 void writeManifest(const Manifest& form, const std::vector<const Json*>& objects, std::ostream& out);
 
+// Gives back what `value`'s objects and arrays hold beyond their size, at every depth. Parsing
+// and adding keys grow them by doubling, so a stored object would otherwise carry up to as much
+// unused room as it has content.
+void shrinkToFit(Json& value);
+
 // One YAML document or JSON text to a value, and a value to block-style YAML.
 StatusOr<Json> parseYaml(std::string_view text, std::string_view source);
 std::string toYaml(const Json& value);
