@@ -231,12 +231,21 @@ bool indexed(Kind kind) {
 }
 }  // namespace
 
+bool EmbeddedStore::Typed::encoded(Kind kind) { return !indexed(kind); }
+
 EmbeddedStore::Typed::Typed(Kind kind, const Object& object) {
-  if (indexed(kind)) {
-    message_ = std::make_shared<const Object>(object);
-  } else {
+  if (encoded(kind)) {
     encoded_ = std::make_shared<const std::string>(object.SerializeAsString());
+  } else {
+    message_ = std::make_shared<const Object>(object);
   }
+}
+
+void EmbeddedStore::encodeAhead(Kind kind, Version& version) {
+  if (!version.typed || !Typed::encoded(kind)) return;
+  mutableMetadataOf(*version.typed).clear_resource_version();
+  version.encoded.reserve(version.typed->ByteSizeLong() + 32);  // room for the stamp
+  version.typed->AppendToString(&version.encoded);
 }
 
 StatusOr<Object> EmbeddedStore::Typed::get() const {
@@ -249,7 +258,7 @@ StatusOr<Object> EmbeddedStore::Typed::get() const {
 }
 
 StatusOr<EmbeddedStore::Version> EmbeddedStore::convert(std::optional<Kind> kind, Json raw) {
-  Version version{std::move(raw), std::nullopt};
+  Version version{std::move(raw), std::nullopt, {}};
   shrinkToFit(version.raw);
   if (kind) {
     auto converted = objectFromJson(*kind, version.raw);
@@ -266,7 +275,17 @@ EmbeddedStore::Entry* EmbeddedStore::commitLocked(const Key& key, std::optional<
   Typed typed;
   if (kind && version.typed) {
     mutableMetadataOf(*version.typed).set_resource_version(stamp);
-    typed = Typed(*kind, *version.typed);
+    if (version.encoded.empty()) {
+      typed = Typed(*kind, *version.typed);
+    } else {
+      // Encoded ahead without a resourceVersion: the stamp is appended as a message holding only
+      // it, which decoding merges into the one before (as for any concatenated encodings).
+      Object stamped;
+      mutablePayload(stamped, *kind);
+      mutableMetadataOf(stamped).set_resource_version(stamp);
+      stamped.AppendToString(&version.encoded);
+      typed = Typed::fromEncoded(std::move(version.encoded));
+    }
   }
   auto [it, inserted] = objects_.try_emplace(key);
   if (inserted) it->second.sequence = next_sequence_++;
@@ -303,6 +322,7 @@ StatusOr<Object> EmbeddedStore::updateTyped(const Key& key, const Change& change
     if (!next.ok()) return next.status();
     if (!next->has_value()) return typed;
     shrinkToFit((*next)->raw);
+    if (kind) encodeAhead(*kind, **next);
     WriteLock lock(*this);
     const auto it = objects_.find(key);
     if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
@@ -515,7 +535,7 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
       return std::optional<Version>();  // nothing changed: no write, as the API server
     }
     if (Status s = refreshFields(*kind, next, fields, typed); !s.ok()) return s;
-    return std::optional<Version>(Version{std::move(next), std::move(typed)});
+    return std::optional<Version>(Version{std::move(next), std::move(typed), {}});
   });
 }
 
@@ -548,12 +568,13 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
     if (generated) metadata(raw)["name"] = prefix + randomSuffix();
     const Key key{std::string(kindName(*kind)), rawString(raw, {"metadata", "namespace"}),
                   rawString(raw, {"metadata", "name"})};
-    Version version{std::move(raw), object};
+    Version version{std::move(raw), object, {}};
     if (Status s = refreshFields(*kind, version.raw, {"apiVersion", "kind", "metadata"}, *version.typed);
         !s.ok()) {
       return s;
     }
     shrinkToFit(version.raw);
+    encodeAhead(*kind, version);
     WriteLock lock(*this);
     if (objects_.count(key) != 0) {
       if (generated) {
@@ -606,7 +627,7 @@ Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& 
     if (node.empty()) return invalidArgument("Binding target name is required");
     // The same change on both forms: converting the whole pod again would cost more than the
     // copy (EmbeddedStoreTest.BindingKeepsBothFormsInStep checks they agree).
-    Version version{current, std::move(typed)};
+    Version version{current, std::move(typed), {}};
     Json& spec = version.raw["spec"];
     if (!spec.is_object()) spec = Json::object();
     spec["nodeName"] = node;

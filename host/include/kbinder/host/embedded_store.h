@@ -154,6 +154,13 @@ class EmbeddedStore final : public ClusterBackend {
    public:
     Typed() = default;
     Typed(Kind kind, const kbinder::v1::Object& object);
+    // The kinds kept encoded.
+    static bool encoded(Kind kind);
+    static Typed fromEncoded(std::string encoded) {
+      Typed typed;
+      typed.encoded_ = std::make_shared<const std::string>(std::move(encoded));
+      return typed;
+    }
     explicit operator bool() const { return message_ != nullptr || encoded_ != nullptr; }
     // The message, copied or decoded. INTERNAL when the encoded form does not decode (the
     // store wrote it: not expected).
@@ -209,7 +216,11 @@ class EmbeddedStore final : public ClusterBackend {
   struct Version {
     Json raw;
     std::optional<kbinder::v1::Object> typed;  // modeled kinds only
+    // For kinds kept encoded, `typed` may be encoded ahead, outside the lock, with an empty
+    // resourceVersion: the commit then appends only the stamp (see encodeAhead()).
+    std::string encoded;
   };
+  static void encodeAhead(Kind kind, Version& version);
   static StatusOr<Version> convert(std::optional<Kind> kind, Json raw);
   // Stamps the next resourceVersion on both forms of `version` and stores them (the raw form
   // moved from `version`; the typed one kept as Typed does, the caller may still use it); the
