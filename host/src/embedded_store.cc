@@ -241,6 +241,28 @@ EmbeddedStore::Typed::Typed(Kind kind, const Object& object) {
   }
 }
 
+EmbeddedStore::Typed EmbeddedStore::Typed::stamped(Kind kind, std::string encoded,
+                                                   const std::string& resource_version) {
+  Object stamp;
+  mutablePayload(stamp, kind);
+  mutableMetadataOf(stamp).set_resource_version(resource_version);
+  stamp.AppendToString(&encoded);
+  Typed typed;
+  typed.encoded_ = std::make_shared<const std::string>(std::move(encoded));
+  return typed;
+}
+
+EmbeddedStore::Typed EmbeddedStore::Typed::restamped(Kind kind, const std::string& resource_version) const {
+  if (encoded_ != nullptr) return stamped(kind, *encoded_, resource_version);
+  Typed typed;
+  if (message_ != nullptr) {
+    auto copy = std::make_shared<Object>(*message_);
+    mutableMetadataOf(*copy).set_resource_version(resource_version);
+    typed.message_ = std::move(copy);
+  }
+  return typed;
+}
+
 void EmbeddedStore::encodeAhead(Kind kind, Version& version) {
   if (!version.typed || !Typed::encoded(kind)) return;
   mutableMetadataOf(*version.typed).clear_resource_version();
@@ -275,17 +297,8 @@ EmbeddedStore::Entry* EmbeddedStore::commitLocked(const Key& key, std::optional<
   Typed typed;
   if (kind && version.typed) {
     mutableMetadataOf(*version.typed).set_resource_version(stamp);
-    if (version.encoded.empty()) {
-      typed = Typed(*kind, *version.typed);
-    } else {
-      // Encoded ahead without a resourceVersion: the stamp is appended as a message holding only
-      // it, which decoding merges into the one before (as for any concatenated encodings).
-      Object stamped;
-      mutablePayload(stamped, *kind);
-      mutableMetadataOf(stamped).set_resource_version(stamp);
-      stamped.AppendToString(&version.encoded);
-      typed = Typed::fromEncoded(std::move(version.encoded));
-    }
+    typed = version.encoded.empty() ? Typed(*kind, *version.typed)
+                                    : Typed::stamped(*kind, std::move(version.encoded), stamp);
   }
   auto [it, inserted] = objects_.try_emplace(key);
   if (inserted) it->second.sequence = next_sequence_++;
@@ -341,23 +354,19 @@ StatusOr<EmbeddedStore::Entry*> EmbeddedStore::writeLocked(const Key& key, Json 
   return entry;
 }
 
-Status EmbeddedStore::eraseLocked(std::map<Key, Entry>::iterator it, Json last) {
+void EmbeddedStore::eraseLocked(std::map<Key, Entry>::iterator it, Json last) {
+  ++resource_version_;
   // As the API server does, the deleted object carries the deletion's resourceVersion.
-  const std::string version = std::to_string(resource_version_ + 1);
+  const std::string version = std::to_string(resource_version_);
   Typed typed;
-  if (it->second.kind && it->second.typed) {
-    auto last_typed = it->second.typed.get();
-    if (!last_typed.ok()) return last_typed.status();
-    mutableMetadataOf(*last_typed).set_resource_version(version);
-    typed = Typed(*it->second.kind, *last_typed);
+  if (it->second.kind) {
+    typed = it->second.typed.restamped(*it->second.kind, version);
     indexesLocked(*it->second.kind).update(it, it->second.typed.message(), nullptr);
   }
-  ++resource_version_;
   metadata(last)["resourceVersion"] = version;
   logLocked(WatchEvent::Type::kDeleted, std::get<0>(it->first), it->second.kind, std::move(typed),
             std::make_shared<const Json>(std::move(last)));
   objects_.erase(it);
-  return okStatus();
 }
 
 void EmbeddedStore::logLocked(WatchEvent::Type type, const std::string& kind_name,
@@ -447,7 +456,8 @@ Status EmbeddedStore::remove(const std::string& kind, const std::string& namespa
   WriteLock lock(*this);
   const auto it = objects_.find(Key{kind, namespace_, name});
   if (it == objects_.end()) return notFoundError(kind, name);
-  return eraseLocked(it, *it->second.raw);
+  eraseLocked(it, *it->second.raw);
+  return okStatus();
 }
 
 StatusOr<Object> EmbeddedStore::get(const kbinder::v1::GetRequest& request) {
@@ -811,7 +821,7 @@ StatusOr<Json> EmbeddedStore::replaceLocked(const Key& key, Json replacement,
   if (!rawString(next, {"metadata", "deletionTimestamp"}).empty()) {
     const auto finalizers = next["metadata"].find("finalizers");
     if (finalizers == next["metadata"].end() || !finalizers->is_array() || finalizers->empty()) {
-      if (Status s = eraseLocked(it, next); !s.ok()) return s;
+      eraseLocked(it, next);
       metadata(next)["resourceVersion"] = std::to_string(resource_version_);
       return next;
     }

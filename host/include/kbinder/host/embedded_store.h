@@ -157,11 +157,12 @@ class EmbeddedStore final : public ClusterBackend {
     Typed(Kind kind, const kbinder::v1::Object& object);
     // The kinds kept encoded.
     static bool encoded(Kind kind);
-    static Typed fromEncoded(std::string encoded) {
-      Typed typed;
-      typed.encoded_ = std::make_shared<const std::string>(std::move(encoded));
-      return typed;
-    }
+    // `encoded` (of `kind`, encoded ahead without a resourceVersion; see encodeAhead()) with
+    // `resource_version` stamped on: appended as a message holding only it, which decoding
+    // merges into the one before (as for any concatenated encodings).
+    static Typed stamped(Kind kind, std::string encoded, const std::string& resource_version);
+    // This version with another resourceVersion (a deletion's).
+    Typed restamped(Kind kind, const std::string& resource_version) const;
     explicit operator bool() const { return message_ != nullptr || encoded_ != nullptr; }
     // The message, copied or decoded. INTERNAL when the encoded form does not decode (the
     // store wrote it: not expected).
@@ -252,7 +253,7 @@ class EmbeddedStore final : public ClusterBackend {
   void logLocked(WatchEvent::Type type, const std::string& kind_name, std::optional<Kind> kind,
                  Typed typed, std::shared_ptr<const Json> raw);
   // Logs the deletion of `it` (its last state, with the deletion's resourceVersion) and erases it.
-  Status eraseLocked(std::map<Key, Entry>::iterator it, Json last);
+  void eraseLocked(std::map<Key, Entry>::iterator it, Json last);
   // Applies `replacement` (the whole new raw object) to an existing entry, honouring the
   // status subresource rules; used by patchRaw and updateRaw.
   StatusOr<Json> replaceLocked(const Key& key, Json replacement, const std::string& subresource,
