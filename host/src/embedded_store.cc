@@ -477,6 +477,7 @@ StatusOr<Object> EmbeddedStore::get(const kbinder::v1::GetRequest& request) {
 StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListRequest& request) {
   auto filter = ListFilter::parse(request);
   if (!filter.ok()) return filter.status();
+  if (Status s = filter->resolveNode(*this); !s.ok()) return s;
   const Kind kind = filter->kind;
   // The versions are taken under the lock; decoding and selecting them happens outside it.
   std::vector<Typed> versions;

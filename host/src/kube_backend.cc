@@ -506,6 +506,7 @@ StatusOr<Object> KubernetesBackend::get(const kbinder::v1::GetRequest& request) 
 StatusOr<kbinder::v1::ObjectList> KubernetesBackend::list(const kbinder::v1::ListRequest& request) {
   auto filter = ListFilter::parse(request);
   if (!filter.ok()) return filter.status();
+  if (Status s = filter->resolveNode(*this); !s.ok()) return s;
   const Kind kind = filter->kind;
   if (const auto cache = caches_.find(kind); cache != caches_.end()) {
     if (auto listed = cache->second->list(request.namespace_(), *filter)) return *listed;

@@ -7,6 +7,7 @@
 #include <optional>
 
 #include "kbinder/sdk/args.h"
+#include "kbinder/sdk/node_affinity.h"
 #include "kbinder/sdk/quantity.h"
 
 namespace kbinder::plugins::volumebinding {
@@ -16,6 +17,7 @@ using kbinder::v1::Node;
 using kbinder::v1::PersistentVolume;
 using kbinder::v1::PersistentVolumeClaim;
 using kbinder::v1::Pod;
+using sdk::requirementMatches;
 using sdk::Verdict;
 
 std::string quoted(const std::string& s) { return "\"" + s + "\""; }
@@ -26,24 +28,6 @@ std::optional<int64_t> bytes(const google::protobuf::Map<std::string, std::strin
   const auto q = sdk::Quantity::parse(it->second);
   if (!q) return std::nullopt;
   return q->value();
-}
-
-bool requirementMatches(const std::string& op, bool has, const std::string& value,
-                        const google::protobuf::RepeatedPtrField<std::string>& values) {
-  const bool in = has && std::find(values.begin(), values.end(), value) != values.end();
-  if (op == "In") return in;
-  if (op == "NotIn") return !in;
-  if (op == "Exists") return has;
-  if (op == "DoesNotExist") return !has;
-  if ((op == "Gt" || op == "Lt") && has && values.size() == 1) {
-    char* end = nullptr;
-    const long long mine = std::strtoll(value.c_str(), &end, 10);
-    if (*end != '\0') return false;
-    const long long theirs = std::strtoll(values[0].c_str(), &end, 10);
-    if (*end != '\0') return false;
-    return op == "Gt" ? mine > theirs : mine < theirs;
-  }
-  return false;
 }
 
 bool selectorMatches(const kbinder::v1::LabelSelector& selector,
@@ -134,27 +118,6 @@ std::vector<std::string> podClaimNames(const Pod& pod) {
   return names;
 }
 
-bool nodeAffinityAdmits(const PersistentVolume& volume, const Node& node) {
-  if (!volume.spec().has_node_affinity() || !volume.spec().node_affinity().has_required()) return true;
-  const auto& terms = volume.spec().node_affinity().required().node_selector_terms();
-  if (terms.empty()) return true;
-  const auto& labels = node.metadata().labels();
-  for (const auto& term : terms) {
-    bool all = !term.match_expressions().empty() || !term.match_fields().empty();
-    for (const auto& r : term.match_expressions()) {
-      const auto it = labels.find(r.key());
-      all = all && requirementMatches(r.operator_(), it != labels.end(),
-                                      it == labels.end() ? "" : it->second, r.values());
-    }
-    for (const auto& r : term.match_fields()) {
-      all = all && r.key() == "metadata.name" &&
-            requirementMatches(r.operator_(), true, node.metadata().name(), r.values());
-    }
-    if (all) return true;  // terms are ORed
-  }
-  return false;
-}
-
 std::set<std::string> VolumeBinding::held() const {
   std::lock_guard lock(mutex_);
   return held_;
@@ -234,14 +197,16 @@ Verdict VolumeBinding::reserve(sdk::Cluster& cluster, const Pod& pod, const Node
     }
     auto listed = free_volumes.find(class_name);
     if (listed == free_volumes.end()) {
-      // Otherwise a free one of the claim's class: only those no claim holds (see available())
-      // are listed. The host filters from its cache (indexed by class and by claim), so a
-      // cluster's thousands of bound volumes (and other classes' volumes) are neither looked
-      // at, copied nor decoded per pod.
+      // Otherwise a free one of the claim's class that this node can use: only those no claim
+      // holds (see available()) and whose node affinity admits the node are listed. The host
+      // filters from its cache (indexed by class and by claim), so a cluster's thousands of
+      // bound volumes, other classes' volumes and other nodes' local volumes are neither
+      // copied nor decoded per pod.
       kbinder::v1::ListRequest list;
       list.set_kind("PersistentVolume");
       list.set_field_selector("spec.storageClassName=" + class_name +
                               ",spec.claimRef.name=,status.phase!=Bound");
+      list.set_admits_node(node_name);
       listed = free_volumes.emplace(class_name, kbinder::v1::ObjectList()).first;
       if (const sdk::Result r = cluster.list(list, &listed->second); !r.ok()) {
         return Verdict::error("listing volumes: " + r.message);

@@ -23,6 +23,7 @@
 #include <vector>
 
 #include "kbinder/sdk/cluster.h"
+#include "kbinder/sdk/node_affinity.h"
 #include "kbinder/v1/plugin.pb.h"
 
 namespace kbinder::plugins::volumebinding {
@@ -52,7 +53,7 @@ Config parseConfig(const kbinder::v1::PluginConfig& config);
 std::vector<std::string> podClaimNames(const kbinder::v1::Pod& pod);
 
 // Whether a volume's node affinity admits the node (no affinity admits every node).
-bool nodeAffinityAdmits(const kbinder::v1::PersistentVolume& volume, const kbinder::v1::Node& node);
+using sdk::nodeAffinityAdmits;
 
 // What Reserve decided for one claim, and what PreBind wrote for it.
 struct ClaimDecision {

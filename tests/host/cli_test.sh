@@ -13,10 +13,10 @@ expect "help lists the commands" 0 "profile +Work with profiles" -- "$kbinder" -
 expect "profile check has help" 0 "Usage: .*profile check" -- "$kbinder" profile check --help
 expect "plugin inspect has help" 0 "Usage: .*plugin inspect" -- "$kbinder" plugin inspect --help
 if [ "$allocator" = jemalloc ]; then
-  expect "version" 0 "^0\.[0-9]+\.[0-9]+ \(plugin ABI 1\.2, allocator jemalloc [0-9]+\.[0-9]+\.[0-9]+\)$" -- \
+  expect "version" 0 "^0\.[0-9]+\.[0-9]+ \(plugin ABI 1\.3, allocator jemalloc [0-9]+\.[0-9]+\.[0-9]+\)$" -- \
     "$kbinder" --version
 else
-  expect "version" 0 "^0\.[0-9]+\.[0-9]+ \(plugin ABI 1\.2, allocator glibc malloc\)$" -- "$kbinder" --version
+  expect "version" 0 "^0\.[0-9]+\.[0-9]+ \(plugin ABI 1\.3, allocator glibc malloc\)$" -- "$kbinder" --version
 fi
 expect "no command is a usage error" 2 "A subcommand is required" -- "$kbinder"
 expect "unknown option is a usage error" 2 "--bogus" -- "$kbinder" profile check --bogus x.toml
@@ -26,13 +26,13 @@ expect "bad log level" 2 "unknown log level 'loud'" -- \
 expect "default profile checks" 0 "^profile OK$" -- \
   "$kbinder" profile check "$src/config/profiles/default.toml"
 expect "default profile plan lists the plugins in order" 0 \
-  "^  3\. dra 0\.2\.0  ABI 1\.2, concurrent$" -- \
+  "^  3\. dra 0\.2\.0  ABI 1\.3, concurrent$" -- \
   "$kbinder" profile check "$src/config/profiles/default.toml"
 expect "default profile plan shows the built-ins' hooks" 0 \
   "^  pre_bind:  gpuvalidator > volumebinding > dra$" -- \
   "$kbinder" profile check "$src/config/profiles/default.toml"
 expect "a plugin's own hook timeout is shown" 0 \
-  "^  2\. volumebinding 0\.2\.0  ABI 1\.2, concurrent, hook timeout 660s$" -- \
+  "^  2\. volumebinding 0\.2\.0  ABI 1\.3, concurrent, hook timeout 660s$" -- \
   "$kbinder" profile check "$src/config/profiles/default.toml"
 expect "other shipped profile checks" 0 "gpuvalidator \(disabled\)" -- \
   "$kbinder" profile check "$src/config/profiles/storage-only.toml"
@@ -74,9 +74,9 @@ expect "inspect the README's minimal plugin" 0 "^hooks: +reserve, unreserve$" --
   "$kbinder" plugin inspect "$plugins/minimal.so"
 expect "inspect shows concurrency" 0 "^concurrency: +serialized$" -- \
   "$kbinder" plugin inspect "$plugins/cplugin.so"
-expect "inspect shows the ABI" 0 "^ABI: +1\.0 \(this host: 1\.2\)$" -- \
+expect "inspect shows the ABI" 0 "^ABI: +1\.0 \(this host: 1\.3\)$" -- \
   "$kbinder" plugin inspect "$plugins/fault_old_minor.so"
-expect "inspect a newer-minor plugin" 1 "needs kbinder ABI 1\.99, but this host provides 1\.2" -- \
+expect "inspect a newer-minor plugin" 1 "needs kbinder ABI 1\.99, but this host provides 1\.3" -- \
   "$kbinder" plugin inspect "$plugins/fault_newer_minor.so"
 expect "inspect a v2 plugin" 1 "it exports kbinder_plugin_v2" -- \
   "$kbinder" plugin inspect "$plugins/fault_v2_only.so"

@@ -47,6 +47,22 @@ inline std::string requestYaml(const std::string& name, const std::string& pod,
          (extra_spec.empty() ? "" : ", " + extra_spec) + "}\n---\n";
 }
 
+// Two labelled nodes and three volumes of class "local": one whose node affinity admits nodes
+// labelled zone=a, one admitting node n2 by name, one without node affinity.
+inline std::string volumesWithNodeAffinityYaml() {
+  const auto volume = [](const std::string& name, const std::string& terms) {
+    return "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: " + name +
+           "}\nspec:\n  storageClassName: local\n  capacity: {storage: 1Gi}\n" +
+           (terms.empty() ? "" : "  nodeAffinity: {required: {nodeSelectorTerms: [" + terms + "]}}\n") +
+           "---\n";
+  };
+  return "apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {zone: a}}\n---\n"
+         "apiVersion: v1\nkind: Node\nmetadata: {name: n2, labels: {zone: b}}\n---\n" +
+         volume("in-zone-a", "{matchExpressions: [{key: zone, operator: In, values: [a]}]}") +
+         volume("on-n2", "{matchFields: [{key: metadata.name, operator: In, values: [n2]}]}") +
+         volume("anywhere", "");
+}
+
 inline std::unique_ptr<EmbeddedStore> storeFrom(const std::string& yaml) {
   auto manifest = host::parseManifest(yaml, "test.yaml");
   EXPECT_TRUE(manifest.ok()) << manifest.status().message();

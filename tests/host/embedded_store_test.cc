@@ -333,6 +333,42 @@ TEST(EmbeddedStoreTest, ListsHonourFieldSelectors) {
   EXPECT_NE(bad.status().message().find("spec.nodename"), std::string::npos) << bad.status().message();
 }
 
+// A volume list with admits_node keeps what that node can use: volumes whose node affinity
+// admits it by label or by name, and those without node affinity.
+TEST(EmbeddedStoreTest, VolumeListsKeepWhatTheNamedNodeAdmits) {
+  auto store = storeFrom(volumesWithNodeAffinityYaml());
+  const auto list = [&](const std::string& kind, const std::string& node) {
+    kbinder::v1::ListRequest request;
+    request.set_kind(kind);
+    request.set_admits_node(node);
+    return store->list(request);
+  };
+  const auto names = [&](const std::string& node) {
+    auto listed = list("PersistentVolume", node);
+    EXPECT_TRUE(listed.ok()) << listed.status().message();
+    std::vector<std::string> out;
+    for (const auto& item : listed->items()) out.push_back(host::metadataOf(item).name());
+    return out;
+  };
+  EXPECT_EQ(names("n1"), (std::vector<std::string>{"anywhere", "in-zone-a"}));
+  EXPECT_EQ(names("n2"), (std::vector<std::string>{"anywhere", "on-n2"}));
+  EXPECT_EQ(names(""), (std::vector<std::string>{"anywhere", "in-zone-a", "on-n2"}));
+  // The node's labels as they are now decide.
+  auto n2 = getObject(*store, "Node", "n2", "");
+  (*n2.mutable_node()->mutable_metadata()->mutable_labels())["zone"] = "a";
+  ASSERT_TRUE(patchObject(*store, n2).ok());
+  EXPECT_EQ(names("n2"), (std::vector<std::string>{"anywhere", "in-zone-a", "on-n2"}));
+
+  const auto missing = list("PersistentVolume", "n9");
+  EXPECT_EQ(missing.status().code(), StatusCode::kNotFound);
+  EXPECT_EQ(missing.status().message(),
+            "admits_node names node \"n9\", which does not exist; name a node of the cluster");
+  const auto pods = list("Pod", "n1");
+  EXPECT_EQ(pods.status().code(), StatusCode::kInvalidArgument);
+  EXPECT_NE(pods.status().message().find("a Pod list cannot take it"), std::string::npos)
+      << pods.status().message();
+}
+
 // Lists on indexed fields look only where the index points; after creations, changes,
 // bindings and deletions they find exactly what looking at every object finds.
 TEST(EmbeddedStoreTest, IndexedListsFindWhatAScanFinds) {

@@ -5,6 +5,7 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
 #include <fstream>
 #include <sstream>
 #include <thread>
@@ -38,6 +39,21 @@ TEST(JsonStreamSplitterTest, FindsWholeObjectsHoweverTheBytesArrive) {
   }
 }
 
+// A backend on `server`, with informer caches or without.
+std::unique_ptr<KubernetesBackend> backendOn(TestApiServer& server, bool caches,
+                                             size_t page_size = 500) {
+  host::KubeConfig config;
+  config.server = server.url();
+  config.ca_pem = server.caPem();
+  config.token = "test-token";
+  auto client = host::KubeClient::create(config, {});
+  EXPECT_TRUE(client.ok());
+  KubernetesBackend::Options options;
+  options.caches = caches;
+  options.page_size = page_size;
+  return std::make_unique<KubernetesBackend>(std::move(client).value(), options);
+}
+
 class KubeBackendTest : public ::testing::Test {
  protected:
   KubeBackendTest()
@@ -45,16 +61,7 @@ class KubeBackendTest : public ::testing::Test {
                           podYaml("q", "1") + podYaml("r", "1") + requestYaml("br", "p", "n1"))) {}
 
   std::unique_ptr<KubernetesBackend> backend(bool caches = false, size_t page_size = 500) {
-    host::KubeConfig config;
-    config.server = server_.url();
-    config.ca_pem = server_.caPem();
-    config.token = "test-token";
-    auto client = host::KubeClient::create(config, {});
-    EXPECT_TRUE(client.ok());
-    KubernetesBackend::Options options;
-    options.caches = caches;
-    options.page_size = page_size;
-    return std::make_unique<KubernetesBackend>(std::move(client).value(), options);
+    return backendOn(server_, caches, page_size);
   }
   kbinder::v1::Object get(KubernetesBackend& b, const std::string& kind, const std::string& name,
                           bool fresh = true) {
@@ -114,6 +121,31 @@ TEST_F(KubeBackendTest, FieldSelectorsAreAppliedByTheHostCachedOrNot) {
     list.set_field_selector("spec.node=n2");
     EXPECT_EQ(b->list(list).status().code(), StatusCode::kInvalidArgument);
     b->stop();
+  }
+}
+
+// admits_node is the host's too: the node read from the cache or the server, the volumes
+// judged by its labels and name.
+TEST(KubeBackendVolumesTest, VolumeListsKeepWhatTheNamedNodeAdmitsCachedOrNot) {
+  TestApiServer server(storeFrom(volumesWithNodeAffinityYaml()));
+  for (bool caches : {false, true}) {
+    auto backend = backendOn(server, caches);
+    KubernetesBackend& b = *backend;
+    if (caches) {
+      ASSERT_TRUE(b.startCaches(std::chrono::seconds(10)).ok());
+    }
+    kbinder::v1::ListRequest list;
+    list.set_kind("PersistentVolume");
+    list.set_admits_node("n2");
+    auto volumes = b.list(list);
+    ASSERT_TRUE(volumes.ok()) << volumes.status().message();
+    std::vector<std::string> names;
+    for (const auto& item : volumes->items()) names.push_back(item.persistent_volume().metadata().name());
+    std::sort(names.begin(), names.end());
+    EXPECT_EQ(names, (std::vector<std::string>{"anywhere", "on-n2"})) << (caches ? "cached" : "uncached");
+    list.set_admits_node("n9");
+    EXPECT_EQ(b.list(list).status().code(), StatusCode::kNotFound);
+    b.stop();
   }
 }
 

@@ -44,6 +44,8 @@ class FakeCluster final : public sdk::Cluster {
   std::map<Key, kbinder::v1::Object> lagging;
   int fresh_reads = 0;
   int cached_reads = 0;
+  // Every list request, as asked. Selectors are not applied: the plugins check what they pick.
+  std::vector<kbinder::v1::ListRequest> lists;
 
   sdk::Result get(std::string_view kind, std::string_view ns, std::string_view name, bool fresh,
                   kbinder::v1::Object* out) override {
@@ -64,6 +66,7 @@ class FakeCluster final : public sdk::Cluster {
   }
 
   sdk::Result list(const kbinder::v1::ListRequest& request, kbinder::v1::ObjectList* out) override {
+    lists.push_back(request);
     out->Clear();
     for (const auto& [key, object] : objects_) {
       if (std::get<0>(key) != request.kind()) continue;

@@ -38,7 +38,7 @@ extern "C" {
 /* ------------------------------------------------------------------------------------------ */
 
 #define KBINDER_ABI_VERSION_MAJOR 1
-#define KBINDER_ABI_VERSION_MINOR 2
+#define KBINDER_ABI_VERSION_MINOR 3
 
 /* A version packed into 32 bits: major in the high 16, minor in the low 16. */
 #define KBINDER_ABI_MAKE_VERSION(major, minor) \

@@ -283,6 +283,23 @@ INSTANTIATE_TEST_SUITE_P(
                    "claim ns/data not found"}),
     [](const ::testing::TestParamInfo<ChoiceCase>& info) { return std::string(info.param.name); });
 
+// The free volumes are asked for with everything the host can filter on: the class, no claim,
+// not Bound, and a node affinity admitting the pod's node (other nodes' local volumes never
+// cross the boundary).
+TEST(VolumeBindingReserveTest, AsksOnlyForFreeVolumesOfTheClassThatTheNodeAdmits) {
+  World w({"data"});
+  w.cluster.put(claimObject("data", "5Gi"));
+  w.cluster.put(volume("v", "10Gi"));
+  VolumeBinding vb(Config{});
+  ASSERT_TRUE(vb.reserve(w.cluster, w.pod, w.node, w.state).ok());
+  ASSERT_EQ(w.cluster.lists.size(), 2u);  // the volume pre-bound to the claim, then free ones
+  const kbinder::v1::ListRequest& free = w.cluster.lists[1];
+  EXPECT_EQ(free.kind(), "PersistentVolume");
+  EXPECT_EQ(free.field_selector(), "spec.storageClassName=local,spec.claimRef.name=,status.phase!=Bound");
+  EXPECT_EQ(free.admits_node(), "n1");
+  EXPECT_TRUE(w.cluster.lists[0].admits_node().empty());  // a pre-bound volume is judged, not skipped
+}
+
 TEST(VolumeBindingReserveTest, TwoPodsInFlightNeverGetTheSameVolume) {
   World w({"data"});
   w.cluster.put(claimObject("data", "5Gi"));

@@ -10,13 +10,16 @@
 // Thread-safety: a FieldSelector is an immutable value.
 #pragma once
 
+#include <memory>
 #include <string>
 #include <string_view>
 #include <vector>
 
 #include "kbinder/host/label_selector.h"
+#include "kbinder/host/object_services.h"
 #include "kbinder/host/objects.h"
 #include "kbinder/host/status.h"
+#include "kbinder/sdk/node_affinity.h"
 
 namespace kbinder::host {
 
@@ -58,17 +61,26 @@ class FieldSelector {
   std::vector<Requirement> requirements_;
 };
 
-// What a list request selects, parsed once: its kind, label selector and field selector.
-// Every backend's list applies it (the namespace is the backend's to match).
+// What a list request selects, parsed once: its kind, label selector, field selector and
+// (PersistentVolumes) the node the volumes' node affinity must admit. Every backend's list
+// applies it (the namespace is the backend's to match).
 struct ListFilter {
   Kind kind;
   LabelSelector labels;
   FieldSelector fields;
+  std::string admits_node;  // the request's; the node itself once resolveNode() read it
+  std::shared_ptr<const kbinder::v1::Node> node;
 
-  // INVALID_ARGUMENT for an unknown kind or a bad selector, naming it.
+  // INVALID_ARGUMENT for an unknown kind, a bad selector or admits_node on another kind than
+  // PersistentVolume, naming it.
   static StatusOr<ListFilter> parse(const kbinder::v1::ListRequest& request);
+  // Reads the node admits_node names from `nodes` (the backend listing: its cache where it has
+  // one); NOT_FOUND naming it. Nothing to read without admits_node.
+  Status resolveNode(ObjectServices& nodes);
   bool matches(const kbinder::v1::Object& object) const {
-    return (labels.empty() || labels.matches(metadataOf(object).labels())) && fields.matches(object);
+    return (labels.empty() || labels.matches(metadataOf(object).labels())) &&
+           fields.matches(object) &&
+           (node == nullptr || sdk::nodeAffinityAdmits(object.persistent_volume(), *node));
   }
 };
 

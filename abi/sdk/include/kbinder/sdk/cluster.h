@@ -49,6 +49,7 @@ class Cluster {
   // `request.label_selector` and `request.field_selector` (ABI 1.2: any scalar field of the
   // schema, "spec.storageClassName=fast,status.phase!=Bound") are applied by the host on its
   // cached objects: ask for only what you need rather than filtering a whole list yourself.
+  // So is `request.admits_node` (ABI 1.3: volumes whose node affinity admits that node).
   virtual Result list(const kbinder::v1::ListRequest& request, kbinder::v1::ObjectList* out) = 0;
   // Writes `object`'s difference from the stored object, guarded by its
   // metadata.resourceVersion (conflict when it changed). `subresource`: "" or "status".
