@@ -536,11 +536,20 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
     }
     std::vector<std::string> fields;
     Json next = applySubsetChange(*kind, raw, typed, request.object(), request.subresource(), &fields);
-    // Only the changed top-level fields can differ: those are compared and converted.
-    const auto same = [&](const std::string& name) {
-      const auto a = raw.find(name);
-      const auto b = std::as_const(next).find(name);
-      return (a == raw.end()) == (b == next.end()) && (a == raw.end() || *a == *b);
+    // Only the changed fields can differ: those are compared and converted.
+    const auto same = [&](const std::string& path) {
+      const Json* a = &raw;
+      const Json* b = &next;
+      for (size_t at = 0; a != nullptr && b != nullptr && at <= path.size();) {
+        const size_t dot = std::min(path.find('.', at), path.size());
+        const std::string name = path.substr(at, dot - at);
+        const auto ia = a->is_object() ? a->find(name) : a->end();
+        const auto ib = b->is_object() ? b->find(name) : b->end();
+        a = ia == a->end() ? nullptr : &*ia;
+        b = ib == b->end() ? nullptr : &*ib;
+        at = dot + 1;
+      }
+      return (a == nullptr) == (b == nullptr) && (a == nullptr || *a == *b);
     };
     if (std::all_of(fields.begin(), fields.end(), same)) {
       return std::optional<Version>();  // nothing changed: no write, as the API server

@@ -340,27 +340,59 @@ StatusOr<Object> objectFromJson(Kind kind, const Json& raw) {
   return object;
 }
 
-Status refreshFields(Kind kind, const Json& raw, const std::vector<std::string>& fields,
-                     Object& typed) {
-  pb::Message& message = mutablePayload(typed, kind);
+namespace {
+
+// refreshFields() on one message: `raw` is its JSON, `fields` the changed ones' names, "a.b"
+// for field b of the object a.
+Status refreshMessage(const Json& raw, const std::vector<std::string>& fields,
+                      const std::string& path, pb::Message& message) {
   const pb::Descriptor* type = message.GetDescriptor();
-  // subset() and fill() treat each top-level field on its own: converting the changed ones
-  // alone, onto a message that holds the others already, gives what converting all would.
+  const pb::Reflection& reflection = *message.GetReflection();
+  // subset() and fill() treat each field on its own: converting the changed ones alone, onto a
+  // message that holds the others already, gives what converting all would.
   Json changed = Json::object();
   for (int i = 0; i < type->field_count(); ++i) {
     const pb::FieldDescriptor* field = type->field(i);
     const std::string& name = field->json_name();
-    if (std::find(fields.begin(), fields.end(), name) == fields.end()) continue;
-    message.GetReflection()->ClearField(&message, field);
-    if (const auto it = raw.find(name); it != raw.end()) changed[name] = *it;
+    const auto it = raw.is_object() ? raw.find(name) : raw.end();
+    if (std::find(fields.begin(), fields.end(), name) != fields.end()) {
+      reflection.ClearField(&message, field);
+      if (it != raw.end()) changed[name] = *it;
+      continue;
+    }
+    // Fields changed within this one: converted on their own, into it.
+    std::vector<std::string> within;
+    for (const std::string& f : fields) {
+      if (f.size() > name.size() && f.compare(0, name.size(), name) == 0 && f[name.size()] == '.') {
+        within.push_back(f.substr(name.size() + 1));
+      }
+    }
+    if (within.empty()) continue;
+    if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE || field->is_repeated()) {
+      return invalidArgument("refreshing " + within.front() + " within " + name + ", not an object");
+    }
+    static const Json kAbsent = Json::object();
+    const std::string inner = path.empty() ? name : path + "." + name;
+    if (Status s = refreshMessage(it != raw.end() ? *it : kAbsent, within, inner,
+                                  *reflection.MutableMessage(&message, field));
+        !s.ok()) {
+      return s;
+    }
   }
   Json reduced;
-  if (Status s = subset(changed, type, "", reduced); !s.ok()) return s;
+  if (Status s = subset(changed, type, path, reduced); !s.ok()) return s;
   try {
     return fill(reduced, message);
   } catch (const Json::exception& e) {
     return invalidArgument(std::string("a value does not fit its field: ") + e.what());
   }
+}
+
+}  // namespace
+
+Status refreshFields(Kind kind, const Json& raw, const std::vector<std::string>& fields,
+                     Object& typed) {
+  return refreshMessage(raw, fields, "", mutablePayload(typed, kind));
 }
 
 namespace {
@@ -504,27 +536,103 @@ void rebaseInPlace(Json& target, const Json& before, const Json& after) {
   target = after;
 }
 
-// Whether `field` holds the same in both messages. Singular message fields (a pod's spec,
-// metadata, status) are compared by presence and deterministic encoding, which orders map
-// entries: far cheaper than MessageDifferencer's reflective walk, and the same answer.
-bool sameField(const pb::Message& a, const pb::Message& b, const pb::FieldDescriptor* field) {
-  if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE && !field->is_repeated()) {
-    const pb::Reflection& ra = *a.GetReflection();
-    const pb::Reflection& rb = *b.GetReflection();
-    if (ra.HasField(a, field) != rb.HasField(b, field)) return false;
-    const auto encoded = [](const pb::Message& m) {
-      std::string out;
-      pb::io::StringOutputStream stream(&out);
-      pb::io::CodedOutputStream coded(&stream);
-      coded.SetSerializationDeterministic(true);
-      m.SerializeToCodedStream(&coded);
-      coded.Trim();
-      return out;
-    };
-    return encoded(ra.GetMessage(a, field)) == encoded(rb.GetMessage(b, field));
+// A message's deterministic encoding, which orders map entries.
+std::string deterministicEncoding(const pb::Message& m) {
+  std::string out;
+  pb::io::StringOutputStream stream(&out);
+  pb::io::CodedOutputStream coded(&stream);
+  coded.SetSerializationDeterministic(true);
+  m.SerializeToCodedStream(&coded);
+  coded.Trim();
+  return out;
+}
+
+// Whether element `i` of repeated `field` (not a map) is the same in both messages.
+bool sameElement(const pb::Message& a, const pb::Message& b, const pb::FieldDescriptor* field, int i) {
+  const pb::Reflection& ra = *a.GetReflection();
+  const pb::Reflection& rb = *b.GetReflection();
+  switch (field->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_MESSAGE:
+      return deterministicEncoding(ra.GetRepeatedMessage(a, field, i)) ==
+             deterministicEncoding(rb.GetRepeatedMessage(b, field, i));
+    case pb::FieldDescriptor::CPPTYPE_STRING: {
+      std::string sa, sb;
+      return ra.GetRepeatedStringReference(a, field, i, &sa) == rb.GetRepeatedStringReference(b, field, i, &sb);
+    }
+    case pb::FieldDescriptor::CPPTYPE_BOOL: return ra.GetRepeatedBool(a, field, i) == rb.GetRepeatedBool(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_INT32: return ra.GetRepeatedInt32(a, field, i) == rb.GetRepeatedInt32(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_INT64: return ra.GetRepeatedInt64(a, field, i) == rb.GetRepeatedInt64(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_UINT32: return ra.GetRepeatedUInt32(a, field, i) == rb.GetRepeatedUInt32(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_UINT64: return ra.GetRepeatedUInt64(a, field, i) == rb.GetRepeatedUInt64(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE: return ra.GetRepeatedDouble(a, field, i) == rb.GetRepeatedDouble(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_FLOAT: return ra.GetRepeatedFloat(a, field, i) == rb.GetRepeatedFloat(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_ENUM: return ra.GetRepeatedEnumValue(a, field, i) == rb.GetRepeatedEnumValue(b, field, i);
   }
-  pb::util::MessageDifferencer same;
-  return same.CompareWithFields(a, b, {field}, {field});
+  return false;
+}
+
+// Whether singular scalar `field` holds the same in both messages (presence included).
+bool sameScalar(const pb::Message& a, const pb::Message& b, const pb::FieldDescriptor* field) {
+  const pb::Reflection& ra = *a.GetReflection();
+  const pb::Reflection& rb = *b.GetReflection();
+  if (field->has_presence() && ra.HasField(a, field) != rb.HasField(b, field)) return false;
+  switch (field->cpp_type()) {
+    case pb::FieldDescriptor::CPPTYPE_STRING: {
+      std::string sa, sb;
+      return ra.GetStringReference(a, field, &sa) == rb.GetStringReference(b, field, &sb);
+    }
+    case pb::FieldDescriptor::CPPTYPE_BOOL: return ra.GetBool(a, field) == rb.GetBool(b, field);
+    case pb::FieldDescriptor::CPPTYPE_INT32: return ra.GetInt32(a, field) == rb.GetInt32(b, field);
+    case pb::FieldDescriptor::CPPTYPE_INT64: return ra.GetInt64(a, field) == rb.GetInt64(b, field);
+    case pb::FieldDescriptor::CPPTYPE_UINT32: return ra.GetUInt32(a, field) == rb.GetUInt32(b, field);
+    case pb::FieldDescriptor::CPPTYPE_UINT64: return ra.GetUInt64(a, field) == rb.GetUInt64(b, field);
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE: return ra.GetDouble(a, field) == rb.GetDouble(b, field);
+    case pb::FieldDescriptor::CPPTYPE_FLOAT: return ra.GetFloat(a, field) == rb.GetFloat(b, field);
+    case pb::FieldDescriptor::CPPTYPE_ENUM: return ra.GetEnumValue(a, field) == rb.GetEnumValue(b, field);
+    case pb::FieldDescriptor::CPPTYPE_MESSAGE: break;
+  }
+  return false;
+}
+
+// Whether `field` holds the same in both messages. Message fields are compared by presence and
+// deterministic encoding, scalars and lists straight through reflection: far cheaper than
+// MessageDifferencer's reflective walk (kept for maps), and the same answer.
+bool sameField(const pb::Message& a, const pb::Message& b, const pb::FieldDescriptor* field) {
+  const pb::Reflection& ra = *a.GetReflection();
+  const pb::Reflection& rb = *b.GetReflection();
+  if (field->is_map()) {
+    pb::util::MessageDifferencer same;
+    return same.CompareWithFields(a, b, {field}, {field});
+  }
+  if (field->is_repeated()) {
+    const int n = ra.FieldSize(a, field);
+    if (n != rb.FieldSize(b, field)) return false;
+    for (int i = 0; i < n; ++i) {
+      if (!sameElement(a, b, field, i)) return false;
+    }
+    return true;
+  }
+  if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+    if (ra.HasField(a, field) != rb.HasField(b, field)) return false;
+    return deterministicEncoding(ra.GetMessage(a, field)) == deterministicEncoding(rb.GetMessage(b, field));
+  }
+  return sameScalar(a, b, field);
+}
+
+// Adds to `before` and `after` (objects) the fields of `from` and `to` (messages of one type)
+// that differ, as JSON (an unset field left out), and their names, prefixed, to `changed`.
+void addChangedFields(const pb::Message& from, const pb::Message& to, Json& before, Json& after,
+                      const std::string& prefix, std::vector<std::string>* changed) {
+  const pb::Descriptor* descriptor = from.GetDescriptor();
+  for (int i = 0; i < descriptor->field_count(); ++i) {
+    const pb::FieldDescriptor* field = descriptor->field(i);
+    if (sameField(from, to, field)) continue;
+    const std::string& name = field->json_name();
+    Json whole_from = fieldToJson(from, field), whole_to = fieldToJson(to, field);
+    if (!whole_from.is_null()) before[name] = std::move(whole_from);
+    if (!whole_to.is_null()) after[name] = std::move(whole_to);
+    if (changed != nullptr) changed->push_back(prefix + name);
+  }
 }
 
 }  // namespace
@@ -540,9 +648,12 @@ Json applySubsetChange(Kind kind, const Json& raw, const Object& current, const 
   // Only the top-level fields the request changes are converted and carried over: a patch of
   // a pod's labels need not turn the whole pod into JSON twice. rebase() leaves a key absent
   // from both sides as the raw object has it, so leaving out equal fields changes nothing.
+  // Within a top-level object set on both sides (a pod's metadata, spec or status), only the
+  // fields that differ are converted: a Mutate's labels, not the whole metadata.
   const pb::Message& from = payload(current);
   const pb::Message& to = payload(requested);
   const pb::Descriptor* descriptor = from.GetDescriptor();
+  const pb::Reflection& reflection = *from.GetReflection();
   Json before = Json::object(), after = Json::object();
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const pb::FieldDescriptor* field = descriptor->field(i);
@@ -552,10 +663,20 @@ Json applySubsetChange(Kind kind, const Json& raw, const Object& current, const 
       continue;
     }
     if (sameField(from, to, field)) continue;
-    const Json whole_from = fieldToJson(from, field), whole_to = fieldToJson(to, field);
-    if (!whole_from.is_null()) before[name] = whole_from;
-    if (!whole_to.is_null()) after[name] = whole_to;
-    if (changed != nullptr) changed->push_back(name);
+    const bool within = field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE &&
+                        !field->is_repeated() && reflection.HasField(from, field) &&
+                        reflection.HasField(to, field);
+    if (!within) {
+      Json whole_from = fieldToJson(from, field), whole_to = fieldToJson(to, field);
+      if (!whole_from.is_null()) before[name] = std::move(whole_from);
+      if (!whole_to.is_null()) after[name] = std::move(whole_to);
+      if (changed != nullptr) changed->push_back(name);
+      continue;
+    }
+    Json& before_fields = before[name] = Json::object();
+    Json& after_fields = after[name] = Json::object();
+    addChangedFields(reflection.GetMessage(from, field), reflection.GetMessage(to, field),
+                     before_fields, after_fields, name + ".", changed);
   }
   if (after.contains("metadata") || before.contains("metadata")) {
     Json& meta = after["metadata"];

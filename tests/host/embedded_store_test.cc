@@ -484,6 +484,63 @@ TEST(EmbeddedStoreTest, EveryReadGivesTheMessageOfTheRawObject) {
   }
 }
 
+// A patch converts only the fields that differ within metadata, spec or status, and carries
+// them onto the raw object: what the schema does not model stays, identity is never taken
+// from the request, and the kept message is always what the raw object converts to.
+TEST(EmbeddedStoreTest, PatchesWithinAnObjectChangeOnlyWhatDiffers) {
+  auto store = storeFrom(
+      "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: default\n"
+      "  labels: {app: web, tier: front}\n  unmodeledMeta: {kept: true}\n"
+      "spec:\n  unmodeledSpec: 7\n  containers:\n  - {name: main, image: busybox:1, unmodeledC: x}\n"
+      "  - {name: side, image: envoy:1}\n---\n");
+  const auto raw = [&] {
+    auto got = store->getRaw("Pod", "default", "p");
+    EXPECT_TRUE(got.ok());
+    return got.ok() ? *got : Json();
+  };
+  const auto agrees = [&](const std::string& step) {
+    auto converted = host::objectFromJson(host::Kind::kPod, raw());
+    ASSERT_TRUE(converted.ok()) << step;
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(getObject(*store, "Pod", "p"),
+                                                                   *converted))
+        << step << ": kept\n" << getObject(*store, "Pod", "p").DebugString() << "raw converts to\n"
+        << converted->DebugString();
+  };
+
+  auto pod = getObject(*store, "Pod", "p");
+  auto& meta = *pod.mutable_pod()->mutable_metadata();
+  (*meta.mutable_labels())["app"] = "api";
+  meta.mutable_labels()->erase("tier");
+  (*meta.mutable_annotations())["note"] = "n";
+  meta.set_uid("not-the-uid");  // identity: ignored
+  ASSERT_TRUE(patchObject(*store, pod).ok());
+  Json now = raw();
+  EXPECT_EQ(now["metadata"]["labels"], Json::parse(R"({"app": "api"})"));
+  EXPECT_EQ(now["metadata"]["annotations"], Json::parse(R"({"note": "n"})"));
+  EXPECT_EQ(now["metadata"]["unmodeledMeta"], Json::parse(R"({"kept": true})"));
+  EXPECT_NE(now["metadata"]["uid"], "not-the-uid");
+  EXPECT_EQ(now["spec"]["unmodeledSpec"], 7);
+  agrees("labels and annotations");
+
+  pod = getObject(*store, "Pod", "p");
+  pod.mutable_pod()->mutable_metadata()->clear_labels();
+  pod.mutable_pod()->mutable_spec()->mutable_containers(1)->set_image("envoy:2");
+  pod.mutable_pod()->mutable_spec()->set_scheduler_name("custom");
+  ASSERT_TRUE(patchObject(*store, pod).ok());
+  now = raw();
+  EXPECT_FALSE(now["metadata"].contains("labels"));
+  EXPECT_EQ(now["spec"]["schedulerName"], "custom");
+  EXPECT_EQ(now["spec"]["containers"][1]["image"], "envoy:2");
+  EXPECT_EQ(now["spec"]["containers"][0]["unmodeledC"], "x");  // an unchanged element keeps all
+  EXPECT_EQ(now["spec"]["unmodeledSpec"], 7);
+  agrees("labels removed, a container and a scalar in spec changed");
+
+  // The same object again: nothing differs, nothing is written.
+  const uint64_t before = store->resourceVersion();
+  ASSERT_TRUE(patchObject(*store, getObject(*store, "Pod", "p")).ok());
+  EXPECT_EQ(store->resourceVersion(), before);
+}
+
 TEST(EmbeddedStoreTest, WatchDeliversChangesInOrder) {
   auto store = storeFrom(podYaml("p", "1") + podYaml("q", "1") + nodeYaml("n1", "4"));
   auto watch = store->watch(host::Kind::kPod, std::to_string(store->resourceVersion()));

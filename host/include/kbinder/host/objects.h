@@ -60,7 +60,8 @@ kbinder::v1::ObjectMeta& mutableMetadataOf(kbinder::v1::Object& object);
 // (YAML's `cpu: 2`) become strings; a type mismatch names the field.
 StatusOr<kbinder::v1::Object> objectFromJson(Kind kind, const Json& raw);
 // Brings `typed` (the subset of an earlier version of `raw`) up to `raw` where only the named
-// top-level fields changed: the same result as objectFromJson(kind, raw), converting only those.
+// fields changed: the same result as objectFromJson(kind, raw), converting only those. A name
+// is a top-level field ("status") or a field within one ("metadata.labels").
 Status refreshFields(Kind kind, const Json& raw, const std::vector<std::string>& fields,
                      kbinder::v1::Object& typed);
 // Subset -> JSON with Kubernetes field names (int64 as numbers, unset fields absent).
@@ -74,8 +75,9 @@ Json rebase(const Json& raw, const Json& before, const Json& after);
 // subset's changes carried onto it, except identity (name, namespace, uid, resourceVersion,
 // timestamps) and what the other subresource owns (status for "", all but status for "status"
 // on kinds with a status subresource).
-// `changed`, when given, receives the top-level fields the request changes (the only ones the
-// result can differ from `raw` in).
+// `changed`, when given, receives the fields the request changes (the only ones the result can
+// differ from `raw` in), named as refreshFields() takes them: within a top-level object set on
+// both sides, its fields that differ ("metadata.labels"); else the top-level field.
 Json applySubsetChange(Kind kind, const Json& raw, const kbinder::v1::Object& current,
                        const kbinder::v1::Object& requested, const std::string& subresource,
                        std::vector<std::string>* changed = nullptr);
