@@ -491,10 +491,9 @@ StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListReq
       }
       versions.push_back(it->second.typed);
     };
-    // A selector on an indexed field looks only at the objects holding its value.
-    if (const auto* candidates = indexesLocked(kind).candidates(filter->fields)) {
-      for (const ObjectIt& it : *candidates) take(it);
-    } else {
+    // A selector on an indexed field, or volumes a node must admit, look only where an index
+    // points.
+    if (!indexesLocked(kind).forEachCandidate(*filter, take)) {
       for (auto it = objects_.lower_bound(Key{request.kind(), "", ""});
            it != objects_.end() && std::get<0>(it->first) == request.kind(); ++it) {
         take(it);

@@ -240,10 +240,9 @@ class KubernetesBackend::Cache {
       if (!filter.matches(entry.typed)) return;
       *out.add_items() = entry.typed;
     };
-    // A selector on an indexed field looks only at the objects holding its value.
-    if (const auto* candidates = indexes_.candidates(filter.fields)) {
-      for (const EntryIt& it : *candidates) take(it->second);
-    } else {
+    // A selector on an indexed field, or volumes a node must admit, look only where an index
+    // points.
+    if (!indexes_.forEachCandidate(filter, [&](const EntryIt& it) { take(it->second); })) {
       for (const auto& [key, entry] : entries_) take(entry);
     }
     out.set_resource_version(rv_);

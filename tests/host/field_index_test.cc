@@ -4,7 +4,10 @@
 
 #include <gtest/gtest.h>
 
+#include <algorithm>
+#include <memory>
 #include <string>
+#include <vector>
 
 namespace kbinder::testing {
 namespace {
@@ -107,6 +110,91 @@ TEST(FieldIndexTest, TheFewestCandidatesAnswerAndOnlyEqualitiesOnIndexedFieldsUs
   auto by_name = FieldSelector::parse("metadata.name=n1", Kind::kNode);
   ASSERT_TRUE(by_name.ok());
   EXPECT_EQ(nodes.candidates(*by_name), nullptr);
+}
+
+// Volumes a node must admit are looked for under its name, its hostname label and among the
+// volumes no single node is named for; the index never leaves out one the node admits.
+TEST(FieldIndexTest, VolumesForANodeAreLookedForWhereTheirAffinityNamesIt) {
+  const auto pinned = [](const std::string& name, const std::string& key, const std::string& op,
+                         std::vector<std::string> values, bool by_field = false) {
+    auto o = volume(name, "local");
+    auto* term = o.mutable_persistent_volume()->mutable_spec()->mutable_node_affinity()
+                     ->mutable_required()->add_node_selector_terms();
+    auto* r = by_field ? term->add_match_fields() : term->add_match_expressions();
+    r->set_key(key);
+    r->set_operator_(op);
+    for (const auto& v : values) r->add_values(v);
+    return o;
+  };
+  std::vector<kbinder::v1::Object> volumes{
+      pinned("by-hostname", "kubernetes.io/hostname", "In", {"host-1"}),
+      pinned("by-name", "metadata.name", "In", {"n1", "n2"}, true),
+      pinned("elsewhere", "kubernetes.io/hostname", "In", {"host-9"}),
+      pinned("by-zone", "zone", "In", {"a"}),
+      pinned("not-on-n3", "kubernetes.io/hostname", "NotIn", {"host-3"}),
+      volume("no-affinity", "local"),
+  };
+  // Two terms: the volume may go where either names.
+  auto either = pinned("either", "kubernetes.io/hostname", "In", {"host-1"});
+  auto* second = either.mutable_persistent_volume()->mutable_spec()->mutable_node_affinity()
+                     ->mutable_required()->add_node_selector_terms()->add_match_fields();
+  second->set_key("metadata.name");
+  second->set_operator_("In");
+  second->add_values("n2");
+  volumes.push_back(either);
+
+  Indexes indexes(Kind::kPersistentVolume);
+  for (const auto& v : volumes) indexes.update(v.persistent_volume().metadata().name(), nullptr, &v);
+  const auto look = [&](const std::string& node_name, const std::string& hostname) {
+    kbinder::v1::ListRequest request;
+    request.set_kind("PersistentVolume");
+    request.set_admits_node(node_name);
+    auto filter = host::ListFilter::parse(request);
+    EXPECT_TRUE(filter.ok());
+    auto node = std::make_shared<kbinder::v1::Node>();
+    node->mutable_metadata()->set_name(node_name);
+    if (!hostname.empty()) (*node->mutable_metadata()->mutable_labels())["kubernetes.io/hostname"] = hostname;
+    filter->node = node;
+    std::vector<std::string> keys;
+    EXPECT_TRUE(indexes.forEachCandidate(*filter, [&](const std::string& k) { keys.push_back(k); }));
+    // Whatever the node admits is among them.
+    for (const auto& v : volumes) {
+      const auto& name = v.persistent_volume().metadata().name();
+      if (kbinder::sdk::nodeAffinityAdmits(v.persistent_volume(), *node)) {
+        EXPECT_NE(std::find(keys.begin(), keys.end(), name), keys.end()) << name << " for " << node_name;
+      }
+    }
+    return keys;
+  };
+  // In key order, each once.
+  EXPECT_EQ(look("n1", "host-1"), (std::vector<std::string>{"by-hostname", "by-name", "by-zone",
+                                                            "either", "no-affinity", "not-on-n3"}));
+  EXPECT_EQ(look("n2", ""), (std::vector<std::string>{"by-name", "by-zone", "either",
+                                                      "no-affinity", "not-on-n3"}));
+  EXPECT_EQ(look("n3", "host-3"), (std::vector<std::string>{"by-zone", "no-affinity", "not-on-n3"}));
+
+  // A volume whose affinity changes moves; one deleted is gone.
+  auto moved = pinned("elsewhere", "kubernetes.io/hostname", "In", {"host-3"});
+  indexes.update("elsewhere", &volumes[2], &moved);
+  indexes.update("by-zone", &volumes[3], nullptr);
+  EXPECT_EQ(look("n3", "host-3"), (std::vector<std::string>{"elsewhere", "no-affinity", "not-on-n3"}));
+
+  // A narrower field index wins: the claim names one volume.
+  auto claimed = pinned("claimed", "kubernetes.io/hostname", "In", {"host-1"});
+  claimed.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name("data");
+  indexes.update("claimed", nullptr, &claimed);
+  kbinder::v1::ListRequest request;
+  request.set_kind("PersistentVolume");
+  request.set_field_selector("spec.claimRef.name=data");
+  request.set_admits_node("n1");
+  auto filter = host::ListFilter::parse(request);
+  ASSERT_TRUE(filter.ok());
+  auto node = std::make_shared<kbinder::v1::Node>();
+  node->mutable_metadata()->set_name("n1");
+  filter->node = node;
+  std::vector<std::string> keys;
+  EXPECT_TRUE(indexes.forEachCandidate(*filter, [&](const std::string& k) { keys.push_back(k); }));
+  EXPECT_EQ(keys, (std::vector<std::string>{"claimed"}));
 }
 
 // A pod's node is not indexed (every binding would update the index): a list by node looks at
