@@ -748,8 +748,21 @@ std::string uidFromHex(const std::string& hex) {
 std::string uidFromSeed(std::string_view seed) { return uidFromHex(sha256Hex(seed)); }
 
 std::string randomUid() {
+  // A version 4 (random) UUID, as the API server gives: 122 random bits, the version nibble 4
+  // and the variant bits 10.
   thread_local std::mt19937_64 random(std::random_device{}());
-  return uidFromSeed(std::to_string(random()) + std::to_string(random()));
+  uint64_t high = random(), low = random();
+  high = (high & ~uint64_t{0xF000}) | uint64_t{0x4000};
+  low = (low & ~(uint64_t{0x3} << 62)) | (uint64_t{0x2} << 62);
+  static constexpr char kHex[] = "0123456789abcdef";
+  std::string out(36, '-');
+  size_t at = 0;
+  for (int nibble = 0; nibble < 32; ++nibble) {
+    if (at == 8 || at == 13 || at == 18 || at == 23) ++at;
+    const uint64_t word = nibble < 16 ? high : low;
+    out[at++] = kHex[(word >> (60 - 4 * (nibble % 16))) & 0xF];
+  }
+  return out;
 }
 
 std::string timestampNow(bool microseconds) {

@@ -89,7 +89,8 @@ void applyMergePatch(Json& target, const Json& patch);
 // Convenience accessors on raw objects ("" when absent).
 std::string rawString(const Json& object, std::initializer_list<std::string_view> path);
 
-// A UUID-shaped uid derived from `seed` (the same seed gives the same uid), and a random one.
+// A UUID-shaped uid derived from `seed` (the same seed gives the same uid), and a random
+// (version 4) UUID.
 std::string uidFromSeed(std::string_view seed);
 std::string randomUid();
 // The current time as Kubernetes writes it: "2026-01-02T03:04:05Z", or with microseconds
