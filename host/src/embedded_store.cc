@@ -14,6 +14,7 @@ namespace kbinder::host {
 namespace {
 
 using kbinder::v1::Object;
+namespace pb = google::protobuf;
 
 std::string resourceOf(const std::string& kind) {
   if (auto k = kindFromName(kind)) return std::string(kindResource(*k));
@@ -580,17 +581,28 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
     }
   }
   // Made outside the lock; a generated name taken meanwhile is drawn again. The typed form is
-  // the caller's object with what was stamped on the raw one carried over: converting the
-  // whole JSON back would only give the same message again (EmbeddedStoreTest.
-  // CreateKeepsBothFormsInStep checks they agree).
+  // the caller's object with what was stamped on the raw one set on it: converting the JSON
+  // back would only give the same message again (EmbeddedStoreTest.CreateKeepsBothFormsInStep
+  // checks they agree).
   while (true) {
     if (generated) metadata(raw)["name"] = prefix + randomSuffix();
     const Key key{std::string(kindName(*kind)), rawString(raw, {"metadata", "namespace"}),
                   rawString(raw, {"metadata", "name"})};
     Version version{std::move(raw), object, {}};
-    if (Status s = refreshFields(*kind, version.raw, {"apiVersion", "kind", "metadata"}, *version.typed);
-        !s.ok()) {
-      return s;
+    {
+      pb::Message& typed = mutablePayload(*version.typed, *kind);
+      const pb::Reflection& reflection = *typed.GetReflection();
+      for (const auto& [field, json_name] : {std::pair{"api_version", "apiVersion"}, {"kind", "kind"}}) {
+        if (const auto* f = typed.GetDescriptor()->FindFieldByName(field)) {
+          reflection.SetString(&typed, f, rawString(version.raw, {json_name}));
+        }
+      }
+      kbinder::v1::ObjectMeta& meta = mutableMetadataOf(*version.typed);
+      meta.set_name(std::get<2>(key));
+      meta.set_namespace_(std::get<1>(key));
+      meta.set_uid(rawString(version.raw, {"metadata", "uid"}));
+      meta.set_creation_timestamp(rawString(version.raw, {"metadata", "creationTimestamp"}));
+      meta.clear_resource_version();
     }
     shrinkToFit(version.raw);
     encodeAhead(*kind, version);

@@ -367,7 +367,7 @@ class Framework::Cycle {
       }
     }
     kbinder::v1::PatchRequest patch;
-    *patch.mutable_object()->mutable_pod() = changed;
+    *patch.mutable_object()->mutable_pod() = std::move(changed);
     auto written = fw_.cluster_.patch(patch);
     if (!written.ok()) {
       return fail(written.status().code() == StatusCode::kNotFound ? CycleOutcome::kFailed
