@@ -559,6 +559,49 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
   });
 }
 
+StatusOr<Object> EmbeddedStore::patchMetadata(Kind kind, const std::string& namespace_,
+                                              const std::string& name,
+                                              const std::string& resource_version,
+                                              const std::vector<MetadataEdit>& edits) {
+  const Key key{std::string(kindName(kind)), kindNamespaced(kind) ? namespace_ : "", name};
+  return updateTyped(key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<Version>> {
+    if (!resource_version.empty() &&
+        resource_version != rawString(raw, {"metadata", "resourceVersion"})) {
+      return conflict(std::string(kindResource(kind)), name,
+                      "the object has been modified; please apply your changes to the latest "
+                      "version and try again");
+    }
+    // Applied to both forms alike; an edit that changes nothing is no write, as a merge patch
+    // that changes nothing is none on the API server.
+    kbinder::v1::ObjectMeta& meta = mutableMetadataOf(typed);
+    const auto changes = [&](const MetadataEdit& edit) {
+      const auto& map = edit.map == MetadataEdit::Map::kLabels ? meta.labels() : meta.annotations();
+      const auto it = map.find(edit.key);
+      return edit.value ? it == map.end() || it->second != *edit.value : it != map.end();
+    };
+    if (std::none_of(edits.begin(), edits.end(), changes)) return std::optional<Version>();
+    Json next = raw;
+    Json& raw_meta = metadata(next);
+    for (const MetadataEdit& edit : edits) {
+      const bool labels = edit.map == MetadataEdit::Map::kLabels;
+      auto& map = labels ? *meta.mutable_labels() : *meta.mutable_annotations();
+      Json& raw_map = raw_meta[labels ? "labels" : "annotations"];
+      if (!raw_map.is_object()) raw_map = Json::object();
+      if (edit.value) {
+        map[edit.key] = *edit.value;
+        raw_map[edit.key] = *edit.value;
+      } else {
+        map.erase(edit.key);
+        raw_map.erase(edit.key);
+      }
+    }
+    for (const char* field : {"labels", "annotations"}) {
+      if (raw_meta[field].empty()) raw_meta.erase(field);  // as the API server writes none
+    }
+    return std::optional<Version>(Version{std::move(next), std::move(typed), {}});
+  });
+}
+
 StatusOr<Object> EmbeddedStore::create(const Object& object) {
   const auto kind = kindOf(object);
   if (!kind) return invalidArgument("create request carries no object");

@@ -301,22 +301,17 @@ class Framework::Cycle {
       get.set_fresh(true);
       auto current = fw_.cluster_.get(get);
       if (!current.ok() || current->pod().metadata().uid() != pod_.metadata().uid()) return;
-      kbinder::v1::PatchRequest patch;
-      *patch.mutable_object() = *current;
-      auto& meta = *patch.mutable_object()->mutable_pod()->mutable_metadata();
-      bool any = false;
+      const auto& meta = current->pod().metadata();
+      std::vector<MetadataEdit> edits;
       for (const Change& c : mutation_) {
-        auto& map = c.label ? *meta.mutable_labels() : *meta.mutable_annotations();
+        const auto& map = c.label ? meta.labels() : meta.annotations();
         if (valueOf(map, c.key) != c.after) continue;  // changed since: not ours to undo
-        if (c.before) {
-          map[c.key] = *c.before;
-        } else {
-          map.erase(c.key);
-        }
-        any = true;
+        edits.push_back({c.label ? MetadataEdit::Map::kLabels : MetadataEdit::Map::kAnnotations,
+                         c.key, c.before});
       }
-      if (!any) return;
-      auto written = fw_.cluster_.patch(patch);
+      if (edits.empty()) return;
+      auto written = fw_.cluster_.patchMetadata(Kind::kPod, meta.namespace_(), meta.name(),
+                                                meta.resource_version(), edits);
       if (written.ok()) return;
       const StatusCode code = written.status().code();
       if (code != StatusCode::kAborted && code != StatusCode::kUnavailable) {
@@ -330,8 +325,10 @@ class Framework::Cycle {
   Failure mutate() {
     const auto& mutators = fw_.profile_.pluginsFor(ExtensionPoint::kMutate);
     if (mutators.empty()) return std::nullopt;
-    kbinder::v1::Pod changed = pod_;
-    auto& meta = *changed.mutable_metadata();
+    // The pod's labels and annotations as the plugins leave them (the rest is not theirs).
+    kbinder::v1::ObjectMeta meta;
+    *meta.mutable_labels() = pod_.metadata().labels();
+    *meta.mutable_annotations() = pod_.metadata().annotations();
     bool any = false;
     for (PluginInstance* plugin : mutators) {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kMutate);
@@ -366,9 +363,14 @@ class Framework::Cycle {
         if (before.find(k) == before.end()) changes.push_back({label, k, std::nullopt, v});
       }
     }
-    kbinder::v1::PatchRequest patch;
-    *patch.mutable_object()->mutable_pod() = std::move(changed);
-    auto written = fw_.cluster_.patch(patch);
+    std::vector<MetadataEdit> edits;
+    for (const Change& c : changes) {
+      edits.push_back({c.label ? MetadataEdit::Map::kLabels : MetadataEdit::Map::kAnnotations, c.key,
+                       c.after});
+    }
+    auto written = fw_.cluster_.patchMetadata(Kind::kPod, pod_.metadata().namespace_(),
+                                              pod_.metadata().name(),
+                                              pod_.metadata().resource_version(), edits);
     if (!written.ok()) {
       return fail(written.status().code() == StatusCode::kNotFound ? CycleOutcome::kFailed
                                                                    : CycleOutcome::kRetry,

@@ -587,6 +587,22 @@ StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& reque
   return sendMergePatch(*kind, ns, meta.name(), request.subresource(), body);
 }
 
+StatusOr<Object> KubernetesBackend::patchMetadata(Kind kind, const std::string& namespace_,
+                                                  const std::string& name,
+                                                  const std::string& resource_version,
+                                                  const std::vector<MetadataEdit>& edits) {
+  // The merge patch of the edits alone (null removes a key): no base needs reading or
+  // comparing, and the resourceVersion is the precondition.
+  Json meta = Json::object();
+  for (const MetadataEdit& edit : edits) {
+    Json& map = meta[edit.map == MetadataEdit::Map::kLabels ? "labels" : "annotations"];
+    map[edit.key] = edit.value ? Json(*edit.value) : Json(nullptr);
+  }
+  if (!resource_version.empty()) meta["resourceVersion"] = resource_version;
+  return sendMergePatch(kind, kindNamespaced(kind) ? namespace_ : "", name, "",
+                        Json{{"metadata", std::move(meta)}});
+}
+
 StatusOr<Object> KubernetesBackend::sendMergePatch(Kind kind, const std::string& ns,
                                                    const std::string& name,
                                                    const std::string& subresource, const Json& body) {

@@ -541,6 +541,64 @@ TEST(EmbeddedStoreTest, PatchesWithinAnObjectChangeOnlyWhatDiffers) {
   EXPECT_EQ(store->resourceVersion(), before);
 }
 
+// Label and annotation edits (what Mutate writes) apply to both forms alike, keep everything
+// else, are guarded by the resourceVersion, and change nothing when they change nothing.
+TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
+  auto store = storeFrom(nodeYaml("n1", "4") +
+                         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: default\n"
+                         "  labels: {app: web, tier: front}\n  unmodeledMeta: 1\n"
+                         "spec:\n  containers: [{name: main, image: busybox}]\n---\n");
+  using Edit = host::MetadataEdit;
+  const auto agrees = [&](const kbinder::v1::Object& returned) {
+    auto raw = store->getRaw("Pod", "default", "p");
+    ASSERT_TRUE(raw.ok());
+    auto converted = host::objectFromJson(host::Kind::kPod, *raw);
+    ASSERT_TRUE(converted.ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(getObject(*store, "Pod", "p"), *converted));
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(returned, *converted));
+  };
+  const std::string rv = getObject(*store, "Pod", "p").pod().metadata().resource_version();
+  auto written = store->patchMetadata(
+      host::Kind::kPod, "default", "p", rv,
+      {{Edit::Map::kLabels, "app", "api"}, {Edit::Map::kLabels, "tier", std::nullopt},
+       {Edit::Map::kAnnotations, "note", "n"}});
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  agrees(*written);
+  Json raw = *store->getRaw("Pod", "default", "p");
+  EXPECT_EQ(raw["metadata"]["labels"], Json::parse(R"({"app": "api"})"));
+  EXPECT_EQ(raw["metadata"]["annotations"], Json::parse(R"({"note": "n"})"));
+  EXPECT_EQ(raw["metadata"]["unmodeledMeta"], 1);
+  EXPECT_EQ(raw["spec"]["containers"][0]["image"], "busybox");
+  EXPECT_NE(written->pod().metadata().resource_version(), rv);
+
+  // The last label removed: no labels at all, as the API server writes it.
+  written = store->patchMetadata(host::Kind::kPod, "default", "p", "",
+                                 {{Edit::Map::kLabels, "app", std::nullopt}});
+  ASSERT_TRUE(written.ok());
+  agrees(*written);
+  EXPECT_FALSE((*store->getRaw("Pod", "default", "p"))["metadata"].contains("labels"));
+
+  // Nothing to change: nothing written.
+  const uint64_t before = store->resourceVersion();
+  written = store->patchMetadata(host::Kind::kPod, "default", "p", "",
+                                 {{Edit::Map::kAnnotations, "note", "n"}, {Edit::Map::kLabels, "gone", std::nullopt}});
+  ASSERT_TRUE(written.ok());
+  EXPECT_EQ(store->resourceVersion(), before);
+  EXPECT_EQ(written->pod().metadata().annotations().at("note"), "n");
+
+  const auto stale = store->patchMetadata(host::Kind::kPod, "default", "p", rv,
+                                          {{Edit::Map::kLabels, "x", "y"}});
+  EXPECT_EQ(stale.status().code(), StatusCode::kAborted);
+  EXPECT_NE(stale.status().message().find("the object has been modified"), std::string::npos);
+  EXPECT_EQ(store->patchMetadata(host::Kind::kPod, "default", "nope", "", {{Edit::Map::kLabels, "x", "y"}})
+                .status().code(),
+            StatusCode::kNotFound);
+  // A cluster-scoped kind ignores the namespace.
+  written = store->patchMetadata(host::Kind::kNode, "default", "n1", "", {{Edit::Map::kLabels, "x", "y"}});
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_EQ(getObject(*store, "Node", "n1", "").node().metadata().labels().at("x"), "y");
+}
+
 TEST(EmbeddedStoreTest, WatchDeliversChangesInOrder) {
   auto store = storeFrom(podYaml("p", "1") + podYaml("q", "1") + nodeYaml("n1", "4"));
   auto watch = store->watch(host::Kind::kPod, std::to_string(store->resourceVersion()));

@@ -336,6 +336,11 @@ class ConflictOnFirstBind final : public host::ClusterBackend {
   host::StatusOr<kbinder::v1::Object> patch(const kbinder::v1::PatchRequest& r) override {
     return store_.patch(r);
   }
+  host::StatusOr<kbinder::v1::Object> patchMetadata(host::Kind kind, const std::string& ns,
+                                                    const std::string& name, const std::string& rv,
+                                                    const std::vector<host::MetadataEdit>& edits) override {
+    return store_.patchMetadata(kind, ns, name, rv, edits);
+  }
   host::StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& o) override { return store_.create(o); }
   host::StatusOr<std::unique_ptr<host::Watch>> watch(host::Kind k, const std::string& rv) override {
     return store_.watch(k, rv);

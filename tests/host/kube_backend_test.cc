@@ -124,6 +124,32 @@ TEST_F(KubeBackendTest, FieldSelectorsAreAppliedByTheHostCachedOrNot) {
   }
 }
 
+// Label and annotation edits travel as a merge patch of themselves: the server keeps
+// everything else, and a stale resourceVersion is a conflict.
+TEST_F(KubeBackendTest, MetadataEditsAreMergePatchesOfTheEditsAlone) {
+  auto b = backend();
+  using Edit = host::MetadataEdit;
+  const std::string rv = get(*b, "Pod", "p").pod().metadata().resource_version();
+  auto written = b->patchMetadata(host::Kind::kPod, "default", "p", rv,
+                                  {{Edit::Map::kLabels, "app", "api"}, {Edit::Map::kAnnotations, "note", "n"}});
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_EQ(written->pod().metadata().labels().at("app"), "api");
+  EXPECT_EQ(written->pod().metadata().annotations().at("note"), "n");
+  auto raw = server_.store().getRaw("Pod", "default", "p");
+  ASSERT_TRUE(raw.ok());
+  EXPECT_EQ((*raw)["metadata"]["labels"]["app"], "api");
+  EXPECT_EQ((*raw)["spec"]["containers"][0]["image"], "busybox");  // untouched
+  written = b->patchMetadata(host::Kind::kPod, "default", "p", "", {{Edit::Map::kLabels, "app", std::nullopt}});
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  EXPECT_EQ(written->pod().metadata().labels().count("app"), 0u);
+  EXPECT_EQ(server_.store().getRaw("Pod", "default", "p")->at("metadata").value("labels", Json::object()).count("app"), 0u);
+  const auto stale = b->patchMetadata(host::Kind::kPod, "default", "p", rv, {{Edit::Map::kLabels, "x", "y"}});
+  EXPECT_EQ(stale.status().code(), StatusCode::kAborted) << stale.status().message();
+  EXPECT_EQ(b->patchMetadata(host::Kind::kPod, "default", "nope", "", {{Edit::Map::kLabels, "x", "y"}})
+                .status().code(),
+            StatusCode::kNotFound);
+}
+
 // admits_node is the host's too: the node read from the cache or the server, the volumes
 // judged by its labels and name.
 TEST(KubeBackendVolumesTest, VolumeListsKeepWhatTheNamedNodeAdmitsCachedOrNot) {

@@ -14,6 +14,7 @@
 #include <memory>
 #include <optional>
 #include <string>
+#include <vector>
 
 #include "kbinder/host/object_services.h"
 #include "kbinder/host/objects.h"
@@ -36,12 +37,29 @@ class Watch {
   virtual StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) = 0;
 };
 
+// One label or annotation for ClusterBackend::patchMetadata to set (a value) or remove.
+struct MetadataEdit {
+  enum class Map { kLabels, kAnnotations };
+  Map map;
+  std::string key;
+  std::optional<std::string> value;  // nullopt: remove
+};
+
 class ClusterBackend : public ObjectServices {
  public:
   // get/list/patch come from ObjectServices. A patch carries the whole changed subset object;
   // the backend writes only its difference from the stored object, guarded by the
   // object's metadata.resourceVersion (empty: unguarded). subresource "status" writes only
   // the status; "" writes all but the status for kinds with a status subresource.
+
+  // Sets and removes labels and annotations of an object, guarded by `resource_version` as
+  // patch() is (empty: unguarded); what Mutate writes. Only the edits travel or are applied:
+  // the object is neither compared nor converted whole. Returns the object as written (as it
+  // is when no edit changes anything: no write then). NOT_FOUND, ABORTED as patch().
+  virtual StatusOr<kbinder::v1::Object> patchMetadata(Kind kind, const std::string& namespace_,
+                                                      const std::string& name,
+                                                      const std::string& resource_version,
+                                                      const std::vector<MetadataEdit>& edits) = 0;
 
   // Creates an object (metadata.name set, or generateName). ALREADY_EXISTS when taken.
   virtual StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& object) = 0;
