@@ -91,7 +91,7 @@ void setPodScheduled(kbinder::v1::Pod& pod, const std::string& node, const std::
 
 StatusOr<const EmbeddedStore::Logged*> EmbeddedStore::nextLoggedLocked(
     std::unique_lock<AdaptiveMutex>& lock, uint64_t& after, std::chrono::steady_clock::time_point deadline,
-    const std::function<bool(const Logged&)>& wanted) {
+    const std::string& kind_name, const std::function<bool(const Logged&)>& wanted) {
   while (true) {
     if (after < history_floor_) {
       return Status(StatusCode::kAborted, "too old resource version: " + std::to_string(after) +
@@ -102,10 +102,10 @@ StatusOr<const EmbeddedStore::Logged*> EmbeddedStore::nextLoggedLocked(
         [](uint64_t rv, const Logged& logged) { return rv < logged.resource_version; });
     for (; it != history_.end(); ++it) {
       after = it->resource_version;
-      if (wanted(*it)) return &*it;
+      if (it->kind_name == kind_name && wanted(*it)) return &*it;
     }
     if (deadline == std::chrono::steady_clock::time_point::min() ||
-        changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
+        changed_[kind_name].wait_until(lock, deadline) == std::cv_status::timeout) {
       return static_cast<const Logged*>(nullptr);
     }
   }
@@ -115,7 +115,7 @@ class EmbeddedStore::StoreWatch final : public Watch {
  public:
   // Made under the store's lock (by watch()).
   StoreWatch(EmbeddedStore& store, Kind kind, uint64_t after)
-      : store_(store), kind_(kind), position_(store, after) {}
+      : store_(store), kind_(kind), kind_name_(kindName(kind)), position_(store, after) {}
 
   StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) override {
     if (pending_.empty()) {
@@ -127,8 +127,9 @@ class EmbeddedStore::StoreWatch final : public Watch {
       // What is logged already, up to a batch (nothing is read past what the batch holds).
       const auto take = [&](std::unique_lock<AdaptiveMutex>& lock) {
         while (pending_.size() < kBatch) {
-          auto logged = store_.nextLoggedLocked(
-              lock, position_.after(), std::chrono::steady_clock::time_point::min(), wanted);
+          auto logged = store_.nextLoggedLocked(lock, position_.after(),
+                                                std::chrono::steady_clock::time_point::min(),
+                                                kind_name_, wanted);
           if (!logged.ok()) return logged.status();
           if (*logged == nullptr) break;
           pending_.emplace_back((*logged)->type, (*logged)->typed);
@@ -139,7 +140,7 @@ class EmbeddedStore::StoreWatch final : public Watch {
       Status taken = take(lock);
       if (pending_.empty() && taken.ok()) {
         auto logged = store_.nextLoggedLocked(
-            lock, position_.after(), std::chrono::steady_clock::now() + timeout, wanted);
+            lock, position_.after(), std::chrono::steady_clock::now() + timeout, kind_name_, wanted);
         if (!logged.ok()) return logged.status();
         if (*logged == nullptr) return std::optional<WatchEvent>();
         pending_.emplace_back((*logged)->type, (*logged)->typed);
@@ -163,6 +164,7 @@ class EmbeddedStore::StoreWatch final : public Watch {
 
   EmbeddedStore& store_;
   Kind kind_;
+  std::string kind_name_;
   ReadPosition position_;
   // Taken from the history, not yet handed out (a batch holds its versions alive).
   std::deque<std::pair<WatchEvent::Type, Typed>> pending_;
@@ -383,7 +385,9 @@ void EmbeddedStore::logLocked(WatchEvent::Type type, const std::string& kind_nam
     retired_.push_back(std::move(history_.front()));  // destroyed once the lock is let go
     history_.pop_front();
   }
-  changed_.notify_all();
+  if (const auto waiting = changed_.find(kind_name); waiting != changed_.end()) {
+    waiting->second.notify_all();
+  }
 }
 
 Manifest EmbeddedStore::snapshot() const {
@@ -743,9 +747,9 @@ class EmbeddedStore::StoreRawWatch final : public RawWatch {
   StatusOr<std::optional<RawEvent>> next(std::chrono::milliseconds timeout) override {
     std::unique_lock lock(store_.mutex_);
     auto logged = store_.nextLoggedLocked(
-        lock, position_.after(), std::chrono::steady_clock::now() + timeout, [&](const Logged& l) {
-          return l.kind_name == kind_ &&
-                 (ns_.empty() || rawString(*l.raw, {"metadata", "namespace"}) == ns_);
+        lock, position_.after(), std::chrono::steady_clock::now() + timeout, kind_,
+        [&](const Logged& l) {
+          return ns_.empty() || rawString(*l.raw, {"metadata", "namespace"}) == ns_;
         });
     if (!logged.ok()) return logged.status();
     if (*logged == nullptr) return std::optional<RawEvent>();
@@ -944,7 +948,7 @@ void EmbeddedStore::compactHistory() {
   std::lock_guard lock(mutex_);
   history_.clear();
   history_floor_ = resource_version_;
-  changed_.notify_all();
+  for (auto& [kind, waiting] : changed_) waiting.notify_all();
 }
 
 }  // namespace kbinder::host

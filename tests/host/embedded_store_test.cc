@@ -599,6 +599,34 @@ TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
   EXPECT_EQ(getObject(*store, "Node", "n1", "").node().metadata().labels().at("x"), "y");
 }
 
+// A waiting watch is woken by a change of its kind, and only such a change ends its wait.
+TEST(EmbeddedStoreTest, AWaitingWatchWakesForItsOwnKind) {
+  auto store = storeFrom(podYaml("p", "1") + nodeYaml("n1", "4"));
+  auto pods = store->watch(host::Kind::kPod, std::to_string(store->resourceVersion()));
+  auto raw_pods = store->watchRaw("Pod", "default", store->resourceVersion());
+  ASSERT_TRUE(pods.ok() && raw_pods.ok());
+  std::atomic<bool> node_written{false};
+  std::thread writer([&] {
+    auto node = getObject(*store, "Node", "n1", "");
+    (*node.mutable_node()->mutable_metadata()->mutable_labels())["x"] = "y";
+    EXPECT_TRUE(patchObject(*store, node).ok());  // another kind: wakes no pod watch
+    node_written = true;
+    std::this_thread::sleep_for(std::chrono::milliseconds(50));
+    EXPECT_TRUE(store->bindPod("default", "p", "", "n1").ok());
+  });
+  // Generous bounds: the waits end with the pod's change, long before they would time out.
+  const auto start = std::chrono::steady_clock::now();
+  auto event = (*pods)->next(std::chrono::seconds(30));
+  ASSERT_TRUE(event.ok() && event->has_value());
+  EXPECT_TRUE(node_written);
+  EXPECT_EQ((*event)->object.pod().spec().node_name(), "n1");
+  auto raw_event = (*raw_pods)->next(std::chrono::seconds(30));
+  ASSERT_TRUE(raw_event.ok() && raw_event->has_value());
+  EXPECT_EQ((*raw_event)->object["spec"]["nodeName"], "n1");
+  EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
+  writer.join();
+}
+
 TEST(EmbeddedStoreTest, WatchDeliversChangesInOrder) {
   auto store = storeFrom(podYaml("p", "1") + podYaml("q", "1") + nodeYaml("n1", "4"));
   auto watch = store->watch(host::Kind::kPod, std::to_string(store->resourceVersion()));

@@ -246,11 +246,13 @@ class EmbeddedStore final : public ClusterBackend {
   // storeLocked, then logs the event.
   StatusOr<Entry*> writeLocked(const Key& key, Json raw, bool created);
   Status prepareNewLocked(Json& raw, std::optional<Kind> kind);
-  // The first logged change after `after` that `wanted` accepts, advancing `after` past what
-  // it skipped; waits until `deadline` (nullptr then; time_point::min() only looks, and never
-  // lets go of the lock). ABORTED when the history was trimmed.
+  // The first logged change after `after` that `wanted` accepts (changes of `kind_name` only),
+  // advancing `after` past what it skipped; waits until `deadline` (nullptr then;
+  // time_point::min() only looks, and never lets go of the lock) for a change of that kind.
+  // ABORTED when the history was trimmed.
   StatusOr<const Logged*> nextLoggedLocked(std::unique_lock<AdaptiveMutex>& lock, uint64_t& after,
                                            std::chrono::steady_clock::time_point deadline,
+                                           const std::string& kind_name,
                                            const std::function<bool(const Logged&)>& wanted);
   // Logs a change and trims the history. Requires mutex_, held through a WriteLock: what it
   // trims goes to retired_.
@@ -278,7 +280,9 @@ class EmbeddedStore final : public ClusterBackend {
 
   Options options_;
   mutable AdaptiveMutex mutex_;
-  std::condition_variable_any changed_;
+  // Per kind: a write wakes only the watches of its kind (woken by every write, each watch
+  // took the lock again for nothing, against the writers).
+  std::map<std::string, std::condition_variable_any> changed_;
   uint64_t resource_version_ = 0;
   uint64_t next_sequence_ = 0;
   std::map<Key, Entry> objects_;
