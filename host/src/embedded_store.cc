@@ -115,15 +115,15 @@ class EmbeddedStore::StoreWatch final : public Watch {
  public:
   // Made under the store's lock (by watch()).
   StoreWatch(EmbeddedStore& store, Kind kind, uint64_t after)
-      : store_(store), kind_(kind), kind_name_(kindName(kind)), position_(store, after) {}
+      : store_(store), kind_name_(kindName(kind)), position_(store, after) {}
 
   StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) override {
     if (pending_.empty()) {
       // Events are taken in batches, under one lock: a watcher taking the store's lock once per
       // event fell behind busy writers. A watcher that had to wait lets a moment's worth of
-      // events gather before it takes them: woken by every write, the store's watchers spent
-      // more time waking than binding.
-      const auto wanted = [&](const Logged& l) { return l.kind == kind_; };
+      // events gather before it takes them: woken by every write of its kind, the store's
+      // watchers spent more time waking than binding. Every event of the kind is wanted.
+      const auto wanted = [](const Logged&) { return true; };
       // What is logged already, up to a batch (nothing is read past what the batch holds).
       const auto take = [&](std::unique_lock<AdaptiveMutex>& lock) {
         while (pending_.size() < kBatch) {
@@ -163,7 +163,6 @@ class EmbeddedStore::StoreWatch final : public Watch {
   static constexpr std::chrono::milliseconds kGather{1};
 
   EmbeddedStore& store_;
-  Kind kind_;
   std::string kind_name_;
   ReadPosition position_;
   // Taken from the history, not yet handed out (a batch holds its versions alive).
