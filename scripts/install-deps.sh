@@ -1,6 +1,7 @@
 #!/usr/bin/env bash
 # Installs the Debian 12 packages kbinder builds and tests with, skipping what is present.
 # Run as root (or with sudo). Only the Debian package registry is used.
+# With --list, prints the packages one per line and installs nothing.
 set -euo pipefail
 
 packages=(
@@ -23,6 +24,11 @@ packages=(
 # another package's kubectl may already be on the PATH, and the two conflict.
 if ! command -v kubectl >/dev/null 2>&1; then
   packages+=(kubernetes-client)
+fi
+
+if [ "${1:-}" = "--list" ]; then
+  printf '%s\n' "${packages[@]}"
+  exit 0
 fi
 
 missing=()

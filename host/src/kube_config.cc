@@ -1,7 +1,5 @@
 #include "kbinder/host/kube_config.h"
 
-#include <yaml-cpp/yaml.h>
-
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
