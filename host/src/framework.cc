@@ -90,8 +90,10 @@ std::string WaitingPodRegistry::wait(
 // One attempt: owns the per-cycle plugin state slots and releases them when it ends.
 class Framework::Cycle {
  public:
-  Cycle(Framework& framework, const CycleInput& input)
-      : fw_(framework), input_(input), states_(framework.profile_.plugins().size(), nullptr) {
+  // fresh: read the pod from the server rather than from a watch-fed copy.
+  Cycle(Framework& framework, const CycleInput& input, bool fresh)
+      : fw_(framework), input_(input), fresh_(fresh),
+        states_(framework.profile_.plugins().size(), nullptr) {
     const auto& spec = input.request.spec();
     log_context_ = "request " + input.request.metadata().namespace_() + "/" +
                    input.request.metadata().name() + " (pod " + spec.pod_name() + " -> " +
@@ -99,6 +101,8 @@ class Framework::Cycle {
   }
 
   std::chrono::nanoseconds pluginTime() const { return plugin_time_; }
+  // The cycle started from a copy of the pod that turned out stale: run it again, fresh.
+  bool stale() const { return stale_; }
 
   ~Cycle() {
     for (size_t i = 0; i < states_.size(); ++i) {
@@ -143,17 +147,45 @@ class Framework::Cycle {
 
   CycleResult load() {
     const auto& request = input_.request;
+    node_name_ = request.spec().selected_node();
+    if (request.spec().pod_name().empty()) return fail(CycleOutcome::kFailed, "spec.podName is empty");
+    if (node_name_.empty()) return fail(CycleOutcome::kFailed, "spec.selectedNode is empty");
+    CycleResult decided = loadPod(fresh_);
+    // A watch-fed copy may lag behind: whatever it shows but a pod to bind is confirmed afresh
+    // (a pod created just before its request, bound by an earlier attempt, deleted or
+    // recreated). A pod to bind goes ahead on the copy: Mutate's write carries its
+    // resourceVersion and the Binding its UID, so a stale copy ends in a conflict, not a
+    // wrong outcome.
+    if (!fresh_ && (decided.outcome != CycleOutcome::kSucceeded || decided.already_bound)) {
+      decided = loadPod(true);
+    }
+    if (decided.outcome != CycleOutcome::kSucceeded || decided.already_bound) return decided;
+
+    kbinder::v1::GetRequest get;
+    get.set_kind("Node");
+    get.set_name(node_name_);
+    get.set_fresh(false);  // nothing is written to the node: a watch-fed copy will do
+    auto node = fw_.cluster_.get(get);
+    if (!node.ok()) {
+      const bool gone = node.status().code() == StatusCode::kNotFound;
+      return fail(CycleOutcome::kRetry,
+                  gone ? "node " + node_name_ + " not found" : "reading node: " + node.status().message());
+    }
+    node_ = std::move(*node->mutable_node());
+    return CycleResult{};
+  }
+
+  // Reads the request's pod and decides from it: go ahead (an empty result), already bound
+  // here, or fail.
+  CycleResult loadPod(bool fresh) {
+    const auto& request = input_.request;
     const std::string& ns = request.metadata().namespace_();
     const std::string& pod_name = request.spec().pod_name();
-    node_name_ = request.spec().selected_node();
-    if (pod_name.empty()) return fail(CycleOutcome::kFailed, "spec.podName is empty");
-    if (node_name_.empty()) return fail(CycleOutcome::kFailed, "spec.selectedNode is empty");
-
     kbinder::v1::GetRequest get;
     get.set_kind("Pod");
     get.set_namespace_(ns);
     get.set_name(pod_name);
-    get.set_fresh(true);
+    get.set_fresh(fresh);
     auto pod = fw_.cluster_.get(get);
     if (!pod.ok()) {
       if (pod.status().code() == StatusCode::kNotFound) {
@@ -183,17 +215,6 @@ class Framework::Cycle {
     if (!pod_.metadata().deletion_timestamp().empty()) {
       return fail(CycleOutcome::kFailed, "pod " + ns + "/" + pod_name + " is being deleted");
     }
-    get.set_kind("Node");
-    get.set_namespace_("");
-    get.set_name(node_name_);
-    get.set_fresh(false);  // nothing is written to the node: a watch-fed copy will do
-    auto node = fw_.cluster_.get(get);
-    if (!node.ok()) {
-      const bool gone = node.status().code() == StatusCode::kNotFound;
-      return fail(CycleOutcome::kRetry,
-                  gone ? "node " + node_name_ + " not found" : "reading node: " + node.status().message());
-    }
-    node_ = std::move(*node->mutable_node());
     return CycleResult{};
   }
 
@@ -372,6 +393,8 @@ class Framework::Cycle {
                                               pod_.metadata().name(),
                                               pod_.metadata().resource_version(), edits);
     if (!written.ok()) {
+      // A conflict on a watch-fed copy: the copy was behind; the caller starts over, fresh.
+      stale_ = !fresh_ && written.status().code() == StatusCode::kAborted;
       return fail(written.status().code() == StatusCode::kNotFound ? CycleOutcome::kFailed
                                                                    : CycleOutcome::kRetry,
                   "mutate: writing the pod's labels and annotations: " +
@@ -485,6 +508,8 @@ class Framework::Cycle {
 
   Framework& fw_;
   const CycleInput& input_;
+  const bool fresh_;
+  bool stale_ = false;
   const uint64_t cycle_id_ = fw_.next_cycle_id_.fetch_add(1);
   std::vector<void*> states_;
   std::string log_context_;
@@ -500,11 +525,16 @@ class Framework::Cycle {
 CycleResult Framework::run(const CycleInput& input) {
   const auto started = std::chrono::steady_clock::now();
   CycleResult result;
-  {
-    Cycle cycle(*this, input);  // released (plugins' cycle state with it) inside the timing
+  std::chrono::nanoseconds plugin_time{0};
+  // From the watch-fed copy of the pod first (no request to the API server); once more from a
+  // fresh read if that copy was stale. Each cycle's plugin state is released inside the timing.
+  for (const bool fresh : {false, true}) {
+    Cycle cycle(*this, input, fresh);
     result = cycle.run();
-    result.plugin_time = cycle.pluginTime();
+    plugin_time += cycle.pluginTime();
+    if (!cycle.stale()) break;
   }
+  result.plugin_time = plugin_time;
   result.duration = std::chrono::steady_clock::now() - started;
   return result;
 }

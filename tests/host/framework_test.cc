@@ -3,6 +3,7 @@
 
 #include <gtest/gtest.h>
 
+#include <map>
 #include <thread>
 
 #include "cluster_support.h"
@@ -60,6 +61,17 @@ class FrameworkTest : public ::testing::Test {
     framework_ = std::make_unique<Framework>(*profile_, *store_, cache_);
     CycleInput input;
     input.request = request(*store_, request_name);
+    return framework_->run(input);
+  }
+
+  // One cycle of request "r" through `cluster` (a double in front of the store).
+  CycleResult runOn(host::ClusterBackend& cluster, const std::string& plugins,
+                    const std::string& expected_pod_uid = "") {
+    profile_ = profileFrom(dir_, plugins);
+    framework_ = std::make_unique<Framework>(*profile_, cluster, cache_);
+    CycleInput input;
+    input.request = request(*store_, "r");
+    input.expected_pod_uid = expected_pod_uid;
     return framework_->run(input);
   }
 
@@ -324,11 +336,10 @@ INSTANTIATE_TEST_SUITE_P(
                       FaultCase{"fault_unknown_code.so", "returned unknown status code 42"},
                       FaultCase{"fault_abi_fault.so", "returned ABI fault ABI_INTERNAL"}));
 
-// The store, except that the first Binding answers 409 without binding (as a faulty network or
-// an overloaded API server may).
-class ConflictOnFirstBind final : public host::ClusterBackend {
+// The store behind every call; the doubles below change what they need.
+class Forwarding : public host::ClusterBackend {
  public:
-  explicit ConflictOnFirstBind(EmbeddedStore& store) : store_(store) {}
+  explicit Forwarding(EmbeddedStore& store) : store_(store) {}
   host::StatusOr<kbinder::v1::Object> get(const kbinder::v1::GetRequest& r) override { return store_.get(r); }
   host::StatusOr<kbinder::v1::ObjectList> list(const kbinder::v1::ListRequest& r) override {
     return store_.list(r);
@@ -347,14 +358,56 @@ class ConflictOnFirstBind final : public host::ClusterBackend {
   }
   host::Status bindPod(const std::string& ns, const std::string& name, const std::string& uid,
                        const std::string& node) override {
+    return store_.bindPod(ns, name, uid, node);
+  }
+  std::string describe() const override { return "forwarding"; }
+
+ protected:
+  EmbeddedStore& store_;
+};
+
+// The store, except that the first Binding answers 409 without binding (as a faulty network or
+// an overloaded API server may).
+class ConflictOnFirstBind final : public Forwarding {
+ public:
+  using Forwarding::Forwarding;
+  host::Status bindPod(const std::string& ns, const std::string& name, const std::string& uid,
+                       const std::string& node) override {
     if (conflicts_-- > 0) return {host::StatusCode::kAborted, "Operation cannot be fulfilled"};
     return store_.bindPod(ns, name, uid, node);
   }
-  std::string describe() const override { return "conflicting"; }
 
  private:
-  EmbeddedStore& store_;
   int conflicts_ = 1;
+};
+
+// The store, except that pod reads not marked fresh see the pods as they were at the last
+// copy() (a watch-fed cache that lags behind); fresh pod reads are counted.
+class LaggingPodCopies final : public Forwarding {
+ public:
+  using Forwarding::Forwarding;
+  void copy() {
+    kbinder::v1::ListRequest list;
+    list.set_kind("Pod");
+    auto pods = store_.list(list);
+    ASSERT_TRUE(pods.ok());
+    copies_.clear();
+    for (const auto& item : pods->items()) copies_[item.pod().metadata().name()] = item;
+  }
+  host::StatusOr<kbinder::v1::Object> get(const kbinder::v1::GetRequest& r) override {
+    if (r.kind() != "Pod") return store_.get(r);
+    if (r.fresh()) {
+      ++fresh_pod_reads;
+      return store_.get(r);
+    }
+    const auto it = copies_.find(r.name());
+    if (it == copies_.end()) return host::notFound("pods \"" + r.name() + "\" not found");
+    return it->second;
+  }
+  int fresh_pod_reads = 0;
+
+ private:
+  std::map<std::string, kbinder::v1::Object> copies_;
 };
 
 TEST_F(FrameworkTest, ABindingConflictRereadsThePodAndRetriesWhenItIsStillFree) {
@@ -380,6 +433,71 @@ TEST_F(FrameworkTest, PodRecreatedWithAnotherUidFailsWithoutRetry) {
   const CycleResult result = framework_->run(input);
   EXPECT_EQ(result.outcome, CycleOutcome::kFailed);
   EXPECT_NE(result.reason.find("was recreated"), std::string::npos) << result.reason;
+  EXPECT_TRUE(log().empty());
+}
+
+TEST_F(FrameworkTest, ACycleStartsFromTheWatchFedCopyOfThePod) {
+  LaggingPodCopies cluster(*store_);
+  cluster.copy();
+  const CycleResult result = runOn(cluster, rec("rec-a", "set_label = \"team=a\""));
+  ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
+  EXPECT_EQ(cluster.fresh_pod_reads, 0);  // no request to the API server to read it
+  EXPECT_EQ(boundNode(*store_, "p"), "n1");
+}
+
+TEST_F(FrameworkTest, APodTheCopyDoesNotShowYetIsReadAfresh) {
+  LaggingPodCopies cluster(*store_);  // no copy(): the pods came after the cache's last event
+  const CycleResult result = runOn(cluster, rec("rec-a"));
+  ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
+  EXPECT_EQ(cluster.fresh_pod_reads, 1);
+  EXPECT_EQ(boundNode(*store_, "p"), "n1");
+}
+
+TEST_F(FrameworkTest, AStaleCopyEndsInMutatesConflictAndTheCycleStartsOverFresh) {
+  LaggingPodCopies cluster(*store_);
+  cluster.copy();
+  // Someone else labels the pod after the cache's copy: Mutate's write, guarded by the copy's
+  // resourceVersion, conflicts.
+  auto pod = store_->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(pod.ok());
+  ASSERT_TRUE(store_->patchMetadata(host::Kind::kPod, "default", "p",
+                                    host::rawString(*pod, {"metadata", "resourceVersion"}),
+                                    {{host::MetadataEdit::Map::kLabels, "owner", "someone"}})
+                  .ok());
+  const CycleResult result = runOn(cluster, rec("rec-a", "set_label = \"team=a\""));
+  ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
+  EXPECT_EQ(cluster.fresh_pod_reads, 1);
+  EXPECT_EQ(log(), (Lines{"rec-a validate p 1", "rec-a mutate p 1", "rec-a release p",
+                          "rec-a validate p 1", "rec-a mutate p 1", "rec-a reserve p 1",
+                          "rec-a permit p 1", "rec-a pre_bind p 1", "rec-a bind p 1",
+                          "rec-a post_bind p 1", "rec-a release p"}));
+  auto bound = store_->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(bound.ok());
+  EXPECT_EQ(host::rawString(*bound, {"spec", "nodeName"}), "n1");
+  EXPECT_EQ(host::rawString(*bound, {"metadata", "labels", "owner"}), "someone");
+  EXPECT_EQ(host::rawString(*bound, {"metadata", "labels", "team"}), "a");
+}
+
+TEST_F(FrameworkTest, AStaleCopyOfAPodAnEarlierAttemptBoundSucceedsOnTheFreshRead) {
+  LaggingPodCopies cluster(*store_);
+  cluster.copy();
+  auto pod = store_->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(pod.ok());
+  ASSERT_TRUE(store_->bindPod("default", "p", host::rawString(*pod, {"metadata", "uid"}), "n1").ok());
+  const CycleResult result = runOn(cluster, rec("rec-a", "set_label = \"team=a\""));
+  ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
+  EXPECT_TRUE(result.already_bound);
+  EXPECT_EQ(cluster.fresh_pod_reads, 1);
+  EXPECT_EQ(log(), (Lines{"rec-a validate p 1", "rec-a mutate p 1", "rec-a release p"}));
+}
+
+TEST_F(FrameworkTest, WhatACopyShowsButAPodToBindIsConfirmedAfresh) {
+  LaggingPodCopies cluster(*store_);
+  cluster.copy();
+  const CycleResult result = runOn(cluster, rec("rec-a"), "uid-of-the-pod-that-was-deleted");
+  EXPECT_EQ(result.outcome, CycleOutcome::kFailed);
+  EXPECT_NE(result.reason.find("was recreated"), std::string::npos) << result.reason;
+  EXPECT_EQ(cluster.fresh_pod_reads, 1);
   EXPECT_TRUE(log().empty());
 }
 
