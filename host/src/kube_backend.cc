@@ -223,12 +223,24 @@ class KubernetesBackend::Cache {
     Json raw;
     Object typed;
   };
-  std::optional<Entry> find(const std::string& ns, const std::string& name) {
+  // The object's typed form; nullopt if it is not here (or the cache is not synced yet).
+  std::optional<Object> findTyped(const std::string& ns, const std::string& name) {
     std::lock_guard lock(mutex_);
-    if (!synced_) return std::nullopt;
-    const auto it = entries_.find(keyOf(kindNamespaced(kind_) ? ns : "", name));
-    if (it == entries_.end()) return std::nullopt;
-    return it->second;
+    const Entry* entry = findLocked(ns, name);
+    if (entry == nullptr) return std::nullopt;
+    return entry->typed;
+  }
+  // The object's raw form if the cache holds it at `resource_version` (only the raw form is
+  // copied: most reads want the typed one alone).
+  std::optional<Json> findRaw(const std::string& ns, const std::string& name,
+                              const std::string& resource_version) {
+    std::lock_guard lock(mutex_);
+    const Entry* entry = findLocked(ns, name);
+    if (entry == nullptr || entry->raw.is_null() ||
+        rawString(entry->raw, {"metadata", "resourceVersion"}) != resource_version) {
+      return std::nullopt;
+    }
+    return entry->raw;
   }
   // nullopt while not synced.
   std::optional<kbinder::v1::ObjectList> list(const std::string& ns, const ListFilter& filter) {
@@ -299,6 +311,12 @@ class KubernetesBackend::Cache {
 
  private:
   static constexpr size_t kLogLimit = 4096;
+
+  const Entry* findLocked(const std::string& ns, const std::string& name) const {
+    if (!synced_) return nullptr;
+    const auto it = entries_.find(keyOf(kindNamespaced(kind_) ? ns : "", name));
+    return it == entries_.end() ? nullptr : &it->second;
+  }
   struct Logged {
     uint64_t seq;
     std::string rv;  // the resourceVersion the change brought the cache to
@@ -493,7 +511,7 @@ StatusOr<Object> KubernetesBackend::get(const kbinder::v1::GetRequest& request) 
   if (!request.fresh()) {
     const auto cache = caches_.find(*kind);
     if (cache != caches_.end() && cache->second->synced()) {
-      if (auto entry = cache->second->find(request.namespace_(), request.name())) return entry->typed;
+      if (auto typed = cache->second->findTyped(request.namespace_(), request.name())) return *typed;
       return notFound(std::string(kindResource(*kind)) + " \"" + request.name() + "\" not found");
     }
   }
@@ -552,10 +570,8 @@ StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& reque
   // that one, else the server's.
   Json raw;
   if (const auto cache = caches_.find(*kind); cache != caches_.end()) {
-    if (auto entry = cache->second->find(ns, meta.name());
-        entry && !entry->raw.is_null() &&
-        rawString(entry->raw, {"metadata", "resourceVersion"}) == meta.resource_version()) {
-      raw = entry->raw;
+    if (auto cached = cache->second->findRaw(ns, meta.name(), meta.resource_version())) {
+      raw = std::move(*cached);
     }
   }
   if (raw.is_null()) {
