@@ -87,7 +87,8 @@ std::string WaitingPodRegistry::wait(
   return timed_out;
 }
 
-// One attempt: owns the per-cycle plugin state slots and releases them when it ends.
+// One cycle (an attempt runs one, or two when the first started from a stale copy of the pod):
+// owns the per-cycle plugin state slots and releases them when it ends.
 class Framework::Cycle {
  public:
   // fresh: read the pod from the server rather than from a watch-fed copy.

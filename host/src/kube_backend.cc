@@ -317,6 +317,7 @@ class KubernetesBackend::Cache {
     const auto it = entries_.find(keyOf(kindNamespaced(kind_) ? ns : "", name));
     return it == entries_.end() ? nullptr : &it->second;
   }
+
   struct Logged {
     uint64_t seq;
     std::string rv;  // the resourceVersion the change brought the cache to
