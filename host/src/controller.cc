@@ -326,6 +326,12 @@ void Controller::process(const std::string& key) {
     item.retry_at = Clock::now() + backoffDelay(settings,
                                                 status.failed_attempts(), unit(random_));
     item.dirty = true;  // look again once the backoff passed
+  } else if (phase.empty()) {
+    // The status was not written (the API server unreachable, conflicts without end): nothing
+    // else would bring the request back, so look again after the base backoff. A pod this
+    // cycle bound makes that attempt succeed at once; a request deleted meanwhile is dropped.
+    item.retry_at = Clock::now() + settings.backoff_base;
+    item.dirty = true;
   }
 }
 

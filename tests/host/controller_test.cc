@@ -6,6 +6,7 @@
 
 #include <map>
 #include <set>
+#include <thread>
 
 #include "cluster_support.h"
 #include "kbinder/host/assume_cache.h"
@@ -207,6 +208,10 @@ class ChangingBeforeStatusWrite final : public host::ClusterBackend {
     bool first = false;
     if (r.subresource() == "status" && r.object().has_bind_request()) {
       std::lock_guard lock(mutex_);
+      if (unreachable_status_writes > 0) {
+        --unreachable_status_writes;
+        return host::Status(host::StatusCode::kUnavailable, "the API server did not answer");
+      }
       first = changed_.insert(r.object().bind_request().metadata().name()).second;
     }
     if (first && change_) {
@@ -239,6 +244,7 @@ class ChangingBeforeStatusWrite final : public host::ClusterBackend {
     std::lock_guard lock(mutex_);
     return gets_[kind];
   }
+  int unreachable_status_writes = 0;  // this many status writes fail first, as unreachable
 
  private:
   EmbeddedStore& store_;
@@ -278,7 +284,32 @@ TEST_F(ControllerTest, ACycleStartsFromTheRequestTheInformerDelivered) {
   controller.stop();
   EXPECT_EQ(statusOf(*store_, "r").phase, "Succeeded");
   EXPECT_EQ(backend.gets("BindRequest"), 0);
-  EXPECT_EQ(backend.gets("Pod"), 1);  // the cycle's own fresh read
+  EXPECT_EQ(backend.gets("Pod"), 1);  // the cycle's own read
+}
+
+// A status write that fails for good (here: the API server unreachable) leaves the request to
+// be looked at again: the next attempt finds the pod bound and records the success. (It was
+// dropped until some other change to the request came, which might never happen.)
+TEST_F(ControllerTest, AStatusWriteThatFailedIsTriedAgain) {
+  store_ = storeFrom(kCluster + requestYaml("r", "p", "n1"));
+  profile_ = profileFrom(dir_, rec("rec-a"), "backoff_base_seconds = 0.01");
+  ChangingBeforeStatusWrite backend(*store_, nullptr);
+  backend.unreachable_status_writes = 1;
+  Controller controller(*profile_, backend, ControllerOptions{});
+  ASSERT_TRUE(controller.start().ok());
+  // Not waitUntilSettled: without the retry it would wait for ever.
+  const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+  while (statusOf(*store_, "r").phase != "Succeeded" && std::chrono::steady_clock::now() < deadline) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  controller.stop();
+  const Status status = statusOf(*store_, "r");
+  EXPECT_EQ(status.phase, "Succeeded");
+  EXPECT_EQ(status.reason, "pod already bound to n1");
+  EXPECT_EQ(host::rawString(*store_->getRaw("Pod", "default", "p"), {"spec", "nodeName"}), "n1");
+  const auto records = controller.records();
+  ASSERT_EQ(records.size(), 1u);
+  EXPECT_EQ(records[0].attempts, 2);
 }
 
 // A failure counts on the stored failedAttempts, also when the status write had to be done
