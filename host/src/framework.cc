@@ -157,10 +157,11 @@ class Framework::Cycle {
     // recreated). A pod to bind goes ahead on the copy: Mutate's write carries its
     // resourceVersion and the Binding its UID, so a stale copy ends in a conflict, not a
     // wrong outcome.
-    if (!fresh_ && (decided.outcome != CycleOutcome::kSucceeded || decided.already_bound)) {
-      decided = loadPod(true);
-    }
-    if (decided.outcome != CycleOutcome::kSucceeded || decided.already_bound) return decided;
+    const auto final = [](const CycleResult& r) {
+      return r.outcome != CycleOutcome::kSucceeded || r.already_bound;
+    };
+    if (!fresh_ && final(decided)) decided = loadPod(true);
+    if (final(decided)) return decided;
 
     kbinder::v1::GetRequest get;
     get.set_kind("Node");

@@ -24,36 +24,38 @@ elves=$(find "$build/bin" "$build/lib" -type f \( -perm -u+x -o -name '*.so' \) 
 libraries=$(for f in $elves; do ldd "$f" 2>/dev/null; done | awk '/=> \// {print $3}' | sort -u)
 [ -n "$libraries" ] || { echo "FAIL: no shared libraries found for the programs in $build"; exit 1; }
 
-# "PATH PACKAGE" for each path dpkg knows; /usr-merged paths are asked for both ways.
+# Each path's package, as dpkg knows it; /usr-merged paths are asked for both ways.
 owners() {
   xargs -r dpkg-query -S 2>/dev/null | sed -n 's/^\([^:,]*\)[^ ]* \(\/.*\)$/\2 \1/p'
 }
 paths=$(printf '%s\n%s\n' "$headers" "$libraries")
-known=$(owners <<<"$paths")
-known+=$'\n'$(sed 's/^/\/usr/' <<<"$paths" | owners | sed 's/^\/usr//')
+declare -A owner=() allowed_set=()
+while read -r path package; do owner[$path]=$package; done < <(
+  owners <<<"$paths"
+  sed 's/^/\/usr/' <<<"$paths" | owners | sed 's/^\/usr//')
+while read -r package; do allowed_set[$package]=1; done <<<"$allowed"
 
 # One line per package at fault, naming the first of its files the build used.
-declare -A strays=() first=()
-checked=0
+declare -A count=() first=()
+checked=0 failures=0
 while read -r path; do
   checked=$((checked + 1))
-  package=$(awk -v p="$path" '$1 == p {print $2; exit}' <<<"$known")
+  package=${owner[$path]:-}
   if [ -z "$package" ]; then
     echo "FAIL: $path belongs to no Debian package: use one from the registry" \
          "and list it in scripts/install-deps.sh"
-    strays[$path]=1
-  elif ! grep -q -x -F "$package" <<<"$allowed"; then
-    strays[$package]=$(( ${strays[$package]:-0} + 1 ))
+    failures=$((failures + 1))
+  elif [ -z "${allowed_set[$package]:-}" ]; then
+    count[$package]=$(( ${count[$package]:-0} + 1 ))
     first[$package]=${first[$package]:-$path}
+    failures=$((failures + 1))
   fi
 done <<<"$paths"
 for package in "${!first[@]}"; do
-  echo "FAIL: ${first[$package]} (and $(( strays[$package] - 1 )) more files) comes from" \
+  echo "FAIL: ${first[$package]} (and $(( count[$package] - 1 )) more files) comes from" \
        "$package, which scripts/install-deps.sh does not install: list it there (and say why" \
        "in the README), or stop using it"
 done
-failures=0
-for package in "${!strays[@]}"; do failures=$((failures + ${strays[$package]})); done
 echo "$((checked - failures)) passed, $failures failed ($(wc -l <<<"$headers") headers," \
      "$(wc -l <<<"$libraries") libraries)"
 [ "$failures" -eq 0 ]
