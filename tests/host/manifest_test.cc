@@ -1,6 +1,8 @@
 // Manifests in and out: YAML and JSON, lists, typing of scalars, and errors naming the place.
 #include "kbinder/host/manifest.h"
 
+#include <google/protobuf/util/json_util.h>
+#include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
 
 #include <algorithm>
@@ -244,6 +246,100 @@ TEST(ObjectsTest, SubsetConversionNamesTheFieldOnATypeMismatch) {
   auto converted = objectFromJson(Kind::kPod, pod);
   ASSERT_FALSE(converted.ok());
   EXPECT_EQ(converted.status().message(), "spec.containers: expected a list, found a string");
+}
+
+// Where the JSON holds only what the schema's own JSON form allows, the conversion gives what
+// protobuf's JSON parser gives (unknown fields ignored): every kind of field, nested messages,
+// lists of them, maps, optional numbers, and Struct and ListValue kept whole.
+TEST(ObjectsTest, ConversionAgreesWithProtobufsJsonParser) {
+  const std::vector<std::pair<Kind, std::string>> cases = {
+      {Kind::kPod, R"({"apiVersion": "v1", "kind": "Pod",
+          "metadata": {"name": "p", "namespace": "ml", "uid": "u", "resourceVersion": "7",
+                       "labels": {"app": "web", "tier": "front"}, "annotations": {"a": "b"},
+                       "ownerReferences": [{"apiVersion": "apps/v1", "kind": "ReplicaSet",
+                                            "name": "rs", "uid": "r", "controller": true}],
+                       "managedFields": [{"manager": "kubectl"}]},
+          "spec": {"containers": [{"name": "c", "image": "i",
+                                   "resources": {"limits": {"cpu": "2", "nvidia.com/gpu": "1"},
+                                                 "requests": {"memory": "1Gi"}},
+                                   "volumeMounts": [{"name": "v", "mountPath": "/d", "readOnly": true}]},
+                                  {"name": "d", "image": "j"}],
+                   "tolerations": [{"key": "k", "operator": "Exists", "effect": "NoSchedule",
+                                    "tolerationSeconds": 300}],
+                   "priority": -5, "nodeSelector": {"zone": "a"},
+                   "volumes": [{"name": "v", "persistentVolumeClaim": {"claimName": "data", "readOnly": true}}]},
+          "status": {"phase": "Pending"}})"},
+      {Kind::kResourceClaim, R"({"apiVersion": "resource.k8s.io/v1", "kind": "ResourceClaim",
+          "metadata": {"name": "gpu", "namespace": "ml"},
+          "spec": {"devices": {"requests": [{"name": "g", "exactly": {"count": 2}}]}},
+          "status": {"allocation": {"devices": {
+              "results": [{"request": "g", "driver": "gpu.example.com", "pool": "n1", "device": "d0"}],
+              "config": [{"source": "FromClaim", "requests": ["g"],
+                          "opaque": {"driver": "gpu.example.com",
+                                     "parameters": {"sharing": {"strategy": "TimeSlicing", "n": 4},
+                                                    "flags": [true, null, 1.5]}}}]}},
+                     "reservedFor": [{"resource": "pods", "name": "p", "uid": "u"}]}})"},
+      {Kind::kBindRequest, R"({"apiVersion": "scheduling.run.ai/v1alpha2", "kind": "BindRequest",
+          "metadata": {"name": "p", "namespace": "ml"},
+          "spec": {"podName": "p", "selectedNode": "n1", "receivedResourceType": "Fraction",
+                   "receivedGPU": {"count": 2, "portion": "0.50"}, "selectedGPUGroups": ["g1", "g2"],
+                   "backoffLimit": 0},
+          "status": {"phase": "Failed", "reason": "r", "failedAttempts": 3}})"},
+  };
+  for (const auto& [kind, text] : cases) {
+    SCOPED_TRACE(text);
+    auto converted = objectFromJson(kind, Json::parse(text));
+    ASSERT_TRUE(converted.ok()) << converted.status().message();
+    kbinder::v1::Object expected;
+    google::protobuf::util::JsonParseOptions options;
+    options.ignore_unknown_fields = true;
+    const auto parsed = google::protobuf::util::JsonStringToMessage(
+        text, &mutablePayload(expected, kind), options);
+    ASSERT_TRUE(parsed.ok()) << parsed.message();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*converted, expected))
+        << converted->DebugString() << "\nagainst\n" << expected.DebugString();
+  }
+}
+
+// Beyond protobuf's JSON form: nulls are absent values (in lists and maps too), scalars where
+// a string is wanted become strings, and a mismatch names where it sits, list index and map
+// key included.
+TEST(ObjectsTest, ConversionCoercesScalarsAndNamesWhereAMismatchSits) {
+  auto pod = objectFromJson(Kind::kPod, Json::parse(R"({"metadata": {"name": "p",
+      "labels": {"n": 1, "b": true, "gone": null}, "annotations": null},
+      "spec": {"containers": [null, {"name": "c", "image": 5}], "priority": null}})"));
+  ASSERT_TRUE(pod.ok()) << pod.status().message();
+  const auto& labels = pod->pod().metadata().labels();
+  EXPECT_EQ(labels.size(), 2u);
+  EXPECT_EQ(labels.at("n"), "1");
+  EXPECT_EQ(labels.at("b"), "true");
+  ASSERT_EQ(pod->pod().spec().containers_size(), 1);
+  EXPECT_EQ(pod->pod().spec().containers(0).image(), "5");
+  EXPECT_FALSE(pod->pod().spec().has_priority());
+
+  const std::vector<std::pair<std::string, std::string>> mismatches = {
+      {R"({"spec": {"containers": [{"name": "c"}, null, {"name": {"x": 1}}]}})",
+       "spec.containers[2].name: expected a string, found an object"},
+      {R"({"metadata": {"labels": {"app": ["web"]}}})",
+       "metadata.labels.app: expected a string, found a list"},
+      {R"({"metadata": {"labels": "app=web"}})", "metadata.labels: expected a mapping, found a string"},
+      {R"({"spec": {"priority": 1.5}})", "spec.priority: expected an integer, found a number"},
+      {R"({"spec": {"priority": "high"}})", "spec.priority: expected a number, found a string"},
+      {R"({"spec": {"unschedulable": "yes"}})", ""},  // not a Pod field: passed over
+      {R"({"spec": {"volumes": [{"persistentVolumeClaim": {"readOnly": "yes"}}]}})",
+       "spec.volumes[0].persistentVolumeClaim.readOnly: expected true or false, found a string"},
+      {R"({"spec": {"volumes": [{"persistentVolumeClaim": "data"}]}})",
+       "spec.volumes[0].persistentVolumeClaim: expected an object, found a string"},
+  };
+  for (const auto& [text, message] : mismatches) {
+    auto converted = objectFromJson(Kind::kPod, Json::parse(text));
+    if (message.empty()) {
+      EXPECT_TRUE(converted.ok()) << text << ": " << converted.status().message();
+    } else {
+      ASSERT_FALSE(converted.ok()) << text;
+      EXPECT_EQ(converted.status().message(), message) << text;
+    }
+  }
 }
 
 TEST(ObjectsTest, NumbersWhereTheSchemaWantsStringsBecomeStrings) {
