@@ -473,22 +473,27 @@ void KubernetesBackend::stop() {
   for (auto& [kind, cache] : caches_) cache->stop();
 }
 
-void KubernetesBackend::rememberRaw(const std::string& path, const Json& raw) {
+void KubernetesBackend::rememberRaw(const std::string& path, std::shared_ptr<const Json> raw) {
   constexpr size_t kMaxRemembered = 4096;
+  std::unordered_map<std::string, std::shared_ptr<const Json>> dropped;  // destroyed unlocked
   std::lock_guard lock(remembered_mutex_);
-  if (remembered_.size() >= kMaxRemembered) remembered_.clear();
-  remembered_[path] = raw;
+  if (remembered_.size() >= kMaxRemembered) dropped.swap(remembered_);
+  remembered_[path].swap(raw);  // the version replaced goes with `raw`, after the lock
 }
 
 std::optional<Json> KubernetesBackend::rememberedRaw(const std::string& path,
                                                      const std::string& resource_version) {
-  std::lock_guard lock(remembered_mutex_);
-  const auto it = remembered_.find(path);
-  if (it == remembered_.end() || resource_version.empty() ||
-      rawString(it->second, {"metadata", "resourceVersion"}) != resource_version) {
+  std::shared_ptr<const Json> raw;
+  {
+    std::lock_guard lock(remembered_mutex_);
+    const auto it = remembered_.find(path);
+    if (it != remembered_.end()) raw = it->second;
+  }
+  if (raw == nullptr || resource_version.empty() ||
+      rawString(*raw, {"metadata", "resourceVersion"}) != resource_version) {
     return std::nullopt;
   }
-  return it->second;
+  return *raw;
 }
 
 StatusOr<Json> KubernetesBackend::fetchRaw(Kind kind, const std::string& ns, const std::string& name) {
@@ -502,7 +507,7 @@ StatusOr<Json> KubernetesBackend::fetchRaw(Kind kind, const std::string& ns, con
   }
   Json raw = Json::parse(r.body, nullptr, false);
   if (raw.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
-  rememberRaw(path, raw);
+  rememberRaw(path, std::make_shared<const Json>(raw));
   return raw;
 }
 
@@ -629,10 +634,11 @@ StatusOr<Object> KubernetesBackend::sendMergePatch(Kind kind, const std::string&
   if (Status s = statusOf(r, "patching " + std::string(kindResource(kind)) + " " + name); !s.ok()) {
     return s;
   }
-  const Json written = Json::parse(r.body, nullptr, false);
-  if (written.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
-  rememberRaw(path, written);
-  return objectFromJson(kind, written);
+  auto written = std::make_shared<Json>(Json::parse(r.body, nullptr, false));
+  if (written->is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+  auto typed = objectFromJson(kind, *written);
+  rememberRaw(path, std::move(written));
+  return typed;
 }
 
 StatusOr<Object> KubernetesBackend::patchBindRequestStatus(const std::string& ns, const Object& object) {
@@ -702,7 +708,7 @@ StatusOr<Json> KubernetesBackend::getRaw(const std::string& path) {
   if (Status s = statusOf(r, "reading " + path); !s.ok()) return s;
   Json raw = Json::parse(r.body, nullptr, false);
   if (raw.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
-  rememberRaw(path, raw);
+  rememberRaw(path, std::make_shared<const Json>(raw));
   return raw;
 }
 
@@ -711,7 +717,7 @@ StatusOr<Json> KubernetesBackend::writeRaw(std::string_view method, const std::s
   if (Status s = statusOf(r, std::string(method) + " " + path); !s.ok()) return s;
   Json raw = Json::parse(r.body, nullptr, false);
   if (raw.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
-  rememberRaw(path, raw);
+  rememberRaw(path, std::make_shared<const Json>(raw));
   return raw;
 }
 

@@ -100,11 +100,13 @@ class KubernetesBackend final : public ClusterBackend {
   std::map<Kind, std::unique_ptr<Cache>> caches_;
   // The raw objects this backend last read fresh or wrote, by path: a patch guarded by a
   // version just read needs the raw object of that version to compute its merge patch, and
-  // the watch-fed caches may not have it yet. Bounded; cleared when full.
-  void rememberRaw(const std::string& path, const Json& raw);
+  // the watch-fed caches may not have it yet. Bounded; cleared when full. Held shared, so that
+  // remembering copies no object and drops the one it replaces after letting go of the lock
+  // (every patch remembers its answer; most are never asked for).
+  void rememberRaw(const std::string& path, std::shared_ptr<const Json> raw);
   std::optional<Json> rememberedRaw(const std::string& path, const std::string& resource_version);
   std::mutex remembered_mutex_;
-  std::unordered_map<std::string, Json> remembered_;
+  std::unordered_map<std::string, std::shared_ptr<const Json>> remembered_;
 };
 
 // The URL path of a kind's collection ("/api/v1/namespaces/ns/pods") or of one object.
