@@ -382,7 +382,7 @@ class KubernetesBackend::Cache {
         auto event = watch.next(std::chrono::milliseconds(200));
         if (!event.ok()) break;  // gone: list again
         if (!event->has_value()) continue;
-        const WatchEvent& e = **event;
+        WatchEvent& e = **event;
         const auto& meta = metadataOf(e.object);
         std::lock_guard lock(mutex_);
         const std::string key = keyOf(meta.namespace_(), meta.name());
@@ -400,7 +400,7 @@ class KubernetesBackend::Cache {
           it->second.raw = Json();
         }
         rv_ = meta.resource_version();
-        log_.push_back(Logged{next_seq_++, rv_, e});
+        log_.push_back(Logged{next_seq_++, rv_, std::move(e)});  // `meta` is not read after this
         if (log_.size() > kLogLimit) log_.pop_front();
         changed_.notify_all();
       }
@@ -646,7 +646,7 @@ StatusOr<Object> KubernetesBackend::patchBindRequestStatus(const std::string& ns
   // sets them all (null for the empty ones) is right whatever the stored status holds: no
   // base needs reading first. The caller's resourceVersion stays the precondition.
   const auto& meta = object.bind_request().metadata();
-  Json status = objectToJson(object).value("status", Json::object());
+  Json status = messageToJson(object.bind_request().status());  // the rest is not sent
   for (const char* field : {"phase", "reason", "failedAttempts"}) {
     if (!status.contains(field)) status[field] = nullptr;
   }
