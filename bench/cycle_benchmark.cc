@@ -214,6 +214,21 @@ void BM_PodJsonToSubset(benchmark::State& state) {
 }
 BENCHMARK(BM_PodJsonToSubset);
 
+// An API server's answer, parsed as a JSON tree and converted (as the tree is read when the
+// raw object is kept) ...
+void BM_PodJsonTextParsedThenConverted(benchmark::State& state) {
+  const std::string text = kPod;
+  for (auto _ : state) benchmark::DoNotOptimize(objectFromJson(Kind::kPod, Json::parse(text)));
+}
+BENCHMARK(BM_PodJsonTextParsedThenConverted);
+
+// ... and read straight from its text (answers and watch events in API mode).
+void BM_PodJsonTextRead(benchmark::State& state) {
+  const std::string text = kPod;
+  for (auto _ : state) benchmark::DoNotOptimize(objectFromJsonText(Kind::kPod, text));
+}
+BENCHMARK(BM_PodJsonTextRead);
+
 }  // namespace
 
 BENCHMARK_MAIN();

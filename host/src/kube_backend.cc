@@ -106,6 +106,50 @@ class KubernetesBackend::StreamWatch final : public Watch {
     ready_.notify_all();
   }
 
+  void deliver(const std::string& type, Object object) {
+    WatchEvent e;
+    e.type = type == "ADDED"     ? WatchEvent::Type::kAdded
+             : type == "DELETED" ? WatchEvent::Type::kDeleted
+                                 : WatchEvent::Type::kModified;
+    e.object = std::move(object);
+    std::lock_guard lock(mutex_);
+    queue_.push_back(std::move(e));
+    ready_.notify_all();
+  }
+
+  // A watch event read as a JSON tree; false (with `error` set) when the stream must end.
+  bool handleTree(const std::string& text, std::string& error, bool& gone) {
+    Json event = Json::parse(text, nullptr, false);
+    if (event.is_discarded()) {
+      error = "a watch event is not JSON";
+      return false;
+    }
+    const std::string type = event.value("type", "");
+    if (type != "ADDED" && type != "MODIFIED" && type != "DELETED" && type != "BOOKMARK" &&
+        type != "ERROR") {
+      error = "a watch event of unknown type \"" + type + "\"";
+      return false;
+    }
+    const Json& object = event["object"];
+    if (type == "ERROR") {
+      gone = object.value("code", 0) == 410;
+      error = object.value("message", "watch error");
+      return false;
+    }
+    const std::string rv = rawString(object, {"metadata", "resourceVersion"});
+    if (type != "BOOKMARK") {
+      auto typed = objectFromJson(kind_, object);
+      if (!typed.ok()) {
+        hostLogger().warn("watch of {}: skipping an object that does not convert: {}",
+                          kindResource(kind_), typed.status().message());
+      } else {
+        deliver(type, std::move(typed).value());
+      }
+    }
+    if (!rv.empty()) rv_ = rv;
+    return true;
+  }
+
   void run() {
     auto pause = std::chrono::milliseconds(100);
     while (!stopping_) {
@@ -119,44 +163,20 @@ class KubernetesBackend::StreamWatch final : public Watch {
           path,
           [&](std::string_view data) {
             for (const std::string& text : splitter.feed(data)) {
-              Json event;
-              try {
-                event = Json::parse(text);
-              } catch (...) {
-                error = "a watch event is not JSON";
-                return false;
-              }
-              const std::string type = event.value("type", "");
-              if (type != "ADDED" && type != "MODIFIED" && type != "DELETED" && type != "BOOKMARK" &&
-                  type != "ERROR") {
-                error = "a watch event of unknown type \"" + type + "\"";
-                return false;
-              }
-              const Json& object = event["object"];
-              if (type == "ERROR") {
-                gone = object.value("code", 0) == 410;
-                error = object.value("message", "watch error");
-                return false;
-              }
-              const std::string rv = rawString(object, {"metadata", "resourceVersion"});
-              if (type == "BOOKMARK") {
-                if (!rv.empty()) rv_ = rv;
+              // A change is read straight from the text. Anything else (an ERROR, text that is
+              // not JSON or an object that does not convert) is read again as a tree.
+              auto event = watchEventFromJsonText(kind_, text);
+              const auto change = [&] {
+                const std::string& type = event->type;
+                return type == "ADDED" || type == "MODIFIED" || type == "DELETED" || type == "BOOKMARK";
+              };
+              if (!event.ok() || !change()) {
+                if (!handleTree(text, error, gone)) return false;
                 continue;
               }
-              auto typed = objectFromJson(kind_, object);
-              if (!typed.ok()) {
-                hostLogger().warn("watch of {}: skipping an object that does not convert: {}",
-                                  kindResource(kind_), typed.status().message());
-              } else {
-                WatchEvent e;
-                e.type = type == "ADDED"      ? WatchEvent::Type::kAdded
-                         : type == "DELETED" ? WatchEvent::Type::kDeleted
-                                             : WatchEvent::Type::kModified;
-                e.object = std::move(typed).value();
-                std::lock_guard lock(mutex_);
-                queue_.push_back(std::move(e));
-                ready_.notify_all();
-              }
+              const std::string& type = event->type;
+              const std::string rv = metadataOf(event->object).resource_version();
+              if (type != "BOOKMARK") deliver(type, std::move(event->object));
               if (!rv.empty()) rv_ = rv;
             }
             return !stopping_.load();
@@ -445,6 +465,20 @@ class KubernetesBackend::CacheWatch final : public Watch {
 
 // ---- the backend ------------------------------------------------------------------------------
 
+namespace {
+
+Status notJson() { return Status(StatusCode::kUnavailable, "the API server's answer is not JSON"); }
+
+// An answer's object, read straight from its text.
+StatusOr<Object> objectFromAnswer(Kind kind, const std::string& text) {
+  bool not_json = false;
+  auto typed = objectFromJsonText(kind, text, &not_json);
+  if (not_json) return notJson();
+  return typed;
+}
+
+}  // namespace
+
 KubernetesBackend::KubernetesBackend(std::unique_ptr<KubeClient> client, Options options)
     : client_(std::move(client)), options_(std::move(options)) {}
 
@@ -473,41 +507,50 @@ void KubernetesBackend::stop() {
   for (auto& [kind, cache] : caches_) cache->stop();
 }
 
-void KubernetesBackend::rememberRaw(const std::string& path, std::shared_ptr<const Json> raw) {
+void KubernetesBackend::rememberText(const std::string& path, std::string text) {
   constexpr size_t kMaxRemembered = 4096;
-  std::unordered_map<std::string, std::shared_ptr<const Json>> dropped;  // destroyed unlocked
+  auto shared = std::make_shared<const std::string>(std::move(text));
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> dropped;  // freed unlocked
   std::lock_guard lock(remembered_mutex_);
   if (remembered_.size() >= kMaxRemembered) dropped.swap(remembered_);
-  remembered_[path].swap(raw);  // the version replaced goes with `raw`, after the lock
+  remembered_[path].swap(shared);  // the text replaced goes with `shared`, after the lock
 }
 
 std::optional<Json> KubernetesBackend::rememberedRaw(const std::string& path,
                                                      const std::string& resource_version) {
-  std::shared_ptr<const Json> raw;
+  std::shared_ptr<const std::string> text;
   {
     std::lock_guard lock(remembered_mutex_);
     const auto it = remembered_.find(path);
-    if (it != remembered_.end()) raw = it->second;
+    if (it != remembered_.end()) text = it->second;
   }
-  if (raw == nullptr || resource_version.empty() ||
-      rawString(*raw, {"metadata", "resourceVersion"}) != resource_version) {
+  if (text == nullptr || resource_version.empty()) return std::nullopt;
+  Json raw = Json::parse(*text, nullptr, false);
+  if (raw.is_discarded() || rawString(raw, {"metadata", "resourceVersion"}) != resource_version) {
     return std::nullopt;
   }
-  return *raw;
+  return raw;
 }
 
-StatusOr<Json> KubernetesBackend::fetchRaw(Kind kind, const std::string& ns, const std::string& name) {
+StatusOr<std::string> KubernetesBackend::fetchText(Kind kind, const std::string& ns,
+                                                   const std::string& name) {
   const std::string path = resourcePath(kind, ns, name);
-  const HttpResult r = client_->request("GET", path);
+  HttpResult r = client_->request("GET", path);
   if (Status s = statusOf(r, "reading " + std::string(kindResource(kind)) + " " + name); !s.ok()) {
     if (s.code() == StatusCode::kNotFound) {
       return notFound(std::string(kindResource(kind)) + " \"" + name + "\" not found");
     }
     return s;
   }
-  Json raw = Json::parse(r.body, nullptr, false);
-  if (raw.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
-  rememberRaw(path, std::make_shared<const Json>(raw));
+  rememberText(path, r.body);
+  return std::move(r.body);
+}
+
+StatusOr<Json> KubernetesBackend::fetchRaw(Kind kind, const std::string& ns, const std::string& name) {
+  auto text = fetchText(kind, ns, name);
+  if (!text.ok()) return text.status();
+  Json raw = Json::parse(*text, nullptr, false);
+  if (raw.is_discarded()) return notJson();
   return raw;
 }
 
@@ -521,9 +564,9 @@ StatusOr<Object> KubernetesBackend::get(const kbinder::v1::GetRequest& request) 
       return notFound(std::string(kindResource(*kind)) + " \"" + request.name() + "\" not found");
     }
   }
-  auto raw = fetchRaw(*kind, request.namespace_(), request.name());
-  if (!raw.ok()) return raw.status();
-  return objectFromJson(*kind, *raw);
+  auto text = fetchText(*kind, request.namespace_(), request.name());
+  if (!text.ok()) return text.status();
+  return objectFromAnswer(*kind, *text);
 }
 
 StatusOr<kbinder::v1::ObjectList> KubernetesBackend::list(const kbinder::v1::ListRequest& request) {
@@ -634,10 +677,8 @@ StatusOr<Object> KubernetesBackend::sendMergePatch(Kind kind, const std::string&
   if (Status s = statusOf(r, "patching " + std::string(kindResource(kind)) + " " + name); !s.ok()) {
     return s;
   }
-  auto written = std::make_shared<Json>(Json::parse(r.body, nullptr, false));
-  if (written->is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
-  auto typed = objectFromJson(kind, *written);
-  rememberRaw(path, std::move(written));
+  auto typed = objectFromAnswer(kind, r.body);
+  if (typed.ok()) rememberText(path, std::move(r.body));
   return typed;
 }
 
@@ -667,9 +708,7 @@ StatusOr<Object> KubernetesBackend::create(const Object& object) {
     return Status(StatusCode::kAlreadyExists, statusOf(r, "creating").message());
   }
   if (Status s = statusOf(r, "creating " + std::string(kindResource(*kind))); !s.ok()) return s;
-  const Json written = Json::parse(r.body, nullptr, false);
-  if (written.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
-  return objectFromJson(*kind, written);
+  return objectFromAnswer(*kind, r.body);
 }
 
 StatusOr<std::unique_ptr<Watch>> KubernetesBackend::watch(Kind kind, const std::string& resource_version) {
@@ -707,8 +746,8 @@ StatusOr<Json> KubernetesBackend::getRaw(const std::string& path) {
   const HttpResult r = client_->request("GET", path);
   if (Status s = statusOf(r, "reading " + path); !s.ok()) return s;
   Json raw = Json::parse(r.body, nullptr, false);
-  if (raw.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
-  rememberRaw(path, std::make_shared<const Json>(raw));
+  if (raw.is_discarded()) return notJson();
+  rememberText(path, std::move(r.body));
   return raw;
 }
 
@@ -716,8 +755,8 @@ StatusOr<Json> KubernetesBackend::writeRaw(std::string_view method, const std::s
   const HttpResult r = client_->request(method, path, body.dump());
   if (Status s = statusOf(r, std::string(method) + " " + path); !s.ok()) return s;
   Json raw = Json::parse(r.body, nullptr, false);
-  if (raw.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
-  rememberRaw(path, std::make_shared<const Json>(raw));
+  if (raw.is_discarded()) return notJson();
+  rememberText(path, std::move(r.body));
   return raw;
 }
 

@@ -6,10 +6,13 @@
 #include <google/protobuf/message.h>
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
+#include <simdjson.h>
 
 #include <algorithm>
 #include <chrono>
 #include <ctime>
+#include <memory>
+#include <optional>
 #include <random>
 #include <vector>
 
@@ -48,15 +51,6 @@ bool isWellKnownJsonType(const pb::Descriptor* type) {
   const std::string& name = type->full_name();
   return name == "google.protobuf.Struct" || name == "google.protobuf.ListValue" ||
          name == "google.protobuf.Value";
-}
-
-std::string jsonTypeName(const Json& v) {
-  if (v.is_object()) return "an object";
-  if (v.is_array()) return "a list";
-  if (v.is_string()) return "a string";
-  if (v.is_boolean()) return "a boolean";
-  if (v.is_number()) return "a number";
-  return "null";
 }
 
 const pb::FieldDescriptor* objectField(Kind kind) {
@@ -138,8 +132,41 @@ struct Path {
   }
 };
 
-Status mismatch(const Path& path, const char* want, const Json& found) {
-  return invalidArgument(path.str() + ": expected " + want + ", found " + jsonTypeName(found));
+// A JSON value as the conversion sees it, from either tree: its type, and a scalar's value
+// (a string as a view: neither tree's string is copied to look at it).
+struct Value {
+  enum class Type { kNull, kBoolean, kNumber, kString, kObject, kList };
+  Type type = Type::kNull;
+  Json scalar;            // kBoolean, kNumber (allocates nothing)
+  std::string_view text;  // kString
+
+  static Value of(const Json& json) {
+    if (json.is_string()) return {Type::kString, Json(), json.get_ref<const std::string&>()};
+    if (json.is_boolean()) return {Type::kBoolean, json, {}};
+    if (json.is_number()) return {Type::kNumber, json, {}};
+    if (json.is_object()) return {Type::kObject, Json(), {}};
+    if (json.is_array()) return {Type::kList, Json(), {}};
+    return {};
+  }
+  const char* name() const {
+    switch (type) {
+      case Type::kObject: return "an object";
+      case Type::kList: return "a list";
+      case Type::kString: return "a string";
+      case Type::kBoolean: return "a boolean";
+      case Type::kNumber: return "a number";
+      case Type::kNull: break;
+    }
+    return "null";
+  }
+  // A scalar as JSON text.
+  std::string dump() const { return type == Type::kString ? Json(std::string(text)).dump() : scalar.dump(); }
+};
+
+// `where` renders the value's place; called only for a message.
+template <class Where>
+Status expected(const Where& where, const char* want, const Value& found) {
+  return invalidArgument(where() + ": expected " + want + ", found " + found.name());
 }
 
 // Protobuf wire format: a length-delimited field (tag, length, bytes).
@@ -155,89 +182,87 @@ void appendLengthDelimited(std::string& out, int field_number, std::string_view 
   appendVarint(out, bytes.size());
   out.append(bytes);
 }
-
-// A value where the schema wants a string: a string, or a number or boolean as written
-// (YAML's `cpu: 2` is the quantity "2"). Null when it is neither.
-const std::string* stringOf(const Json& value, std::string& scratch) {
-  if (value.is_string()) return &value.get_ref<const std::string&>();
-  if (value.is_number() || value.is_boolean()) {
-    scratch = value.dump();
-    return &scratch;
-  }
-  return nullptr;
+// One entry of a map field, in the wire form the generated map code reads.
+void appendMapEntry(std::string& wire, int field_number, std::string_view key, std::string_view value) {
+  std::string entry;
+  appendLengthDelimited(entry, 1, key);
+  appendLengthDelimited(entry, 2, value);
+  appendLengthDelimited(wire, field_number, entry);
 }
 
-Status fillMessage(const Json& raw, pb::Message& message, const Path& path);
+// A value where the schema wants a string: a string, or a number or boolean as written
+// (YAML's `cpu: 2` is the quantity "2"). Nullopt when it is neither.
+std::optional<std::string> stringOf(const Value& value) {
+  if (value.type == Value::Type::kString) return std::string(value.text);
+  if (value.type == Value::Type::kNumber || value.type == Value::Type::kBoolean) return value.scalar.dump();
+  return std::nullopt;
+}
 
-// One value of `field` (a singular field, or appended to a repeated one), checked against the
-// field's type and set: one pass over the JSON, no copy of it made first.
-Status fillValue(const Json& value, const pb::FieldDescriptor* field, pb::Message& message,
-                 const Path& path) {
+// Sets one value of a field that is not a message (appended, if the field is repeated),
+// checked against the field's type. Json's numeric conversions may throw; the callers turn
+// that into a message.
+template <class Where>
+Status setScalar(pb::Message& message, const pb::FieldDescriptor* field, const Value& value,
+                 const Where& where) {
   const pb::Reflection& r = *message.GetReflection();
   const bool repeated = field->is_repeated();
   switch (field->cpp_type()) {
-    case pb::FieldDescriptor::CPPTYPE_MESSAGE: {
-      const bool well_known = isWellKnownJsonType(field->message_type());
-      if (!well_known && !value.is_object()) return mismatch(path, "an object", value);
-      pb::Message& child = repeated ? *r.AddMessage(&message, field) : *r.MutableMessage(&message, field);
-      if (well_known) {
-        const auto status = pb::util::JsonStringToMessage(value.dump(), &child);
-        return status.ok() ? okStatus() : invalidArgument(std::string(status.message()));
-      }
-      return fillMessage(value, child, path);
-    }
     case pb::FieldDescriptor::CPPTYPE_STRING: {
-      std::string scratch;
-      const std::string* text = stringOf(value, scratch);
-      if (text == nullptr) return mismatch(path, "a string", value);
-      repeated ? r.AddString(&message, field, *text) : r.SetString(&message, field, *text);
+      std::optional<std::string> text = stringOf(value);
+      if (!text) return expected(where, "a string", value);
+      repeated ? r.AddString(&message, field, std::move(*text)) : r.SetString(&message, field, std::move(*text));
       return okStatus();
     }
-    case pb::FieldDescriptor::CPPTYPE_BOOL:
-      if (!value.is_boolean()) return mismatch(path, "true or false", value);
-      repeated ? r.AddBool(&message, field, value.get<bool>()) : r.SetBool(&message, field, value.get<bool>());
+    case pb::FieldDescriptor::CPPTYPE_BOOL: {
+      if (value.type != Value::Type::kBoolean) return expected(where, "true or false", value);
+      const bool b = value.scalar.get<bool>();
+      repeated ? r.AddBool(&message, field, b) : r.SetBool(&message, field, b);
       return okStatus();
+    }
     case pb::FieldDescriptor::CPPTYPE_ENUM: {
-      const auto* e = value.is_string() ? field->enum_type()->FindValueByName(value.get<std::string>())
-                                        : field->enum_type()->FindValueByNumber(value.get<int>());
+      const pb::EnumValueDescriptor* e = nullptr;
+      if (value.type == Value::Type::kString) {
+        e = field->enum_type()->FindValueByName(std::string(value.text));
+      } else if (value.type == Value::Type::kNumber) {
+        e = field->enum_type()->FindValueByNumber(value.scalar.get<int>());
+      } else {
+        return expected(where, "a name or a number", value);
+      }
       if (e == nullptr) return invalidArgument(field->json_name() + ": unknown value " + value.dump());
       repeated ? r.AddEnum(&message, field, e) : r.SetEnum(&message, field, e);
       return okStatus();
     }
+    case pb::FieldDescriptor::CPPTYPE_MESSAGE:
+      return internalError(field->json_name() + " is a message");
     default:  // numbers
-      if (value.is_number_float()) {
-        if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_DOUBLE &&
-            field->cpp_type() != pb::FieldDescriptor::CPPTYPE_FLOAT) {
-          return mismatch(path, "an integer", value);
-        }
-      } else if (!value.is_number()) {
-        return mismatch(path, "a number", value);
+      if (value.type != Value::Type::kNumber) return expected(where, "a number", value);
+      if (value.scalar.is_number_float() && field->cpp_type() != pb::FieldDescriptor::CPPTYPE_DOUBLE &&
+          field->cpp_type() != pb::FieldDescriptor::CPPTYPE_FLOAT) {
+        return expected(where, "an integer", value);
       }
       break;
   }
+  const Json& n = value.scalar;
   switch (field->cpp_type()) {
     case pb::FieldDescriptor::CPPTYPE_INT32:
-      repeated ? r.AddInt32(&message, field, value.get<int32_t>())
-               : r.SetInt32(&message, field, value.get<int32_t>());
+      repeated ? r.AddInt32(&message, field, n.get<int32_t>()) : r.SetInt32(&message, field, n.get<int32_t>());
       break;
     case pb::FieldDescriptor::CPPTYPE_INT64:
-      repeated ? r.AddInt64(&message, field, value.get<int64_t>())
-               : r.SetInt64(&message, field, value.get<int64_t>());
+      repeated ? r.AddInt64(&message, field, n.get<int64_t>()) : r.SetInt64(&message, field, n.get<int64_t>());
       break;
     case pb::FieldDescriptor::CPPTYPE_UINT32:
-      repeated ? r.AddUInt32(&message, field, value.get<uint32_t>())
-               : r.SetUInt32(&message, field, value.get<uint32_t>());
+      repeated ? r.AddUInt32(&message, field, n.get<uint32_t>())
+               : r.SetUInt32(&message, field, n.get<uint32_t>());
       break;
     case pb::FieldDescriptor::CPPTYPE_UINT64:
-      repeated ? r.AddUInt64(&message, field, value.get<uint64_t>())
-               : r.SetUInt64(&message, field, value.get<uint64_t>());
+      repeated ? r.AddUInt64(&message, field, n.get<uint64_t>())
+               : r.SetUInt64(&message, field, n.get<uint64_t>());
       break;
     case pb::FieldDescriptor::CPPTYPE_DOUBLE:
-      repeated ? r.AddDouble(&message, field, value.get<double>())
-               : r.SetDouble(&message, field, value.get<double>());
+      repeated ? r.AddDouble(&message, field, n.get<double>()) : r.SetDouble(&message, field, n.get<double>());
       break;
     case pb::FieldDescriptor::CPPTYPE_FLOAT:
-      repeated ? r.AddFloat(&message, field, value.get<float>()) : r.SetFloat(&message, field, value.get<float>());
+      repeated ? r.AddFloat(&message, field, n.get<float>()) : r.SetFloat(&message, field, n.get<float>());
       break;
     default:
       break;
@@ -245,75 +270,208 @@ Status fillValue(const Json& value, const pb::FieldDescriptor* field, pb::Messag
   return okStatus();
 }
 
-// Sets `field` of `message` from its JSON value (not null).
-Status fillField(const Json& value, const pb::FieldDescriptor* field, pb::Message& message,
+// The message for one value of a message field: appended if the field is repeated, else the
+// field's own, cleared (a key given twice: the last one counts).
+pb::Message& messageFor(pb::Message& message, const pb::FieldDescriptor* field) {
+  const pb::Reflection& r = *message.GetReflection();
+  if (field->is_repeated()) return *r.AddMessage(&message, field);
+  r.ClearField(&message, field);
+  return *r.MutableMessage(&message, field);
+}
+
+// Sets a well-known JSON type (Struct, Value, ListValue) from its JSON text, as protobuf reads it.
+Status setWellKnown(pb::Message& target, const std::string& json_text) {
+  const auto status = pb::util::JsonStringToMessage(json_text, &target);
+  return status.ok() ? okStatus() : invalidArgument(std::string(status.message()));
+}
+
+// The two JSON trees the conversion walks: nlohmann's (objects loaded, stored and patched,
+// whose raw form is kept) and simdjson's (the API server's answers and watch events, read once:
+// simdjson parses a pod in a twentieth of the time nlohmann takes to build its tree).
+struct TreeNode {
+  const Json& json;
+
+  bool null() const { return json.is_null(); }
+  bool object() const { return json.is_object(); }
+  bool list() const { return json.is_array(); }
+  Value value() const { return Value::of(json); }
+  std::string dump() const { return json.dump(); }
+  // `f(key, node)` for each member (map entries).
+  template <class F>
+  Status members(const F& f) const {
+    for (const auto& [key, item] : json.items()) {
+      if (Status s = f(std::string_view(key), TreeNode{item}); !s.ok()) return s;
+    }
+    return okStatus();
+  }
+  // `f(index, node)` for each element.
+  template <class F>
+  Status elements(const F& f) const {
+    for (size_t j = 0; j < json.size(); ++j) {
+      if (Status s = f(j, TreeNode{json[j]}); !s.ok()) return s;
+    }
+    return okStatus();
+  }
+  // `f(field, node)` for each field of `type` the object has, not null: in the schema's order,
+  // so that the first problem named is the same whatever order the JSON has.
+  template <class F>
+  Status modeled(const pb::Descriptor* type, const F& f) const {
+    for (int i = 0; i < type->field_count(); ++i) {
+      const auto it = json.find(type->field(i)->json_name());
+      if (it == json.end() || it->is_null()) continue;
+      if (Status s = f(type->field(i), TreeNode{*it}); !s.ok()) return s;
+    }
+    return okStatus();
+  }
+};
+
+struct TextNode {
+  simdjson::dom::element element;
+
+  bool null() const { return element.is_null(); }
+  bool object() const { return element.is_object(); }
+  bool list() const { return element.is_array(); }
+  Value value() const {
+    switch (element.type()) {
+      case simdjson::dom::element_type::STRING:
+        return {Value::Type::kString, Json(), element.get_string().value_unsafe()};
+      case simdjson::dom::element_type::INT64:
+        return {Value::Type::kNumber, Json(element.get_int64().value_unsafe()), {}};
+      case simdjson::dom::element_type::UINT64:
+        return {Value::Type::kNumber, Json(element.get_uint64().value_unsafe()), {}};
+      case simdjson::dom::element_type::DOUBLE:
+        return {Value::Type::kNumber, Json(element.get_double().value_unsafe()), {}};
+      case simdjson::dom::element_type::BOOL:
+        return {Value::Type::kBoolean, Json(element.get_bool().value_unsafe()), {}};
+      case simdjson::dom::element_type::OBJECT: return {Value::Type::kObject, Json(), {}};
+      case simdjson::dom::element_type::ARRAY: return {Value::Type::kList, Json(), {}};
+      case simdjson::dom::element_type::NULL_VALUE: break;
+    }
+    return {};
+  }
+  std::string dump() const { return simdjson::minify(element); }
+  template <class F>
+  Status members(const F& f) const {
+    const simdjson::dom::object object = element.get_object().value_unsafe();
+    for (const auto member : object) {
+      if (Status s = f(member.key, TextNode{member.value}); !s.ok()) return s;
+    }
+    return okStatus();
+  }
+  template <class F>
+  Status elements(const F& f) const {
+    size_t j = 0;
+    const simdjson::dom::array array = element.get_array().value_unsafe();
+    for (const auto item : array) {
+      if (Status s = f(j++, TextNode{item}); !s.ok()) return s;
+    }
+    return okStatus();
+  }
+  // In the text's order (a key given twice: the last one counts, as in nlohmann's tree).
+  template <class F>
+  Status modeled(const pb::Descriptor* type, const F& f) const {
+    const simdjson::dom::object object = element.get_object().value_unsafe();
+    for (const auto member : object) {
+      if (member.value.is_null()) continue;
+      const pb::FieldDescriptor* field = nullptr;
+      for (int i = 0; i < type->field_count() && field == nullptr; ++i) {
+        if (type->field(i)->json_name() == member.key) field = type->field(i);
+      }
+      if (field == nullptr) continue;
+      if (Status s = f(field, TextNode{member.value}); !s.ok()) return s;
+    }
+    return okStatus();
+  }
+};
+
+template <class Node>
+Status mismatch(const Path& path, const char* want, const Node& found) {
+  return expected([&] { return path.str(); }, want, found.value());
+}
+
+template <class Node>
+Status fillMessage(const Node& raw, pb::Message& message, const Path& path);
+
+// One value of `field` (a singular field, or appended to a repeated one), checked against the
+// field's type and set: one pass over the JSON, no copy of it made first.
+template <class Node>
+Status fillValue(const Node& value, const pb::FieldDescriptor* field, pb::Message& message,
+                 const Path& path) {
+  if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) {
+    return setScalar(message, field, value.value(), [&] { return path.str(); });
+  }
+  if (isWellKnownJsonType(field->message_type())) return setWellKnown(messageFor(message, field), value.dump());
+  if (!value.object()) return mismatch(path, "an object", value);
+  return fillMessage(value, messageFor(message, field), path);
+}
+
+// Sets `field` of `message` from its JSON value (not null); a value the field had is replaced.
+template <class Node>
+Status fillField(const Node& value, const pb::FieldDescriptor* field, pb::Message& message,
                  const Path& path) {
   if (field->is_map()) {
-    if (!value.is_object()) return mismatch(path, "a mapping", value);
+    if (!value.object()) return mismatch(path, "a mapping", value);
     // Map entries go in as wire-format bytes merged into the message, so the generated map
     // code stores them (reflection's view of a map as repeated entries is avoided).
     const pb::FieldDescriptor* value_field = field->message_type()->map_value();
     std::string wire;
-    std::string entry;
-    std::string scratch;
-    for (const auto& [key, item] : value.items()) {
-      if (item.is_null()) continue;
+    Status s = value.members([&](std::string_view key, const Node& item) {
+      if (item.null()) return okStatus();
       const Path item_path{&path, Path::Step::kKey, key};
-      entry.clear();
-      appendLengthDelimited(entry, 1, key);
       if (value_field->cpp_type() == pb::FieldDescriptor::CPPTYPE_STRING) {
-        const std::string* text = stringOf(item, scratch);
-        if (text == nullptr) return mismatch(item_path, "a string", item);
-        appendLengthDelimited(entry, 2, *text);
+        const std::optional<std::string> text = stringOf(item.value());
+        if (!text) return mismatch(item_path, "a string", item);
+        appendMapEntry(wire, field->number(), key, *text);
       } else if (value_field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
-        if (!item.is_object()) return mismatch(item_path, "an object", item);
+        if (!item.object()) return mismatch(item_path, "an object", item);
         std::unique_ptr<pb::Message> child(
             pb::MessageFactory::generated_factory()->GetPrototype(value_field->message_type())->New());
         if (Status s = fillMessage(item, *child, item_path); !s.ok()) return s;
-        appendLengthDelimited(entry, 2, child->SerializeAsString());
+        appendMapEntry(wire, field->number(), key, child->SerializeAsString());
       } else {
         return invalidArgument(field->json_name() + ": maps of this value type are not supported");
       }
-      appendLengthDelimited(wire, field->number(), entry);
-    }
+      return okStatus();
+    });
+    if (!s.ok()) return s;
+    message.GetReflection()->ClearField(&message, field);
     if (!message.MergeFromString(wire)) return invalidArgument(field->json_name() + ": bad map");
     return okStatus();
   }
   if (field->is_repeated()) {
-    if (!value.is_array()) return mismatch(path, "a list", value);
-    for (size_t j = 0; j < value.size(); ++j) {
-      const Json& item = value[j];
-      if (item.is_null()) continue;
-      if (Status s = fillValue(item, field, message, Path{&path, Path::Step::kIndex, {}, j}); !s.ok()) {
-        return s;
-      }
-    }
-    return okStatus();
+    if (!value.list()) return mismatch(path, "a list", value);
+    message.GetReflection()->ClearField(&message, field);
+    return value.elements([&](size_t j, const Node& item) {
+      return item.null() ? okStatus() : fillValue(item, field, message, Path{&path, Path::Step::kIndex, {}, j});
+    });
   }
   return fillValue(value, field, message, path);
 }
 
-// Fills `message` from the JSON object `raw`: the fields the schema models, in the schema's
-// order (so the first problem named is the same whatever order the JSON has); the rest is
+// Fills `message` from the JSON object `raw`: the fields the schema models; the rest is
 // passed over.
-Status fillMessage(const Json& raw, pb::Message& message, const Path& path) {
-  if (!raw.is_object()) return okStatus();
-  const pb::Descriptor* type = message.GetDescriptor();
-  for (int i = 0; i < type->field_count(); ++i) {
-    const pb::FieldDescriptor* field = type->field(i);
-    const auto it = raw.find(field->json_name());
-    if (it == raw.end() || it->is_null()) continue;
-    if (Status s = fillField(*it, field, message, Path{&path, Path::Step::kField, field->json_name()});
-        !s.ok()) {
-      return s;
-    }
-  }
-  return okStatus();
+template <class Node>
+Status fillMessage(const Node& raw, pb::Message& message, const Path& path) {
+  if (!raw.object()) return okStatus();
+  return raw.modeled(message.GetDescriptor(), [&](const pb::FieldDescriptor* field, const Node& value) {
+    return fillField(value, field, message, Path{&path, Path::Step::kField, field->json_name()});
+  });
 }
 
-}  // namespace
+// Parses text with this thread's simdjson parser (its buffers are reused); the document lives
+// until the thread's next parse. `not_json` is set when the text does not parse.
+StatusOr<simdjson::dom::element> parseText(std::string_view text, bool* not_json) {
+  thread_local simdjson::dom::parser parser;
+  simdjson::dom::element root;
+  if (const auto error = parser.parse(text.data(), text.size()).get(root); error != simdjson::SUCCESS) {
+    if (not_json != nullptr) *not_json = true;
+    return invalidArgument(std::string("not JSON: ") + simdjson::error_message(error));
+  }
+  return root;
+}
 
-StatusOr<Object> objectFromJson(Kind kind, const Json& raw) {
+template <class Node>
+StatusOr<Object> convert(Kind kind, const Node& raw) {
   Object object;
   pb::Message& message = mutablePayload(object, kind);
   try {
@@ -322,6 +480,34 @@ StatusOr<Object> objectFromJson(Kind kind, const Json& raw) {
     return invalidArgument(std::string("a value does not fit its field: ") + e.what());
   }
   return object;
+}
+
+}  // namespace
+
+StatusOr<Object> objectFromJson(Kind kind, const Json& raw) { return convert(kind, TreeNode{raw}); }
+
+StatusOr<Object> objectFromJsonText(Kind kind, std::string_view text, bool* not_json) {
+  if (not_json != nullptr) *not_json = false;
+  auto root = parseText(text, not_json);
+  if (!root.ok()) return root.status();
+  return convert(kind, TextNode{*root});
+}
+
+StatusOr<WatchEventText> watchEventFromJsonText(Kind kind, std::string_view text) {
+  auto root = parseText(text, nullptr);
+  if (!root.ok()) return root.status();
+  WatchEventText event;
+  simdjson::dom::element type;
+  if (root->at_key("type").get(type) == simdjson::SUCCESS && type.is_string()) {
+    event.type = std::string(type.get_string().value_unsafe());
+  }
+  simdjson::dom::element object;
+  if (root->at_key("object").get(object) != simdjson::SUCCESS || object.is_null()) return event;
+  if (!object.is_object()) return invalidArgument("a watch event's object is not an object");
+  auto converted = convert(kind, TextNode{object});
+  if (!converted.ok()) return converted.status();
+  event.object = std::move(converted).value();
+  return event;
 }
 
 namespace {
@@ -343,7 +529,7 @@ Status refreshMessage(const Json& raw, const std::vector<std::string>& fields,
       reflection.ClearField(&message, field);
       if (it == raw.end() || it->is_null()) continue;
       try {
-        if (Status s = fillField(*it, field, message, Path{&here, Path::Step::kField, name}); !s.ok()) {
+        if (Status s = fillField(TreeNode{*it}, field, message, Path{&here, Path::Step::kField, name}); !s.ok()) {
           return s;
         }
       } catch (const Json::exception& e) {

@@ -34,6 +34,7 @@ struct ApiFaults {
   double drop_share = 0;       // connections dropped before answering
   int cut_watch_after = 0;     // > 0: watch streams cut in the middle of this many-th event
   bool gone_as_http_410 = false;  // a watch from a compacted version: HTTP 410, not an ERROR event
+  double garbled_share = 0;    // answers that would succeed given as HTML instead (a broken proxy)
   // Faults hit only clients whose User-Agent starts with this (kbinder's is "kbinder"), so a
   // test can inspect the cluster with kubectl while kbinder meets the faults. Empty: everyone.
   std::string user_agent_prefix = "kbinder";

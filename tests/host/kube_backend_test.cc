@@ -320,6 +320,35 @@ TEST_F(KubeBackendTest, CreatesEvents) {
   EXPECT_EQ(created->event().metadata().name().rfind("p.", 0), 0u);
 }
 
+// Answers read straight from their text: one that is not JSON (a proxy's error page) is named
+// as such, whatever the call, and nothing is taken from it.
+TEST_F(KubeBackendTest, AnAnswerThatIsNotJsonIsNamed) {
+  auto b = backend();
+  const std::string rv = get(*b, "Pod", "p").pod().metadata().resource_version();
+  ApiFaults faults;
+  faults.garbled_share = 1;
+  server_.setFaults(faults);
+  kbinder::v1::GetRequest fresh;
+  fresh.set_kind("Pod");
+  fresh.set_namespace_("default");
+  fresh.set_name("p");
+  fresh.set_fresh(true);
+  const auto read = b->get(fresh);
+  EXPECT_EQ(read.status().code(), StatusCode::kUnavailable);
+  EXPECT_EQ(read.status().message(), "the API server's answer is not JSON");
+  const auto patched = b->patchMetadata(host::Kind::kPod, "default", "p", rv,
+                                        {{host::MetadataEdit::Map::kLabels, "a", std::string("1")}});
+  EXPECT_EQ(patched.status().message(), "the API server's answer is not JSON");
+  kbinder::v1::Object event;
+  event.mutable_event()->mutable_metadata()->set_namespace_("default");
+  event.mutable_event()->mutable_metadata()->set_generate_name("p.");
+  EXPECT_EQ(b->create(event).status().message(), "the API server's answer is not JSON");
+  server_.setFaults(ApiFaults{});
+  const auto after = b->get(fresh);
+  ASSERT_TRUE(after.ok()) << after.status().message();
+  EXPECT_EQ(after->pod().metadata().labels().at("a"), "1");  // the patch was applied all the same
+}
+
 TEST_F(KubeBackendTest, WatchSurvivesDroppedConnectionsWithoutLossOrRepeats) {
   auto b = backend();
   auto watch = b->watch(host::Kind::kPod, std::to_string(server_.store().resourceVersion()));

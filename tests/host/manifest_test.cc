@@ -298,21 +298,32 @@ TEST(ObjectsTest, ConversionAgreesWithProtobufsJsonParser) {
     ASSERT_TRUE(parsed.ok()) << parsed.message();
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*converted, expected))
         << converted->DebugString() << "\nagainst\n" << expected.DebugString();
+    auto from_text = objectFromJsonText(kind, text);
+    ASSERT_TRUE(from_text.ok()) << from_text.status().message();
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*from_text, expected))
+        << from_text->DebugString() << "\nagainst\n" << expected.DebugString();
   }
 }
 
 // Beyond protobuf's JSON form: nulls are absent values (in lists and maps too), scalars where
 // a string is wanted become strings, and a mismatch names where it sits, list index and map
 // key included.
+// Both readers (of a JSON tree, and of JSON text) alike.
 TEST(ObjectsTest, ConversionCoercesScalarsAndNamesWhereAMismatchSits) {
-  auto pod = objectFromJson(Kind::kPod, Json::parse(R"({"metadata": {"name": "p",
-      "labels": {"n": 1, "b": true, "gone": null}, "annotations": null},
-      "spec": {"containers": [null, {"name": "c", "image": 5}], "priority": null}})"));
+  const auto convert = [](const std::string& text, bool from_text) {
+    return from_text ? objectFromJsonText(Kind::kPod, text) : objectFromJson(Kind::kPod, Json::parse(text));
+  };
+  for (const bool from_text : {false, true}) {
+    SCOPED_TRACE(from_text ? "from text" : "from the tree");
+  auto pod = convert(R"({"metadata": {"name": "p",
+      "labels": {"n": 1, "b": true, "f": 2.50, "gone": null}, "annotations": null},
+      "spec": {"containers": [null, {"name": "c", "image": 5}], "priority": null}})", from_text);
   ASSERT_TRUE(pod.ok()) << pod.status().message();
   const auto& labels = pod->pod().metadata().labels();
-  EXPECT_EQ(labels.size(), 2u);
+  EXPECT_EQ(labels.size(), 3u);
   EXPECT_EQ(labels.at("n"), "1");
   EXPECT_EQ(labels.at("b"), "true");
+  EXPECT_EQ(labels.at("f"), "2.5");
   ASSERT_EQ(pod->pod().spec().containers_size(), 1);
   EXPECT_EQ(pod->pod().spec().containers(0).image(), "5");
   EXPECT_FALSE(pod->pod().spec().has_priority());
@@ -332,7 +343,7 @@ TEST(ObjectsTest, ConversionCoercesScalarsAndNamesWhereAMismatchSits) {
        "spec.volumes[0].persistentVolumeClaim: expected an object, found a string"},
   };
   for (const auto& [text, message] : mismatches) {
-    auto converted = objectFromJson(Kind::kPod, Json::parse(text));
+    auto converted = convert(text, from_text);
     if (message.empty()) {
       EXPECT_TRUE(converted.ok()) << text << ": " << converted.status().message();
     } else {
@@ -340,6 +351,64 @@ TEST(ObjectsTest, ConversionCoercesScalarsAndNamesWhereAMismatchSits) {
       EXPECT_EQ(converted.status().message(), message) << text;
     }
   }
+  }
+}
+
+// Read from text: what is not modeled is passed over whatever it nests, a key given twice
+// counts as it does in the tree (the last one), and text that is not JSON says so.
+TEST(ObjectsTest, ConversionFromTextPassesOverWhatIsNotModeled) {
+  const std::string text = R"({"metadata": {"name": "p", "managedFields": [{"fieldsV1": {"f:a": {}},
+      "x": [[1, {"y": [true]}], null]}], "labels": {"a": "1"}, "labels": {"b": "2"}},
+      "spec": {"containers": [{"name": "first"}], "containers": [{"name": "c"}, {"name": "d"}],
+               "priority": 1, "priority": 2, "volumes": [{"name": "v", "persistentVolumeClaim":
+               {"claimName": "x"}, "persistentVolumeClaim": {"readOnly": true}}]},
+      "status": {"conditions": [{"type": "PodScheduled", "status": "True", "extra": {"deep": [1]}}]},
+      "unknown": {"a": [{"b": {"c": null}}]}})";
+  auto from_text = objectFromJsonText(Kind::kPod, text);
+  auto from_tree = objectFromJson(Kind::kPod, Json::parse(text));
+  ASSERT_TRUE(from_text.ok()) << from_text.status().message();
+  ASSERT_TRUE(from_tree.ok()) << from_tree.status().message();
+  EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*from_text, *from_tree))
+      << from_text->DebugString() << "\nagainst\n" << from_tree->DebugString();
+  EXPECT_EQ(from_text->pod().metadata().labels().size(), 1u);
+  EXPECT_EQ(from_text->pod().spec().containers_size(), 2);
+  EXPECT_EQ(from_text->pod().spec().priority(), 2);
+  EXPECT_TRUE(from_text->pod().spec().volumes(0).persistent_volume_claim().claim_name().empty());
+
+  bool not_json = false;
+  auto broken = objectFromJsonText(Kind::kPod, R"({"metadata": {"name": "p")", &not_json);
+  ASSERT_FALSE(broken.ok());
+  EXPECT_TRUE(not_json);
+  EXPECT_EQ(broken.status().message().rfind("not JSON: ", 0), 0u) << broken.status().message();
+  auto mismatched = objectFromJsonText(Kind::kPod, R"({"spec": {"containers": 1}})", &not_json);
+  ASSERT_FALSE(mismatched.ok());
+  EXPECT_FALSE(not_json);
+  auto scalar = objectFromJsonText(Kind::kPod, "[1, 2]");  // not an object: nothing modeled
+  ASSERT_TRUE(scalar.ok());
+  EXPECT_EQ(scalar->pod().ByteSizeLong(), 0u);
+}
+
+// A watch event read from text: its type and its object, as the kind watched.
+TEST(ObjectsTest, WatchEventsAreReadFromText) {
+  auto modified = watchEventFromJsonText(Kind::kPod, R"({"type": "MODIFIED", "object":
+      {"kind": "Pod", "metadata": {"name": "p", "resourceVersion": "12"}, "spec": {"nodeName": "n"}}})");
+  ASSERT_TRUE(modified.ok()) << modified.status().message();
+  EXPECT_EQ(modified->type, "MODIFIED");
+  EXPECT_EQ(modified->object.pod().metadata().resource_version(), "12");
+  EXPECT_EQ(modified->object.pod().spec().node_name(), "n");
+
+  auto bookmark = watchEventFromJsonText(Kind::kPod, R"({"type": "BOOKMARK", "object":
+      {"kind": "Pod", "metadata": {"resourceVersion": "40", "annotations": {"k8s.io/initial-events-end": "true"}}}})");
+  ASSERT_TRUE(bookmark.ok()) << bookmark.status().message();
+  EXPECT_EQ(bookmark->type, "BOOKMARK");
+  EXPECT_EQ(bookmark->object.pod().metadata().resource_version(), "40");
+
+  auto bad = watchEventFromJsonText(Kind::kPod, R"({"type": "ADDED", "object": {"spec": {"containers": {}}}})");
+  ASSERT_FALSE(bad.ok());
+  EXPECT_EQ(bad.status().message(), "spec.containers: expected a list, found an object");
+  auto no_object = watchEventFromJsonText(Kind::kPod, R"({"type": "ADDED", "object": "p"})");
+  ASSERT_FALSE(no_object.ok());
+  EXPECT_EQ(no_object.status().message(), "a watch event's object is not an object");
 }
 
 TEST(ObjectsTest, NumbersWhereTheSchemaWantsStringsBecomeStrings) {

@@ -86,6 +86,8 @@ class KubernetesBackend final : public ClusterBackend {
   class StreamWatch;
   class CacheWatch;  // a watch served from a cache's log of the changes it applied
 
+  // A fresh read of an object: its text (remembered), or as a tree.
+  StatusOr<std::string> fetchText(Kind kind, const std::string& namespace_, const std::string& name);
   StatusOr<Json> fetchRaw(Kind kind, const std::string& namespace_, const std::string& name);
   // Sends a merge patch to the object (or its status) and remembers the version written.
   StatusOr<kbinder::v1::Object> sendMergePatch(Kind kind, const std::string& namespace_,
@@ -100,13 +102,13 @@ class KubernetesBackend final : public ClusterBackend {
   std::map<Kind, std::unique_ptr<Cache>> caches_;
   // The raw objects this backend last read fresh or wrote, by path: a patch guarded by a
   // version just read needs the raw object of that version to compute its merge patch, and
-  // the watch-fed caches may not have it yet. Bounded; cleared when full. Held shared, so that
-  // remembering copies no object and drops the one it replaces after letting go of the lock
-  // (every patch remembers its answer; most are never asked for).
-  void rememberRaw(const std::string& path, std::shared_ptr<const Json> raw);
+  // the watch-fed caches may not have it yet. Bounded; cleared when full. Kept as the answer's
+  // text, parsed when asked for (every patch remembers its answer; most are never asked for),
+  // and shared, so that what a write replaces is freed after letting go of the lock.
+  void rememberText(const std::string& path, std::string text);
   std::optional<Json> rememberedRaw(const std::string& path, const std::string& resource_version);
   std::mutex remembered_mutex_;
-  std::unordered_map<std::string, std::shared_ptr<const Json>> remembered_;
+  std::unordered_map<std::string, std::shared_ptr<const std::string>> remembered_;
 };
 
 // The URL path of a kind's collection ("/api/v1/namespaces/ns/pods") or of one object.

@@ -59,6 +59,20 @@ kbinder::v1::ObjectMeta& mutableMetadataOf(kbinder::v1::Object& object);
 // Raw JSON -> subset. Unmodeled fields are dropped; scalars where the schema wants a string
 // (YAML's `cpu: 2`) become strings; a type mismatch names the field.
 StatusOr<kbinder::v1::Object> objectFromJson(Kind kind, const Json& raw);
+// The same conversion straight from JSON text, building no JSON tree (which costs three times
+// the conversion): for text read once, as the API server's answers. Where the text has more
+// than one problem, the first met in the text's order is named; `not_json` (if given) tells
+// text that does not parse from a value that does not fit.
+StatusOr<kbinder::v1::Object> objectFromJsonText(Kind kind, std::string_view text,
+                                                 bool* not_json = nullptr);
+// A watch event's text, {"type": ..., "object": {...}}, its object converted as
+// objectFromJsonText does, as the kind watched (an ERROR event's object, a Status, may not
+// convert so: read such an event as a tree).
+struct WatchEventText {
+  std::string type;
+  kbinder::v1::Object object;
+};
+StatusOr<WatchEventText> watchEventFromJsonText(Kind kind, std::string_view text);
 // Brings `typed` (the subset of an earlier version of `raw`) up to `raw` where only the named
 // fields changed: the same result as objectFromJson(kind, raw), converting only those. A name
 // is a top-level field ("status") or a field within one ("metadata.labels").
