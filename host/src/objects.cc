@@ -459,12 +459,11 @@ Status fillMessage(const Node& raw, pb::Message& message, const Path& path) {
 }
 
 // Parses text with this thread's simdjson parser (its buffers are reused); the document lives
-// until the thread's next parse. `not_json` is set when the text does not parse.
-StatusOr<simdjson::dom::element> parseText(std::string_view text, bool* not_json) {
+// until the thread's next parse.
+StatusOr<simdjson::dom::element> parseText(std::string_view text) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
   if (const auto error = parser.parse(text.data(), text.size()).get(root); error != simdjson::SUCCESS) {
-    if (not_json != nullptr) *not_json = true;
     return invalidArgument(std::string("not JSON: ") + simdjson::error_message(error));
   }
   return root;
@@ -488,13 +487,17 @@ StatusOr<Object> objectFromJson(Kind kind, const Json& raw) { return convert(kin
 
 StatusOr<Object> objectFromJsonText(Kind kind, std::string_view text, bool* not_json) {
   if (not_json != nullptr) *not_json = false;
-  auto root = parseText(text, not_json);
-  if (!root.ok()) return root.status();
-  return convert(kind, TextNode{*root});
+  auto root = parseText(text);
+  if (root.ok()) return convert(kind, TextNode{*root});
+  // What simdjson refuses, nlohmann may still read (an integer beyond 64 bits, as a double).
+  const Json tree = Json::parse(text.begin(), text.end(), nullptr, false);
+  if (!tree.is_discarded()) return objectFromJson(kind, tree);
+  if (not_json != nullptr) *not_json = true;
+  return root.status();
 }
 
 StatusOr<WatchEventText> watchEventFromJsonText(Kind kind, std::string_view text) {
-  auto root = parseText(text, nullptr);
+  auto root = parseText(text);
   if (!root.ok()) return root.status();
   WatchEventText event;
   simdjson::dom::element type;

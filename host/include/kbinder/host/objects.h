@@ -59,15 +59,18 @@ kbinder::v1::ObjectMeta& mutableMetadataOf(kbinder::v1::Object& object);
 // Raw JSON -> subset. Unmodeled fields are dropped; scalars where the schema wants a string
 // (YAML's `cpu: 2`) become strings; a type mismatch names the field.
 StatusOr<kbinder::v1::Object> objectFromJson(Kind kind, const Json& raw);
-// The same conversion straight from JSON text, building no JSON tree (which costs three times
-// the conversion): for text read once, as the API server's answers. Where the text has more
-// than one problem, the first met in the text's order is named; `not_json` (if given) tells
-// text that does not parse from a value that does not fit.
+// The same conversion straight from JSON text, parsed with simdjson into no JSON tree of
+// nlohmann's (building one costs twice the conversion): for text read once, as the API
+// server's answers. Where the text has more than one problem, the first met in the text's
+// order is named; `not_json` (if given) tells text that does not parse from a value that does
+// not fit. Text simdjson refuses but nlohmann reads (an integer beyond 64 bits) is read as a
+// tree.
 StatusOr<kbinder::v1::Object> objectFromJsonText(Kind kind, std::string_view text,
                                                  bool* not_json = nullptr);
 // A watch event's text, {"type": ..., "object": {...}}, its object converted as
-// objectFromJsonText does, as the kind watched (an ERROR event's object, a Status, may not
-// convert so: read such an event as a tree).
+// objectFromJsonText does, as the kind watched. An error when simdjson refuses the text or the
+// object does not convert (an ERROR event's object, a Status, may not): read such an event as
+// a tree.
 struct WatchEventText {
   std::string type;
   kbinder::v1::Object object;
