@@ -106,6 +106,7 @@ class KubernetesBackend::StreamWatch final : public Watch {
     ready_.notify_all();
   }
 
+  // Queues a change (ADDED, MODIFIED or DELETED) for next().
   void deliver(const std::string& type, Object object) {
     WatchEvent e;
     e.type = type == "ADDED"     ? WatchEvent::Type::kAdded
@@ -743,7 +744,7 @@ Status KubernetesBackend::bindPod(const std::string& ns, const std::string& name
 }
 
 StatusOr<Json> KubernetesBackend::getRaw(const std::string& path) {
-  const HttpResult r = client_->request("GET", path);
+  HttpResult r = client_->request("GET", path);
   if (Status s = statusOf(r, "reading " + path); !s.ok()) return s;
   Json raw = Json::parse(r.body, nullptr, false);
   if (raw.is_discarded()) return notJson();
@@ -752,7 +753,7 @@ StatusOr<Json> KubernetesBackend::getRaw(const std::string& path) {
 }
 
 StatusOr<Json> KubernetesBackend::writeRaw(std::string_view method, const std::string& path, const Json& body) {
-  const HttpResult r = client_->request(method, path, body.dump());
+  HttpResult r = client_->request(method, path, body.dump());
   if (Status s = statusOf(r, std::string(method) + " " + path); !s.ok()) return s;
   Json raw = Json::parse(r.body, nullptr, false);
   if (raw.is_discarded()) return notJson();

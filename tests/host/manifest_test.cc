@@ -315,42 +315,42 @@ TEST(ObjectsTest, ConversionCoercesScalarsAndNamesWhereAMismatchSits) {
   };
   for (const bool from_text : {false, true}) {
     SCOPED_TRACE(from_text ? "from text" : "from the tree");
-  auto pod = convert(R"({"metadata": {"name": "p",
-      "labels": {"n": 1, "b": true, "f": 2.50, "gone": null}, "annotations": null},
-      "spec": {"containers": [null, {"name": "c", "image": 5}], "priority": null}})", from_text);
-  ASSERT_TRUE(pod.ok()) << pod.status().message();
-  const auto& labels = pod->pod().metadata().labels();
-  EXPECT_EQ(labels.size(), 3u);
-  EXPECT_EQ(labels.at("n"), "1");
-  EXPECT_EQ(labels.at("b"), "true");
-  EXPECT_EQ(labels.at("f"), "2.5");
-  ASSERT_EQ(pod->pod().spec().containers_size(), 1);
-  EXPECT_EQ(pod->pod().spec().containers(0).image(), "5");
-  EXPECT_FALSE(pod->pod().spec().has_priority());
+    auto pod = convert(R"({"metadata": {"name": "p",
+        "labels": {"n": 1, "b": true, "f": 2.50, "gone": null}, "annotations": null},
+        "spec": {"containers": [null, {"name": "c", "image": 5}], "priority": null}})", from_text);
+    ASSERT_TRUE(pod.ok()) << pod.status().message();
+    const auto& labels = pod->pod().metadata().labels();
+    EXPECT_EQ(labels.size(), 3u);
+    EXPECT_EQ(labels.at("n"), "1");
+    EXPECT_EQ(labels.at("b"), "true");
+    EXPECT_EQ(labels.at("f"), "2.5");
+    ASSERT_EQ(pod->pod().spec().containers_size(), 1);
+    EXPECT_EQ(pod->pod().spec().containers(0).image(), "5");
+    EXPECT_FALSE(pod->pod().spec().has_priority());
 
-  const std::vector<std::pair<std::string, std::string>> mismatches = {
-      {R"({"spec": {"containers": [{"name": "c"}, null, {"name": {"x": 1}}]}})",
-       "spec.containers[2].name: expected a string, found an object"},
-      {R"({"metadata": {"labels": {"app": ["web"]}}})",
-       "metadata.labels.app: expected a string, found a list"},
-      {R"({"metadata": {"labels": "app=web"}})", "metadata.labels: expected a mapping, found a string"},
-      {R"({"spec": {"priority": 1.5}})", "spec.priority: expected an integer, found a number"},
-      {R"({"spec": {"priority": "high"}})", "spec.priority: expected a number, found a string"},
-      {R"({"spec": {"unschedulable": "yes"}})", ""},  // not a Pod field: passed over
-      {R"({"spec": {"volumes": [{"persistentVolumeClaim": {"readOnly": "yes"}}]}})",
-       "spec.volumes[0].persistentVolumeClaim.readOnly: expected true or false, found a string"},
-      {R"({"spec": {"volumes": [{"persistentVolumeClaim": "data"}]}})",
-       "spec.volumes[0].persistentVolumeClaim: expected an object, found a string"},
-  };
-  for (const auto& [text, message] : mismatches) {
-    auto converted = convert(text, from_text);
-    if (message.empty()) {
-      EXPECT_TRUE(converted.ok()) << text << ": " << converted.status().message();
-    } else {
-      ASSERT_FALSE(converted.ok()) << text;
-      EXPECT_EQ(converted.status().message(), message) << text;
+    const std::vector<std::pair<std::string, std::string>> mismatches = {
+        {R"({"spec": {"containers": [{"name": "c"}, null, {"name": {"x": 1}}]}})",
+         "spec.containers[2].name: expected a string, found an object"},
+        {R"({"metadata": {"labels": {"app": ["web"]}}})",
+         "metadata.labels.app: expected a string, found a list"},
+        {R"({"metadata": {"labels": "app=web"}})", "metadata.labels: expected a mapping, found a string"},
+        {R"({"spec": {"priority": 1.5}})", "spec.priority: expected an integer, found a number"},
+        {R"({"spec": {"priority": "high"}})", "spec.priority: expected a number, found a string"},
+        {R"({"spec": {"unschedulable": "yes"}})", ""},  // not a Pod field: passed over
+        {R"({"spec": {"volumes": [{"persistentVolumeClaim": {"readOnly": "yes"}}]}})",
+         "spec.volumes[0].persistentVolumeClaim.readOnly: expected true or false, found a string"},
+        {R"({"spec": {"volumes": [{"persistentVolumeClaim": "data"}]}})",
+         "spec.volumes[0].persistentVolumeClaim: expected an object, found a string"},
+    };
+    for (const auto& [text, message] : mismatches) {
+      auto converted = convert(text, from_text);
+      if (message.empty()) {
+        EXPECT_TRUE(converted.ok()) << text << ": " << converted.status().message();
+      } else {
+        ASSERT_FALSE(converted.ok()) << text;
+        EXPECT_EQ(converted.status().message(), message) << text;
+      }
     }
-  }
   }
 }
 
