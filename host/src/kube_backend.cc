@@ -118,6 +118,11 @@ class KubernetesBackend::StreamWatch final : public Watch {
     ready_.notify_all();
   }
 
+  // A watch event's type that carries a change (or a bookmark), as opposed to ERROR.
+  static bool isChange(const std::string& type) {
+    return type == "ADDED" || type == "MODIFIED" || type == "DELETED" || type == "BOOKMARK";
+  }
+
   // A watch event read as a JSON tree; false (with `error` set) when the stream must end.
   bool handleTree(const std::string& text, std::string& error, bool& gone) {
     Json event = Json::parse(text, nullptr, false);
@@ -126,8 +131,7 @@ class KubernetesBackend::StreamWatch final : public Watch {
       return false;
     }
     const std::string type = event.value("type", "");
-    if (type != "ADDED" && type != "MODIFIED" && type != "DELETED" && type != "BOOKMARK" &&
-        type != "ERROR") {
+    if (!isChange(type) && type != "ERROR") {
       error = "a watch event of unknown type \"" + type + "\"";
       return false;
     }
@@ -167,11 +171,7 @@ class KubernetesBackend::StreamWatch final : public Watch {
               // A change is read straight from the text. Anything else (an ERROR, text that is
               // not JSON or an object that does not convert) is read again as a tree.
               auto event = watchEventFromJsonText(kind_, text);
-              const auto change = [&] {
-                const std::string& type = event->type;
-                return type == "ADDED" || type == "MODIFIED" || type == "DELETED" || type == "BOOKMARK";
-              };
-              if (!event.ok() || !change()) {
+              if (!event.ok() || !isChange(event->type)) {
                 if (!handleTree(text, error, gone)) return false;
                 continue;
               }

@@ -32,6 +32,8 @@ int main(int argc, char** argv) {
   app.add_option("--error-share", faults.error_share, "Share of requests answered 500");
   app.add_option("--drop-share", faults.drop_share, "Share of connections dropped");
   app.add_option("--cut-watch-after", faults.cut_watch_after, "Cut watch streams mid-event after N");
+  app.add_option("--garbled-share", faults.garbled_share,
+                 "Share of answers that would succeed given as HTML instead (a broken proxy)");
   app.add_option("--forbid", forbidden, "A resource (plural) every request for is denied");
   app.add_flag("--no-volume-controller", no_volume_controller,
                "Do not play the PersistentVolume controller (kube-controller-manager's part)");
