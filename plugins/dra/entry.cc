@@ -3,6 +3,7 @@
 
 #include "dra.h"
 #include "kbinder/sdk/plugin.h"
+#include "kbinder/sdk/wire.h"
 
 namespace {
 
@@ -17,8 +18,14 @@ template <class Body>
 kbinder_status_t hook(kbinder_call* call, const kbinder_cycle* cycle, Body&& body) {
   const Call c(kbinder::sdk::hostServices(), call);
   return kbinder::sdk::guarded(c, [&]() -> kbinder_status_t {
+    // Most requests carry no claim allocation: that is read from their bytes, undecoded.
+    using kbinder::v1::BindRequest, kbinder::v1::BindRequestSpec;
+    if (!kbinder::sdk::wire::present(cycle->bind_request.data, cycle->bind_request.size,
+                                     {BindRequest::kSpecFieldNumber,
+                                      BindRequestSpec::kResourceClaimAllocationsFieldNumber})) {
+      return KBINDER_STATUS_SUCCESS;
+    }
     const auto request = decode<kbinder::v1::BindRequest>(cycle->bind_request, "bind request");
-    if (request.spec().resource_claim_allocations().empty()) return KBINDER_STATUS_SUCCESS;
     const auto pod = decode<kbinder::v1::Pod>(cycle->pod, "pod");
     kbinder::sdk::HostCluster cluster(c);
     return kbinder::sdk::report(c, body(cluster, pod, request));

@@ -39,8 +39,9 @@ kbinder_status_t mutate(void* instance, kbinder_call* call, const kbinder_cycle*
 kbinder_status_t preBind(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void**) {
   const Call c(kbinder::sdk::hostServices(), call);
   return kbinder::sdk::guarded(c, [&] {
-    const auto node = decode<kbinder::v1::Node>(cycle->node, "node");
     const auto request = decode<kbinder::v1::BindRequest>(cycle->bind_request, "bind request");
+    if (!GpuValidator::grantsGpus(request)) return KBINDER_STATUS_SUCCESS;  // the node not decoded
+    const auto node = decode<kbinder::v1::Node>(cycle->node, "node");
     if (const auto refusal = self(instance).checkNode(request, node)) {
       c.setMessage(*refusal);
       return KBINDER_STATUS_UNSCHEDULABLE;

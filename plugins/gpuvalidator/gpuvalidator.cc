@@ -235,10 +235,14 @@ kbinder::v1::MutateResult GpuValidator::mutate(const Pod& pod, const BindRequest
   return result;
 }
 
+bool GpuValidator::grantsGpus(const BindRequest& request) {
+  return request.spec().received_gpu().count() > 0;
+}
+
 std::optional<std::string> GpuValidator::checkNode(const BindRequest& request,
                                                    const kbinder::v1::Node& node) const {
+  if (!grantsGpus(request)) return std::nullopt;
   const int64_t granted = request.spec().received_gpu().count();
-  if (granted <= 0) return std::nullopt;
   int64_t allocatable = 0;
   const auto& map = node.status().allocatable();
   if (const auto it = map.find(config_.gpu_resource_name); it != map.end()) {

@@ -51,6 +51,8 @@ class GpuValidator {
   kbinder::v1::MutateResult mutate(const kbinder::v1::Pod& pod,
                                    const kbinder::v1::BindRequest& request) const;
 
+  // Whether checkNode needs the node at all: only a request granted GPUs is checked against it.
+  static bool grantsGpus(const kbinder::v1::BindRequest& request);
   // Why the node cannot hold the GPUs granted; nullopt when it can.
   std::optional<std::string> checkNode(const kbinder::v1::BindRequest& request,
                                        const kbinder::v1::Node& node) const;

@@ -2,6 +2,7 @@
 #include <kbinder/abi.h>
 
 #include "kbinder/sdk/plugin.h"
+#include "kbinder/sdk/wire.h"
 #include "volumebinding.h"
 
 namespace {
@@ -11,13 +12,29 @@ using kbinder::plugins::volumebinding::VolumeBinding;
 using kbinder::sdk::Call;
 using kbinder::sdk::decode;
 
-VolumeBinding& self(void* instance) { return *static_cast<VolumeBinding*>(instance); }
+VolumeBinding& self(void* instance) {
+  return *static_cast<VolumeBinding*>(instance);
+}
+
+// Whether a volume of the pod may name a claim (a claim source or an ephemeral volume): read
+// from the pod's bytes, so that a pod without (most pods) is not decoded at all.
+bool mayHaveClaims(kbinder_bytes pod) {
+  using kbinder::sdk::wire::present;
+  using kbinder::v1::Pod, kbinder::v1::PodSpec, kbinder::v1::Volume;
+  return present(pod.data, pod.size,
+                 {Pod::kSpecFieldNumber, PodSpec::kVolumesFieldNumber,
+                  Volume::kPersistentVolumeClaimFieldNumber}) ||
+         present(
+             pod.data, pod.size,
+             {Pod::kSpecFieldNumber, PodSpec::kVolumesFieldNumber, Volume::kEphemeralFieldNumber});
+}
 
 // Runs `body` for pods with claims; steps aside at once for pods without.
 template <class Body>
 kbinder_status_t hook(kbinder_call* call, const kbinder_cycle* cycle, Body&& body) {
   const Call c(kbinder::sdk::hostServices(), call);
   return kbinder::sdk::guarded(c, [&]() -> kbinder_status_t {
+    if (!mayHaveClaims(cycle->pod)) return KBINDER_STATUS_SUCCESS;
     const auto pod = decode<kbinder::v1::Pod>(cycle->pod, "pod");
     if (kbinder::plugins::volumebinding::podClaimNames(pod).empty()) return KBINDER_STATUS_SUCCESS;
     const auto node = decode<kbinder::v1::Node>(cycle->node, "node");

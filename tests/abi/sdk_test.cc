@@ -1,9 +1,9 @@
 // The optional C++ SDK: entry helper, exception guard, argument reading.
-#include "kbinder/sdk/plugin.h"
+#include <gtest/gtest.h>
 
 #include "kbinder/sdk/node_affinity.h"
-
-#include <gtest/gtest.h>
+#include "kbinder/sdk/plugin.h"
+#include "kbinder/sdk/wire.h"
 
 namespace kbinder::sdk {
 namespace {
@@ -84,6 +84,73 @@ TEST(SdkArgsTest, IntegerRangeAndTypeErrorsNameTheArgument) {
   } catch (const ConfigError& e) {
     EXPECT_STREQ(e.what(), "argument 'n' must be between 1 and 10, got 9007199254740993");
   }
+}
+
+// wire::present answers what decoding would: the field path holds in some element.
+TEST(SdkWireTest, PresentAgreesWithDecoding) {
+  using kbinder::v1::Pod, kbinder::v1::PodSpec, kbinder::v1::Volume, kbinder::v1::ObjectMeta;
+  const std::initializer_list<int> claim = {Pod::kSpecFieldNumber, PodSpec::kVolumesFieldNumber,
+                                            Volume::kPersistentVolumeClaimFieldNumber};
+  const auto encoded = [](const Pod& pod) { return pod.SerializeAsString(); };
+  const auto has = [](const std::string& bytes, std::initializer_list<int> path) {
+    return wire::present(bytes.data(), bytes.size(), path);
+  };
+
+  Pod pod;
+  pod.mutable_metadata()->set_name("p");
+  pod.mutable_metadata()->mutable_labels()->insert({"app", "web"});
+  pod.mutable_spec()->set_node_name("n1");
+  EXPECT_FALSE(has(encoded(pod), claim)) << "no volumes";
+  EXPECT_TRUE(has(encoded(pod), {Pod::kSpecFieldNumber, PodSpec::kNodeNameFieldNumber}));
+  EXPECT_TRUE(has(encoded(pod), {Pod::kMetadataFieldNumber, ObjectMeta::kLabelsFieldNumber}));
+  EXPECT_FALSE(has(encoded(pod), {Pod::kMetadataFieldNumber, ObjectMeta::kUidFieldNumber}));
+  EXPECT_TRUE(has(encoded(pod), {Pod::kSpecFieldNumber}));
+  EXPECT_TRUE(has(encoded(pod), {}));
+
+  pod.mutable_spec()->add_volumes()->set_name("token");  // no claim source
+  pod.mutable_spec()->add_volumes()->set_name("cache");
+  EXPECT_FALSE(has(encoded(pod), claim)) << "volumes without a claim";
+  // A claim source in a later element, even an empty one, is found.
+  pod.mutable_spec()->mutable_volumes(1)->mutable_persistent_volume_claim();
+  EXPECT_TRUE(has(encoded(pod), claim));
+  pod.mutable_spec()->mutable_volumes(1)->mutable_persistent_volume_claim()->set_claim_name("data");
+  EXPECT_TRUE(has(encoded(pod), claim));
+  EXPECT_FALSE(has(encoded(pod), {Pod::kSpecFieldNumber, PodSpec::kVolumesFieldNumber,
+                                  Volume::kEphemeralFieldNumber}));
+
+  // A message split over two records (as concatenated encodings are) is looked into whole.
+  Pod first, second;
+  first.mutable_spec()->set_node_name("n1");
+  second.mutable_spec()->add_volumes()->mutable_ephemeral();
+  const std::string concatenated = encoded(first) + encoded(second);
+  EXPECT_TRUE(has(concatenated, {Pod::kSpecFieldNumber, PodSpec::kVolumesFieldNumber,
+                                 Volume::kEphemeralFieldNumber}));
+  EXPECT_TRUE(has(concatenated, {Pod::kSpecFieldNumber, PodSpec::kNodeNameFieldNumber}));
+
+  EXPECT_FALSE(wire::present(nullptr, 0, claim)) << "an empty message holds nothing";
+}
+
+// Bytes that do not parse answer "present": the caller decodes them and reports the fault.
+TEST(SdkWireTest, MalformedBytesAnswerPresent) {
+  const std::initializer_list<int> path = {4, 5, 2};
+  const std::string cases[] = {
+      std::string("\x22\x10\x2a", 3),      // spec's length runs past the end
+      std::string("\x22\x02\x2a\x7f", 4),  // a volume's length runs past its spec
+      std::string("\x80", 1),              // a tag cut short
+      std::string("\x23", 1),              // a group (wire type 3): not used by the schema
+      std::string("\x00\x00", 2),          // field number 0
+  };
+  for (const std::string& bytes : cases) {
+    EXPECT_TRUE(wire::present(bytes.data(), bytes.size(), path)) << testing::PrintToString(bytes);
+  }
+  for (const std::string& bytes : cases) {
+    kbinder::v1::Pod pod;
+    EXPECT_FALSE(pod.ParseFromString(bytes))
+        << "a decode refuses " << testing::PrintToString(bytes);
+  }  // A message field encoded as a varint: a decode keeps it as an unknown field; the walk cannot
+  // look into it and answers "present", which costs the caller a decode and nothing else.
+  const std::string varint_spec("\x20\x01", 2);
+  EXPECT_TRUE(wire::present(varint_spec.data(), varint_spec.size(), path));
 }
 
 }  // namespace

@@ -91,7 +91,8 @@ spec:
 class RunTest : public ::testing::Test {
  protected:
   // Runs the cluster above through the built-ins plus `extra` (TOML) and returns the exit code.
-  int run(const std::string& extra, bool volume_controller, const std::string& volume_args = "") {
+  int run(const std::string& extra, bool volume_controller, const std::string& volume_args = "",
+          const char* cluster = kCluster) {
     const auto profile = writeFile(
         dir_.path() / "profile.toml",
         "name = \"e2e\"\n[cycle]\nbackoff_base_seconds = 0.01\n"
@@ -100,7 +101,7 @@ class RunTest : public ::testing::Test {
             volume_args + "\n[[plugins]]\nname = \"dra\"\n" + extra);
     host::RunOptions options;
     options.profile = profile.string();
-    options.cluster = writeFile(dir_.path() / "cluster.yaml", kCluster).string();
+    options.cluster = writeFile(dir_.path() / "cluster.yaml", cluster).string();
     options.out = (dir_.path() / "final.yaml").string();
     options.plugin_dirs = {KBINDER_TEST_PLUGIN_DIR};
     options.volume_controller = volume_controller;
@@ -140,6 +141,40 @@ TEST_F(RunTest, EveryPluginDoesItsJob) {
   const Json& claim = object("ResourceClaim/nic");
   EXPECT_EQ(claim["status"]["allocation"]["devices"]["results"][0]["device"], "nic-0");
   EXPECT_EQ(claim["status"]["reservedFor"][0]["name"], "job");
+}
+
+// A pod whose only claim comes from an ephemeral volume, asking for no GPU: volumebinding finds
+// the claim (it looks into the pod's bytes before decoding them) and gpuvalidator passes the
+// node without reading it.
+TEST_F(RunTest, AnEphemeralVolumesClaimIsBoundForAPlainPod) {
+  const std::string cluster = std::string(kCluster) + R"(---
+apiVersion: v1
+kind: PersistentVolumeClaim
+metadata: {name: web-cache, namespace: ml}
+spec: {accessModes: [ReadWriteOnce], storageClassName: fast, resources: {requests: {storage: 1Gi}}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: web, namespace: ml}
+spec:
+  containers: [{name: c, image: busybox}]
+  volumes:
+  - {name: token, projected: {sources: []}}
+  - name: cache
+    ephemeral: {volumeClaimTemplate: {spec: {storageClassName: fast, resources: {requests: {storage: 1Gi}}}}}
+---
+apiVersion: scheduling.run.ai/v1alpha2
+kind: BindRequest
+metadata: {name: web, namespace: ml}
+spec: {podName: web, selectedNode: gpu-1, backoffLimit: 1}
+)";
+  ASSERT_EQ(run("", true, "", cluster.c_str()), 0) << output_;
+  EXPECT_NE(output_.find("2 requests: 2 succeeded"), std::string::npos) << output_;
+  EXPECT_EQ(object("Pod/web")["spec"]["nodeName"], "gpu-1");
+  EXPECT_EQ(host::rawString(object("PersistentVolumeClaim/web-cache"),
+                            {"metadata", "annotations", "volume.kubernetes.io/selected-node"}),
+            "gpu-1");
+  EXPECT_EQ(object("Pod/web")["metadata"]["annotations"]["received-resource-type"], "Regular");
 }
 
 TEST_F(RunTest, WithoutTheVolumeControllerBindingTimesOutAndReleasesWhatItTook) {
