@@ -131,8 +131,11 @@ struct CycleFixture {
       r.mutable_spec()->set_selected_node("n" + std::to_string(i % nodes));
       requests.push_back(std::move(r));
     }
-    store = std::move(EmbeddedStore::load(std::move(manifest))).value();
-    for (const Json& node : node_objects) cache.upsertNode(objectFromJson(Kind::kNode, node)->node());
+    store = std::move(EmbeddedStore::load(std::move(manifest),
+                                          EmbeddedStore::Options{.raw_watches = false}))
+                .value();
+    for (const Json& node : node_objects)
+      cache.upsertNode(objectFromJson(Kind::kNode, node)->node());
   }
 };
 

@@ -249,7 +249,8 @@ int runEmbedded(const Options& options, const fs::path& snapshot, int workers,
   text->clear();
   text->shrink_to_fit();
   const auto parsed = Clock::now();
-  auto store = host::EmbeddedStore::load(std::move(manifest).value());
+  auto store = host::EmbeddedStore::load(std::move(manifest).value(),
+                                         host::EmbeddedStore::Options{.raw_watches = false});
   if (!store.ok()) return std::cerr << "kbinder-bench: " << store.status().message() << "\n", 1;
   const auto stored = Clock::now();
 

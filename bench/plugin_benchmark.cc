@@ -161,7 +161,9 @@ std::map<std::string, double> hookMeans(const Metrics& metrics, const std::strin
 void BM_PluginHooks(benchmark::State& state, const std::string& plugin) {
   const auto profile = loadPlugin(plugin);
   std::vector<kbinder::v1::BindRequest> requests;
-  auto store = std::move(EmbeddedStore::load(cluster(plugin, &requests))).value();
+  auto store = std::move(EmbeddedStore::load(cluster(plugin, &requests),
+                                             EmbeddedStore::Options{.raw_watches = false}))
+                   .value();
   AssumeCache cache;
   kbinder::v1::GetRequest get;
   get.set_kind("Node");

@@ -33,7 +33,7 @@ Status conflict(const std::string& resource, const std::string& name, const std:
 }
 
 Json& metadata(Json& raw) {
-  Json& meta = raw["metadata"];
+  Json& meta = member(raw, "metadata");
   if (!meta.is_object()) meta = Json::object();
   return meta;
 }
@@ -48,9 +48,7 @@ std::string randomSuffix() {
 
 // Sets the pod's PodScheduled condition to True, as the Binding subresource does.
 void setPodScheduled(Json& pod, const std::string& now) {
-  Json& status = pod["status"];
-  if (!status.is_object()) status = Json::object();
-  Json& conditions = status["conditions"];
+  Json& conditions = member(member(pod, "status"), "conditions");
   if (!conditions.is_array()) conditions = Json::array();
   for (auto& condition : conditions) {
     if (condition.is_object() && condition.value("type", "") == "PodScheduled") {
@@ -293,9 +291,8 @@ StatusOr<EmbeddedStore::Version> EmbeddedStore::convert(std::optional<Kind> kind
 }
 
 EmbeddedStore::Entry* EmbeddedStore::commitLocked(const Key& key, std::optional<Kind> kind,
-                                                  Version& version) {
+                                                  Version& version, bool raw_in_place) {
   const std::string stamp = std::to_string(++resource_version_);
-  metadata(version.raw)["resourceVersion"] = stamp;
   Typed typed;
   if (kind && version.typed) {
     mutableMetadataOf(*version.typed).set_resource_version(stamp);
@@ -306,7 +303,14 @@ EmbeddedStore::Entry* EmbeddedStore::commitLocked(const Key& key, std::optional<
   if (inserted) it->second.sequence = next_sequence_++;
   if (kind) indexesLocked(*kind).update(it, it->second.typed.message(), typed.message());
   it->second.kind = kind;
-  it->second.raw = std::make_shared<const Json>(std::move(version.raw));
+  if (raw_in_place) {
+    metadata(editableRawLocked(it->second))["resourceVersion"] = stamp;
+  } else {
+    metadata(version.raw)["resourceVersion"] = stamp;
+    // The superseded version may be the last reference: destroyed once the lock is let go.
+    if (it->second.raw != nullptr) retired_raw_.push_back(std::move(it->second.raw));
+    it->second.raw = std::make_shared<Json>(std::move(version.raw));  // non-const: editable
+  }
   it->second.typed = std::move(typed);
   return &it->second;
 }
@@ -348,6 +352,57 @@ StatusOr<Object> EmbeddedStore::updateTyped(const Key& key, const Change& change
   }
 }
 
+StatusOr<Object> EmbeddedStore::editTyped(const Key& key, const Edit& edit) {
+  const auto kind = kindFromName(std::get<0>(key));
+  while (true) {
+    std::shared_ptr<const Json> raw;
+    Typed current;
+    {
+      std::lock_guard lock(mutex_);
+      const auto it = objects_.find(key);
+      if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
+      raw = it->second.raw;
+      current = it->second.typed;
+    }
+    if (!current) return internalError(std::get<0>(key) + " is not a modeled kind");
+    auto typed = current.get();
+    if (!typed.ok()) return typed.status();
+    auto change = edit(*raw, *typed);
+    if (!change.ok()) return change.status();
+    if (!change->has_value()) return typed;
+    const RawEdit& apply = **change;
+    Version version{Json(), std::move(typed).value(), {}};
+    if (kind) encodeAhead(*kind, version);
+    {
+      WriteLock lock(*this);
+      const auto it = objects_.find(key);
+      if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
+      if (it->second.raw != raw) continue;  // written meanwhile: again, on the newer version
+      raw.reset();
+      if (it->second.raw.use_count() == 1) {
+        // The store's alone: nothing to copy, and no superseded version to destroy.
+        apply(editableRawLocked(it->second));
+        Entry* entry = commitLocked(key, kind, version, /*raw_in_place=*/true);
+        logLocked(WatchEvent::Type::kModified, std::get<0>(key), kind, entry->typed, entry->raw);
+        return std::move(*version.typed);
+      }
+      raw = it->second.raw;
+    }
+    // Shared (with the history of raw watches, or a snapshot being written): edited on a copy,
+    // made outside the lock.
+    version.raw = *raw;
+    apply(version.raw);
+    shrinkToFit(version.raw);
+    WriteLock lock(*this);
+    const auto it = objects_.find(key);
+    if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
+    if (it->second.raw != raw) continue;
+    Entry* entry = commitLocked(key, kind, version);
+    logLocked(WatchEvent::Type::kModified, std::get<0>(key), kind, entry->typed, entry->raw);
+    return std::move(*version.typed);
+  }
+}
+
 StatusOr<EmbeddedStore::Entry*> EmbeddedStore::writeLocked(const Key& key, Json raw, bool created) {
   auto entry = storeLocked(key, std::move(raw));
   if (!entry.ok()) return entry.status();
@@ -374,7 +429,10 @@ void EmbeddedStore::eraseLocked(std::map<Key, Entry>::iterator it, Json last) {
 void EmbeddedStore::logLocked(WatchEvent::Type type, const std::string& kind_name,
                               std::optional<Kind> kind, Typed typed,
                               std::shared_ptr<const Json> raw) {
-  history_.push_back(Logged{resource_version_, kind_name, kind, type, std::move(typed), std::move(raw)});
+  // Without raw watches nobody reads a logged raw version: the entry keeps it to itself.
+  if (!options_.raw_watches) raw.reset();
+  history_.push_back(
+      Logged{resource_version_, kind_name, kind, type, std::move(typed), std::move(raw)});
   uint64_t slowest = resource_version_;  // what every open watch has read
   for (uint64_t position : watch_positions_) slowest = std::min(slowest, position);
   while (history_.size() > options_.watch_history ||
@@ -567,7 +625,7 @@ StatusOr<Object> EmbeddedStore::patchMetadata(Kind kind, const std::string& name
                                               const std::string& resource_version,
                                               const std::vector<MetadataEdit>& edits) {
   const Key key{std::string(kindName(kind)), kindNamespaced(kind) ? namespace_ : "", name};
-  return updateTyped(key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<Version>> {
+  return editTyped(key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<RawEdit>> {
     if (!resource_version.empty() &&
         resource_version != rawString(raw, {"metadata", "resourceVersion"})) {
       return conflict(std::string(kindResource(kind)), name,
@@ -582,26 +640,34 @@ StatusOr<Object> EmbeddedStore::patchMetadata(Kind kind, const std::string& name
       const auto it = map.find(edit.key);
       return edit.value ? it == map.end() || it->second != *edit.value : it != map.end();
     };
-    if (std::none_of(edits.begin(), edits.end(), changes)) return std::optional<Version>();
-    Json next = raw;
-    Json& raw_meta = metadata(next);
+    if (std::none_of(edits.begin(), edits.end(), changes)) return std::optional<RawEdit>();
     for (const MetadataEdit& edit : edits) {
-      const bool labels = edit.map == MetadataEdit::Map::kLabels;
-      auto& map = labels ? *meta.mutable_labels() : *meta.mutable_annotations();
-      Json& raw_map = raw_meta[labels ? "labels" : "annotations"];
-      if (!raw_map.is_object()) raw_map = Json::object();
+      auto& map = edit.map == MetadataEdit::Map::kLabels ? *meta.mutable_labels()
+                                                         : *meta.mutable_annotations();
       if (edit.value) {
         map[edit.key] = *edit.value;
-        raw_map[edit.key] = *edit.value;
       } else {
         map.erase(edit.key);
-        raw_map.erase(edit.key);
       }
     }
-    for (const char* field : {"labels", "annotations"}) {
-      if (raw_meta[field].empty()) raw_meta.erase(field);  // as the API server writes none
-    }
-    return std::optional<Version>(Version{std::move(next), std::move(typed), {}});
+    return std::optional<RawEdit>([&edits](Json& next) {
+      Json& raw_meta = metadata(next);
+      for (const MetadataEdit& edit : edits) {
+        Json& raw_map =
+            member(raw_meta, edit.map == MetadataEdit::Map::kLabels ? "labels" : "annotations");
+        if (!raw_map.is_object()) raw_map = Json::object();
+        if (edit.value) {
+          member(raw_map, edit.key) = *edit.value;
+        } else {
+          raw_map.erase(edit.key);
+        }
+      }
+      for (const char* field : {"labels", "annotations"}) {
+        const auto it = raw_meta.find(field);
+        if (it != raw_meta.end() && it->empty())
+          raw_meta.erase(it);  // as the API server writes none
+      }
+    });
   });
 }
 
@@ -684,35 +750,34 @@ StatusOr<std::unique_ptr<Watch>> EmbeddedStore::watch(Kind kind,
 
 Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& name,
                               const std::string& uid, const std::string& node) {
-  auto written = updateTyped(Key{"Pod", namespace_, name}, [&](const Json& current, Object& typed)
-                                                               -> StatusOr<std::optional<Version>> {
-    const std::string stored_uid = rawString(current, {"metadata", "uid"});
-    if (!uid.empty() && uid != stored_uid) {
-      return conflict("pods/binding", name,
-                      "Precondition failed: UID in precondition: " + uid +
-                          ", UID in object meta: " + stored_uid);
-    }
-    if (!rawString(current, {"metadata", "deletionTimestamp"}).empty()) {
-      return conflict("pods/binding", name,
-                      "pod " + name + " is being deleted, cannot be assigned to a host");
-    }
-    const std::string assigned = rawString(current, {"spec", "nodeName"});
-    if (!assigned.empty()) {
-      return conflict("pods/binding", name,
-                      "pod " + name + " is already assigned to node \"" + assigned + "\"");
-    }
-    if (node.empty()) return invalidArgument("Binding target name is required");
-    // The same change on both forms: converting the whole pod again would cost more than the
-    // copy (EmbeddedStoreTest.BindingKeepsBothFormsInStep checks they agree).
-    Version version{current, std::move(typed), {}};
-    Json& spec = version.raw["spec"];
-    if (!spec.is_object()) spec = Json::object();
-    spec["nodeName"] = node;
-    const std::string now = timestampNow();
-    setPodScheduled(version.raw, now);
-    setPodScheduled(*version.typed->mutable_pod(), node, now);
-    return std::optional<Version>(std::move(version));
-  });
+  auto written = editTyped(
+      Key{"Pod", namespace_, name},
+      [&](const Json& current, Object& typed) -> StatusOr<std::optional<RawEdit>> {
+        const std::string stored_uid = rawString(current, {"metadata", "uid"});
+        if (!uid.empty() && uid != stored_uid) {
+          return conflict("pods/binding", name,
+                          "Precondition failed: UID in precondition: " + uid +
+                              ", UID in object meta: " + stored_uid);
+        }
+        if (!rawString(current, {"metadata", "deletionTimestamp"}).empty()) {
+          return conflict("pods/binding", name,
+                          "pod " + name + " is being deleted, cannot be assigned to a host");
+        }
+        const std::string assigned = rawString(current, {"spec", "nodeName"});
+        if (!assigned.empty()) {
+          return conflict("pods/binding", name,
+                          "pod " + name + " is already assigned to node \"" + assigned + "\"");
+        }
+        if (node.empty()) return invalidArgument("Binding target name is required");
+        // The same change on both forms: converting the whole pod again would cost more
+        // (EmbeddedStoreTest.BindingKeepsBothFormsInStep checks they agree).
+        std::string now = timestampNow();
+        setPodScheduled(*typed.mutable_pod(), node, now);
+        return std::optional<RawEdit>([&node, now = std::move(now)](Json& pod) {
+          member(member(pod, "spec"), "nodeName") = node;
+          setPodScheduled(pod, now);
+        });
+      });
   return written.ok() ? okStatus() : written.status();
 }
 
@@ -798,6 +863,10 @@ StatusOr<EmbeddedStore::RawList> EmbeddedStore::listRaw(const std::string& kind,
 
 StatusOr<std::unique_ptr<EmbeddedStore::RawWatch>> EmbeddedStore::watchRaw(
     const std::string& kind, const std::string& namespace_, uint64_t after) {
+  if (!options_.raw_watches) {
+    return Status(StatusCode::kFailedPrecondition,
+                  "this embedded store keeps no raw watch history (Options::raw_watches is off)");
+  }
   std::lock_guard lock(mutex_);
   if (after < history_floor_) {
     return Status(StatusCode::kAborted, "too old resource version: " + std::to_string(after) +

@@ -3,8 +3,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <chrono>
 #include <cerrno>
+#include <chrono>
 #include <cstdio>
 #include <cstring>
 #include <filesystem>
@@ -100,7 +100,8 @@ int runRehearsal(const RunOptions& options, std::ostream& out, std::ostream& err
   if (!text.ok()) return fail(text.status());
   auto manifest = parseManifest(*text, options.cluster);
   if (!manifest.ok()) return fail(manifest.status());
-  auto store = EmbeddedStore::load(std::move(manifest).value());
+  auto store = EmbeddedStore::load(std::move(manifest).value(),
+                                   EmbeddedStore::Options{.raw_watches = false});
   if (!store.ok()) return fail(store.status().withContext(options.cluster));
   auto profile = parseProfile(options.profile);
   if (!profile.ok()) return fail(profile.status());

@@ -36,7 +36,8 @@ inline std::string podYaml(const std::string& name, const std::string& cpu,
   return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: default" +
          (metadata.empty() ? "" : ", " + metadata) + "}\nspec:\n" +
          (node_name.empty() ? "" : "  nodeName: " + node_name + "\n") +
-         "  containers:\n  - name: main\n    image: busybox\n    resources:\n      requests: {cpu: \"" +
+         "  containers:\n  - name: main\n    image: busybox\n    resources:\n      requests: {cpu: "
+         "\"" +
          cpu + "\"}\n---\n";
 }
 
@@ -63,10 +64,11 @@ inline std::string volumesWithNodeAffinityYaml() {
          volume("anywhere", "");
 }
 
-inline std::unique_ptr<EmbeddedStore> storeFrom(const std::string& yaml) {
+inline std::unique_ptr<EmbeddedStore> storeFrom(const std::string& yaml,
+                                                EmbeddedStore::Options options = {}) {
   auto manifest = host::parseManifest(yaml, "test.yaml");
   EXPECT_TRUE(manifest.ok()) << manifest.status().message();
-  auto store = EmbeddedStore::load(*manifest);
+  auto store = EmbeddedStore::load(*manifest, options);
   EXPECT_TRUE(store.ok()) << store.status().message();
   return std::move(store).value();
 }

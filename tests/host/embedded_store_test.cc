@@ -227,6 +227,99 @@ spec:
   EXPECT_TRUE(conditions[1].contains("lastTransitionTime"));
 }
 
+// A Binding or a metadata edit is made in place on a version only the store holds; a version
+// somebody holds (a snapshot being written, a raw watch's history) never changes under them.
+TEST(EmbeddedStoreTest, AWriteNeverChangesAVersionSomebodyHolds) {
+  const std::string pods = nodeYaml("n1", "4") + R"(---
+apiVersion: v1
+kind: Pod
+metadata: {name: a, namespace: default, annotations: {keep: "1"}}
+spec: {containers: [{name: c, image: busybox}], unmodeled: {x: 1}}
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: b, namespace: default}
+spec: {containers: [{name: c, image: busybox}]}
+)";
+  using Edit = host::MetadataEdit;
+  const std::vector<Edit> label{{Edit::Map::kLabels, "bound", std::string("yes")}};
+  for (const bool raw_watches : {false, true}) {
+    SCOPED_TRACE(raw_watches ? "with raw watches" : "without raw watches");
+    auto store = storeFrom(pods, EmbeddedStore::Options{.raw_watches = raw_watches});
+    const auto before = store->versions("Pod");  // held, as a snapshot being written holds them
+    ASSERT_EQ(before.size(), 2u);
+    const Json a_before = *before[0];
+    for (const std::string name : {"a", "b"}) {
+      ASSERT_TRUE(store->patchMetadata(host::Kind::kPod, "default", name, "", label).ok());
+      ASSERT_TRUE(store->bindPod("default", name, "", "n1").ok());
+    }
+    EXPECT_EQ(*before[0], a_before) << "a held version changed";
+    EXPECT_FALSE(before[1]->at("spec").contains("nodeName"));
+    // Written again now that nothing holds them: the edits land on what is stored, both forms.
+    for (const std::string name : {"a", "b"}) {
+      ASSERT_TRUE(store
+                      ->patchMetadata(host::Kind::kPod, "default", name, "",
+                                      {{Edit::Map::kAnnotations, "seen", std::string("1")}})
+                      .ok());
+      const auto raw = store->getRaw("Pod", "default", name);
+      ASSERT_TRUE(raw.ok());
+      EXPECT_EQ((*raw)["spec"]["nodeName"], "n1");
+      EXPECT_EQ((*raw)["metadata"]["labels"]["bound"], "yes");
+      EXPECT_EQ((*raw)["metadata"]["annotations"]["seen"], "1");
+      EXPECT_EQ((*raw)["metadata"]["resourceVersion"], std::to_string(store->resourceVersion()));
+      const auto converted = host::objectFromJson(host::Kind::kPod, *raw);
+      ASSERT_TRUE(converted.ok());
+      EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(getObject(*store, "Pod", name),
+                                                                     *converted));
+    }
+    const auto a = store->getRaw("Pod", "default", "a");
+    EXPECT_EQ((*a)["metadata"]["annotations"]["keep"], "1");
+    EXPECT_EQ((*a)["spec"]["unmodeled"]["x"], 1);
+  }
+}
+
+// Each event of a raw watch shows the object as that change left it, though later writes are
+// made in place where they can.
+TEST(EmbeddedStoreTest, RawWatchEventsKeepTheirOwnVersion) {
+  auto store = storeFrom(nodeYaml("n1", "4") +
+                         "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\n"
+                         "spec: {containers: [{name: c, image: busybox}]}\n");
+  auto watch = store->watchRaw("Pod", "", store->resourceVersion());
+  ASSERT_TRUE(watch.ok()) << watch.status().message();
+  using Edit = host::MetadataEdit;
+  ASSERT_TRUE(store
+                  ->patchMetadata(host::Kind::kPod, "default", "p", "",
+                                  {{Edit::Map::kLabels, "step", std::string("1")}})
+                  .ok());
+  ASSERT_TRUE(store->bindPod("default", "p", "", "n1").ok());
+  ASSERT_TRUE(store
+                  ->patchMetadata(host::Kind::kPod, "default", "p", "",
+                                  {{Edit::Map::kLabels, "step", std::string("3")}})
+                  .ok());
+  std::vector<Json> seen;
+  for (int i = 0; i < 3; ++i) {
+    auto event = (*watch)->next(std::chrono::milliseconds(1000));
+    ASSERT_TRUE(event.ok() && event->has_value());
+    seen.push_back((*event)->object);
+  }
+  EXPECT_EQ(seen[0]["metadata"]["labels"]["step"], "1");
+  EXPECT_FALSE(seen[0]["spec"].contains("nodeName"));
+  EXPECT_EQ(seen[1]["metadata"]["labels"]["step"], "1");
+  EXPECT_EQ(seen[1]["spec"]["nodeName"], "n1");
+  EXPECT_EQ(seen[2]["metadata"]["labels"]["step"], "3");
+  EXPECT_NE(seen[0]["metadata"]["resourceVersion"], seen[1]["metadata"]["resourceVersion"]);
+}
+
+TEST(EmbeddedStoreTest, RawWatchesNeedTheirHistory) {
+  auto store = storeFrom(nodeYaml("n1", "4"), EmbeddedStore::Options{.raw_watches = false});
+  auto watch = store->watchRaw("Pod", "", store->resourceVersion());
+  ASSERT_FALSE(watch.ok());
+  EXPECT_EQ(watch.status().code(), StatusCode::kFailedPrecondition);
+  EXPECT_NE(watch.status().message().find("raw_watches"), std::string::npos);
+  // Typed watches work as ever.
+  EXPECT_TRUE(store->watch(host::Kind::kPod, "").ok());
+}
+
 // A patch converts only the top-level fields it changes; the stored subset must still be
 // exactly what converting the whole raw object gives, whatever the patch touched.
 TEST(EmbeddedStoreTest, PatchesKeepBothFormsInStep) {
@@ -491,7 +584,8 @@ TEST(EmbeddedStoreTest, PatchesWithinAnObjectChangeOnlyWhatDiffers) {
   auto store = storeFrom(
       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: default\n"
       "  labels: {app: web, tier: front}\n  unmodeledMeta: {kept: true}\n"
-      "spec:\n  unmodeledSpec: 7\n  containers:\n  - {name: main, image: busybox:1, unmodeledC: x}\n"
+      "spec:\n  unmodeledSpec: 7\n  containers:\n  - {name: main, image: busybox:1, unmodeledC: "
+      "x}\n"
       "  - {name: side, image: envoy:1}\n---\n");
   const auto raw = [&] {
     auto got = store->getRaw("Pod", "default", "p");
@@ -764,7 +858,8 @@ TEST(EmbeddedStoreTest, CreateWithGenerateNameAndAlreadyExists) {
 
 TEST(EmbeddedStoreTest, SnapshotKeepsUnmodeledKindsAndFields) {
   const std::string yaml =
-      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\ndata: {k: v}\n---\n" +
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\ndata: {k: "
+      "v}\n---\n" +
       podYaml("p", "1");
   auto store = storeFrom(yaml);
   auto pod = getObject(*store, "Pod", "p");

@@ -40,6 +40,12 @@ class EmbeddedStore final : public ClusterBackend {
     // watch_history in all, past which that watch is Gone.
     size_t watch_history = 100'000;
     size_t watch_history_idle = 10'000;
+    // Whether raw watches (watchRaw: what the test API server serves) can be opened. They need
+    // every logged change to keep the object's raw version, which then is never the store's
+    // alone: each write copies the whole raw object to change it. Without them (kbinder run
+    // and the load generator watch typed forms only), a write that is a small edit (a Binding,
+    // a label) makes it in place on a version nobody else holds.
+    bool raw_watches = true;
   };
 
   // Checks every modeled object against the schema (errors name the object and the field),
@@ -179,8 +185,9 @@ class EmbeddedStore final : public ClusterBackend {
     std::shared_ptr<const std::string> encoded_;
   };
 
-  // An object's versions are immutable and shared between the current state and the watch
-  // history, so logging a change copies nothing.
+  // An object's versions are shared between the current state and the watch history, so
+  // logging a change copies nothing, and immutable while shared: a version only its entry
+  // holds may be edited in place, under the lock (editTyped).
   struct Entry {
     uint64_t sequence = 0;  // load/creation order, for snapshots
     std::optional<Kind> kind;
@@ -207,7 +214,9 @@ class EmbeddedStore final : public ClusterBackend {
     explicit WriteLock(EmbeddedStore& store) : store_(store), lock_(store.mutex_) {}
     ~WriteLock() {
       std::vector<Logged> retired;  // constructing an empty vector allocates nothing
+      std::vector<std::shared_ptr<const Json>> retired_raw;
       if (!store_.retired_.empty()) retired.swap(store_.retired_);
+      if (!store_.retired_raw_.empty()) retired_raw.swap(store_.retired_raw_);
       lock_.unlock();
     }
     WriteLock(const WriteLock&) = delete;
@@ -227,22 +236,36 @@ class EmbeddedStore final : public ClusterBackend {
     std::string encoded;
   };
   static void encodeAhead(Kind kind, Version& version);
+  // The raw version an entry holds, to edit in place: only under the lock, and only when the
+  // entry's reference is the only one (every reference is taken under the lock, so none can be
+  // gained meanwhile). Entries are made with a non-const Json, so the edit is well-defined.
+  static Json& editableRawLocked(Entry& entry) { return const_cast<Json&>(*entry.raw); }
   static StatusOr<Version> convert(std::optional<Kind> kind, Json raw);
   // Stamps the next resourceVersion on both forms of `version` and stores them (the raw form
   // moved from `version`; the typed one kept as Typed does, the caller may still use it); the
-  // entry written. Requires mutex_.
-  Entry* commitLocked(const Key& key, std::optional<Kind> kind, Version& version);
+  // entry written. `raw_in_place`: the entry's raw version was edited in place (see editTyped)
+  // and is stamped there; `version.raw` is not used. Requires mutex_, held through a WriteLock.
+  Entry* commitLocked(const Key& key, std::optional<Kind> kind, Version& version,
+                      bool raw_in_place = false);
   // Converts `raw` and commits it. Requires mutex_.
   StatusOr<Entry*> storeLocked(const Key& key, Json raw);
   // Optimistic write of an existing object: `change` makes the new version from the current
   // one outside the lock (copying and converting is the costly part of a write); it is
   // committed if no other write came in between, else `change` runs again on the newer one.
   // `change` is given the current version's typed form, its own copy (it may move from it into
-  // the version it returns), and returns nullopt for "no change" (nothing written). The typed form written, or the
-  // current one when nothing was.
-  using Change = std::function<StatusOr<std::optional<Version>>(const Json& raw,
-                                                                kbinder::v1::Object& typed)>;
+  // the version it returns), and returns nullopt for "no change" (nothing written). The typed form
+  // written, or the current one when nothing was.
+  using Change =
+      std::function<StatusOr<std::optional<Version>>(const Json& raw, kbinder::v1::Object& typed)>;
   StatusOr<kbinder::v1::Object> updateTyped(const Key& key, const Change& change);
+  // As updateTyped, for a change whose raw part is a small edit: `edit` makes the typed form
+  // (on its own copy) and returns the edit to make on the raw form, or nullopt for "no change".
+  // The edit is made in place when the store holds the raw version alone (see
+  // Options::raw_watches), else on a copy made outside the lock, as updateTyped does.
+  using RawEdit = std::function<void(Json& raw)>;
+  using Edit =
+      std::function<StatusOr<std::optional<RawEdit>>(const Json& raw, kbinder::v1::Object& typed)>;
+  StatusOr<kbinder::v1::Object> editTyped(const Key& key, const Edit& edit);
   // storeLocked, then logs the event.
   StatusOr<Entry*> writeLocked(const Key& key, Json raw, bool created);
   Status prepareNewLocked(Json& raw, std::optional<Kind> kind);
@@ -290,6 +313,7 @@ class EmbeddedStore final : public ClusterBackend {
   std::deque<Logged> history_;
   uint64_t history_floor_ = 0;  // watches from below this resourceVersion are Gone
   std::vector<Logged> retired_;  // trimmed from the history, for WriteLock to destroy unlocked
+  std::vector<std::shared_ptr<const Json>> retired_raw_;  // superseded raw versions, the same
   // How far each open watch has read (the resourceVersion of its last event); see ReadPosition.
   std::list<uint64_t> watch_positions_;
   Manifest form_;               // the loaded manifest's shape, without its objects

@@ -45,6 +45,10 @@ void writeManifest(const Manifest& form, const std::vector<const Json*>& objects
 // and adding keys grow them by doubling, so a stored object would otherwise carry up to as much
 // unused room as it has content.
 void shrinkToFit(Json& value);
+// `object[key]`, `object` made an object first when it is not one. A new key grows the object
+// by moving its values: operator[] on a full object (as shrinkToFit leaves it) copies every
+// value whole, since an element's key is const and its move may throw.
+Json& member(Json& object, const std::string& key);
 
 // One YAML document or JSON text to a value, and a value to block-style YAML.
 StatusOr<Json> parseYaml(std::string_view text, std::string_view source);
