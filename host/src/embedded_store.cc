@@ -322,36 +322,6 @@ StatusOr<EmbeddedStore::Entry*> EmbeddedStore::storeLocked(const Key& key, Json 
   return commitLocked(key, kind, *version);
 }
 
-StatusOr<Object> EmbeddedStore::updateTyped(const Key& key, const Change& change) {
-  const auto kind = kindFromName(std::get<0>(key));
-  while (true) {
-    std::shared_ptr<const Json> raw;
-    Typed current;
-    {
-      std::lock_guard lock(mutex_);
-      const auto it = objects_.find(key);
-      if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
-      raw = it->second.raw;
-      current = it->second.typed;
-    }
-    if (!current) return internalError(std::get<0>(key) + " is not a modeled kind");
-    auto typed = current.get();
-    if (!typed.ok()) return typed.status();
-    auto next = change(*raw, *typed);
-    if (!next.ok()) return next.status();
-    if (!next->has_value()) return typed;
-    shrinkToFit((*next)->raw);
-    if (kind) encodeAhead(*kind, **next);
-    WriteLock lock(*this);
-    const auto it = objects_.find(key);
-    if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
-    if (it->second.raw != raw) continue;  // written meanwhile: again, on the newer version
-    Entry* entry = commitLocked(key, kind, **next);
-    logLocked(WatchEvent::Type::kModified, std::get<0>(key), kind, entry->typed, entry->raw);
-    return std::move(*(*next)->typed);
-  }
-}
-
 StatusOr<Object> EmbeddedStore::editTyped(const Key& key, const Edit& edit) {
   const auto kind = kindFromName(std::get<0>(key));
   while (true) {
@@ -588,15 +558,26 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
   const auto& meta = metadataOf(request.object());
   const Key key{std::string(kindName(*kind)), kindNamespaced(*kind) ? meta.namespace_() : "",
                 meta.name()};
-  return updateTyped(key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<Version>> {
+  return editTyped(key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<RawEdit>> {
     const std::string current = rawString(raw, {"metadata", "resourceVersion"});
     if (!meta.resource_version().empty() && meta.resource_version() != current) {
       return conflict(std::string(kindResource(*kind)), meta.name(),
                       "the object has been modified; please apply your changes to the latest "
                       "version and try again");
     }
-    std::vector<std::string> fields;
-    Json next = applySubsetChange(*kind, raw, typed, request.object(), request.subresource(), &fields);
+    SubsetChange change = subsetChange(*kind, typed, request.object(), request.subresource());
+    // Only the top-level fields the change names are copied and rebased (a BindRequest's
+    // status, not its spec); the edit moves them into the stored object.
+    std::vector<std::string> keys;
+    Json next = Json::object();
+    for (const Json* side : {&change.before, &change.after}) {
+      for (const auto& [name, value] : side->items()) {
+        if (std::find(keys.begin(), keys.end(), name) != keys.end()) continue;
+        keys.push_back(name);
+        if (const auto it = raw.find(name); it != raw.end()) next[name] = *it;
+      }
+    }
+    rebaseInPlace(next, change.before, change.after);
     // Only the changed fields can differ: those are compared and converted.
     const auto same = [&](const std::string& path) {
       const Json* a = &raw;
@@ -612,11 +593,20 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
       }
       return (a == nullptr) == (b == nullptr) && (a == nullptr || *a == *b);
     };
-    if (std::all_of(fields.begin(), fields.end(), same)) {
-      return std::optional<Version>();  // nothing changed: no write, as the API server
+    if (std::all_of(change.changed.begin(), change.changed.end(), same)) {
+      return std::optional<RawEdit>();  // nothing changed: no write, as the API server
     }
-    if (Status s = refreshFields(*kind, next, fields, typed); !s.ok()) return s;
-    return std::optional<Version>(Version{std::move(next), std::move(typed), {}});
+    if (Status s = refreshFields(*kind, next, change.changed, typed); !s.ok()) return s;
+    return std::optional<RawEdit>(
+        [next = std::move(next), keys = std::move(keys)](Json& target) mutable {
+          for (const std::string& name : keys) {
+            if (const auto it = next.find(name); it != next.end()) {
+              member(target, name) = std::move(*it);
+            } else {
+              target.erase(name);
+            }
+          }
+        });
   });
 }
 

@@ -657,9 +657,6 @@ Json messageToJson(const pb::Message& message) {
 
 Json objectToJson(const Object& object) { return messageToJson(payload(object)); }
 
-namespace {
-
-// rebase() on `target` in place: each raw value is moved, never copied, to where it ends up.
 void rebaseInPlace(Json& target, const Json& before, const Json& after) {
   if (before == after) return;
   if (before.is_object() && after.is_object()) {
@@ -671,10 +668,11 @@ void rebaseInPlace(Json& target, const Json& before, const Json& after) {
       const auto old = before.find(key);
       const auto base = target.find(key);
       if (old == before.end() && base == target.end()) {
-        target[key] = value;
+        member(target, key) = value;
       } else {
         // New in the subset, over an existing raw value: that value's unmodeled fields stay.
-        rebaseInPlace(target[key], old == before.end() ? Json::object() : *old, value);
+        rebaseInPlace(base != target.end() ? *base : member(target, key),
+                      old == before.end() ? Json::object() : *old, value);
       }
     }
     return;
@@ -709,6 +707,8 @@ void rebaseInPlace(Json& target, const Json& before, const Json& after) {
   }
   target = after;
 }
+
+namespace {
 
 // A message's deterministic encoding, which orders map entries.
 std::string deterministicEncoding(const pb::Message& m) {
@@ -819,6 +819,13 @@ Json rebase(const Json& raw, const Json& before, const Json& after) {
 
 Json applySubsetChange(Kind kind, const Json& raw, const Object& current, const Object& requested,
                        const std::string& subresource, std::vector<std::string>* changed) {
+  SubsetChange change = subsetChange(kind, current, requested, subresource);
+  if (changed != nullptr) *changed = std::move(change.changed);
+  return rebase(raw, change.before, change.after);
+}
+
+SubsetChange subsetChange(Kind kind, const Object& current, const Object& requested,
+                          const std::string& subresource) {
   // Only the top-level fields the request changes are converted and carried over: a patch of
   // a pod's labels need not turn the whole pod into JSON twice. rebase() leaves a key absent
   // from both sides as the raw object has it, so leaving out equal fields changes nothing.
@@ -828,7 +835,10 @@ Json applySubsetChange(Kind kind, const Json& raw, const Object& current, const 
   const pb::Message& to = payload(requested);
   const pb::Descriptor* descriptor = from.GetDescriptor();
   const pb::Reflection& reflection = *from.GetReflection();
-  Json before = Json::object(), after = Json::object();
+  SubsetChange out{Json::object(), Json::object(), {}};
+  Json& before = out.before;
+  Json& after = out.after;
+  std::vector<std::string>* changed = &out.changed;
   for (int i = 0; i < descriptor->field_count(); ++i) {
     const pb::FieldDescriptor* field = descriptor->field(i);
     const std::string& name = field->json_name();
@@ -866,7 +876,7 @@ Json applySubsetChange(Kind kind, const Json& raw, const Object& current, const 
       }
     }
   }
-  return rebase(raw, before, after);
+  return out;
 }
 
 Json mergePatch(const Json& from, const Json& to) {

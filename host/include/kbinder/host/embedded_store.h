@@ -249,19 +249,13 @@ class EmbeddedStore final : public ClusterBackend {
                       bool raw_in_place = false);
   // Converts `raw` and commits it. Requires mutex_.
   StatusOr<Entry*> storeLocked(const Key& key, Json raw);
-  // Optimistic write of an existing object: `change` makes the new version from the current
-  // one outside the lock (copying and converting is the costly part of a write); it is
-  // committed if no other write came in between, else `change` runs again on the newer one.
-  // `change` is given the current version's typed form, its own copy (it may move from it into
-  // the version it returns), and returns nullopt for "no change" (nothing written). The typed form
-  // written, or the current one when nothing was.
-  using Change =
-      std::function<StatusOr<std::optional<Version>>(const Json& raw, kbinder::v1::Object& typed)>;
-  StatusOr<kbinder::v1::Object> updateTyped(const Key& key, const Change& change);
-  // As updateTyped, for a change whose raw part is a small edit: `edit` makes the typed form
-  // (on its own copy) and returns the edit to make on the raw form, or nullopt for "no change".
-  // The edit is made in place when the store holds the raw version alone (see
-  // Options::raw_watches), else on a copy made outside the lock, as updateTyped does.
+  // Optimistic write of an existing object: `edit` is given the current version (raw, and its
+  // typed form as its own copy), changes the typed form and returns the edit that makes the
+  // same change on the raw one, or nullopt for "no change" (nothing written). Outside the lock
+  // (converting is the costly part of a write); if another write came in meanwhile, `edit`
+  // runs again on the newer version. The raw edit, applied once, is made in place when the
+  // store holds the raw version alone (see Options::raw_watches), else on a copy made outside
+  // the lock. The typed form written, or the current one when nothing was.
   using RawEdit = std::function<void(Json& raw)>;
   using Edit =
       std::function<StatusOr<std::optional<RawEdit>>(const Json& raw, kbinder::v1::Object& typed)>;

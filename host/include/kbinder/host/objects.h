@@ -88,6 +88,8 @@ Json objectToJson(const kbinder::v1::Object& object);
 // Carries the change from `before` to `after` (two subset JSONs) onto `raw`, the object
 // `before` was read from; fields the subset does not model stay as they were.
 Json rebase(const Json& raw, const Json& before, const Json& after);
+// rebase() on `target` itself: each raw value is moved, never copied, to where it ends up.
+void rebaseInPlace(Json& target, const Json& before, const Json& after);
 // The raw object a patch request makes of `raw` (whose subset is `current`): the requested
 // subset's changes carried onto it, except identity (name, namespace, uid, resourceVersion,
 // timestamps) and what the other subresource owns (status for "", all but status for "status"
@@ -98,6 +100,17 @@ Json rebase(const Json& raw, const Json& before, const Json& after);
 Json applySubsetChange(Kind kind, const Json& raw, const kbinder::v1::Object& current,
                        const kbinder::v1::Object& requested, const std::string& subresource,
                        std::vector<std::string>* changed = nullptr);
+// What applySubsetChange carries onto the raw object, before it does: the top-level fields the
+// request changes as two subset JSONs (rebase()'s `before` and `after`), and `changed` as above.
+// A caller that rebases only the raw object's top-level fields named in either side gets those
+// fields as applySubsetChange would make them; the others it leaves as they are.
+struct SubsetChange {
+  Json before;
+  Json after;
+  std::vector<std::string> changed;
+};
+SubsetChange subsetChange(Kind kind, const kbinder::v1::Object& current,
+                          const kbinder::v1::Object& requested, const std::string& subresource);
 
 // The JSON merge patch that turns `from` into `to`; an empty object when they are equal.
 Json mergePatch(const Json& from, const Json& to);
