@@ -240,6 +240,28 @@ TEST(ManifestTest, ShrinkToFitKeepsTheValueAndGivesBackTheRoomGrowingLeft) {
   EXPECT_EQ(value.dump(), text_before);  // key order too
 }
 
+// member() adds a key to a full object by moving its values: each keeps its storage, where
+// operator[] would copy them whole. An existing key is found, not added again.
+TEST(ManifestTest, MemberGrowsAnObjectWithoutCopyingItsValues) {
+  Json pod = Json::parse(R"({"kind":"Pod","spec":{"containers":[{"name":"c"}],"volumes":[]}})");
+  shrinkToFit(pod);
+  const auto* spec_storage = &pod["spec"].get_ref<Json::object_t&>();
+  const auto* containers_storage = &pod["spec"]["containers"].get_ref<Json::array_t&>();
+  member(pod, "status") = Json::object();
+  member(member(pod, "spec"), "nodeName") = "n1";
+  EXPECT_EQ(&pod["spec"].get_ref<Json::object_t&>(), spec_storage);
+  EXPECT_EQ(&pod["spec"]["containers"].get_ref<Json::array_t&>(), containers_storage);
+  EXPECT_EQ(pod.dump(),
+            R"({"kind":"Pod","spec":{"containers":[{"name":"c"}],"volumes":[],"nodeName":"n1"},)"
+            R"("status":{}})");
+  member(member(pod, "spec"), "nodeName") = "n2";  // found, not added again
+  EXPECT_EQ(pod["spec"].size(), 3u);
+  EXPECT_EQ(pod["spec"]["nodeName"], "n2");
+  Json scalar = 5;
+  member(scalar, "a") = 1;  // not an object: made one
+  EXPECT_EQ(scalar, Json::parse(R"({"a":1})"));
+}
+
 TEST(ObjectsTest, SubsetConversionNamesTheFieldOnATypeMismatch) {
   const Json pod = Json::parse(R"({"apiVersion": "v1", "kind": "Pod", "metadata": {"name": "p"},
       "spec": {"containers": "not a list"}})");
