@@ -574,7 +574,7 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
       for (const auto& [name, value] : side->items()) {
         if (std::find(keys.begin(), keys.end(), name) != keys.end()) continue;
         keys.push_back(name);
-        if (const auto it = raw.find(name); it != raw.end()) next[name] = *it;
+        if (const auto it = raw.find(name); it != raw.end()) member(next, name) = *it;
       }
     }
     rebaseInPlace(next, change.before, change.after);
