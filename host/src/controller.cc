@@ -2,6 +2,7 @@
 
 #include <algorithm>
 #include <cmath>
+#include <tuple>
 
 #include "kbinder/host/logging.h"
 #include "kbinder/host/metrics.h"
@@ -422,7 +423,11 @@ void Controller::waitUntilSettled(const std::function<void(size_t, size_t)>& pro
 std::vector<RequestRecord> Controller::records() const {
   std::lock_guard lock(mutex_);
   std::vector<RequestRecord> out;
+  out.reserve(records_.size());
   for (const auto& [key, record] : records_) out.push_back(record);
+  std::sort(out.begin(), out.end(), [](const RequestRecord& a, const RequestRecord& b) {
+    return std::tie(a.namespace_, a.name) < std::tie(b.namespace_, b.name);
+  });
   return out;
 }
 
