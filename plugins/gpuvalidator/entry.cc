@@ -8,15 +8,21 @@ namespace {
 
 using kbinder::plugins::gpuvalidator::GpuValidator;
 using kbinder::sdk::Call;
-using kbinder::sdk::decode;
+using kbinder::sdk::CycleObjects;
 
 const GpuValidator& self(void* instance) { return *static_cast<const GpuValidator*>(instance); }
 
-kbinder_status_t validate(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void**) {
+// Validate, Mutate and PreBind read the same pod and request: decoded once for the cycle.
+CycleObjects& objects(void** state) {
+  return kbinder::sdk::cycleState<CycleObjects>(state);
+}
+
+kbinder_status_t validate(void* instance, kbinder_call* call, const kbinder_cycle* cycle,
+                          void** state) {
   const Call c(kbinder::sdk::hostServices(), call);
   return kbinder::sdk::guarded(c, [&] {
-    const auto pod = decode<kbinder::v1::Pod>(cycle->pod, "pod");
-    const auto request = decode<kbinder::v1::BindRequest>(cycle->bind_request, "bind request");
+    const auto& pod = objects(state).pod(*cycle);
+    const auto& request = objects(state).request(*cycle);
     const auto problems = self(instance).validate(pod, request);
     if (problems.empty()) return KBINDER_STATUS_SUCCESS;
     kbinder::v1::ValidateResult result;
@@ -26,22 +32,24 @@ kbinder_status_t validate(void* instance, kbinder_call* call, const kbinder_cycl
   });
 }
 
-kbinder_status_t mutate(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void**) {
+kbinder_status_t mutate(void* instance, kbinder_call* call, const kbinder_cycle* cycle,
+                        void** state) {
   const Call c(kbinder::sdk::hostServices(), call);
   return kbinder::sdk::guarded(c, [&] {
-    const auto pod = decode<kbinder::v1::Pod>(cycle->pod, "pod");
-    const auto request = decode<kbinder::v1::BindRequest>(cycle->bind_request, "bind request");
+    const auto& pod = objects(state).pod(*cycle);
+    const auto& request = objects(state).request(*cycle);
     c.setResult(self(instance).mutate(pod, request));
     return KBINDER_STATUS_SUCCESS;
   });
 }
 
-kbinder_status_t preBind(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void**) {
+kbinder_status_t preBind(void* instance, kbinder_call* call, const kbinder_cycle* cycle,
+                         void** state) {
   const Call c(kbinder::sdk::hostServices(), call);
   return kbinder::sdk::guarded(c, [&] {
-    const auto request = decode<kbinder::v1::BindRequest>(cycle->bind_request, "bind request");
+    const auto& request = objects(state).request(*cycle);
     if (!GpuValidator::grantsGpus(request)) return KBINDER_STATUS_SUCCESS;  // the node not decoded
-    const auto node = decode<kbinder::v1::Node>(cycle->node, "node");
+    const auto& node = objects(state).node(*cycle);
     if (const auto refusal = self(instance).checkNode(request, node)) {
       c.setMessage(*refusal);
       return KBINDER_STATUS_UNSCHEDULABLE;
@@ -59,7 +67,7 @@ const kbinder_plugin_descriptor kDescriptor = {
     .reserved0 = 0,
     .create = &kbinder::sdk::createInstance<GpuValidator>,
     .destroy = &kbinder::sdk::destroyInstance<GpuValidator>,
-    .release_cycle_state = nullptr,
+    .release_cycle_state = &kbinder::sdk::releaseCycleState<CycleObjects>,
     .validate = &validate,
     .mutate = &mutate,
     .reserve = nullptr,
@@ -68,7 +76,8 @@ const kbinder_plugin_descriptor kDescriptor = {
     .pre_bind = &preBind,
     .bind = nullptr,
     .post_bind = nullptr,
-    .description = "Checks GPU request shape and that the BindRequest's GPU grant fits pod and node",
+    .description =
+        "Checks GPU request shape and that the BindRequest's GPU grant fits pod and node",
 };
 
 }  // namespace

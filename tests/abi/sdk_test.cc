@@ -130,6 +130,50 @@ TEST(SdkWireTest, PresentAgreesWithDecoding) {
   EXPECT_FALSE(wire::present(nullptr, 0, claim)) << "an empty message holds nothing";
 }
 
+// A hook's objects decoded for the cycle: the same bytes give what was decoded; other bytes, if
+// only of the same length (a label changed by Mutate), are decoded again.
+TEST(SdkCycleObjectsTest, DecodesAgainOnlyWhatChanged) {
+  const auto bytesOf = [](const std::string& s) {
+    return kbinder_bytes{reinterpret_cast<const uint8_t*>(s.data()), s.size()};
+  };
+  kbinder::v1::Pod pod;
+  pod.mutable_metadata()->set_name("p");
+  (*pod.mutable_metadata()->mutable_labels())["tier"] = "a";
+  const std::string first = pod.SerializeAsString();
+  (*pod.mutable_metadata()->mutable_labels())["tier"] = "b";
+  const std::string second = pod.SerializeAsString();
+  ASSERT_EQ(first.size(), second.size());
+  kbinder::v1::BindRequest request;
+  request.mutable_spec()->set_pod_name("p");
+  const std::string request_bytes = request.SerializeAsString();
+
+  CycleObjects objects;
+  kbinder_cycle cycle{};
+  cycle.pod = bytesOf(first);
+  cycle.bind_request = bytesOf(request_bytes);
+  const kbinder::v1::Pod* decoded = &objects.pod(cycle);
+  EXPECT_EQ(decoded->metadata().labels().at("tier"), "a");
+  const std::string copy = first;  // the same bytes elsewhere
+  cycle.pod = bytesOf(copy);
+  EXPECT_EQ(&objects.pod(cycle), decoded);
+  EXPECT_EQ(objects.pod(cycle).metadata().labels().at("tier"), "a");
+  cycle.pod = bytesOf(second);
+  EXPECT_EQ(objects.pod(cycle).metadata().labels().at("tier"), "b");
+  EXPECT_EQ(objects.request(cycle).spec().pod_name(), "p");
+
+  // Bytes that do not decode throw, and are not taken for the ones decoded before.
+  const std::string broken =
+      "\x0a\x05"
+      "ab";  // a 5-byte field with 2 bytes
+  cycle.pod = bytesOf(broken);
+  EXPECT_THROW(objects.pod(cycle), std::runtime_error);
+  EXPECT_THROW(objects.pod(cycle), std::runtime_error);
+  cycle.pod = bytesOf(second);
+  EXPECT_EQ(objects.pod(cycle).metadata().labels().at("tier"), "b");
+  cycle.node = kbinder_bytes{nullptr, 0};
+  EXPECT_EQ(objects.node(cycle).metadata().name(), "") << "empty bytes: the empty message";
+}
+
 // Bytes that do not parse answer "present": the caller decodes them and reports the fault.
 TEST(SdkWireTest, MalformedBytesAnswerPresent) {
   const std::initializer_list<int> path = {4, 5, 2};

@@ -69,6 +69,49 @@ Message decode(kbinder_bytes bytes, const char* what) {
   return message;
 }
 
+// A message the host hands over, decoded once for the cycle: kept in the plugin's cycle state,
+// it is decoded again only when the bytes differ from those decoded last (the pod after a
+// Mutate that changed it). Comparing the bytes costs a small fraction of decoding them.
+template <class Message>
+class CycleDecoded {
+ public:
+  // Throws std::runtime_error, as decode() does, when the bytes do not decode.
+  const Message& get(kbinder_bytes bytes, const char* what) {
+    const std::string_view now(reinterpret_cast<const char*>(bytes.data), bytes.size);
+    if (!decoded_ || now != bytes_) {
+      decoded_ = false;
+      message_ = decode<Message>(bytes, what);
+      bytes_.assign(now);
+      decoded_ = true;
+    }
+    return message_;
+  }
+
+ private:
+  bool decoded_ = false;
+  std::string bytes_;
+  Message message_;
+};
+
+// The cycle's objects, each decoded when a hook first asks for it and kept for the hooks after
+// (see CycleDecoded). For a plugin whose hooks read them in more than one hook: its cycle state
+// holds one (or derives from it), released by releaseCycleState.
+class CycleObjects {
+ public:
+  const kbinder::v1::Pod& pod(const kbinder_cycle& cycle) { return pod_.get(cycle.pod, "pod"); }
+  const kbinder::v1::Node& node(const kbinder_cycle& cycle) {
+    return node_.get(cycle.node, "node");
+  }
+  const kbinder::v1::BindRequest& request(const kbinder_cycle& cycle) {
+    return request_.get(cycle.bind_request, "bind request");
+  }
+
+ private:
+  CycleDecoded<kbinder::v1::Pod> pod_;
+  CycleDecoded<kbinder::v1::Node> node_;
+  CycleDecoded<kbinder::v1::BindRequest> request_;
+};
+
 // Runs `body` (returning kbinder_status_t) and turns any exception into ERROR with the
 // exception's text as the message: nothing is thrown across the boundary.
 template <class Body>
@@ -116,6 +159,12 @@ template <class State>
 State& cycleState(void** slot) {
   if (*slot == nullptr) *slot = new State();
   return *static_cast<State*>(*slot);
+}
+
+// release_cycle_state for a State made by cycleState<State>.
+template <class State>
+void releaseCycleState(void* /*instance*/, void* state) {
+  delete static_cast<State*>(state);
 }
 
 // The ABI status for a logic Verdict; sets its message on the call.
