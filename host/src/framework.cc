@@ -10,7 +10,6 @@ namespace kbinder::host {
 namespace {
 
 using Clock = std::chrono::steady_clock;
-using kbinder::v1::Node;
 using kbinder::v1::Pod;
 
 std::string seconds(std::chrono::nanoseconds d) {
@@ -167,13 +166,18 @@ class Framework::Cycle {
     get.set_kind("Node");
     get.set_name(node_name_);
     get.set_fresh(false);  // nothing is written to the node: a watch-fed copy will do
-    auto node = fw_.cluster_.get(get);
+    // Only the plugins read the node: it is taken encoded, as the backend keeps it, and never
+    // decoded here.
+    auto node = fw_.cluster_.getEncoded(get);
     if (!node.ok()) {
       const bool gone = node.status().code() == StatusCode::kNotFound;
       return fail(CycleOutcome::kRetry,
                   gone ? "node " + node_name_ + " not found" : "reading node: " + node.status().message());
     }
-    node_ = std::move(*node->mutable_node());
+    node_bytes_.clear();
+    if (!appendEncodedPayload(*node, node_bytes_)) {
+      return fail(CycleOutcome::kRetry, "reading node: the backend's answer does not decode");
+    }
     return CycleResult{};
   }
 
@@ -231,13 +235,13 @@ class Framework::Cycle {
     return {};
   }
 
-  // The cycle's objects as the plugins see them, encoded once, when the first hook is called (a
-  // profile without plugins encodes nothing), and the pod again only when Mutate changed it.
+  // The cycle's objects as the plugins see them: the node as the backend handed it over, the
+  // request and the pod encoded once, when the first hook is called (a profile without plugins
+  // encodes nothing), and the pod again only when Mutate changed it.
   kbinder_cycle cycleView() {
     if (!encoded_) {
       request_bytes_ = input_.request.SerializeAsString();
       pod_bytes_ = pod_.SerializeAsString();
-      node_bytes_ = node_.SerializeAsString();
       encoded_ = true;
     }
     kbinder_cycle c{};
@@ -517,7 +521,6 @@ class Framework::Cycle {
   std::string log_context_;
   std::string node_name_;
   Pod pod_;
-  Node node_;
   bool encoded_ = false;
   std::string request_bytes_, pod_bytes_, node_bytes_;
   std::chrono::nanoseconds plugin_time_{0};

@@ -63,6 +63,14 @@ int32_t serviceCancelled(kbinder_call* call) {
   return call->deadline && std::chrono::steady_clock::now() > *call->deadline ? 1 : 0;
 }
 
+// A response as the plugin receives it: encoded already (a get's), or a message to encode.
+std::string encoded(std::string bytes) {
+  return bytes;
+}
+std::string encoded(const google::protobuf::MessageLite& message) {
+  return message.SerializeAsString();
+}
+
 // Shared shape of get/list/patch: decode the request, run it, hand out the response.
 template <class Request, class Run>
 kbinder_status_t objectService(kbinder_call* call, kbinder_bytes request, kbinder_bytes* response,
@@ -90,7 +98,7 @@ kbinder_status_t objectService(kbinder_call* call, kbinder_bytes request, kbinde
   if (!result.ok()) return fail(toAbiStatus(result.status().code()), result.status().message());
   std::lock_guard lock(call->mutex);
   call->last_error.clear();
-  auto& bytes = call->responses.emplace_back(result->SerializeAsString());
+  auto& bytes = call->responses.emplace_back(encoded(std::move(result).value()));
   *response = kbinder_bytes{reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};
   return KBINDER_STATUS_SUCCESS;
 }
@@ -98,7 +106,7 @@ kbinder_status_t objectService(kbinder_call* call, kbinder_bytes request, kbinde
 kbinder_status_t serviceGet(kbinder_call* call, kbinder_bytes request, kbinder_bytes* response) {
   return objectService<kbinder::v1::GetRequest>(
       call, request, response, "kbinder.v1.GetRequest",
-      [](ObjectServices& objects, const auto& r) { return objects.get(r); });
+      [](ObjectServices& objects, const auto& r) { return objects.getEncoded(r); });
 }
 
 kbinder_status_t serviceList(kbinder_call* call, kbinder_bytes request, kbinder_bytes* response) {

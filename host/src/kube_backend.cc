@@ -251,6 +251,13 @@ class KubernetesBackend::Cache {
     if (entry == nullptr) return std::nullopt;
     return entry->typed;
   }
+  // The same, encoded straight from the entry (no copy of the message is made).
+  std::optional<std::string> findEncoded(const std::string& ns, const std::string& name) {
+    std::lock_guard lock(mutex_);
+    const Entry* entry = findLocked(ns, name);
+    if (entry == nullptr) return std::nullopt;
+    return entry->typed.SerializeAsString();
+  }
   // The object's raw form if the cache holds it at `resource_version` (only the raw form is
   // copied: most reads want the typed one alone).
   std::optional<Json> findRaw(const std::string& ns, const std::string& name,
@@ -568,6 +575,20 @@ StatusOr<Object> KubernetesBackend::get(const kbinder::v1::GetRequest& request) 
   auto text = fetchText(*kind, request.namespace_(), request.name());
   if (!text.ok()) return text.status();
   return objectFromAnswer(*kind, *text);
+}
+
+StatusOr<std::string> KubernetesBackend::getEncoded(const kbinder::v1::GetRequest& request) {
+  const auto kind = kindFromName(request.kind());
+  if (kind && !request.fresh()) {
+    const auto cache = caches_.find(*kind);
+    if (cache != caches_.end() && cache->second->synced()) {
+      if (auto bytes = cache->second->findEncoded(request.namespace_(), request.name())) {
+        return std::move(*bytes);
+      }
+      return notFound(std::string(kindResource(*kind)) + " \"" + request.name() + "\" not found");
+    }
+  }
+  return ClusterBackend::getEncoded(request);
 }
 
 StatusOr<kbinder::v1::ObjectList> KubernetesBackend::list(const kbinder::v1::ListRequest& request) {

@@ -17,6 +17,7 @@
 #include <vector>
 
 #include "kbinder/host/sha256.h"
+#include "kbinder/sdk/wire.h"
 
 namespace kbinder::host {
 namespace {
@@ -76,6 +77,35 @@ std::optional<Kind> kindFromName(std::string_view name) {
 std::optional<Kind> kindOf(const Object& object) {
   if (object.kind_case() == Object::KIND_NOT_SET) return std::nullopt;
   return static_cast<Kind>(static_cast<int>(object.kind_case()) - 1);
+}
+
+bool appendEncodedPayload(std::string_view object, std::string& payload) {
+  const auto* at = reinterpret_cast<const uint8_t*>(object.data());
+  const auto* end = at + object.size();
+  // Two passes: nothing is appended unless every record is the one kind's.
+  uint64_t field = 0;
+  size_t size = 0;
+  for (const uint8_t* p = at; p < end;) {
+    uint64_t tag = 0, length = 0;
+    if (!sdk::wire::detail::readVarint(p, end, tag) || (tag & 7) != 2) return false;
+    if (field == 0) field = tag >> 3;
+    if (tag >> 3 != field || field > static_cast<uint64_t>(Object::kEventFieldNumber)) return false;
+    if (!sdk::wire::detail::readVarint(p, end, length) || length > static_cast<uint64_t>(end - p)) {
+      return false;
+    }
+    p += length;
+    size += length;
+  }
+  if (field == 0) return false;
+  payload.reserve(payload.size() + size);
+  while (at < end) {
+    uint64_t tag = 0, length = 0;
+    sdk::wire::detail::readVarint(at, end, tag);
+    sdk::wire::detail::readVarint(at, end, length);
+    payload.append(reinterpret_cast<const char*>(at), length);
+    at += length;
+  }
+  return true;
 }
 
 const pb::Message& payload(const Object& object) {

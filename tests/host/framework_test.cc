@@ -424,6 +424,30 @@ TEST_F(FrameworkTest, ABindingConflictRereadsThePodAndRetriesWhenItIsStillFree) 
   EXPECT_EQ(boundNode(*store_, "p"), "n1");
 }
 
+// The node reaches the plugins encoded as the backend answers; an answer that does not decode
+// is the backend's fault, retried, and no plugin sees it.
+class GarbledNodes final : public Forwarding {
+ public:
+  using Forwarding::Forwarding;
+  host::StatusOr<std::string> getEncoded(const kbinder::v1::GetRequest& r) override {
+    if (r.kind() == "Node") return std::string("\x12\x7f", 2);  // a node field cut short
+    return store_.getEncoded(r);
+  }
+};
+
+TEST_F(FrameworkTest, ANodeTheBackendGarblesIsRetriedWithoutCallingPlugins) {
+  GarbledNodes cluster(*store_);
+  profile_ = profileFrom(dir_, rec("rec-a"));
+  Framework framework(*profile_, cluster, cache_);
+  CycleInput input;
+  input.request = request(*store_, "r");
+  const CycleResult result = framework.run(input);
+  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
+  EXPECT_EQ(result.reason, "reading node: the backend's answer does not decode");
+  EXPECT_TRUE(log().empty());
+  EXPECT_EQ(boundNode(*store_, "p"), "");
+}
+
 TEST_F(FrameworkTest, PodRecreatedWithAnotherUidFailsWithoutRetry) {
   profile_ = profileFrom(dir_, rec("rec-a"));
   framework_ = std::make_unique<Framework>(*profile_, *store_, cache_);

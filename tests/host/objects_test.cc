@@ -1,4 +1,4 @@
-// The schema's helpers for identity: uids.
+// The schema's helpers: identity (uids), an encoded Object's payload.
 #include "kbinder/host/objects.h"
 
 #include <gtest/gtest.h>
@@ -30,6 +30,39 @@ TEST(ObjectsTest, SeededUidsAreStable) {
   EXPECT_NE(host::uidFromSeed("Pod/default/p"), host::uidFromSeed("Pod/default/q"));
   EXPECT_TRUE(std::regex_match(host::uidFromSeed("x"),
                                std::regex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")));
+}
+
+// The payload of an encoded Object is its kind's message, read without decoding: one record
+// or several (as a store's stamps append them); anything else is refused and nothing appended.
+TEST(ObjectsTest, AnEncodedObjectsPayloadIsItsKindsMessage) {
+  kbinder::v1::Object object;
+  object.mutable_node()->mutable_metadata()->set_name("n1");
+  (*object.mutable_node()->mutable_metadata()->mutable_labels())["zone"] = "a";
+  kbinder::v1::Object stamp;
+  stamp.mutable_node()->mutable_metadata()->set_resource_version("7");
+  const std::string encoded = object.SerializeAsString() + stamp.SerializeAsString();
+
+  std::string payload = "kept";
+  ASSERT_TRUE(host::appendEncodedPayload(encoded, payload));
+  ASSERT_EQ(payload.substr(0, 4), "kept");
+  kbinder::v1::Node node;
+  ASSERT_TRUE(node.ParseFromString(payload.substr(4)));
+  EXPECT_EQ(node.metadata().name(), "n1");
+  EXPECT_EQ(node.metadata().labels().at("zone"), "a");
+  EXPECT_EQ(node.metadata().resource_version(), "7");
+
+  kbinder::v1::Object pod;
+  pod.mutable_pod()->mutable_metadata()->set_name("p");
+  const std::string mixed = object.SerializeAsString() + pod.SerializeAsString();
+  const std::string truncated = encoded.substr(0, encoded.size() - 1);
+  const std::string not_a_message = "\x08\x01";  // field 1 as a varint
+  for (const std::string* bad : {&mixed, &truncated, &not_a_message}) {
+    std::string out = "kept";
+    EXPECT_FALSE(host::appendEncodedPayload(*bad, out));
+    EXPECT_EQ(out, "kept");
+  }
+  std::string out;
+  EXPECT_FALSE(host::appendEncodedPayload("", out)) << "an Object holding no kind";
 }
 
 }  // namespace

@@ -65,6 +65,8 @@ class KubernetesBackend final : public ClusterBackend {
 
   // ClusterBackend
   StatusOr<kbinder::v1::Object> get(const kbinder::v1::GetRequest& request) override;
+  // From the cache, encoded from its entry without copying it; else as get().
+  StatusOr<std::string> getEncoded(const kbinder::v1::GetRequest& request) override;
   StatusOr<kbinder::v1::ObjectList> list(const kbinder::v1::ListRequest& request) override;
   StatusOr<kbinder::v1::Object> patch(const kbinder::v1::PatchRequest& request) override;
   StatusOr<kbinder::v1::Object> patchMetadata(Kind kind, const std::string& namespace_,

@@ -56,6 +56,12 @@ google::protobuf::Message& mutablePayload(kbinder::v1::Object& object, Kind kind
 const kbinder::v1::ObjectMeta& metadataOf(const kbinder::v1::Object& object);
 kbinder::v1::ObjectMeta& mutableMetadataOf(kbinder::v1::Object& object);
 
+// The message inside an encoded Object (its one kind's, as the ABI hands a pod or a node to
+// the plugins), appended to `payload` without decoding: every record of the Object is that
+// kind's field (several records merge, as the stamp EmbeddedStore appends does). False, with
+// `payload` unchanged, when `object` holds no kind, mixes kinds or does not parse.
+bool appendEncodedPayload(std::string_view object, std::string& payload);
+
 // Raw JSON -> subset. Unmodeled fields are dropped; scalars where the schema wants a string
 // (YAML's `cpu: 2`) become strings; a type mismatch names the field.
 StatusOr<kbinder::v1::Object> objectFromJson(Kind kind, const Json& raw);
