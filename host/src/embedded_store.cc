@@ -67,6 +67,17 @@ void setPodScheduled(Json& pod, const std::string& now) {
                             {"lastTransitionTime", now}});
 }
 
+// Whether the raw pod's status has a condition of `type`.
+bool hasCondition(const Json& pod, std::string_view type) {
+  const auto status = pod.find("status");
+  if (status == pod.end() || !status->is_object()) return false;
+  const auto conditions = status->find("conditions");
+  if (conditions == status->end() || !conditions->is_array()) return false;
+  return std::any_of(conditions->begin(), conditions->end(), [&](const Json& condition) {
+    return condition.is_object() && condition.value("type", "") == type;
+  });
+}
+
 // The same on the schema's form, with the node set: what converting the bound raw pod gives.
 void setPodScheduled(kbinder::v1::Pod& pod, const std::string& node, const std::string&) {
   pod.mutable_spec()->set_node_name(node);
@@ -236,24 +247,38 @@ bool EmbeddedStore::Typed::encoded(Kind kind) { return !indexed(kind); }
 EmbeddedStore::Typed::Typed(Kind kind, const Object& object) {
   if (encoded(kind)) {
     encoded_ = std::make_shared<const std::string>(object.SerializeAsString());
+    whole_ = encoded_->size();
   } else {
     message_ = std::make_shared<const Object>(object);
   }
 }
 
 EmbeddedStore::Typed EmbeddedStore::Typed::stamped(Kind kind, std::string encoded,
-                                                   const std::string& resource_version) {
+                                                   const std::string& resource_version,
+                                                   size_t whole) {
+  Typed typed;
+  typed.whole_ = std::min(whole, encoded.size());
   Object stamp;
   mutablePayload(stamp, kind);
   mutableMetadataOf(stamp).set_resource_version(resource_version);
   stamp.AppendToString(&encoded);
-  Typed typed;
   typed.encoded_ = std::make_shared<const std::string>(std::move(encoded));
   return typed;
 }
 
+std::optional<std::string> EmbeddedStore::Typed::merged(const Object& fragment) const {
+  if (encoded_ == nullptr) return std::nullopt;
+  const size_t size = fragment.ByteSizeLong();
+  if (encoded_->size() + size > 2 * whole_) return std::nullopt;
+  std::string out;
+  out.reserve(encoded_->size() + size + 32);  // room for the stamp
+  out = *encoded_;
+  fragment.AppendToString(&out);
+  return out;
+}
+
 EmbeddedStore::Typed EmbeddedStore::Typed::restamped(Kind kind, const std::string& resource_version) const {
-  if (encoded_ != nullptr) return stamped(kind, *encoded_, resource_version);
+  if (encoded_ != nullptr) return stamped(kind, *encoded_, resource_version, whole_);
   Typed typed;
   if (message_ != nullptr) {
     auto copy = std::make_shared<Object>(*message_);
@@ -279,6 +304,11 @@ StatusOr<Object> EmbeddedStore::Typed::get() const {
   return object;
 }
 
+std::string EmbeddedStore::Typed::encode() const {
+  if (encoded_ != nullptr) return *encoded_;
+  return message_ != nullptr ? message_->SerializeAsString() : std::string();
+}
+
 StatusOr<EmbeddedStore::Version> EmbeddedStore::convert(std::optional<Kind> kind, Json raw) {
   Version version{std::move(raw), std::nullopt, {}};
   shrinkToFit(version.raw);
@@ -294,10 +324,11 @@ EmbeddedStore::Entry* EmbeddedStore::commitLocked(const Key& key, std::optional<
                                                   Version& version, bool raw_in_place) {
   const std::string stamp = std::to_string(++resource_version_);
   Typed typed;
-  if (kind && version.typed) {
-    mutableMetadataOf(*version.typed).set_resource_version(stamp);
-    typed = version.encoded.empty() ? Typed(*kind, *version.typed)
-                                    : Typed::stamped(*kind, std::move(version.encoded), stamp);
+  if (kind && (version.typed || !version.encoded.empty())) {
+    if (version.typed) mutableMetadataOf(*version.typed).set_resource_version(stamp);
+    typed = version.encoded.empty()
+                ? Typed(*kind, *version.typed)
+                : Typed::stamped(*kind, std::move(version.encoded), stamp, version.whole);
   }
   auto [it, inserted] = objects_.try_emplace(key);
   if (inserted) it->second.sequence = next_sequence_++;
@@ -340,37 +371,70 @@ StatusOr<Object> EmbeddedStore::editTyped(const Key& key, const Edit& edit) {
     auto change = edit(*raw, *typed);
     if (!change.ok()) return change.status();
     if (!change->has_value()) return typed;
-    const RawEdit& apply = **change;
     Version version{Json(), std::move(typed).value(), {}};
     if (kind) encodeAhead(*kind, version);
+    auto committed = commitEdit(key, kind, std::move(raw), **change, version);
+    if (!committed.ok()) return committed.status();
+    if (*committed) return std::move(*version.typed);
+  }
+}
+
+StatusOr<EmbeddedStore::Merged> EmbeddedStore::mergeTyped(const Key& key, const MergeEdit& merge) {
+  const auto kind = kindFromName(std::get<0>(key));
+  while (true) {
+    std::shared_ptr<const Json> raw;
+    Typed current;
     {
-      WriteLock lock(*this);
+      std::lock_guard lock(mutex_);
       const auto it = objects_.find(key);
       if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
-      if (it->second.raw != raw) continue;  // written meanwhile: again, on the newer version
-      raw.reset();
-      if (it->second.raw.use_count() == 1) {
-        // The store's alone: nothing to copy, and no superseded version to destroy.
-        apply(editableRawLocked(it->second));
-        Entry* entry = commitLocked(key, kind, version, /*raw_in_place=*/true);
-        logLocked(WatchEvent::Type::kModified, std::get<0>(key), kind, entry->typed, entry->raw);
-        return std::move(*version.typed);
-      }
       raw = it->second.raw;
+      current = it->second.typed;
     }
-    // Shared (with the history of raw watches, or a snapshot being written): edited on a copy,
-    // made outside the lock.
-    version.raw = *raw;
-    apply(version.raw);
-    shrinkToFit(version.raw);
+    if (!kind || !current) return internalError(std::get<0>(key) + " is not a modeled kind");
+    auto change = merge(*raw);
+    if (!change.ok()) return change.status();
+    if (!change->has_value()) return Merged::kUnchanged;
+    if (!(*change)->fragment) return Merged::kNotMergeable;
+    auto encoded = current.merged(*(*change)->fragment);
+    if (!encoded) return Merged::kNotMergeable;
+    Version version{Json(), std::nullopt, std::move(*encoded), current.whole()};
+    auto committed = commitEdit(key, kind, std::move(raw), (*change)->raw, version);
+    if (!committed.ok()) return committed.status();
+    if (*committed) return Merged::kWritten;
+  }
+}
+
+StatusOr<bool> EmbeddedStore::commitEdit(const Key& key, std::optional<Kind> kind,
+                                         std::shared_ptr<const Json> raw, const RawEdit& apply,
+                                         Version& version) {
+  {
     WriteLock lock(*this);
     const auto it = objects_.find(key);
     if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
-    if (it->second.raw != raw) continue;
-    Entry* entry = commitLocked(key, kind, version);
-    logLocked(WatchEvent::Type::kModified, std::get<0>(key), kind, entry->typed, entry->raw);
-    return std::move(*version.typed);
+    if (it->second.raw != raw) return false;  // written meanwhile: again, on the newer version
+    raw.reset();
+    if (it->second.raw.use_count() == 1) {
+      // The store's alone: nothing to copy, and no superseded version to destroy.
+      apply(editableRawLocked(it->second));
+      Entry* entry = commitLocked(key, kind, version, /*raw_in_place=*/true);
+      logLocked(WatchEvent::Type::kModified, std::get<0>(key), kind, entry->typed, entry->raw);
+      return true;
+    }
+    raw = it->second.raw;
   }
+  // Shared (with the history of raw watches, or a snapshot being written): edited on a copy,
+  // made outside the lock.
+  version.raw = *raw;
+  apply(version.raw);
+  shrinkToFit(version.raw);
+  WriteLock lock(*this);
+  const auto it = objects_.find(key);
+  if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
+  if (it->second.raw != raw) return false;
+  Entry* entry = commitLocked(key, kind, version);
+  logLocked(WatchEvent::Type::kModified, std::get<0>(key), kind, entry->typed, entry->raw);
+  return true;
 }
 
 StatusOr<EmbeddedStore::Entry*> EmbeddedStore::writeLocked(const Key& key, Json raw, bool created) {
@@ -492,18 +556,26 @@ Status EmbeddedStore::remove(const std::string& kind, const std::string& namespa
   return okStatus();
 }
 
-StatusOr<Object> EmbeddedStore::get(const kbinder::v1::GetRequest& request) {
+StatusOr<EmbeddedStore::Typed> EmbeddedStore::typedFor(const kbinder::v1::GetRequest& request) const {
   const auto kind = kindFromName(request.kind());
   if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
-  Typed typed;
-  {
-    std::lock_guard lock(mutex_);
-    const auto it = objects_.find(
-        Key{request.kind(), kindNamespaced(*kind) ? request.namespace_() : "", request.name()});
-    if (it == objects_.end()) return notFoundError(request.kind(), request.name());
-    typed = it->second.typed;
-  }
-  return typed.get();  // outside the lock: versions are immutable
+  std::lock_guard lock(mutex_);
+  const auto it = objects_.find(
+      Key{request.kind(), kindNamespaced(*kind) ? request.namespace_() : "", request.name()});
+  if (it == objects_.end()) return notFoundError(request.kind(), request.name());
+  return it->second.typed;
+}
+
+StatusOr<Object> EmbeddedStore::get(const kbinder::v1::GetRequest& request) {
+  auto typed = typedFor(request);
+  if (!typed.ok()) return typed.status();
+  return typed->get();  // outside the lock: versions are immutable
+}
+
+StatusOr<std::string> EmbeddedStore::getEncoded(const kbinder::v1::GetRequest& request) {
+  auto typed = typedFor(request);
+  if (!typed.ok()) return typed.status();
+  return typed->encode();
 }
 
 StatusOr<kbinder::v1::ObjectList> EmbeddedStore::list(const kbinder::v1::ListRequest& request) {
@@ -740,33 +812,53 @@ StatusOr<std::unique_ptr<Watch>> EmbeddedStore::watch(Kind kind,
 
 Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& name,
                               const std::string& uid, const std::string& node) {
-  auto written = editTyped(
-      Key{"Pod", namespace_, name},
-      [&](const Json& current, Object& typed) -> StatusOr<std::optional<RawEdit>> {
-        const std::string stored_uid = rawString(current, {"metadata", "uid"});
-        if (!uid.empty() && uid != stored_uid) {
-          return conflict("pods/binding", name,
-                          "Precondition failed: UID in precondition: " + uid +
-                              ", UID in object meta: " + stored_uid);
-        }
-        if (!rawString(current, {"metadata", "deletionTimestamp"}).empty()) {
-          return conflict("pods/binding", name,
-                          "pod " + name + " is being deleted, cannot be assigned to a host");
-        }
-        const std::string assigned = rawString(current, {"spec", "nodeName"});
-        if (!assigned.empty()) {
-          return conflict("pods/binding", name,
-                          "pod " + name + " is already assigned to node \"" + assigned + "\"");
-        }
-        if (node.empty()) return invalidArgument("Binding target name is required");
-        // The same change on both forms: converting the whole pod again would cost more
-        // (EmbeddedStoreTest.BindingKeepsBothFormsInStep checks they agree).
-        std::string now = timestampNow();
+  const Key key{"Pod", namespace_, name};
+  // The API server's checks, on the raw pod (both forms agree).
+  const auto refusal = [&](const Json& current) -> Status {
+    const std::string stored_uid = rawString(current, {"metadata", "uid"});
+    if (!uid.empty() && uid != stored_uid) {
+      return conflict("pods/binding", name,
+                      "Precondition failed: UID in precondition: " + uid +
+                          ", UID in object meta: " + stored_uid);
+    }
+    if (!rawString(current, {"metadata", "deletionTimestamp"}).empty()) {
+      return conflict("pods/binding", name,
+                      "pod " + name + " is being deleted, cannot be assigned to a host");
+    }
+    const std::string assigned = rawString(current, {"spec", "nodeName"});
+    if (!assigned.empty()) {
+      return conflict("pods/binding", name,
+                      "pod " + name + " is already assigned to node \"" + assigned + "\"");
+    }
+    if (node.empty()) return invalidArgument("Binding target name is required");
+    return okStatus();
+  };
+  // The same change on both forms: converting the whole pod again would cost more
+  // (EmbeddedStoreTest.BindingKeepsBothFormsInStep checks they agree). A pod without a
+  // PodScheduled condition (the usual case) gains the node and the condition, fields merged
+  // into the kept encoding; one with the condition has it changed, on the decoded pod.
+  std::string now = timestampNow();
+  const RawEdit raw_edit = [&node, &now](Json& pod) {
+    member(member(pod, "spec"), "nodeName") = node;
+    setPodScheduled(pod, now);
+  };
+  auto merged = mergeTyped(key, [&](const Json& current) -> StatusOr<std::optional<Merge>> {
+    if (Status s = refusal(current); !s.ok()) return s;
+    Merge merge{std::nullopt, raw_edit};
+    if (!hasCondition(current, "PodScheduled")) {
+      Object fragment;
+      setPodScheduled(*fragment.mutable_pod(), node, now);
+      merge.fragment = std::move(fragment);
+    }
+    return std::optional<Merge>(std::move(merge));
+  });
+  if (!merged.ok()) return merged.status();
+  if (*merged != Merged::kNotMergeable) return okStatus();
+  auto written =
+      editTyped(key, [&](const Json& current, Object& typed) -> StatusOr<std::optional<RawEdit>> {
+        if (Status s = refusal(current); !s.ok()) return s;
         setPodScheduled(*typed.mutable_pod(), node, now);
-        return std::optional<RawEdit>([&node, now = std::move(now)](Json& pod) {
-          member(member(pod, "spec"), "nodeName") = node;
-          setPodScheduled(pod, now);
-        });
+        return std::optional<RawEdit>(raw_edit);
       });
   return written.ok() ? okStatus() : written.status();
 }

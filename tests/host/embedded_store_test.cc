@@ -206,17 +206,43 @@ kind: Pod
 metadata: {name: fresh, namespace: default}
 spec:
   containers: [{name: c, image: busybox}]
+---
+apiVersion: v1
+kind: Pod
+metadata: {name: t, namespace: default}
+spec:
+  containers: [{name: c}]
 )");
-  for (const std::string name : {"waiting", "fresh"}) {
-    ASSERT_TRUE(store->bindPod("default", name, "", "n1").ok()) << name;
+  // "waiting" has its PodScheduled condition changed on the decoded pod; "fresh" gains the node
+  // and the condition merged into its kept encoding; "t" is so small that the merge would make
+  // its encoding more than twice as long, so it is bound as "waiting" is.
+  const std::string long_node(200, 'n');
+  for (const auto& [name, node] :
+       {std::pair<std::string, std::string>{"waiting", "n1"}, {"fresh", "n1"}, {"t", long_node}}) {
+    ASSERT_TRUE(store->bindPod("default", name, "", node).ok()) << name;
     const auto raw = store->getRaw("Pod", "default", name);
     ASSERT_TRUE(raw.ok());
     const auto converted = host::objectFromJson(host::Kind::kPod, *raw);
     ASSERT_TRUE(converted.ok());
     const auto stored = getObject(*store, "Pod", name);
-    EXPECT_EQ(stored.SerializeAsString(), converted->SerializeAsString())
-        << name << ":\n" << stored.DebugString() << "vs\n" << converted->DebugString();
-    EXPECT_EQ(stored.pod().spec().node_name(), "n1");
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(stored, *converted))
+        << name << ":\n"
+        << stored.DebugString() << "vs\n"
+        << converted->DebugString();
+    EXPECT_EQ(stored.pod().spec().node_name(), node);
+    ASSERT_EQ(stored.pod().status().conditions_size(), name == "waiting" ? 2 : 1) << name;
+    // The encoded form handed to the cycle decodes to the same pod.
+    kbinder::v1::GetRequest get;
+    get.set_kind("Pod");
+    get.set_namespace_("default");
+    get.set_name(name);
+    const auto encoded = store->getEncoded(get);
+    ASSERT_TRUE(encoded.ok());
+    kbinder::v1::Object decoded;
+    ASSERT_TRUE(decoded.ParseFromString(*encoded));
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(decoded, stored)) << name;
+    // Bound once: a second Binding is refused on either path.
+    EXPECT_EQ(store->bindPod("default", name, "", "n2").code(), StatusCode::kAborted) << name;
   }
   const auto raw = store->getRaw("Pod", "default", "waiting");
   ASSERT_TRUE(raw.ok());

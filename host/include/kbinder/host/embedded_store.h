@@ -118,6 +118,8 @@ class EmbeddedStore final : public ClusterBackend {
 
   // ClusterBackend
   StatusOr<kbinder::v1::Object> get(const kbinder::v1::GetRequest& request) override;
+  // The encoded form kept, copied: neither decoded nor encoded again.
+  StatusOr<std::string> getEncoded(const kbinder::v1::GetRequest& request) override;
   StatusOr<kbinder::v1::ObjectList> list(const kbinder::v1::ListRequest& request) override;
   StatusOr<kbinder::v1::Object> patch(const kbinder::v1::PatchRequest& request) override;
   StatusOr<kbinder::v1::Object> patchMetadata(Kind kind, const std::string& namespace_,
@@ -169,20 +171,30 @@ class EmbeddedStore final : public ClusterBackend {
     static bool encoded(Kind kind);
     // `encoded` (of `kind`, encoded ahead without a resourceVersion; see encodeAhead()) with
     // `resource_version` stamped on: appended as a message holding only it, which decoding
-    // merges into the one before (as for any concatenated encodings).
-    static Typed stamped(Kind kind, std::string encoded, const std::string& resource_version);
+    // merges into the one before (as for any concatenated encodings). `whole`: the size of
+    // the last whole encoding within `encoded` (all of it, unless merges appended to it).
+    static Typed stamped(Kind kind, std::string encoded, const std::string& resource_version,
+                         size_t whole = std::string::npos);
     // This version with another resourceVersion (a deletion's).
     Typed restamped(Kind kind, const std::string& resource_version) const;
     explicit operator bool() const { return message_ != nullptr || encoded_ != nullptr; }
     // The message, copied or decoded. INTERNAL when the encoded form does not decode (the
     // store wrote it: not expected).
     StatusOr<kbinder::v1::Object> get() const;
+    // The message's wire form: the one kept, or the message encoded.
+    std::string encode() const;
+    // The kept encoding with `fragment` (of the same kind) merged in, to be stamped; nullopt
+    // when the kind is not kept encoded, or merges have made the encoding twice as long as its
+    // last whole one (it is encoded whole again then, by a write through editTyped).
+    std::optional<std::string> merged(const kbinder::v1::Object& fragment) const;
+    size_t whole() const { return whole_; }
     // The message, for the kinds that keep it; else nullptr.
     const kbinder::v1::Object* message() const { return message_.get(); }
 
    private:
     std::shared_ptr<const kbinder::v1::Object> message_;
     std::shared_ptr<const std::string> encoded_;
+    size_t whole_ = 0;  // see stamped()
   };
 
   // An object's versions are shared between the current state and the watch history, so
@@ -232,8 +244,10 @@ class EmbeddedStore final : public ClusterBackend {
     Json raw;
     std::optional<kbinder::v1::Object> typed;  // modeled kinds only
     // For kinds kept encoded, `typed` may be encoded ahead, outside the lock, with an empty
-    // resourceVersion: the commit then appends only the stamp (see encodeAhead()).
+    // resourceVersion: the commit then appends only the stamp (see encodeAhead()). A merge
+    // (mergeTyped) sets only this, and `whole`, with no `typed`.
     std::string encoded;
+    size_t whole = std::string::npos;
   };
   static void encodeAhead(Kind kind, Version& version);
   // The raw version an entry holds, to edit in place: only under the lock, and only when the
@@ -260,6 +274,30 @@ class EmbeddedStore final : public ClusterBackend {
   using Edit =
       std::function<StatusOr<std::optional<RawEdit>>(const Json& raw, kbinder::v1::Object& typed)>;
   StatusOr<kbinder::v1::Object> editTyped(const Key& key, const Edit& edit);
+  // A write whose change to the typed form only sets fields (it clears none and changes no
+  // element of a repeated field): `merge` is given the current raw version and returns a
+  // message of the kind holding what to set, with the raw edit that makes the same change, or
+  // nullopt to write nothing. Protobuf merges concatenated encodings (a field set later wins,
+  // repeated fields gain the later elements), so the fragment's encoding is appended to the
+  // kept one: the object is neither decoded nor encoded whole. kNotMergeable when `merge`
+  // returns no fragment (the change is not one of setting fields) or the store cannot merge
+  // (see Typed::merged): the caller writes through editTyped then. Retries as editTyped does.
+  struct Merge {
+    std::optional<kbinder::v1::Object> fragment;
+    RawEdit raw;
+  };
+  using MergeEdit = std::function<StatusOr<std::optional<Merge>>(const Json& raw)>;
+  enum class Merged { kWritten, kUnchanged, kNotMergeable };
+  StatusOr<Merged> mergeTyped(const Key& key, const MergeEdit& merge);
+  // The commit both take: `apply` made on the raw version, read as `raw`, in place when the
+  // entry's reference is the only one, else on a copy made outside the lock; `version` holds
+  // the typed form. False when the object was written since `raw` was read (start over).
+  StatusOr<bool> commitEdit(const Key& key, std::optional<Kind> kind,
+                            std::shared_ptr<const Json> raw, const RawEdit& apply,
+                            Version& version);
+  // The typed form of the object `request` names, taken under the lock (the form is immutable:
+  // decoded or copied after it is let go).
+  StatusOr<Typed> typedFor(const kbinder::v1::GetRequest& request) const;
   // storeLocked, then logs the event.
   StatusOr<Entry*> writeLocked(const Key& key, Json raw, bool created);
   Status prepareNewLocked(Json& raw, std::optional<Kind> kind);
