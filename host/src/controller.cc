@@ -341,29 +341,30 @@ std::string Controller::writeStatus(const std::string& key, const BindRequest& r
   const size_t slash = key.find('/');
   for (int attempt = 0; attempt < 10; ++attempt) {
     // First onto the version the cycle started from (a write guarded by its resourceVersion:
-    // a conflict if anything changed since); after a conflict, onto a fresh read.
-    StatusOr<kbinder::v1::Object> current = kbinder::v1::Object();
+    // a conflict if anything changed since); after a conflict, onto a fresh read. Either is
+    // made the patch's object itself, not copied into it.
+    kbinder::v1::PatchRequest patch;
+    kbinder::v1::BindRequest& current = *patch.mutable_object()->mutable_bind_request();
     if (attempt == 0) {
-      *current->mutable_bind_request() = read;
+      current = read;
     } else {
       kbinder::v1::GetRequest get;
       get.set_kind("BindRequest");
       get.set_namespace_(key.substr(0, slash));
       get.set_name(key.substr(slash + 1));
       get.set_fresh(true);
-      current = cluster_.get(get);
+      auto fresh = cluster_.get(get);
+      if (!fresh.ok()) {
+        hostLogger().warn("BindRequest {}: cannot write status: {}", key, fresh.status().message());
+        return {};
+      }
+      current = std::move(*fresh->mutable_bind_request());
     }
-    if (!current.ok()) {
-      hostLogger().warn("BindRequest {}: cannot write status: {}", key, current.status().message());
-      return {};
+    if (terminalPhase(current.status().phase())) {
+      return current.status().phase();  // someone else finished it
     }
-    if (terminalPhase(current->bind_request().status().phase())) {
-      return current->bind_request().status().phase();  // someone else finished it
-    }
-    kbinder::v1::PatchRequest patch;
-    *patch.mutable_object() = *current;
-    auto& status = *patch.mutable_object()->mutable_bind_request()->mutable_status();
-    status = next(current->bind_request().status());
+    auto& status = *current.mutable_status();
+    status = next(current.status());
     patch.set_subresource("status");
     auto written = cluster_.patch(patch);
     if (written.ok()) return status.phase();
