@@ -192,14 +192,19 @@ class Framework::Cycle {
     get.set_namespace_(ns);
     get.set_name(pod_name);
     get.set_fresh(fresh);
-    auto pod = fw_.cluster_.get(get);
+    // Encoded, as the backend keeps it (or encodes it from its cache): decoded here once and
+    // handed to the plugins as it came, not encoded again.
+    auto pod = fw_.cluster_.getEncoded(get);
     if (!pod.ok()) {
       if (pod.status().code() == StatusCode::kNotFound) {
         return fail(CycleOutcome::kFailed, "pod " + ns + "/" + pod_name + " not found (deleted)");
       }
       return fail(CycleOutcome::kRetry, "reading pod: " + pod.status().message());
     }
-    pod_ = std::move(*pod->mutable_pod());
+    pod_bytes_.clear();
+    if (!appendEncodedPayload(*pod, pod_bytes_) || !pod_.ParseFromString(pod_bytes_)) {
+      return fail(CycleOutcome::kRetry, "reading pod: the backend's answer does not decode");
+    }
     const std::string expected = expectedPodUid();
     if (!expected.empty() && expected != pod_.metadata().uid()) {
       return fail(CycleOutcome::kFailed, "pod " + ns + "/" + pod_name +
@@ -235,13 +240,12 @@ class Framework::Cycle {
     return {};
   }
 
-  // The cycle's objects as the plugins see them: the node as the backend handed it over, the
-  // request and the pod encoded once, when the first hook is called (a profile without plugins
-  // encodes nothing), and the pod again only when Mutate changed it.
+  // The cycle's objects as the plugins see them: the pod and the node as the backend handed
+  // them over (the pod encoded again only when Mutate changed it), the request encoded once,
+  // when the first hook is called (a profile without plugins encodes nothing).
   kbinder_cycle cycleView() {
     if (!encoded_) {
       request_bytes_ = input_.request.SerializeAsString();
-      pod_bytes_ = pod_.SerializeAsString();
       encoded_ = true;
     }
     kbinder_cycle c{};

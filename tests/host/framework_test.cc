@@ -424,28 +424,34 @@ TEST_F(FrameworkTest, ABindingConflictRereadsThePodAndRetriesWhenItIsStillFree) 
   EXPECT_EQ(boundNode(*store_, "p"), "n1");
 }
 
-// The node reaches the plugins encoded as the backend answers; an answer that does not decode
-// is the backend's fault, retried, and no plugin sees it.
-class GarbledNodes final : public Forwarding {
+// The pod and the node reach the cycle encoded as the backend answers; an answer that does not
+// decode is the backend's fault, retried, and no plugin sees it.
+class Garbled final : public Forwarding {
  public:
-  using Forwarding::Forwarding;
+  Garbled(EmbeddedStore& store, std::string kind) : Forwarding(store), kind_(std::move(kind)) {}
   host::StatusOr<std::string> getEncoded(const kbinder::v1::GetRequest& r) override {
-    if (r.kind() == "Node") return std::string("\x12\x7f", 2);  // a node field cut short
+    if (r.kind() == kind_) return std::string("\x12\x7f", 2);  // a field cut short
     return store_.getEncoded(r);
   }
+
+ private:
+  std::string kind_;
 };
 
-TEST_F(FrameworkTest, ANodeTheBackendGarblesIsRetriedWithoutCallingPlugins) {
-  GarbledNodes cluster(*store_);
+TEST_F(FrameworkTest, AnObjectTheBackendGarblesIsRetriedWithoutCallingPlugins) {
   profile_ = profileFrom(dir_, rec("rec-a"));
-  Framework framework(*profile_, cluster, cache_);
-  CycleInput input;
-  input.request = request(*store_, "r");
-  const CycleResult result = framework.run(input);
-  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
-  EXPECT_EQ(result.reason, "reading node: the backend's answer does not decode");
-  EXPECT_TRUE(log().empty());
-  EXPECT_EQ(boundNode(*store_, "p"), "");
+  for (const std::string kind : {"Pod", "Node"}) {
+    Garbled cluster(*store_, kind);
+    Framework framework(*profile_, cluster, cache_);
+    CycleInput input;
+    input.request = request(*store_, "r");
+    const CycleResult result = framework.run(input);
+    EXPECT_EQ(result.outcome, CycleOutcome::kRetry) << kind;
+    const std::string lower = kind == "Pod" ? "pod" : "node";
+    EXPECT_EQ(result.reason, "reading " + lower + ": the backend's answer does not decode");
+    EXPECT_TRUE(log().empty()) << kind;
+    EXPECT_EQ(boundNode(*store_, "p"), "") << kind;
+  }
 }
 
 TEST_F(FrameworkTest, PodRecreatedWithAnotherUidFailsWithoutRetry) {
