@@ -117,8 +117,11 @@ typedef struct kbinder_bytes {
  * for this call if they finish before the call returns. */
 typedef struct kbinder_call kbinder_call;
 
-/* What every hook receives about the cycle it runs in. The host serializes each object once per
- * cycle; decode only what you need.
+/* What every hook receives about the cycle it runs in. The host encodes each object at most once
+ * per cycle (the pod and the node are passed on as the cluster backend keeps them); decode only
+ * what you need. The bytes are a valid encoding but not always the canonical one: a message may
+ * come as several concatenated records, which decoding merges as the protobuf wire format
+ * defines (a later scalar wins, repeated fields add up).
  * OWNERSHIP: host. LIFETIME: until the hook returns. THREADING: read-only, any thread. */
 typedef struct kbinder_cycle {
   uint32_t struct_size;
