@@ -353,19 +353,21 @@ StatusOr<EmbeddedStore::Entry*> EmbeddedStore::storeLocked(const Key& key, Json 
   return commitLocked(key, kind, *version);
 }
 
+StatusOr<std::pair<std::shared_ptr<const Json>, EmbeddedStore::Typed>>
+EmbeddedStore::currentVersion(const Key& key) const {
+  std::lock_guard lock(mutex_);
+  const auto it = objects_.find(key);
+  if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
+  if (!it->second.typed) return internalError(std::get<0>(key) + " is not a modeled kind");
+  return std::make_pair(it->second.raw, it->second.typed);
+}
+
 StatusOr<Object> EmbeddedStore::editTyped(const Key& key, const Edit& edit) {
   const auto kind = kindFromName(std::get<0>(key));
   while (true) {
-    std::shared_ptr<const Json> raw;
-    Typed current;
-    {
-      std::lock_guard lock(mutex_);
-      const auto it = objects_.find(key);
-      if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
-      raw = it->second.raw;
-      current = it->second.typed;
-    }
-    if (!current) return internalError(std::get<0>(key) + " is not a modeled kind");
+    auto read = currentVersion(key);
+    if (!read.ok()) return read.status();
+    auto [raw, current] = std::move(read).value();
     auto typed = current.get();
     if (!typed.ok()) return typed.status();
     auto change = edit(*raw, *typed);
@@ -382,16 +384,9 @@ StatusOr<Object> EmbeddedStore::editTyped(const Key& key, const Edit& edit) {
 StatusOr<EmbeddedStore::Merged> EmbeddedStore::mergeTyped(const Key& key, const MergeEdit& merge) {
   const auto kind = kindFromName(std::get<0>(key));
   while (true) {
-    std::shared_ptr<const Json> raw;
-    Typed current;
-    {
-      std::lock_guard lock(mutex_);
-      const auto it = objects_.find(key);
-      if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
-      raw = it->second.raw;
-      current = it->second.typed;
-    }
-    if (!kind || !current) return internalError(std::get<0>(key) + " is not a modeled kind");
+    auto read = currentVersion(key);
+    if (!read.ok()) return read.status();
+    auto [raw, current] = std::move(read).value();
     auto change = merge(*raw);
     if (!change.ok()) return change.status();
     if (!change->has_value()) return Merged::kUnchanged;

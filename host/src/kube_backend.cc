@@ -244,19 +244,16 @@ class KubernetesBackend::Cache {
     Json raw;
     Object typed;
   };
-  // The object's typed form; nullopt if it is not here (or the cache is not synced yet).
-  std::optional<Object> findTyped(const std::string& ns, const std::string& name) {
+  // Hands the object's typed form to `read`, under the cache's lock (what it takes is its
+  // own: a copy, or the encoding); false if the object is not here (or the cache is not
+  // synced yet).
+  bool readTyped(const std::string& ns, const std::string& name,
+                 const std::function<void(const Object&)>& read) {
     std::lock_guard lock(mutex_);
     const Entry* entry = findLocked(ns, name);
-    if (entry == nullptr) return std::nullopt;
-    return entry->typed;
-  }
-  // The same, encoded straight from the entry (no copy of the message is made).
-  std::optional<std::string> findEncoded(const std::string& ns, const std::string& name) {
-    std::lock_guard lock(mutex_);
-    const Entry* entry = findLocked(ns, name);
-    if (entry == nullptr) return std::nullopt;
-    return entry->typed.SerializeAsString();
+    if (entry == nullptr) return false;
+    read(entry->typed);
+    return true;
   }
   // The object's raw form if the cache holds it at `resource_version` (only the raw form is
   // copied: most reads want the typed one alone).
@@ -562,15 +559,23 @@ StatusOr<Json> KubernetesBackend::fetchRaw(Kind kind, const std::string& ns, con
   return raw;
 }
 
+std::optional<Status> KubernetesBackend::readCached(
+    const kbinder::v1::GetRequest& request, Kind kind,
+    const std::function<void(const Object&)>& read) {
+  if (request.fresh()) return std::nullopt;
+  const auto cache = caches_.find(kind);
+  if (cache == caches_.end() || !cache->second->synced()) return std::nullopt;
+  if (cache->second->readTyped(request.namespace_(), request.name(), read)) return okStatus();
+  return notFound(std::string(kindResource(kind)) + " \"" + request.name() + "\" not found");
+}
+
 StatusOr<Object> KubernetesBackend::get(const kbinder::v1::GetRequest& request) {
   const auto kind = kindFromName(request.kind());
   if (!kind) return invalidArgument("unknown kind \"" + request.kind() + "\"");
-  if (!request.fresh()) {
-    const auto cache = caches_.find(*kind);
-    if (cache != caches_.end() && cache->second->synced()) {
-      if (auto typed = cache->second->findTyped(request.namespace_(), request.name())) return *typed;
-      return notFound(std::string(kindResource(*kind)) + " \"" + request.name() + "\" not found");
-    }
+  Object object;
+  if (auto cached = readCached(request, *kind, [&](const Object& typed) { object = typed; })) {
+    if (!cached->ok()) return *cached;
+    return object;
   }
   auto text = fetchText(*kind, request.namespace_(), request.name());
   if (!text.ok()) return text.status();
@@ -579,14 +584,12 @@ StatusOr<Object> KubernetesBackend::get(const kbinder::v1::GetRequest& request) 
 
 StatusOr<std::string> KubernetesBackend::getEncoded(const kbinder::v1::GetRequest& request) {
   const auto kind = kindFromName(request.kind());
-  if (kind && !request.fresh()) {
-    const auto cache = caches_.find(*kind);
-    if (cache != caches_.end() && cache->second->synced()) {
-      if (auto bytes = cache->second->findEncoded(request.namespace_(), request.name())) {
-        return std::move(*bytes);
-      }
-      return notFound(std::string(kindResource(*kind)) + " \"" + request.name() + "\" not found");
-    }
+  if (!kind) return ClusterBackend::getEncoded(request);  // get() names the fault
+  std::string bytes;
+  const auto encode = [&](const Object& typed) { bytes = typed.SerializeAsString(); };
+  if (auto cached = readCached(request, *kind, encode)) {
+    if (!cached->ok()) return *cached;
+    return bytes;
   }
   return ClusterBackend::getEncoded(request);
 }

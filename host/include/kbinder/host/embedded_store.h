@@ -20,6 +20,7 @@
 #include <mutex>
 #include <string>
 #include <tuple>
+#include <utility>
 #include <vector>
 
 #include "kbinder/host/adaptive_mutex.h"
@@ -289,6 +290,9 @@ class EmbeddedStore final : public ClusterBackend {
   using MergeEdit = std::function<StatusOr<std::optional<Merge>>(const Json& raw)>;
   enum class Merged { kWritten, kUnchanged, kNotMergeable };
   StatusOr<Merged> mergeTyped(const Key& key, const MergeEdit& merge);
+  // An object's current version, both forms, taken under the lock (what editTyped and
+  // mergeTyped start from); INTERNAL for an object of a kind not modeled.
+  StatusOr<std::pair<std::shared_ptr<const Json>, Typed>> currentVersion(const Key& key) const;
   // The commit both take: `apply` made on the raw version, read as `raw`, in place when the
   // entry's reference is the only one, else on a copy made outside the lock; `version` holds
   // the typed form. False when the object was written since `raw` was read (start over).

@@ -17,13 +17,14 @@
 #pragma once
 
 #include <atomic>
+#include <functional>
 #include <map>
 #include <memory>
-#include <unordered_map>
-#include <optional>
 #include <mutex>
+#include <optional>
 #include <string>
 #include <thread>
+#include <unordered_map>
 #include <vector>
 
 #include "kbinder/host/cluster.h"
@@ -88,6 +89,11 @@ class KubernetesBackend final : public ClusterBackend {
   class StreamWatch;
   class CacheWatch;  // a watch served from a cache's log of the changes it applied
 
+  // A read that need not be fresh, of a kind cached and synced, answered from the cache:
+  // `read` is handed the cached object (under the cache's lock), or NOT_FOUND is returned.
+  // nullopt when the cache cannot answer (a fresh read, a kind not cached, not synced yet).
+  std::optional<Status> readCached(const kbinder::v1::GetRequest& request, Kind kind,
+                                   const std::function<void(const kbinder::v1::Object&)>& read);
   // A fresh read of an object: its text (remembered), or as a tree.
   StatusOr<std::string> fetchText(Kind kind, const std::string& namespace_, const std::string& name);
   StatusOr<Json> fetchRaw(Kind kind, const std::string& namespace_, const std::string& name);
