@@ -381,7 +381,8 @@ StatusOr<Object> EmbeddedStore::editTyped(const Key& key, const Edit& edit) {
   }
 }
 
-StatusOr<EmbeddedStore::Merged> EmbeddedStore::mergeTyped(const Key& key, const MergeEdit& merge) {
+StatusOr<EmbeddedStore::Merged> EmbeddedStore::mergeTyped(const Key& key, const MergeEdit& merge,
+                                                          std::string* written) {
   const auto kind = kindFromName(std::get<0>(key));
   while (true) {
     auto read = currentVersion(key);
@@ -394,7 +395,7 @@ StatusOr<EmbeddedStore::Merged> EmbeddedStore::mergeTyped(const Key& key, const 
     auto encoded = current.merged(*(*change)->fragment);
     if (!encoded) return Merged::kNotMergeable;
     Version version{Json(), std::nullopt, std::move(*encoded), current.whole()};
-    auto committed = commitEdit(key, kind, std::move(raw), (*change)->raw, version);
+    auto committed = commitEdit(key, kind, std::move(raw), (*change)->raw, version, written);
     if (!committed.ok()) return committed.status();
     if (*committed) return Merged::kWritten;
   }
@@ -402,7 +403,7 @@ StatusOr<EmbeddedStore::Merged> EmbeddedStore::mergeTyped(const Key& key, const 
 
 StatusOr<bool> EmbeddedStore::commitEdit(const Key& key, std::optional<Kind> kind,
                                          std::shared_ptr<const Json> raw, const RawEdit& apply,
-                                         Version& version) {
+                                         Version& version, std::string* written) {
   {
     WriteLock lock(*this);
     const auto it = objects_.find(key);
@@ -414,6 +415,7 @@ StatusOr<bool> EmbeddedStore::commitEdit(const Key& key, std::optional<Kind> kin
       apply(editableRawLocked(it->second));
       Entry* entry = commitLocked(key, kind, version, /*raw_in_place=*/true);
       logLocked(WatchEvent::Type::kModified, std::get<0>(key), kind, entry->typed, entry->raw);
+      if (written != nullptr) *written = std::to_string(resource_version_);
       return true;
     }
     raw = it->second.raw;
@@ -429,6 +431,7 @@ StatusOr<bool> EmbeddedStore::commitEdit(const Key& key, std::optional<Kind> kin
   if (it->second.raw != raw) return false;
   Entry* entry = commitLocked(key, kind, version);
   logLocked(WatchEvent::Type::kModified, std::get<0>(key), kind, entry->typed, entry->raw);
+  if (written != nullptr) *written = std::to_string(resource_version_);
   return true;
 }
 
@@ -677,55 +680,101 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
   });
 }
 
-StatusOr<Object> EmbeddedStore::patchMetadata(Kind kind, const std::string& namespace_,
-                                              const std::string& name,
-                                              const std::string& resource_version,
-                                              const std::vector<MetadataEdit>& edits) {
+StatusOr<std::string> EmbeddedStore::patchMetadata(Kind kind, const std::string& namespace_,
+                                                   const std::string& name,
+                                                   const std::string& resource_version,
+                                                   const std::vector<MetadataEdit>& edits) {
   const Key key{std::string(kindName(kind)), kindNamespaced(kind) ? namespace_ : "", name};
-  return editTyped(key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<RawEdit>> {
+  const auto precondition = [&](const Json& raw) -> Status {
     if (!resource_version.empty() &&
         resource_version != rawString(raw, {"metadata", "resourceVersion"})) {
       return conflict(std::string(kindResource(kind)), name,
                       "the object has been modified; please apply your changes to the latest "
                       "version and try again");
     }
-    // Applied to both forms alike; an edit that changes nothing is no write, as a merge patch
-    // that changes nothing is none on the API server.
-    kbinder::v1::ObjectMeta& meta = mutableMetadataOf(typed);
-    const auto changes = [&](const MetadataEdit& edit) {
-      const auto& map = edit.map == MetadataEdit::Map::kLabels ? meta.labels() : meta.annotations();
-      const auto it = map.find(edit.key);
-      return edit.value ? it == map.end() || it->second != *edit.value : it != map.end();
-    };
-    if (std::none_of(edits.begin(), edits.end(), changes)) return std::optional<RawEdit>();
+    return okStatus();
+  };
+  const RawEdit raw_edit = [&edits](Json& next) {
+    Json& raw_meta = metadata(next);
     for (const MetadataEdit& edit : edits) {
-      auto& map = edit.map == MetadataEdit::Map::kLabels ? *meta.mutable_labels()
-                                                         : *meta.mutable_annotations();
+      Json& raw_map =
+          member(raw_meta, edit.map == MetadataEdit::Map::kLabels ? "labels" : "annotations");
+      if (!raw_map.is_object()) raw_map = Json::object();
       if (edit.value) {
-        map[edit.key] = *edit.value;
+        member(raw_map, edit.key) = *edit.value;
       } else {
-        map.erase(edit.key);
+        raw_map.erase(edit.key);
       }
     }
-    return std::optional<RawEdit>([&edits](Json& next) {
-      Json& raw_meta = metadata(next);
-      for (const MetadataEdit& edit : edits) {
-        Json& raw_map =
-            member(raw_meta, edit.map == MetadataEdit::Map::kLabels ? "labels" : "annotations");
-        if (!raw_map.is_object()) raw_map = Json::object();
-        if (edit.value) {
-          member(raw_map, edit.key) = *edit.value;
-        } else {
-          raw_map.erase(edit.key);
+    for (const char* field : {"labels", "annotations"}) {
+      const auto it = raw_meta.find(field);
+      if (it != raw_meta.end() && it->empty()) raw_meta.erase(it);  // as the API server writes none
+    }
+  };
+  // Edits that only set keys merge into the kept encoding (a map entry parsed later replaces
+  // one with the same key): the object is neither decoded nor encoded whole. Their effect is
+  // judged on the raw form, which holds the same labels and annotations.
+  const bool sets_only = std::all_of(
+      edits.begin(), edits.end(), [](const MetadataEdit& edit) { return edit.value.has_value(); });
+  std::string current_version;
+  if (sets_only) {
+    std::string written;
+    auto merged = mergeTyped(
+        key,
+        [&](const Json& raw) -> StatusOr<std::optional<Merge>> {
+          if (Status s = precondition(raw); !s.ok()) return s;
+          current_version = rawString(raw, {"metadata", "resourceVersion"});
+          const Json* meta = raw.contains("metadata") ? &raw.at("metadata") : nullptr;
+          const auto changes = [&](const MetadataEdit& edit) {
+            const char* field = edit.map == MetadataEdit::Map::kLabels ? "labels" : "annotations";
+            if (meta == nullptr || !meta->contains(field)) return true;
+            const Json& map = meta->at(field);
+            const auto it = map.find(edit.key);
+            return it == map.end() || !it->is_string() ||
+                   it->get_ref<const std::string&>() != *edit.value;
+          };
+          if (std::none_of(edits.begin(), edits.end(), changes)) return std::optional<Merge>();
+          Object fragment;
+          mutablePayload(fragment, kind);
+          kbinder::v1::ObjectMeta& set = mutableMetadataOf(fragment);
+          for (const MetadataEdit& edit : edits) {
+            auto& map = edit.map == MetadataEdit::Map::kLabels ? *set.mutable_labels()
+                                                               : *set.mutable_annotations();
+            map[edit.key] = *edit.value;
+          }
+          return std::optional<Merge>(Merge{std::move(fragment), raw_edit});
+        },
+        &written);
+    if (!merged.ok()) return merged.status();
+    if (*merged == Merged::kWritten) return written;
+    if (*merged == Merged::kUnchanged) return current_version;
+  }
+  auto edited =
+      editTyped(key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<RawEdit>> {
+        if (Status s = precondition(raw); !s.ok()) return s;
+        // Applied to both forms alike; an edit that changes nothing is no write, as a merge patch
+        // that changes nothing is none on the API server.
+        kbinder::v1::ObjectMeta& meta = mutableMetadataOf(typed);
+        const auto changes = [&](const MetadataEdit& edit) {
+          const auto& map =
+              edit.map == MetadataEdit::Map::kLabels ? meta.labels() : meta.annotations();
+          const auto it = map.find(edit.key);
+          return edit.value ? it == map.end() || it->second != *edit.value : it != map.end();
+        };
+        if (std::none_of(edits.begin(), edits.end(), changes)) return std::optional<RawEdit>();
+        for (const MetadataEdit& edit : edits) {
+          auto& map = edit.map == MetadataEdit::Map::kLabels ? *meta.mutable_labels()
+                                                             : *meta.mutable_annotations();
+          if (edit.value) {
+            map[edit.key] = *edit.value;
+          } else {
+            map.erase(edit.key);
+          }
         }
-      }
-      for (const char* field : {"labels", "annotations"}) {
-        const auto it = raw_meta.find(field);
-        if (it != raw_meta.end() && it->empty())
-          raw_meta.erase(it);  // as the API server writes none
-      }
-    });
-  });
+        return std::optional<RawEdit>(raw_edit);
+      });
+  if (!edited.ok()) return edited.status();
+  return metadataOf(*edited).resource_version();
 }
 
 StatusOr<Object> EmbeddedStore::create(const Object& object) {

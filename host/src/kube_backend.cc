@@ -677,20 +677,36 @@ StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& reque
   return sendMergePatch(*kind, ns, meta.name(), request.subresource(), body);
 }
 
-StatusOr<Object> KubernetesBackend::patchMetadata(Kind kind, const std::string& namespace_,
-                                                  const std::string& name,
-                                                  const std::string& resource_version,
-                                                  const std::vector<MetadataEdit>& edits) {
+StatusOr<std::string> KubernetesBackend::patchMetadata(Kind kind, const std::string& namespace_,
+                                                       const std::string& name,
+                                                       const std::string& resource_version,
+                                                       const std::vector<MetadataEdit>& edits) {
   // The merge patch of the edits alone (null removes a key): no base needs reading or
-  // comparing, and the resourceVersion is the precondition.
+  // comparing, and the resourceVersion is the precondition. Of the answer only the
+  // resourceVersion is read; the text is remembered as a base for later patches.
   Json meta = Json::object();
   for (const MetadataEdit& edit : edits) {
     Json& map = meta[edit.map == MetadataEdit::Map::kLabels ? "labels" : "annotations"];
     map[edit.key] = edit.value ? Json(*edit.value) : Json(nullptr);
   }
   if (!resource_version.empty()) meta["resourceVersion"] = resource_version;
-  return sendMergePatch(kind, kindNamespaced(kind) ? namespace_ : "", name, "",
-                        Json{{"metadata", std::move(meta)}});
+  const std::string ns = kindNamespaced(kind) ? namespace_ : "";
+  const std::string path = resourcePath(kind, ns, name);
+  HttpResult r = client_->request("PATCH", path, Json{{"metadata", std::move(meta)}}.dump(),
+                                  "application/merge-patch+json");
+  if (Status s = statusOf(r, "patching " + std::string(kindResource(kind)) + " " + name); !s.ok()) {
+    return s;
+  }
+  bool not_json = false;
+  auto written = resourceVersionFromJsonText(r.body, &not_json);
+  if (not_json) return notJson();
+  if (!written.ok()) {
+    return Status(StatusCode::kUnavailable, "the API server's answer to patching " +
+                                                std::string(kindResource(kind)) + " " + name +
+                                                ": " + written.status().message());
+  }
+  rememberText(path, std::move(r.body));
+  return written;
 }
 
 StatusOr<Object> KubernetesBackend::sendMergePatch(Kind kind, const std::string& ns,

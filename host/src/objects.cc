@@ -526,6 +526,26 @@ StatusOr<Object> objectFromJsonText(Kind kind, std::string_view text, bool* not_
   return root.status();
 }
 
+StatusOr<std::string> resourceVersionFromJsonText(std::string_view text, bool* not_json) {
+  if (not_json != nullptr) *not_json = false;
+  std::string_view version;
+  auto root = parseText(text);
+  if (root.ok()) {
+    if (root->at_pointer("/metadata/resourceVersion").get(version) == simdjson::SUCCESS) {
+      return std::string(version);
+    }
+  } else {
+    const Json tree = Json::parse(text.begin(), text.end(), nullptr, false);
+    if (tree.is_discarded()) {
+      if (not_json != nullptr) *not_json = true;
+      return root.status();
+    }
+    const std::string read = rawString(tree, {"metadata", "resourceVersion"});
+    if (!read.empty()) return read;
+  }
+  return invalidArgument("the object carries no metadata.resourceVersion string");
+}
+
 StatusOr<WatchEventText> watchEventFromJsonText(Kind kind, std::string_view text) {
   auto root = parseText(text);
   if (!root.ok()) return root.status();

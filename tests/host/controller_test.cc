@@ -223,9 +223,9 @@ class ChangingBeforeStatusWrite final : public host::ClusterBackend {
     }
     return store_.patch(r);
   }
-  host::StatusOr<kbinder::v1::Object> patchMetadata(host::Kind kind, const std::string& ns,
-                                                    const std::string& name, const std::string& rv,
-                                                    const std::vector<host::MetadataEdit>& edits) override {
+  host::StatusOr<std::string> patchMetadata(host::Kind kind, const std::string& ns,
+                                            const std::string& name, const std::string& rv,
+                                            const std::vector<host::MetadataEdit>& edits) override {
     return store_.patchMetadata(kind, ns, name, rv, edits);
   }
   host::StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& o) override {

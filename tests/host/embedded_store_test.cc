@@ -662,20 +662,23 @@ TEST(EmbeddedStoreTest, PatchesWithinAnObjectChangeOnlyWhatDiffers) {
 }
 
 // Label and annotation edits (what Mutate writes) apply to both forms alike, keep everything
-// else, are guarded by the resourceVersion, and change nothing when they change nothing.
+// else, are guarded by the resourceVersion, and change nothing when they change nothing. Edits
+// that only set keys merge into the kept encoding; the stored object is the same either way.
 TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
   auto store = storeFrom(nodeYaml("n1", "4") +
                          "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: default\n"
                          "  labels: {app: web, tier: front}\n  unmodeledMeta: 1\n"
                          "spec:\n  containers: [{name: main, image: busybox}]\n---\n");
   using Edit = host::MetadataEdit;
-  const auto agrees = [&](const kbinder::v1::Object& returned) {
+  // Both forms agree, and the resourceVersion returned is the stored one.
+  const auto agrees = [&](const std::string& returned) {
     auto raw = store->getRaw("Pod", "default", "p");
     ASSERT_TRUE(raw.ok());
     auto converted = host::objectFromJson(host::Kind::kPod, *raw);
     ASSERT_TRUE(converted.ok());
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(getObject(*store, "Pod", "p"), *converted));
-    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(returned, *converted));
+    EXPECT_EQ(returned, converted->pod().metadata().resource_version());
+    EXPECT_EQ(returned, std::to_string(store->resourceVersion()));
   };
   const std::string rv = getObject(*store, "Pod", "p").pod().metadata().resource_version();
   auto written = store->patchMetadata(
@@ -689,11 +692,35 @@ TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
   EXPECT_EQ(raw["metadata"]["annotations"], Json::parse(R"({"note": "n"})"));
   EXPECT_EQ(raw["metadata"]["unmodeledMeta"], 1);
   EXPECT_EQ(raw["spec"]["containers"][0]["image"], "busybox");
-  EXPECT_NE(written->pod().metadata().resource_version(), rv);
+  EXPECT_NE(*written, rv);
 
-  // The last label removed: no labels at all, as the API server writes it.
-  written = store->patchMetadata(host::Kind::kPod, "default", "p", "",
-                                 {{Edit::Map::kLabels, "app", std::nullopt}});
+  // Sets alone (merged): a new key and a changed one, then the same again (no write).
+  written =
+      store->patchMetadata(host::Kind::kPod, "default", "p", *written,
+                           {{Edit::Map::kLabels, "app", "web"}, {Edit::Map::kLabels, "new", "1"}});
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  agrees(*written);
+  const auto labels = getObject(*store, "Pod", "p").pod().metadata().labels();
+  EXPECT_EQ(labels.size(), 2u);
+  EXPECT_EQ(labels.at("app"), "web");
+  EXPECT_EQ(labels.at("new"), "1");
+  EXPECT_EQ(getObject(*store, "Pod", "p").pod().spec().containers(0).image(), "busybox");
+  const uint64_t merged_at = store->resourceVersion();
+  written = store->patchMetadata(host::Kind::kPod, "default", "p", *written,
+                                 {{Edit::Map::kLabels, "new", "1"}});
+  ASSERT_TRUE(written.ok());
+  EXPECT_EQ(store->resourceVersion(), merged_at);
+  EXPECT_EQ(*written, std::to_string(merged_at));
+  // A stale version is refused on the merged path too.
+  EXPECT_EQ(
+      store->patchMetadata(host::Kind::kPod, "default", "p", rv, {{Edit::Map::kLabels, "x", "y"}})
+          .status()
+          .code(),
+      StatusCode::kAborted);
+
+  written = store->patchMetadata(
+      host::Kind::kPod, "default", "p", "",
+      {{Edit::Map::kLabels, "app", std::nullopt}, {Edit::Map::kLabels, "new", std::nullopt}});
   ASSERT_TRUE(written.ok());
   agrees(*written);
   EXPECT_FALSE((*store->getRaw("Pod", "default", "p"))["metadata"].contains("labels"));
@@ -704,10 +731,10 @@ TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
                                  {{Edit::Map::kAnnotations, "note", "n"}, {Edit::Map::kLabels, "gone", std::nullopt}});
   ASSERT_TRUE(written.ok());
   EXPECT_EQ(store->resourceVersion(), before);
-  EXPECT_EQ(written->pod().metadata().annotations().at("note"), "n");
+  EXPECT_EQ(*written, std::to_string(before));
 
   const auto stale = store->patchMetadata(host::Kind::kPod, "default", "p", rv,
-                                          {{Edit::Map::kLabels, "x", "y"}});
+                                          {{Edit::Map::kLabels, "x", std::nullopt}});
   EXPECT_EQ(stale.status().code(), StatusCode::kAborted);
   EXPECT_NE(stale.status().message().find("the object has been modified"), std::string::npos);
   EXPECT_EQ(store->patchMetadata(host::Kind::kPod, "default", "nope", "", {{Edit::Map::kLabels, "x", "y"}})

@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <map>
+#include <sstream>
 #include <thread>
 
 #include "cluster_support.h"
@@ -182,6 +183,32 @@ TEST_F(FrameworkTest, MutateWritesLabelsAsAPatchKeepingTheRest) {
   EXPECT_EQ((*pod)["spec"]["containers"][0]["image"], "busybox");
 }
 
+// The hooks after Mutate are handed the pod as written: its labels and the resourceVersion
+// of Mutate's write, between the one read and the Binding's.
+TEST_F(FrameworkTest, HooksAfterMutateSeeThePodAsWritten) {
+  const CycleResult result =
+      run(rec("rec-a", "set_label = \"team=ml\"\nlog_pod_at = \"validate\"") +
+          rec("rec-b", "set_label = \"zone=b\"\nlog_pod_at = \"reserve\""));
+  ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
+  std::string before, after, labels;
+  for (const std::string& line : log()) {
+    std::istringstream in(line);
+    std::string plugin, point, sees, rv, seen;
+    in >> plugin >> point >> sees >> rv >> seen;
+    if (sees != "sees") continue;
+    (point == "validate" ? before : after) = rv;
+    if (point == "reserve") labels = seen;
+  }
+  EXPECT_EQ(labels, "team=ml,zone=b");
+  ASSERT_FALSE(before.empty());
+  ASSERT_FALSE(after.empty());
+  const auto pod = store_->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(pod.ok());
+  const std::string bound = (*pod)["metadata"]["resourceVersion"];
+  EXPECT_LT(std::stoull(before), std::stoull(after));
+  EXPECT_LT(std::stoull(after), std::stoull(bound));
+}
+
 TEST_F(FrameworkTest, FailedCycleRevertsMutatesChangesStillAsWritten) {
   auto pod = store_->getRaw("Pod", "default", "p");
   (*pod)["metadata"]["labels"]["team"] = "web";
@@ -347,9 +374,9 @@ class Forwarding : public host::ClusterBackend {
   host::StatusOr<kbinder::v1::Object> patch(const kbinder::v1::PatchRequest& r) override {
     return store_.patch(r);
   }
-  host::StatusOr<kbinder::v1::Object> patchMetadata(host::Kind kind, const std::string& ns,
-                                                    const std::string& name, const std::string& rv,
-                                                    const std::vector<host::MetadataEdit>& edits) override {
+  host::StatusOr<std::string> patchMetadata(host::Kind kind, const std::string& ns,
+                                            const std::string& name, const std::string& rv,
+                                            const std::vector<host::MetadataEdit>& edits) override {
     return store_.patchMetadata(kind, ns, name, rv, edits);
   }
   host::StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& o) override { return store_.create(o); }

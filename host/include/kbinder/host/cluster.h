@@ -54,12 +54,16 @@ class ClusterBackend : public ObjectServices {
 
   // Sets and removes labels and annotations of an object, guarded by `resource_version` as
   // patch() is (empty: unguarded); what Mutate writes. Only the edits travel or are applied:
-  // the object is neither compared nor converted whole. Returns the object as written (as it
-  // is when no edit changes anything: no write then). NOT_FOUND, ABORTED as patch().
-  virtual StatusOr<kbinder::v1::Object> patchMetadata(Kind kind, const std::string& namespace_,
-                                                      const std::string& name,
-                                                      const std::string& resource_version,
-                                                      const std::vector<MetadataEdit>& edits) = 0;
+  // the object is neither compared nor converted whole, and no object is returned. Returns the
+  // object's resourceVersion after the write (the current one when no edit changes anything:
+  // no write then). A guarded write succeeds only on the version the caller read, so that
+  // version with the edits applied and this resourceVersion is the object as written (a real
+  // API server's mutating admission may add to it; the watches bring that).
+  // NOT_FOUND, ABORTED as patch().
+  virtual StatusOr<std::string> patchMetadata(Kind kind, const std::string& namespace_,
+                                              const std::string& name,
+                                              const std::string& resource_version,
+                                              const std::vector<MetadataEdit>& edits) = 0;
 
   // Creates an object (metadata.name set, or generateName). ALREADY_EXISTS when taken.
   virtual StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& object) = 0;

@@ -123,10 +123,9 @@ class EmbeddedStore final : public ClusterBackend {
   StatusOr<std::string> getEncoded(const kbinder::v1::GetRequest& request) override;
   StatusOr<kbinder::v1::ObjectList> list(const kbinder::v1::ListRequest& request) override;
   StatusOr<kbinder::v1::Object> patch(const kbinder::v1::PatchRequest& request) override;
-  StatusOr<kbinder::v1::Object> patchMetadata(Kind kind, const std::string& namespace_,
-                                              const std::string& name,
-                                              const std::string& resource_version,
-                                              const std::vector<MetadataEdit>& edits) override;
+  StatusOr<std::string> patchMetadata(Kind kind, const std::string& namespace_,
+                                      const std::string& name, const std::string& resource_version,
+                                      const std::vector<MetadataEdit>& edits) override;
   StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& object) override;
   StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) override;
   Status bindPod(const std::string& namespace_, const std::string& name, const std::string& uid,
@@ -289,16 +288,19 @@ class EmbeddedStore final : public ClusterBackend {
   };
   using MergeEdit = std::function<StatusOr<std::optional<Merge>>(const Json& raw)>;
   enum class Merged { kWritten, kUnchanged, kNotMergeable };
-  StatusOr<Merged> mergeTyped(const Key& key, const MergeEdit& merge);
+  // `written`, when given, receives the resourceVersion stamped (kWritten only).
+  StatusOr<Merged> mergeTyped(const Key& key, const MergeEdit& merge,
+                              std::string* written = nullptr);
   // An object's current version, both forms, taken under the lock (what editTyped and
   // mergeTyped start from); INTERNAL for an object of a kind not modeled.
   StatusOr<std::pair<std::shared_ptr<const Json>, Typed>> currentVersion(const Key& key) const;
   // The commit both take: `apply` made on the raw version, read as `raw`, in place when the
   // entry's reference is the only one, else on a copy made outside the lock; `version` holds
   // the typed form. False when the object was written since `raw` was read (start over).
+  // `written`, when given, receives the resourceVersion stamped.
   StatusOr<bool> commitEdit(const Key& key, std::optional<Kind> kind,
-                            std::shared_ptr<const Json> raw, const RawEdit& apply,
-                            Version& version);
+                            std::shared_ptr<const Json> raw, const RawEdit& apply, Version& version,
+                            std::string* written = nullptr);
   // The typed form of the object `request` names, taken under the lock (the form is immutable:
   // decoded or copied after it is let go).
   StatusOr<Typed> typedFor(const kbinder::v1::GetRequest& request) const;

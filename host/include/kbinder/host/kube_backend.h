@@ -70,10 +70,9 @@ class KubernetesBackend final : public ClusterBackend {
   StatusOr<std::string> getEncoded(const kbinder::v1::GetRequest& request) override;
   StatusOr<kbinder::v1::ObjectList> list(const kbinder::v1::ListRequest& request) override;
   StatusOr<kbinder::v1::Object> patch(const kbinder::v1::PatchRequest& request) override;
-  StatusOr<kbinder::v1::Object> patchMetadata(Kind kind, const std::string& namespace_,
-                                              const std::string& name,
-                                              const std::string& resource_version,
-                                              const std::vector<MetadataEdit>& edits) override;
+  StatusOr<std::string> patchMetadata(Kind kind, const std::string& namespace_,
+                                      const std::string& name, const std::string& resource_version,
+                                      const std::vector<MetadataEdit>& edits) override;
   StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& object) override;
   StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) override;
   Status bindPod(const std::string& namespace_, const std::string& name, const std::string& uid,

@@ -73,6 +73,9 @@ StatusOr<kbinder::v1::Object> objectFromJson(Kind kind, const Json& raw);
 // tree.
 StatusOr<kbinder::v1::Object> objectFromJsonText(Kind kind, std::string_view text,
                                                  bool* not_json = nullptr);
+// An object's metadata.resourceVersion read from its JSON text, nothing else converted (what
+// a write's answer is read for when the writer has the rest). `not_json` as objectFromJsonText.
+StatusOr<std::string> resourceVersionFromJsonText(std::string_view text, bool* not_json = nullptr);
 // A watch event's text, {"type": ..., "object": {...}}, its object converted as
 // objectFromJsonText does, as the kind watched. An error when simdjson refuses the text or the
 // object does not convert (an ERROR event's object, a Status, may not): read such an event as
