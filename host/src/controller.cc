@@ -342,9 +342,8 @@ std::string Controller::writeStatus(const std::string& key, const BindRequest& r
   for (int attempt = 0; attempt < 10; ++attempt) {
     // First onto the version the cycle started from (a write guarded by its resourceVersion:
     // a conflict if anything changed since); after a conflict, onto a fresh read. Either is
-    // made the patch's object itself, not copied into it.
-    kbinder::v1::PatchRequest patch;
-    kbinder::v1::BindRequest& current = *patch.mutable_object()->mutable_bind_request();
+    // handed to the write itself, not copied.
+    kbinder::v1::BindRequest current;
     if (attempt == 0) {
       current = read;
     } else {
@@ -363,10 +362,9 @@ std::string Controller::writeStatus(const std::string& key, const BindRequest& r
     if (terminalPhase(current.status().phase())) {
       return current.status().phase();  // someone else finished it
     }
-    auto& status = *current.mutable_status();
-    status = next(current.status());
-    patch.set_subresource("status");
-    auto written = cluster_.patch(patch);
+    kbinder::v1::BindRequestStatus status = next(current.status());
+    *current.mutable_status() = status;
+    auto written = cluster_.writeBindRequestStatus(std::move(current));
     if (written.ok()) return status.phase();
     if (written.status().code() != StatusCode::kAborted) {
       hostLogger().warn("BindRequest {}: cannot write status: {}", key, written.status().message());

@@ -777,6 +777,73 @@ StatusOr<std::string> EmbeddedStore::patchMetadata(Kind kind, const std::string&
   return metadataOf(*edited).resource_version();
 }
 
+StatusOr<std::string> EmbeddedStore::writeBindRequestStatus(kbinder::v1::BindRequest request) {
+  const auto& meta = request.metadata();
+  const Key key{std::string(kindName(Kind::kBindRequest)), meta.namespace_(), meta.name()};
+  const kbinder::v1::BindRequestStatus& next = request.status();
+  std::string current_version;
+  std::string written;
+  // Each field as the raw status holds it, absent being the field's default, as converting it
+  // would give; a field whose value is not of its type is not merged.
+  auto merged = mergeTyped(
+      key,
+      [&](const Json& raw) -> StatusOr<std::optional<Merge>> {
+        current_version = rawString(raw, {"metadata", "resourceVersion"});
+        if (!meta.resource_version().empty() && meta.resource_version() != current_version) {
+          return conflict(std::string(kindResource(Kind::kBindRequest)), meta.name(),
+                          "the object has been modified; please apply your changes to the latest "
+                          "version and try again");
+        }
+        const auto status = raw.find("status");
+        const Json* held = status != raw.end() && status->is_object() ? &*status : nullptr;
+        const auto field = [&](const char* name) -> const Json* {
+          if (held == nullptr) return nullptr;
+          const auto it = held->find(name);
+          return it == held->end() || it->is_null() ? nullptr : &*it;
+        };
+        Object fragment;
+        auto& set = *fragment.mutable_bind_request()->mutable_status();
+        Json raw_set = Json::object();
+        bool mergeable = true;
+        const auto text = [&](const char* name, const std::string& value,
+                              void (*assign)(kbinder::v1::BindRequestStatus&, const std::string&)) {
+          const Json* was = field(name);
+          if (was != nullptr && !was->is_string()) {
+            mergeable = false;
+          } else if ((was == nullptr ? std::string() : was->get<std::string>()) != value) {
+            if (value.empty()) mergeable = false;  // a clear: no merge can make it
+            assign(set, value);
+            raw_set[name] = value;
+          }
+        };
+        text("phase", next.phase(),
+             [](kbinder::v1::BindRequestStatus& m, const std::string& v) { m.set_phase(v); });
+        text("reason", next.reason(),
+             [](kbinder::v1::BindRequestStatus& m, const std::string& v) { m.set_reason(v); });
+        const Json* attempts = field("failedAttempts");
+        if (attempts != nullptr && !attempts->is_number_integer()) {
+          mergeable = false;
+        } else if ((attempts == nullptr ? 0 : attempts->get<int64_t>()) != next.failed_attempts()) {
+          if (next.failed_attempts() == 0) mergeable = false;
+          set.set_failed_attempts(next.failed_attempts());
+          raw_set["failedAttempts"] = next.failed_attempts();
+        }
+        if (!mergeable) return std::optional<Merge>(Merge{std::nullopt, {}});
+        if (raw_set.empty()) return std::optional<Merge>();
+        return std::optional<Merge>(
+            Merge{std::move(fragment), [raw_set = std::move(raw_set)](Json& target) {
+                    Json& status = member(target, "status");
+                    if (!status.is_object()) status = Json::object();
+                    for (const auto& [name, value] : raw_set.items()) member(status, name) = value;
+                  }});
+      },
+      &written);
+  if (!merged.ok()) return merged.status();
+  if (*merged == Merged::kWritten) return written;
+  if (*merged == Merged::kUnchanged) return current_version;
+  return ClusterBackend::writeBindRequestStatus(std::move(request));
+}
+
 StatusOr<Object> EmbeddedStore::create(const Object& object) {
   const auto kind = kindOf(object);
   if (!kind) return invalidArgument("create request carries no object");

@@ -746,6 +746,58 @@ TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
   EXPECT_EQ(getObject(*store, "Node", "n1", "").node().metadata().labels().at("x"), "y");
 }
 
+// A BindRequest's status write merges what it sets into the kept encoding and goes the whole
+// way for a field it clears; either way both forms agree and the version returned is the one
+// stored. Guarded, and no write when nothing changes.
+TEST(EmbeddedStoreTest, BindRequestStatusWritesKeepBothFormsInStep) {
+  auto store = storeFrom(podYaml("p", "1") + requestYaml("r", "p", "n1"));
+  const auto read = [&] { return getObject(*store, "BindRequest", "r").bind_request(); };
+  const auto agrees = [&](const std::string& returned) {
+    auto raw = store->getRaw("BindRequest", "default", "r");
+    ASSERT_TRUE(raw.ok());
+    auto converted = host::objectFromJson(host::Kind::kBindRequest, *raw);
+    ASSERT_TRUE(converted.ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(
+        getObject(*store, "BindRequest", "r"), *converted));
+    EXPECT_EQ(returned, std::to_string(store->resourceVersion()));
+    EXPECT_EQ(returned, converted->bind_request().metadata().resource_version());
+  };
+  const std::string first_rv = read().metadata().resource_version();
+  kbinder::v1::BindRequest request = read();
+  request.mutable_status()->set_phase("Pending");
+  request.mutable_status()->set_reason("assume: node n1 is full");
+  request.mutable_status()->set_failed_attempts(1);
+  auto written = store->writeBindRequestStatus(request);  // a first status: merged
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  agrees(*written);
+  EXPECT_EQ(read().status().reason(), "assume: node n1 is full");
+  EXPECT_EQ((*store->getRaw("BindRequest", "default", "r"))["status"]["failedAttempts"], 1);
+  EXPECT_EQ(read().spec().pod_name(), "p");
+
+  request = read();
+  request.mutable_status()->set_phase("Succeeded");
+  request.mutable_status()->clear_reason();  // a clear: written whole
+  written = store->writeBindRequestStatus(request);
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  agrees(*written);
+  EXPECT_EQ(read().status().phase(), "Succeeded");
+  EXPECT_EQ(read().status().reason(), "");
+  EXPECT_EQ(read().status().failed_attempts(), 1);
+
+  const uint64_t before = store->resourceVersion();
+  written = store->writeBindRequestStatus(read());  // nothing changes: nothing written
+  ASSERT_TRUE(written.ok());
+  EXPECT_EQ(store->resourceVersion(), before);
+  EXPECT_EQ(*written, std::to_string(before));
+
+  request.mutable_metadata()->set_resource_version(first_rv);
+  request.mutable_status()->set_phase("Failed");
+  EXPECT_EQ(store->writeBindRequestStatus(request).status().code(), StatusCode::kAborted);
+  request.mutable_metadata()->set_name("nope");
+  request.mutable_metadata()->clear_resource_version();
+  EXPECT_EQ(store->writeBindRequestStatus(request).status().code(), StatusCode::kNotFound);
+}
+
 // A waiting watch is woken by a change of its kind, and only such a change ends its wait.
 TEST(EmbeddedStoreTest, AWaitingWatchWakesForItsOwnKind) {
   auto store = storeFrom(podYaml("p", "1") + nodeYaml("n1", "4"));

@@ -65,6 +65,20 @@ class ClusterBackend : public ObjectServices {
                                               const std::string& resource_version,
                                               const std::vector<MetadataEdit>& edits) = 0;
 
+  // Writes a BindRequest's status (phase, reason, failedAttempts: every field of it is
+  // kbinder's) as `request` carries it, guarded by its metadata.resourceVersion as patch() is;
+  // what the controller writes after each cycle. Returns the resourceVersion written (the
+  // current one when nothing changes). This one patches the status subresource through
+  // patch(); a backend may write it without building the object written.
+  virtual StatusOr<std::string> writeBindRequestStatus(kbinder::v1::BindRequest request) {
+    kbinder::v1::PatchRequest patch;
+    *patch.mutable_object()->mutable_bind_request() = std::move(request);
+    patch.set_subresource("status");
+    auto written = this->patch(patch);
+    if (!written.ok()) return written.status();
+    return written->bind_request().metadata().resource_version();
+  }
+
   // Creates an object (metadata.name set, or generateName). ALREADY_EXISTS when taken.
   virtual StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& object) = 0;
 

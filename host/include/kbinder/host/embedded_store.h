@@ -130,6 +130,9 @@ class EmbeddedStore final : public ClusterBackend {
   StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) override;
   Status bindPod(const std::string& namespace_, const std::string& name, const std::string& uid,
                  const std::string& node) override;
+  // Merged into the kept encoding when it only sets fields (a first status, a phase changed);
+  // a field cleared goes through patch().
+  StatusOr<std::string> writeBindRequestStatus(kbinder::v1::BindRequest request) override;
   std::string describe() const override { return "embedded store"; }
 
  private:
