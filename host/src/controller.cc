@@ -362,10 +362,10 @@ std::string Controller::writeStatus(const std::string& key, const BindRequest& r
     if (terminalPhase(current.status().phase())) {
       return current.status().phase();  // someone else finished it
     }
-    kbinder::v1::BindRequestStatus status = next(current.status());
-    *current.mutable_status() = status;
+    *current.mutable_status() = next(current.status());
+    std::string phase = current.status().phase();
     auto written = cluster_.writeBindRequestStatus(std::move(current));
-    if (written.ok()) return status.phase();
+    if (written.ok()) return phase;
     if (written.status().code() != StatusCode::kAborted) {
       hostLogger().warn("BindRequest {}: cannot write status: {}", key, written.status().message());
       return {};

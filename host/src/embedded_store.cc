@@ -32,6 +32,18 @@ Status conflict(const std::string& resource, const std::string& name, const std:
           "Operation cannot be fulfilled on " + resource + " \"" + name + "\": " + why};
 }
 
+// The API server's resourceVersion precondition: ABORTED unless `raw` is at `expected` (empty:
+// any version).
+Status checkVersion(const Json& raw, const std::string& expected, const std::string& resource,
+                    const std::string& name) {
+  if (expected.empty() || expected == rawString(raw, {"metadata", "resourceVersion"})) {
+    return okStatus();
+  }
+  return conflict(resource, name,
+                  "the object has been modified; please apply your changes to the latest "
+                  "version and try again");
+}
+
 Json& metadata(Json& raw) {
   Json& meta = member(raw, "metadata");
   if (!meta.is_object()) meta = Json::object();
@@ -629,11 +641,10 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
   const Key key{std::string(kindName(*kind)), kindNamespaced(*kind) ? meta.namespace_() : "",
                 meta.name()};
   return editTyped(key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<RawEdit>> {
-    const std::string current = rawString(raw, {"metadata", "resourceVersion"});
-    if (!meta.resource_version().empty() && meta.resource_version() != current) {
-      return conflict(std::string(kindResource(*kind)), meta.name(),
-                      "the object has been modified; please apply your changes to the latest "
-                      "version and try again");
+    if (Status s = checkVersion(raw, meta.resource_version(), std::string(kindResource(*kind)),
+                                meta.name());
+        !s.ok()) {
+      return s;
     }
     SubsetChange change = subsetChange(*kind, typed, request.object(), request.subresource());
     // Only the top-level fields the change names are copied and rebased (a BindRequest's
@@ -685,14 +696,8 @@ StatusOr<std::string> EmbeddedStore::patchMetadata(Kind kind, const std::string&
                                                    const std::string& resource_version,
                                                    const std::vector<MetadataEdit>& edits) {
   const Key key{std::string(kindName(kind)), kindNamespaced(kind) ? namespace_ : "", name};
-  const auto precondition = [&](const Json& raw) -> Status {
-    if (!resource_version.empty() &&
-        resource_version != rawString(raw, {"metadata", "resourceVersion"})) {
-      return conflict(std::string(kindResource(kind)), name,
-                      "the object has been modified; please apply your changes to the latest "
-                      "version and try again");
-    }
-    return okStatus();
+  const auto precondition = [&](const Json& raw) {
+    return checkVersion(raw, resource_version, std::string(kindResource(kind)), name);
   };
   const RawEdit raw_edit = [&edits](Json& next) {
     Json& raw_meta = metadata(next);
@@ -783,58 +788,39 @@ StatusOr<std::string> EmbeddedStore::writeBindRequestStatus(kbinder::v1::BindReq
   const kbinder::v1::BindRequestStatus& next = request.status();
   std::string current_version;
   std::string written;
-  // Each field as the raw status holds it, absent being the field's default, as converting it
-  // would give; a field whose value is not of its type is not merged.
   auto merged = mergeTyped(
       key,
       [&](const Json& raw) -> StatusOr<std::optional<Merge>> {
-        current_version = rawString(raw, {"metadata", "resourceVersion"});
-        if (!meta.resource_version().empty() && meta.resource_version() != current_version) {
-          return conflict(std::string(kindResource(Kind::kBindRequest)), meta.name(),
-                          "the object has been modified; please apply your changes to the latest "
-                          "version and try again");
+        if (Status s = checkVersion(raw, meta.resource_version(),
+                                    std::string(kindResource(Kind::kBindRequest)), meta.name());
+            !s.ok()) {
+          return s;
         }
+        current_version = rawString(raw, {"metadata", "resourceVersion"});
         const auto status = raw.find("status");
         const Json* held = status != raw.end() && status->is_object() ? &*status : nullptr;
-        const auto field = [&](const char* name) -> const Json* {
-          if (held == nullptr) return nullptr;
-          const auto it = held->find(name);
-          return it == held->end() || it->is_null() ? nullptr : &*it;
-        };
-        Object fragment;
-        auto& set = *fragment.mutable_bind_request()->mutable_status();
-        Json raw_set = Json::object();
-        bool mergeable = true;
-        const auto text = [&](const char* name, const std::string& value,
-                              void (*assign)(kbinder::v1::BindRequestStatus&, const std::string&)) {
-          const Json* was = field(name);
-          if (was != nullptr && !was->is_string()) {
-            mergeable = false;
-          } else if ((was == nullptr ? std::string() : was->get<std::string>()) != value) {
-            if (value.empty()) mergeable = false;  // a clear: no merge can make it
-            assign(set, value);
-            raw_set[name] = value;
-          }
-        };
-        text("phase", next.phase(),
-             [](kbinder::v1::BindRequestStatus& m, const std::string& v) { m.set_phase(v); });
-        text("reason", next.reason(),
-             [](kbinder::v1::BindRequestStatus& m, const std::string& v) { m.set_reason(v); });
-        const Json* attempts = field("failedAttempts");
-        if (attempts != nullptr && !attempts->is_number_integer()) {
-          mergeable = false;
-        } else if ((attempts == nullptr ? 0 : attempts->get<int64_t>()) != next.failed_attempts()) {
-          if (next.failed_attempts() == 0) mergeable = false;
-          set.set_failed_attempts(next.failed_attempts());
-          raw_set["failedAttempts"] = next.failed_attempts();
+        // The fields that differ from what the raw status holds (absent or null: the default).
+        // Merging `next` whole sets them; a field it would clear cannot be merged.
+        const Json wanted = {{"phase", next.phase()},
+                             {"reason", next.reason()},
+                             {"failedAttempts", next.failed_attempts()}};
+        Json changed = Json::object();
+        for (const auto& [name, value] : wanted.items()) {
+          const auto it = held == nullptr ? Json::const_iterator() : held->find(name);
+          const bool absent = held == nullptr || it == held->end() || it->is_null();
+          const bool cleared = value == Json("") || value == Json(0);
+          if (absent ? cleared : *it == value) continue;
+          if (cleared) return std::optional<Merge>(Merge{std::nullopt, {}});
+          changed[name] = value;
         }
-        if (!mergeable) return std::optional<Merge>(Merge{std::nullopt, {}});
-        if (raw_set.empty()) return std::optional<Merge>();
+        if (changed.empty()) return std::optional<Merge>();
+        Object fragment;
+        *fragment.mutable_bind_request()->mutable_status() = next;
         return std::optional<Merge>(
-            Merge{std::move(fragment), [raw_set = std::move(raw_set)](Json& target) {
+            Merge{std::move(fragment), [changed = std::move(changed)](Json& target) {
                     Json& status = member(target, "status");
                     if (!status.is_object()) status = Json::object();
-                    for (const auto& [name, value] : raw_set.items()) member(status, name) = value;
+                    for (const auto& [name, value] : changed.items()) member(status, name) = value;
                   }});
       },
       &written);
@@ -1104,10 +1090,10 @@ StatusOr<Json> EmbeddedStore::replaceLocked(const Key& key, Json replacement,
   const auto it = objects_.find(key);
   if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
   const Json& current = *it->second.raw;
-  if (!precondition.empty() && precondition != rawString(current, {"metadata", "resourceVersion"})) {
-    return conflict(resourceOf(std::get<0>(key)), std::get<2>(key),
-                    "the object has been modified; please apply your changes to the latest "
-                    "version and try again");
+  if (Status s =
+          checkVersion(current, precondition, resourceOf(std::get<0>(key)), std::get<2>(key));
+      !s.ok()) {
+    return s;
   }
   if (!subresource.empty() && subresource != "status") {
     return notFound("the server could not find the requested resource");
