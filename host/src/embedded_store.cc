@@ -270,10 +270,7 @@ EmbeddedStore::Typed EmbeddedStore::Typed::stamped(Kind kind, std::string encode
                                                    size_t whole) {
   Typed typed;
   typed.whole_ = std::min(whole, encoded.size());
-  Object stamp;
-  mutablePayload(stamp, kind);
-  mutableMetadataOf(stamp).set_resource_version(resource_version);
-  stamp.AppendToString(&encoded);
+  appendResourceVersionStamp(kind, resource_version, encoded);  // made under the lock: no message
   typed.encoded_ = std::make_shared<const std::string>(std::move(encoded));
   return typed;
 }

@@ -9,6 +9,7 @@
 #include <simdjson.h>
 
 #include <algorithm>
+#include <array>
 #include <chrono>
 #include <ctime>
 #include <memory>
@@ -512,6 +513,29 @@ StatusOr<Object> convert(Kind kind, const Node& raw) {
 }
 
 }  // namespace
+
+void appendResourceVersionStamp(Kind kind, std::string_view resource_version,
+                                std::string& encoded) {
+  // Per kind, the field numbers on the way down: Object's field for the kind, then the kind's
+  // metadata field.
+  static const auto numbers = [] {
+    std::array<std::pair<int, int>, std::size(kAllKinds)> out{};
+    for (const Kind k : kAllKinds) {
+      const pb::FieldDescriptor* field = objectField(k);
+      const pb::FieldDescriptor* metadata = field->message_type()->FindFieldByName("metadata");
+      assert(metadata != nullptr);
+      out[static_cast<size_t>(k)] = {field->number(), metadata->number()};
+    }
+    return out;
+  }();
+  const auto [object_field, metadata_field] = numbers[static_cast<size_t>(kind)];
+  std::string meta;
+  appendLengthDelimited(meta, kbinder::v1::ObjectMeta::kResourceVersionFieldNumber,
+                        resource_version);
+  std::string payload;
+  appendLengthDelimited(payload, metadata_field, meta);
+  appendLengthDelimited(encoded, object_field, payload);
+}
 
 StatusOr<Object> objectFromJson(Kind kind, const Json& raw) { return convert(kind, TreeNode{raw}); }
 

@@ -65,5 +65,34 @@ TEST(ObjectsTest, AnEncodedObjectsPayloadIsItsKindsMessage) {
   EXPECT_FALSE(host::appendEncodedPayload("", out)) << "an Object holding no kind";
 }
 
+// The stamp appended to an encoded Object is, for every kind, the encoding of an Object that
+// holds only that resourceVersion, and decoding merges it into the object before it: short
+// versions, and one long enough that its lengths take two bytes.
+TEST(ObjectsTest, AResourceVersionStampIsAnObjectHoldingOnlyTheVersion) {
+  for (const host::Kind kind : host::kAllKinds) {
+    for (const std::string& version : {std::string("42"), std::string(200, '7')}) {
+      kbinder::v1::Object expected;
+      host::mutablePayload(expected, kind);
+      host::mutableMetadataOf(expected).set_resource_version(version);
+      std::string stamp = "kept";
+      host::appendResourceVersionStamp(kind, version, stamp);
+      ASSERT_EQ(stamp.substr(0, 4), "kept");
+      EXPECT_EQ(stamp.substr(4), expected.SerializeAsString()) << host::kindName(kind);
+
+      kbinder::v1::Object object;
+      host::mutablePayload(object, kind);
+      host::mutableMetadataOf(object).set_name("o");
+      host::mutableMetadataOf(object).set_resource_version("1");
+      std::string encoded = object.SerializeAsString();
+      host::appendResourceVersionStamp(kind, version, encoded);
+      kbinder::v1::Object decoded;
+      ASSERT_TRUE(decoded.ParseFromString(encoded)) << host::kindName(kind);
+      ASSERT_EQ(host::kindOf(decoded), kind);
+      EXPECT_EQ(host::metadataOf(decoded).name(), "o");
+      EXPECT_EQ(host::metadataOf(decoded).resource_version(), version);
+    }
+  }
+}
+
 }  // namespace
 }  // namespace kbinder::testing

@@ -62,6 +62,11 @@ kbinder::v1::ObjectMeta& mutableMetadataOf(kbinder::v1::Object& object);
 // `payload` unchanged, when `object` holds no kind, mixes kinds or does not parse.
 bool appendEncodedPayload(std::string_view object, std::string& payload);
 
+// Appends to `encoded` the wire form of an Object of `kind` that holds only
+// metadata.resourceVersion = `resource_version`: what decoding merges into the Object encoded
+// before it. Written directly, without a message to build, fill, encode and destroy.
+void appendResourceVersionStamp(Kind kind, std::string_view resource_version, std::string& encoded);
+
 // Raw JSON -> subset. Unmodeled fields are dropped; scalars where the schema wants a string
 // (YAML's `cpu: 2`) become strings; a type mismatch names the field.
 StatusOr<kbinder::v1::Object> objectFromJson(Kind kind, const Json& raw);
