@@ -484,7 +484,10 @@ void EmbeddedStore::logLocked(WatchEvent::Type type, const std::string& kind_nam
     history_.pop_front();
   }
   if (const auto waiting = changed_.find(kind_name); waiting != changed_.end()) {
-    waiting->second.notify_all();
+    std::condition_variable_any* condition = &waiting->second;
+    if (std::find(to_wake_.begin(), to_wake_.end(), condition) == to_wake_.end()) {
+      to_wake_.push_back(condition);  // woken by the WriteLock, once it lets the lock go
+    }
   }
 }
 
