@@ -10,8 +10,6 @@
 // Watches must not outlive the store.
 #pragma once
 
-#include <algorithm>
-#include <array>
 #include <condition_variable>
 #include <cstdint>
 #include <deque>
@@ -238,20 +236,10 @@ class EmbeddedStore final : public ClusterBackend {
       std::vector<std::shared_ptr<const Json>> retired_raw;
       if (!store_.retired_.empty()) retired.swap(store_.retired_);
       if (!store_.retired_raw_.empty()) retired_raw.swap(store_.retired_raw_);
-      // A write logs a change or two: the watches to wake are copied out, the list keeps its
-      // room for the next write.
-      std::array<std::condition_variable_any*, 4> wake{};
-      std::vector<std::condition_variable_any*> wake_more;
-      const size_t count = store_.to_wake_.size();
-      if (count <= wake.size()) {
-        std::copy(store_.to_wake_.begin(), store_.to_wake_.end(), wake.begin());
-        store_.to_wake_.clear();
-      } else {
-        wake_more.swap(store_.to_wake_);
-      }
+      std::vector<std::condition_variable_any*> to_wake;
+      if (!store_.to_wake_.empty()) to_wake.swap(store_.to_wake_);
       lock_.unlock();
-      for (size_t i = 0; i < std::min(count, wake.size()); ++i) wake[i]->notify_all();
-      for (auto* waiting : wake_more) waiting->notify_all();
+      for (auto* waiting : to_wake) waiting->notify_all();
     }
     WriteLock(const WriteLock&) = delete;
     WriteLock& operator=(const WriteLock&) = delete;
