@@ -1,6 +1,7 @@
 #include "kbinder/host/embedded_store.h"
 
 #include <algorithm>
+#include <cassert>
 #include <iterator>
 #include <random>
 #include <thread>
@@ -833,62 +834,58 @@ StatusOr<std::string> EmbeddedStore::writeBindRequestStatus(kbinder::v1::BindReq
 StatusOr<Object> EmbeddedStore::create(const Object& object) {
   const auto kind = kindOf(object);
   if (!kind) return invalidArgument("create request carries no object");
-  Json raw = objectToJson(object);
-  if (rawString(raw, {"apiVersion"}).empty()) raw["apiVersion"] = std::string(kindApiVersion(*kind));
-  raw["kind"] = std::string(kindName(*kind));
-  const bool generated = rawString(raw, {"metadata", "name"}).empty();
-  const std::string prefix = rawString(raw, {"metadata", "generateName"});
-  if (generated && prefix.empty()) {
+  // The typed form is made first, with what the store sets on a new object, and the raw one
+  // converted from it once: the two agree by construction (EmbeddedStoreTest.
+  // CreateKeepsBothFormsInStep checks they do), and the JSON is made at its final size, with
+  // nothing added to it afterwards. All of it outside the lock; a generated name taken
+  // meanwhile is drawn again.
+  Version version{Json(), object, {}};
+  Object& typed = *version.typed;
+  {
+    pb::Message& payload = mutablePayload(typed, *kind);
+    const pb::Reflection& reflection = *payload.GetReflection();
+    const pb::Descriptor& descriptor = *payload.GetDescriptor();
+    // Every kind's message declares apiVersion and kind first (objects.proto).
+    const pb::FieldDescriptor* api_version = descriptor.field(0);
+    const pb::FieldDescriptor* kind_field = descriptor.field(1);
+    assert(api_version != nullptr && api_version->name() == "api_version");
+    assert(kind_field != nullptr && kind_field->name() == "kind");
+    if (reflection.GetString(payload, api_version).empty()) {
+      reflection.SetString(&payload, api_version, std::string(kindApiVersion(*kind)));
+    }
+    reflection.SetString(&payload, kind_field, std::string(kindName(*kind)));
+  }
+  kbinder::v1::ObjectMeta& meta = mutableMetadataOf(typed);
+  const bool generated = meta.name().empty();
+  if (generated && meta.generate_name().empty()) {
     return invalidArgument(std::string(kindName(*kind)) + ": name or generateName is required");
   }
-  {
-    Json& meta = metadata(raw);
-    if (!kindNamespaced(*kind)) meta.erase("namespace");
-    meta["resourceVersion"] = "";  // stamped when committed; here so that it takes no room then
-    meta["uid"] = randomUid();
-    meta["creationTimestamp"] = timestampNow();
-    if (kindNamespaced(*kind) && rawString(raw, {"metadata", "namespace"}).empty()) {
-      meta["namespace"] = "default";
-    }
+  if (!kindNamespaced(*kind)) {
+    meta.clear_namespace_();
+  } else if (meta.namespace_().empty()) {
+    meta.set_namespace_("default");
   }
-  // Made outside the lock; a generated name taken meanwhile is drawn again. The typed form is
-  // the caller's object with what was stamped on the raw one set on it: converting the JSON
-  // back would only give the same message again (EmbeddedStoreTest.CreateKeepsBothFormsInStep
-  // checks they agree).
+  meta.set_uid(randomUid());
+  meta.set_creation_timestamp(timestampNow());
   while (true) {
-    if (generated) metadata(raw)["name"] = prefix + randomSuffix();
-    const Key key{std::string(kindName(*kind)), rawString(raw, {"metadata", "namespace"}),
-                  rawString(raw, {"metadata", "name"})};
-    Version version{std::move(raw), object, {}};
-    {
-      pb::Message& typed = mutablePayload(*version.typed, *kind);
-      const pb::Reflection& reflection = *typed.GetReflection();
-      for (const auto& [field, json_name] : {std::pair{"api_version", "apiVersion"}, {"kind", "kind"}}) {
-        if (const auto* f = typed.GetDescriptor()->FindFieldByName(field)) {
-          reflection.SetString(&typed, f, rawString(version.raw, {json_name}));
-        }
-      }
-      kbinder::v1::ObjectMeta& meta = mutableMetadataOf(*version.typed);
-      meta.set_name(std::get<2>(key));
-      meta.set_namespace_(std::get<1>(key));
-      meta.set_uid(rawString(version.raw, {"metadata", "uid"}));
-      meta.set_creation_timestamp(rawString(version.raw, {"metadata", "creationTimestamp"}));
-      meta.clear_resource_version();
-    }
-    shrinkToFit(version.raw);
+    if (generated) meta.set_name(meta.generate_name() + randomSuffix());
+    // A placeholder gives the raw form its resourceVersion key, so that stamping the version
+    // when committed takes no room; the typed form is encoded without it (encodeAhead).
+    meta.set_resource_version("0");
+    version.raw = objectToJson(typed);
+    shrinkToFit(version.raw);  // a well-known type's value is parsed, not made at its size
+    version.encoded.clear();
     encodeAhead(*kind, version);
+    const Key key{std::string(kindName(*kind)), meta.namespace_(), meta.name()};
     WriteLock lock(*this);
     if (objects_.count(key) != 0) {
-      if (generated) {
-        raw = std::move(version.raw);
-        continue;
-      }
+      if (generated) continue;
       return Status(StatusCode::kAlreadyExists,
                     std::string(kindResource(*kind)) + " \"" + std::get<2>(key) + "\" already exists");
     }
     Entry* entry = commitLocked(key, kind, version);
     logLocked(WatchEvent::Type::kAdded, std::get<0>(key), kind, entry->typed, entry->raw);
-    return std::move(*version.typed);
+    return std::move(typed);
   }
 }
 

@@ -701,12 +701,16 @@ Json setFieldToJson(const pb::Message& message, const pb::FieldDescriptor* field
     std::sort(entries.begin(), entries.end(),
               [](const auto& a, const auto& b) { return a.first < b.first; });
     Json map = Json::object();
-    for (auto& [k, v] : entries) map[k] = std::move(v);
+    auto& members = map.get_ref<Json::object_t&>();
+    members.reserve(entries.size());
+    for (auto& [k, v] : entries) members.emplace_back(std::move(k), std::move(v));  // keys unique
     return map;
   }
   if (field->is_repeated()) {
     Json list = Json::array();
-    for (int i = 0; i < r.FieldSize(message, field); ++i) list.push_back(valueToJson(message, field, i));
+    const int size = r.FieldSize(message, field);
+    list.get_ref<Json::array_t&>().reserve(size);
+    for (int i = 0; i < size; ++i) list.push_back(valueToJson(message, field, i));
     return list;
   }
   return valueToJson(message, field, -1);
@@ -724,8 +728,14 @@ Json fieldToJson(const pb::Message& message, const pb::FieldDescriptor* field) {
 Json messageToJson(const pb::Message& message) {
   std::vector<const pb::FieldDescriptor*> fields;
   message.GetReflection()->ListFields(message, &fields);  // set fields only, in number order
+  // Made at their final size (nothing for the store to refit), and appended without looking
+  // for the key first: each field comes once.
   Json out = Json::object();
-  for (const pb::FieldDescriptor* field : fields) out[field->json_name()] = setFieldToJson(message, field);
+  auto& members = out.get_ref<Json::object_t&>();
+  members.reserve(fields.size());
+  for (const pb::FieldDescriptor* field : fields) {
+    members.emplace_back(field->json_name(), setFieldToJson(message, field));
+  }
   return out;
 }
 
