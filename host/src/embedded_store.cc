@@ -993,7 +993,7 @@ class EmbeddedStore::StoreRawWatch final : public RawWatch {
         });
     if (!logged.ok()) return logged.status();
     if (*logged == nullptr) return std::optional<RawEvent>();
-    return std::optional<RawEvent>(RawEvent{(*logged)->type, *(*logged)->raw});
+    return std::optional<RawEvent>(RawEvent{(*logged)->type, (*logged)->raw});
   }
   uint64_t position() const override {
     std::lock_guard lock(store_.mutex_);

@@ -488,9 +488,19 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     }
     if (!w.start(200, "application/json")) return;
     int events = 0;
-    auto emit = [&](const std::string& type, Json object) {
-      object["apiVersion"] = groupVersion(res);
-      const std::string line = Json{{"type", type}, {"object", object}}.dump() + "\n";
+    const std::string api_version = groupVersion(res);
+    // An event line, {"type":...,"object":...}, written from the stored version itself: it is
+    // copied only when its apiVersion is not the one served.
+    auto emit = [&](const std::string& type, const Json& object) {
+      std::string line = "{\"type\":" + Json(type).dump() + ",\"object\":";
+      if (host::rawString(object, {"apiVersion"}) == api_version) {
+        line += object.dump();
+      } else {
+        Json served = object;
+        served["apiVersion"] = api_version;
+        line += served.dump();
+      }
+      line += "}\n";
       ++events;
       if (faults.cut_watch_after > 0 && events % faults.cut_watch_after == 0) {
         w.write(line.substr(0, line.size() / 2));  // half an event, then the connection goes
@@ -499,8 +509,8 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
       }
       return w.write(line);
     };
-    for (auto& object : initial) {
-      if (!emit("ADDED", std::move(object))) return;
+    for (const auto& object : initial) {
+      if (!emit("ADDED", object)) return;
     }
     if (!stream.ok()) {
       w.write(Json{{"type", "ERROR"},
@@ -525,7 +535,7 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
         const char* type = (*event)->type == host::WatchEvent::Type::kAdded      ? "ADDED"
                            : (*event)->type == host::WatchEvent::Type::kModified ? "MODIFIED"
                                                                                  : "DELETED";
-        if (!emit(type, std::move((*event)->object))) return;
+        if (!emit(type, *(*event)->object)) return;
       } else if (!w.write(" ")) {  // whitespace between events: notices a client that left
         return;
       }

@@ -326,7 +326,7 @@ TEST(EmbeddedStoreTest, RawWatchEventsKeepTheirOwnVersion) {
   for (int i = 0; i < 3; ++i) {
     auto event = (*watch)->next(std::chrono::milliseconds(1000));
     ASSERT_TRUE(event.ok() && event->has_value());
-    seen.push_back((*event)->object);
+    seen.push_back(*(*event)->object);
   }
   EXPECT_EQ(seen[0]["metadata"]["labels"]["step"], "1");
   EXPECT_FALSE(seen[0]["spec"].contains("nodeName"));
@@ -821,7 +821,7 @@ TEST(EmbeddedStoreTest, AWaitingWatchWakesForItsOwnKind) {
   EXPECT_EQ((*event)->object.pod().spec().node_name(), "n1");
   auto raw_event = (*raw_pods)->next(std::chrono::seconds(30));
   ASSERT_TRUE(raw_event.ok() && raw_event->has_value());
-  EXPECT_EQ((*raw_event)->object["spec"]["nodeName"], "n1");
+  EXPECT_EQ((*(*raw_event)->object)["spec"]["nodeName"], "n1");
   EXPECT_LT(std::chrono::steady_clock::now() - start, std::chrono::seconds(20));
   writer.join();
 }

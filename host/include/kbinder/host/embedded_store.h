@@ -81,7 +81,10 @@ class EmbeddedStore final : public ClusterBackend {
   // ---- raw access, objects as JSON (any kind): what the test API server serves ----
   struct RawEvent {
     WatchEvent::Type type;
-    Json object;  // for deletions, the object's last state with the deletion's resourceVersion
+    // The version the change left, shared with the store's history (immutable while shared:
+    // taking an event copies nothing under the lock). For deletions, the object's last state
+    // with the deletion's resourceVersion.
+    std::shared_ptr<const Json> object;
   };
   class RawWatch {
    public:
