@@ -45,10 +45,6 @@ void maxInto(ResourceAmounts& into, const ResourceAmounts& what) {
   for (const auto& [name, v] : what) into[name] = std::max(into[name], v);
 }
 
-bool terminal(const Pod& pod) {
-  return pod.status().phase() == "Succeeded" || pod.status().phase() == "Failed";
-}
-
 bool tolerates(const Pod& pod, const kbinder::v1::Taint& taint) {
   for (const auto& t : pod.spec().tolerations()) {
     if (!t.effect().empty() && t.effect() != taint.effect()) continue;
@@ -162,28 +158,45 @@ void AssumeCache::dropLocked(const std::string& uid) {
 }
 
 void AssumeCache::upsertPod(const Pod& pod) {
-  const std::string& uid = pod.metadata().uid();
   std::lock_guard lock(mutex_);
-  const auto it = pods_.find(uid);
-  if (pod.spec().node_name().empty() || terminal(pod)) {
-    // Unbound: only an assumption stands for it. Terminal: it takes no room any more.
-    if (it != pods_.end() && (!it->second.assumed || terminal(pod))) dropLocked(uid);
-    return;
-  }
-  if (it != pods_.end() && it->second.node == pod.spec().node_name()) {
-    it->second.assumed = false;  // confirmed
-    return;
-  }
-  auto requests = podRequests(pod);
-  dropLocked(uid);
-  // A bound pod with unparsable requests was admitted by the API server; count what parses.
-  addLocked(uid, PodEntry{pod.spec().node_name(), requests.ok() ? *requests : ResourceAmounts{},
-                          false});
+  noteLocked(PodFacts{pod.metadata().uid(), pod.spec().node_name(), pod.status().phase()},
+             /*deleted=*/false, &pod);
 }
 
 void AssumeCache::removePod(const Pod& pod) {
   std::lock_guard lock(mutex_);
   dropLocked(pod.metadata().uid());
+}
+
+bool AssumeCache::notePod(const PodFacts& facts, bool deleted) {
+  std::lock_guard lock(mutex_);
+  return noteLocked(facts, deleted, nullptr);
+}
+
+bool AssumeCache::noteLocked(const PodFacts& facts, bool deleted, const Pod* pod) {
+  const std::string uid(facts.uid);
+  if (deleted) {
+    dropLocked(uid);
+    return true;
+  }
+  const auto it = pods_.find(uid);
+  const bool terminal = facts.phase == "Succeeded" || facts.phase == "Failed";
+  if (facts.node_name.empty() || terminal) {
+    // Unbound: only an assumption stands for it. Terminal: it takes no room any more.
+    if (it != pods_.end() && (!it->second.assumed || terminal)) dropLocked(uid);
+    return true;
+  }
+  if (it != pods_.end() && it->second.node == facts.node_name) {
+    it->second.assumed = false;  // confirmed
+    return true;
+  }
+  if (pod == nullptr) return false;
+  auto requests = podRequests(*pod);
+  dropLocked(uid);
+  // A bound pod with unparsable requests was admitted by the API server; count what parses.
+  addLocked(uid, PodEntry{std::string(facts.node_name),
+                          requests.ok() ? *requests : ResourceAmounts{}, false});
+  return true;
 }
 
 Status AssumeCache::assume(const Pod& pod, const std::string& node_name) {

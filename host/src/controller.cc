@@ -74,6 +74,24 @@ Status Controller::start() {
       cache_.upsertPod(e.object.pod());
     }
   });
+  // Most changes to a pod the cache settles from its uid, node and phase (a Mutate's write, the
+  // Binding it assumed): read from the bytes, the pod is decoded only when its requests count.
+  pods_->handleEncoded([this](WatchEvent::Type type, std::string_view encoded) {
+    const bool deleted = type == WatchEvent::Type::kDeleted;
+    PodFacts facts;
+    if (podFactsFromEncoded(encoded, facts) && cache_.notePod(facts, deleted)) return;
+    kbinder::v1::Object object;
+    if (!object.ParseFromArray(encoded.data(), static_cast<int>(encoded.size())) ||
+        !object.has_pod()) {
+      hostLogger().error("the pod watch handed over an object that is not a pod; skipped");
+      return;
+    }
+    if (deleted) {
+      cache_.removePod(object.pod());
+    } else {
+      cache_.upsertPod(object.pod());
+    }
+  });
   nodes_ = std::make_unique<Informer>(cluster_, Kind::kNode, "", [this](const WatchEvent& e) {
     if (e.type == WatchEvent::Type::kDeleted) {
       cache_.removeNode(e.object.node().metadata().name());

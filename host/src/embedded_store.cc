@@ -137,9 +137,40 @@ class EmbeddedStore::StoreWatch final : public Watch {
  public:
   // Made under the store's lock (by watch()).
   StoreWatch(EmbeddedStore& store, Kind kind, uint64_t after)
-      : store_(store), kind_name_(kindName(kind)), position_(store, after) {}
+      : store_(store),
+        kind_name_(kindName(kind)),
+        encoded_(Typed::encoded(kind)),
+        position_(store, after) {}
 
   StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) override {
+    auto taken = take(timeout);
+    if (!taken.ok()) return taken.status();
+    if (!taken->has_value()) return std::optional<WatchEvent>();
+    auto object = (*taken)->second.get();  // outside the lock
+    if (!object.ok()) return object.status();
+    return std::optional<WatchEvent>(WatchEvent{(*taken)->first, std::move(object).value()});
+  }
+
+  bool encoded() const override { return encoded_; }
+
+  StatusOr<std::optional<EncodedWatchEvent>> nextEncoded(
+      std::chrono::milliseconds timeout) override {
+    if (!encoded_) return Watch::nextEncoded(timeout);
+    auto taken = take(timeout);
+    if (!taken.ok()) return taken.status();
+    if (!taken->has_value()) return std::optional<EncodedWatchEvent>();
+    return std::optional<EncodedWatchEvent>(
+        EncodedWatchEvent{(*taken)->first, (*taken)->second.encoding()});
+  }
+
+ private:
+  static constexpr size_t kBatch = 256;
+  static constexpr std::chrono::milliseconds kGather{1};
+
+  // The next change taken from the history, as logged; nullopt when none came in time.
+  StatusOr<std::optional<std::pair<WatchEvent::Type, Typed>>> take(
+      std::chrono::milliseconds timeout) {
+    using Taken = std::optional<std::pair<WatchEvent::Type, Typed>>;
     if (pending_.empty()) {
       // Events are taken in batches, under one lock: a watcher taking the store's lock once per
       // event fell behind busy writers. A watcher that had to wait lets a moment's worth of
@@ -147,7 +178,7 @@ class EmbeddedStore::StoreWatch final : public Watch {
       // watchers spent more time waking than binding. Every event of the kind is wanted.
       const auto wanted = [](const Logged&) { return true; };
       // What is logged already, up to a batch (nothing is read past what the batch holds).
-      const auto take = [&](std::unique_lock<AdaptiveMutex>& lock) {
+      const auto take_logged = [&](std::unique_lock<AdaptiveMutex>& lock) {
         while (pending_.size() < kBatch) {
           auto logged = store_.nextLoggedLocked(lock, position_.after(),
                                                 std::chrono::steady_clock::time_point::min(),
@@ -159,33 +190,28 @@ class EmbeddedStore::StoreWatch final : public Watch {
         return okStatus();
       };
       std::unique_lock lock(store_.mutex_);
-      Status taken = take(lock);
+      Status taken = take_logged(lock);
       if (pending_.empty() && taken.ok()) {
         auto logged = store_.nextLoggedLocked(
             lock, position_.after(), std::chrono::steady_clock::now() + timeout, kind_name_, wanted);
         if (!logged.ok()) return logged.status();
-        if (*logged == nullptr) return std::optional<WatchEvent>();
+        if (*logged == nullptr) return Taken();
         pending_.emplace_back((*logged)->type, (*logged)->typed);
         lock.unlock();
         std::this_thread::sleep_for(kGather);
         lock.lock();
-        taken = take(lock);  // an error here comes after the events taken before it
+        taken = take_logged(lock);  // an error here comes after the events taken before it
       }
       if (pending_.empty()) return taken;  // reached only with the error that stopped it
     }
-    auto [type, typed] = std::move(pending_.front());
+    Taken next(std::move(pending_.front()));
     pending_.pop_front();
-    auto object = typed.get();  // outside the lock
-    if (!object.ok()) return object.status();
-    return std::optional<WatchEvent>(WatchEvent{type, std::move(object).value()});
+    return next;
   }
-
- private:
-  static constexpr size_t kBatch = 256;
-  static constexpr std::chrono::milliseconds kGather{1};
 
   EmbeddedStore& store_;
   std::string kind_name_;
+  bool encoded_;  // the kind is kept encoded: nextEncoded() serves it
   ReadPosition position_;
   // Taken from the history, not yet handed out (a batch holds its versions alive).
   std::deque<std::pair<WatchEvent::Type, Typed>> pending_;

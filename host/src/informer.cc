@@ -63,6 +63,19 @@ void Informer::run() {
       hostLogger().warn("watching {} failed: {}; listing again", what, watch.status().message());
       continue;
     }
+    if (encoded_handler_ && namespace_.empty() && (*watch)->encoded()) {
+      while (!stopping_) {
+        auto event = (*watch)->nextEncoded(std::chrono::milliseconds(100));
+        if (!event.ok()) {
+          hostLogger().info("watch of {} ended: {}; listing again", what, event.status().message());
+          break;
+        }
+        if (event->has_value() && (*event)->object != nullptr) {
+          encoded_handler_((*event)->type, *(*event)->object);
+        }
+      }
+      continue;
+    }
     while (!stopping_) {
       auto event = (*watch)->next(std::chrono::milliseconds(100));
       if (!event.ok()) {

@@ -514,6 +514,71 @@ StatusOr<Object> convert(Kind kind, const Node& raw) {
 
 }  // namespace
 
+namespace {
+
+// Calls `field(number, bytes)` for each length-delimited record of the encoded message
+// `message`, in order, and skips the others; false when the bytes do not parse, or `field`
+// returns false.
+template <typename Field>
+bool forEachLengthDelimited(std::string_view message, Field&& field) {
+  const auto* at = reinterpret_cast<const uint8_t*>(message.data());
+  const auto* end = at + message.size();
+  while (at < end) {
+    uint64_t tag = 0, length = 0;
+    if (!sdk::wire::detail::readVarint(at, end, tag) || tag >> 3 == 0) return false;
+    switch (tag & 7) {
+      case 0:
+        if (!sdk::wire::detail::readVarint(at, end, length)) return false;
+        continue;
+      case 1: length = 8; break;
+      case 5: length = 4; break;
+      case 2:
+        if (!sdk::wire::detail::readVarint(at, end, length)) return false;
+        if (length > static_cast<uint64_t>(end - at)) return false;
+        if (!field(tag >> 3, std::string_view(reinterpret_cast<const char*>(at), length))) {
+          return false;
+        }
+        at += length;
+        continue;
+      default: return false;  // groups: not in the schema
+    }
+    if (length > static_cast<uint64_t>(end - at)) return false;
+    at += length;
+  }
+  return true;
+}
+
+// The last value `message` sets for its string field `number` into `out` (kept when unset).
+bool lastString(std::string_view message, uint64_t number, std::string_view& out) {
+  return forEachLengthDelimited(message, [&](uint64_t field, std::string_view bytes) {
+    if (field == number) out = bytes;
+    return true;
+  });
+}
+
+}  // namespace
+
+bool podFactsFromEncoded(std::string_view object, PodFacts& facts) {
+  facts = PodFacts{};
+  bool pod = false;
+  const bool parsed = forEachLengthDelimited(object, [&](uint64_t field, std::string_view bytes) {
+    if (field != Object::kPodFieldNumber) return false;  // another kind
+    pod = true;
+    return forEachLengthDelimited(bytes, [&](uint64_t pod_field, std::string_view part) {
+      switch (pod_field) {
+        case kbinder::v1::Pod::kMetadataFieldNumber:
+          return lastString(part, kbinder::v1::ObjectMeta::kUidFieldNumber, facts.uid);
+        case kbinder::v1::Pod::kSpecFieldNumber:
+          return lastString(part, kbinder::v1::PodSpec::kNodeNameFieldNumber, facts.node_name);
+        case kbinder::v1::Pod::kStatusFieldNumber:
+          return lastString(part, kbinder::v1::PodStatus::kPhaseFieldNumber, facts.phase);
+        default: return true;
+      }
+    });
+  });
+  return parsed && pod;
+}
+
 void appendResourceVersionStamp(Kind kind, std::string_view resource_version,
                                 std::string& encoded) {
   // Per kind, the field numbers on the way down: Object's field for the kind, then the kind's

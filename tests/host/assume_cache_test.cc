@@ -192,5 +192,36 @@ TEST(AssumeCacheTest, ConfirmedWhenBoundForgottenOnFailureNeverExpired) {
   EXPECT_TRUE(cache.assume(simplePod("c", "4"), "n").ok());
 }
 
+// A pod's facts settle what upsertPod and removePod would, without the pod, except where its
+// requests must be counted: then nothing is done, and upsertPod counts them.
+TEST(AssumeCacheTest, PodFactsSettleAllButAPodToCount) {
+  AssumeCache cache;
+  cache.upsertNode(node("n", kReady));
+  cache.upsertNode(node("m", kReady));
+  Pod a = simplePod("a", "3");
+  ASSERT_TRUE(cache.assume(a, "n").ok());
+  EXPECT_TRUE(cache.notePod(PodFacts{"a-uid", "", ""}, false));  // unbound: the assumption stands
+  EXPECT_TRUE(cache.isAssumed("a-uid"));
+  EXPECT_TRUE(cache.notePod(PodFacts{"a-uid", "n", "Pending"}, false));  // bound there: confirmed
+  EXPECT_FALSE(cache.isAssumed("a-uid"));
+  EXPECT_EQ(cache.usage("n").requested.at("cpu"), 3000);
+
+  // Bound elsewhere, or never seen: its requests are needed, and nothing changes meanwhile.
+  EXPECT_FALSE(cache.notePod(PodFacts{"a-uid", "m", ""}, false));
+  EXPECT_FALSE(cache.notePod(PodFacts{"b-uid", "m", ""}, false));
+  EXPECT_EQ(cache.usage("n").pods, 1);
+  EXPECT_EQ(cache.usage("m").pods, 0);
+  Pod b = simplePod("b", "1");
+  b.mutable_spec()->set_node_name("m");
+  cache.upsertPod(b);
+  EXPECT_EQ(cache.usage("m").requested.at("cpu"), 1000);
+
+  EXPECT_TRUE(cache.notePod(PodFacts{"a-uid", "n", "Failed"}, false));  // finished: room freed
+  EXPECT_EQ(cache.usage("n").pods, 0);
+  EXPECT_TRUE(cache.notePod(PodFacts{"b-uid", "", ""}, /*deleted=*/true));
+  EXPECT_EQ(cache.usage("m").pods, 0);
+  EXPECT_TRUE(cache.assume(simplePod("c", "4"), "m").ok());
+}
+
 }  // namespace
 }  // namespace kbinder::host

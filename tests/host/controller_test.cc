@@ -150,6 +150,33 @@ TEST_F(ControllerTest, PodBoundElsewhereOrDeletedFailsWithoutRetry) {
   EXPECT_EQ(s.reason, "pod default/nobody not found (deleted)");
 }
 
+// A pod bound by someone else while the controller runs takes its room on the node: the pod
+// watch hands its changes over encoded, and a bound pod the cache does not hold is decoded for
+// its requests.
+TEST_F(ControllerTest, APodBoundElsewhereMeanwhileTakesItsRoom) {
+  store_ = storeFrom(nodeYaml("n1", "4") + podYaml("big", "3") + podYaml("small", "2"));
+  profile_ = profileFrom(dir_, rec("rec-a"));
+  Controller controller(*profile_, *store_, ControllerOptions{});
+  ASSERT_TRUE(controller.start().ok());
+  ASSERT_TRUE(store_->bindPod("default", "big", "", "n1").ok());  // not through a request
+  // The pod informer takes a change within milliseconds; a second leaves ample margin.
+  std::this_thread::sleep_for(std::chrono::seconds(1));
+  auto request = host::parseManifest(requestYaml("r", "small", "n1", "backoffLimit: 1"), "r.yaml");
+  ASSERT_TRUE(request.ok()) << request.status().message();
+  ASSERT_TRUE(store_->put(request->objects[0]).ok());
+  for (int i = 0; i < 2000 && statusOf(*store_, "r").phase != "Failed" &&
+                  statusOf(*store_, "r").phase != "Succeeded";
+       ++i) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(5));
+  }
+  controller.stop();
+  const Status s = statusOf(*store_, "r");
+  EXPECT_EQ(s.phase, "Failed");
+  EXPECT_NE(s.reason.find("node n1 has too little room (cpu: requested 2, 1 of 4 free)"),
+            std::string::npos)
+      << s.reason;
+}
+
 TEST_F(ControllerTest, PodRecreatedWithAnotherUidFailsWithoutRetry) {
   // The first attempt fails at PreBind; while it backs off, the pod is deleted and recreated.
   store_ = storeFrom(kCluster + requestYaml("r", "p", "n1", "backoffLimit: 5"));

@@ -851,6 +851,39 @@ TEST(EmbeddedStoreTest, WatchDeliversChangesInOrder) {
   EXPECT_FALSE(none->has_value());
 }
 
+// A watch of a kind kept encoded hands over the same changes left encoded, in the same
+// order, as bytes that decode to what next() gives; other kinds' watches decode only.
+TEST(EmbeddedStoreTest, AWatchOfAnEncodedKindHandsOverItsBytes) {
+  auto store = storeFrom(podYaml("p", "1") + podYaml("q", "1") + nodeYaml("n1", "4"));
+  const std::string from = std::to_string(store->resourceVersion());
+  auto decoded = store->watch(host::Kind::kPod, from);
+  auto encoded = store->watch(host::Kind::kPod, from);
+  auto volumes = store->watch(host::Kind::kPersistentVolume, from);
+  ASSERT_TRUE(decoded.ok() && encoded.ok() && volumes.ok());
+  EXPECT_TRUE((*encoded)->encoded());
+  EXPECT_FALSE((*volumes)->encoded());
+  EXPECT_EQ((*volumes)->nextEncoded(std::chrono::milliseconds(1)).status().code(),
+            StatusCode::kUnimplemented);
+  ASSERT_TRUE(store->bindPod("default", "q", "", "n1").ok());
+  ASSERT_TRUE(store->bindPod("default", "p", "", "n1").ok());
+  ASSERT_TRUE(store->remove("Pod", "default", "q").ok());
+  for (int i = 0; i < 3; ++i) {
+    auto want = (*decoded)->next(std::chrono::milliseconds(1000));
+    auto got = (*encoded)->nextEncoded(std::chrono::milliseconds(1000));
+    ASSERT_TRUE(want.ok() && want->has_value() && got.ok() && got->has_value()) << i;
+    EXPECT_EQ((*got)->type, (*want)->type);
+    ASSERT_NE((*got)->object, nullptr);
+    kbinder::v1::Object object;
+    ASSERT_TRUE(object.ParseFromString(*(*got)->object));
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(object, (*want)->object))
+        << object.DebugString() << "vs\n"
+        << (*want)->object.DebugString();
+  }
+  auto none = (*encoded)->nextEncoded(std::chrono::milliseconds(10));
+  ASSERT_TRUE(none.ok());
+  EXPECT_FALSE(none->has_value());
+}
+
 TEST(EmbeddedStoreTest, WatchFromTrimmedHistoryIsGone) {
   auto manifest = host::parseManifest(podYaml("p", "1"), "t.yaml");
   EmbeddedStore::Options options;

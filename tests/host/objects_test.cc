@@ -94,5 +94,48 @@ TEST(ObjectsTest, AResourceVersionStampIsAnObjectHoldingOnlyTheVersion) {
   }
 }
 
+// A pod's uid, node and phase are read from its encoded form, merged records included (the
+// last one set wins, as decoding has it); anything but a pod, or bytes that do not parse, are
+// refused.
+TEST(ObjectsTest, PodFactsAreReadFromTheBytes) {
+  kbinder::v1::Object object;
+  auto& pod = *object.mutable_pod();
+  pod.mutable_metadata()->set_name("p");
+  pod.mutable_metadata()->set_uid("u-1");
+  (*pod.mutable_metadata()->mutable_labels())["app"] = "web";
+  pod.mutable_spec()->add_containers()->set_name("c");
+  pod.mutable_status()->set_phase("Pending");
+  std::string encoded = object.SerializeAsString();
+  host::PodFacts facts;
+  ASSERT_TRUE(host::podFactsFromEncoded(encoded, facts));
+  EXPECT_EQ(facts.uid, "u-1");
+  EXPECT_EQ(facts.node_name, "");
+  EXPECT_EQ(facts.phase, "Pending");
+
+  kbinder::v1::Object binding;  // what a merged Binding appends, then a stamp
+  binding.mutable_pod()->mutable_spec()->set_node_name("n1");
+  binding.mutable_pod()->mutable_status()->set_phase("Running");
+  encoded += binding.SerializeAsString();
+  host::appendResourceVersionStamp(host::Kind::kPod, "9", encoded);
+  ASSERT_TRUE(host::podFactsFromEncoded(encoded, facts));
+  EXPECT_EQ(facts.uid, "u-1");
+  EXPECT_EQ(facts.node_name, "n1");
+  EXPECT_EQ(facts.phase, "Running");
+  kbinder::v1::Object decoded;  // what decoding gives agrees
+  ASSERT_TRUE(decoded.ParseFromString(encoded));
+  EXPECT_EQ(decoded.pod().spec().node_name(), facts.node_name);
+  EXPECT_EQ(decoded.pod().status().phase(), facts.phase);
+
+  kbinder::v1::Object node;
+  node.mutable_node()->mutable_metadata()->set_name("n1");
+  const std::string mixed = encoded + node.SerializeAsString();
+  const std::string truncated = encoded.substr(0, encoded.size() - 1);
+  for (const std::string* bad : {&mixed, &truncated}) {
+    EXPECT_FALSE(host::podFactsFromEncoded(*bad, facts));
+  }
+  EXPECT_FALSE(host::podFactsFromEncoded(node.SerializeAsString(), facts));
+  EXPECT_FALSE(host::podFactsFromEncoded("", facts)) << "no pod at all";
+}
+
 }  // namespace
 }  // namespace kbinder::testing

@@ -21,6 +21,7 @@
 #include <unordered_map>
 #include <vector>
 
+#include "kbinder/host/objects.h"
 #include "kbinder/host/status.h"
 #include "kbinder/v1/objects.pb.h"
 
@@ -47,6 +48,10 @@ class AssumeCache {
   void removeNode(const std::string& name);
   void upsertPod(const kbinder::v1::Pod& pod);
   void removePod(const kbinder::v1::Pod& pod);
+  // What upsertPod (removePod when `deleted`) does, from the pod's facts alone; false, with
+  // nothing done, when they do not suffice: a bound pod the cache does not hold on that node,
+  // whose requests must be counted (call upsertPod then).
+  bool notePod(const PodFacts& facts, bool deleted);
 
   // Accounts `pod` on `node` if the node takes it. FAILED_PRECONDITION, with a reason naming
   // the node and what is wrong, when the node is missing, cordoned, not Ready, tainted
@@ -78,6 +83,9 @@ class AssumeCache {
 
   void addLocked(const std::string& uid, PodEntry entry);
   void dropLocked(const std::string& uid);
+  // upsertPod and notePod: `pod`, when given, for the requests of a pod the facts do not
+  // settle; false when they do not and it is not given.
+  bool noteLocked(const PodFacts& facts, bool deleted, const kbinder::v1::Pod* pod);
 
   mutable std::mutex mutex_;
   std::map<std::string, NodeEntry> nodes_;

@@ -29,12 +29,27 @@ struct WatchEvent {
   kbinder::v1::Object object;  // for kDeleted, the object's last state
 };
 
+// A change with its object left in wire form (a kbinder.v1.Object; several records that
+// decoding merges, as the embedded store keeps it).
+struct EncodedWatchEvent {
+  WatchEvent::Type type = WatchEvent::Type::kAdded;
+  std::shared_ptr<const std::string> object;
+};
+
 class Watch {
  public:
   virtual ~Watch() = default;
   // Blocks up to `timeout` for the next event; nullopt when none came. An error ends the watch
   // (e.g. ABORTED "too old resource version" when the history was trimmed): list again.
   virtual StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) = 0;
+  // Whether nextEncoded() serves this watch: where its backend keeps the kind encoded, so that
+  // a consumer may read what it needs of a change without decoding all of it.
+  virtual bool encoded() const { return false; }
+  // As next(), the object left encoded; only where encoded() (UNIMPLEMENTED otherwise). Take
+  // each watch's events through one of the two.
+  virtual StatusOr<std::optional<EncodedWatchEvent>> nextEncoded(std::chrono::milliseconds) {
+    return Status(StatusCode::kUnimplemented, "this watch hands over decoded objects only");
+  }
 };
 
 // One label or annotation for ClusterBackend::patchMetadata to set (a value) or remove.

@@ -196,6 +196,8 @@ class EmbeddedStore final : public ClusterBackend {
     size_t whole() const { return whole_; }
     // The message, for the kinds that keep it; else nullptr.
     const kbinder::v1::Object* message() const { return message_.get(); }
+    // The wire form, for the kinds kept encoded; else nullptr.
+    const std::shared_ptr<const std::string>& encoding() const { return encoded_; }
 
    private:
     std::shared_ptr<const kbinder::v1::Object> message_;

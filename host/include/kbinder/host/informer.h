@@ -11,6 +11,7 @@
 #include <functional>
 #include <mutex>
 #include <string>
+#include <string_view>
 #include <thread>
 
 #include "kbinder/host/cluster.h"
@@ -20,6 +21,8 @@ namespace kbinder::host {
 class Informer {
  public:
   using Handler = std::function<void(const WatchEvent&)>;
+  // A change with its object in wire form (kbinder.v1.Object), valid during the call.
+  using EncodedHandler = std::function<void(WatchEvent::Type, std::string_view)>;
 
   Informer(ClusterBackend& cluster, Kind kind, std::string namespace_, Handler handler)
       : cluster_(cluster), kind_(kind), namespace_(std::move(namespace_)),
@@ -27,6 +30,12 @@ class Informer {
   ~Informer() { stop(); }
   Informer(const Informer&) = delete;
   Informer& operator=(const Informer&) = delete;
+
+  // Before start(): changes that come through a watch serving them encoded (Watch::encoded)
+  // go to `handler` instead, so that it can read what it needs without decoding the rest. The
+  // first list, and watches that decode, still go to the Handler. Only for an informer of
+  // every namespace (it filters by decoded metadata otherwise).
+  void handleEncoded(EncodedHandler handler) { encoded_handler_ = std::move(handler); }
 
   void start();
   void stop();
@@ -41,6 +50,7 @@ class Informer {
   Kind kind_;
   std::string namespace_;
   Handler handler_;
+  EncodedHandler encoded_handler_;
   std::thread thread_;
   std::atomic<bool> stopping_{false};
   std::mutex mutex_;

@@ -67,6 +67,18 @@ bool appendEncodedPayload(std::string_view object, std::string& payload);
 // before it. Written directly, without a message to build, fill, encode and destroy.
 void appendResourceVersionStamp(Kind kind, std::string_view resource_version, std::string& encoded);
 
+// What the binder's pod cache needs to know of most changes to a pod, read from its encoded
+// form without decoding it: views into the bytes read. Empty where the pod does not set them.
+struct PodFacts {
+  std::string_view uid;
+  std::string_view node_name;
+  std::string_view phase;
+};
+// The facts of the pod an encoded Object holds (several records merge: for each, the last one
+// set wins, as decoding would have it). False when the bytes do not parse or hold anything but
+// a pod.
+bool podFactsFromEncoded(std::string_view object, PodFacts& facts);
+
 // Raw JSON -> subset. Unmodeled fields are dropped; scalars where the schema wants a string
 // (YAML's `cpu: 2`) become strings; a type mismatch names the field.
 StatusOr<kbinder::v1::Object> objectFromJson(Kind kind, const Json& raw);

@@ -1,0 +1,100 @@
+// The informer: the first list goes to the handler, then every change in order; a handler of
+// encoded changes takes them where the watch serves them so.
+#include "kbinder/host/informer.h"
+
+#include <gtest/gtest.h>
+
+#include <chrono>
+#include <mutex>
+#include <string>
+#include <thread>
+#include <vector>
+
+#include "cluster_support.h"
+
+namespace kbinder::testing {
+namespace {
+
+using host::Informer;
+using host::WatchEvent;
+
+// What a handler was given, in order: "decoded NAME" or "encoded NAME" (read from the bytes).
+class Seen {
+ public:
+  void add(std::string what) {
+    std::lock_guard lock(mutex_);
+    seen_.push_back(std::move(what));
+  }
+  // Waits (generously) until `count` were seen.
+  std::vector<std::string> awaitCount(size_t count) {
+    const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
+    while (std::chrono::steady_clock::now() < deadline) {
+      {
+        std::lock_guard lock(mutex_);
+        if (seen_.size() >= count) return seen_;
+      }
+      std::this_thread::sleep_for(std::chrono::milliseconds(5));
+    }
+    std::lock_guard lock(mutex_);
+    return seen_;
+  }
+
+ private:
+  std::mutex mutex_;
+  std::vector<std::string> seen_;
+};
+
+std::string nameIn(std::string_view encoded) {
+  kbinder::v1::Object object;
+  if (!object.ParseFromArray(encoded.data(), static_cast<int>(encoded.size()))) return "?";
+  return host::metadataOf(object).name();
+}
+
+TEST(InformerTest, ChangesGoToTheEncodedHandlerWhereTheWatchServesThem) {
+  auto store = storeFrom(podYaml("p", "1") + podYaml("q", "1") + nodeYaml("n1", "4") +
+                         "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: v1}\n"
+                         "spec: {storageClassName: local, capacity: {storage: 1Gi}}\n");
+  Seen pods, pods_of_default, volumes;
+  const auto decoded = [](Seen& seen) {
+    return
+        [&seen](const WatchEvent& e) { seen.add("decoded " + host::metadataOf(e.object).name()); };
+  };
+  const auto encoded = [](Seen& seen) {
+    return [&seen](WatchEvent::Type type, std::string_view bytes) {
+      seen.add(std::string(type == WatchEvent::Type::kDeleted ? "deleted " : "encoded ") +
+               nameIn(bytes));
+    };
+  };
+  Informer pod_informer(*store, host::Kind::kPod, "", decoded(pods));
+  pod_informer.handleEncoded(encoded(pods));
+  // One namespace: filtered by decoded metadata, so changes come decoded.
+  Informer default_informer(*store, host::Kind::kPod, "default", decoded(pods_of_default));
+  default_informer.handleEncoded(encoded(pods_of_default));
+  // Volumes are kept as messages: their watch decodes.
+  Informer volume_informer(*store, host::Kind::kPersistentVolume, "", decoded(volumes));
+  volume_informer.handleEncoded(encoded(volumes));
+  for (Informer* informer : {&pod_informer, &default_informer, &volume_informer}) {
+    informer->start();
+    ASSERT_TRUE(informer->waitForSync().ok());
+  }
+  ASSERT_TRUE(store->bindPod("default", "q", "", "n1").ok());
+  using Edit = host::MetadataEdit;
+  ASSERT_TRUE(store
+                  ->patchMetadata(host::Kind::kPersistentVolume, "", "v1", "",
+                                  {{Edit::Map::kLabels, "x", std::string("y")}})
+                  .ok());
+  ASSERT_TRUE(store->remove("Pod", "default", "p").ok());
+
+  const std::vector<std::string> first_list{"decoded p", "decoded q"};
+  auto all = first_list;
+  all.insert(all.end(), {"encoded q", "deleted p"});
+  EXPECT_EQ(pods.awaitCount(4), all);
+  auto in_default = first_list;
+  in_default.insert(in_default.end(), {"decoded q", "decoded p"});
+  EXPECT_EQ(pods_of_default.awaitCount(4), in_default);
+  EXPECT_EQ(volumes.awaitCount(2), (std::vector<std::string>{"decoded v1", "decoded v1"}));
+  for (Informer* informer : {&pod_informer, &default_informer, &volume_informer}) informer->stop();
+}
+
+}  // namespace
+}  // namespace kbinder::testing
