@@ -417,8 +417,8 @@ StatusOr<Object> EmbeddedStore::editTyped(const Key& key, const Edit& edit) {
   }
 }
 
-StatusOr<EmbeddedStore::Merged> EmbeddedStore::mergeTyped(const Key& key, const MergeEdit& merge,
-                                                          std::string* written) {
+StatusOr<EmbeddedStore::Merged> EmbeddedStore::mergeTyped(const Key& key, const MergeEdit& merge) {
+  using Outcome = Merged::Outcome;
   const auto kind = kindFromName(std::get<0>(key));
   while (true) {
     auto read = currentVersion(key);
@@ -426,14 +426,18 @@ StatusOr<EmbeddedStore::Merged> EmbeddedStore::mergeTyped(const Key& key, const 
     auto [raw, current] = std::move(read).value();
     auto change = merge(*raw);
     if (!change.ok()) return change.status();
-    if (!change->has_value()) return Merged::kUnchanged;
-    if (!(*change)->fragment) return Merged::kNotMergeable;
+    if (!change->has_value()) {
+      return Merged{Outcome::kUnchanged, rawString(*raw, {"metadata", "resourceVersion"})};
+    }
+    if (!(*change)->fragment) return Merged{Outcome::kNotMergeable, {}};
     auto encoded = current.merged(*(*change)->fragment);
-    if (!encoded) return Merged::kNotMergeable;
+    if (!encoded) return Merged{Outcome::kNotMergeable, {}};
     Version version{Json(), std::nullopt, std::move(*encoded), current.whole()};
-    auto committed = commitEdit(key, kind, std::move(raw), (*change)->raw, version, written);
+    Merged merged{Outcome::kWritten, {}};
+    auto committed =
+        commitEdit(key, kind, std::move(raw), (*change)->raw, version, &merged.resource_version);
     if (!committed.ok()) return committed.status();
-    if (*committed) return Merged::kWritten;
+    if (*committed) return merged;
   }
 }
 
@@ -748,14 +752,10 @@ StatusOr<std::string> EmbeddedStore::patchMetadata(Kind kind, const std::string&
   // judged on the raw form, which holds the same labels and annotations.
   const bool sets_only = std::all_of(
       edits.begin(), edits.end(), [](const MetadataEdit& edit) { return edit.value.has_value(); });
-  std::string current_version;
   if (sets_only) {
-    std::string written;
-    auto merged = mergeTyped(
-        key,
-        [&](const Json& raw) -> StatusOr<std::optional<Merge>> {
+    auto merged =
+        mergeTyped(key, [&](const Json& raw) -> StatusOr<std::optional<Merge>> {
           if (Status s = precondition(raw); !s.ok()) return s;
-          current_version = rawString(raw, {"metadata", "resourceVersion"});
           const Json* meta = raw.contains("metadata") ? &raw.at("metadata") : nullptr;
           const auto changes = [&](const MetadataEdit& edit) {
             const char* field = edit.map == MetadataEdit::Map::kLabels ? "labels" : "annotations";
@@ -775,11 +775,9 @@ StatusOr<std::string> EmbeddedStore::patchMetadata(Kind kind, const std::string&
             map[edit.key] = *edit.value;
           }
           return std::optional<Merge>(Merge{std::move(fragment), raw_edit});
-        },
-        &written);
+        });
     if (!merged.ok()) return merged.status();
-    if (*merged == Merged::kWritten) return written;
-    if (*merged == Merged::kUnchanged) return current_version;
+    if (merged->outcome != Merged::Outcome::kNotMergeable) return merged->resource_version;
   }
   auto edited =
       editTyped(key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<RawEdit>> {
@@ -813,17 +811,13 @@ StatusOr<std::string> EmbeddedStore::writeBindRequestStatus(kbinder::v1::BindReq
   const auto& meta = request.metadata();
   const Key key{std::string(kindName(Kind::kBindRequest)), meta.namespace_(), meta.name()};
   const kbinder::v1::BindRequestStatus& next = request.status();
-  std::string current_version;
-  std::string written;
-  auto merged = mergeTyped(
-      key,
-      [&](const Json& raw) -> StatusOr<std::optional<Merge>> {
+  auto merged =
+      mergeTyped(key, [&](const Json& raw) -> StatusOr<std::optional<Merge>> {
         if (Status s = checkVersion(raw, meta.resource_version(),
                                     std::string(kindResource(Kind::kBindRequest)), meta.name());
             !s.ok()) {
           return s;
         }
-        current_version = rawString(raw, {"metadata", "resourceVersion"});
         const auto status = raw.find("status");
         const Json* held = status != raw.end() && status->is_object() ? &*status : nullptr;
         // The fields that differ from what the raw status holds (absent or null: the default).
@@ -849,11 +843,9 @@ StatusOr<std::string> EmbeddedStore::writeBindRequestStatus(kbinder::v1::BindReq
                     if (!status.is_object()) status = Json::object();
                     for (const auto& [name, value] : changed.items()) member(status, name) = value;
                   }});
-      },
-      &written);
+      });
   if (!merged.ok()) return merged.status();
-  if (*merged == Merged::kWritten) return written;
-  if (*merged == Merged::kUnchanged) return current_version;
+  if (merged->outcome != Merged::Outcome::kNotMergeable) return merged->resource_version;
   return ClusterBackend::writeBindRequestStatus(std::move(request));
 }
 
@@ -973,7 +965,7 @@ Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& 
     return std::optional<Merge>(std::move(merge));
   });
   if (!merged.ok()) return merged.status();
-  if (*merged != Merged::kNotMergeable) return okStatus();
+  if (merged->outcome != Merged::Outcome::kNotMergeable) return okStatus();
   auto written =
       editTyped(key, [&](const Json& current, Object& typed) -> StatusOr<std::optional<RawEdit>> {
         if (Status s = refusal(current); !s.ok()) return s;

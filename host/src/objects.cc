@@ -81,30 +81,25 @@ std::optional<Kind> kindOf(const Object& object) {
 }
 
 bool appendEncodedPayload(std::string_view object, std::string& payload) {
-  const auto* at = reinterpret_cast<const uint8_t*>(object.data());
-  const auto* end = at + object.size();
+  const auto* begin = reinterpret_cast<const uint8_t*>(object.data());
+  const auto* end = begin + object.size();
   // Two passes: nothing is appended unless every record is the one kind's.
   uint64_t field = 0;
   size_t size = 0;
-  for (const uint8_t* p = at; p < end;) {
-    uint64_t tag = 0, length = 0;
-    if (!sdk::wire::detail::readVarint(p, end, tag) || (tag & 7) != 2) return false;
-    if (field == 0) field = tag >> 3;
-    if (tag >> 3 != field || field > static_cast<uint64_t>(Object::kEventFieldNumber)) return false;
-    if (!sdk::wire::detail::readVarint(p, end, length) || length > static_cast<uint64_t>(end - p)) {
+  sdk::wire::detail::Record record;
+  for (const uint8_t* at = begin; at < end;) {
+    if (!sdk::wire::detail::readRecord(at, end, record) || record.type != 2) return false;
+    if (field == 0) field = record.number;
+    if (record.number != field || field > static_cast<uint64_t>(Object::kEventFieldNumber)) {
       return false;
     }
-    p += length;
-    size += length;
+    size += record.length;
   }
   if (field == 0) return false;
   payload.reserve(payload.size() + size);
-  while (at < end) {
-    uint64_t tag = 0, length = 0;
-    sdk::wire::detail::readVarint(at, end, tag);
-    sdk::wire::detail::readVarint(at, end, length);
-    payload.append(reinterpret_cast<const char*>(at), length);
-    at += length;
+  for (const uint8_t* at = begin; at < end;) {
+    sdk::wire::detail::readRecord(at, end, record);
+    payload.append(reinterpret_cast<const char*>(record.value), record.length);
   }
   return true;
 }
@@ -523,27 +518,12 @@ template <typename Field>
 bool forEachLengthDelimited(std::string_view message, Field&& field) {
   const auto* at = reinterpret_cast<const uint8_t*>(message.data());
   const auto* end = at + message.size();
+  sdk::wire::detail::Record record;
   while (at < end) {
-    uint64_t tag = 0, length = 0;
-    if (!sdk::wire::detail::readVarint(at, end, tag) || tag >> 3 == 0) return false;
-    switch (tag & 7) {
-      case 0:
-        if (!sdk::wire::detail::readVarint(at, end, length)) return false;
-        continue;
-      case 1: length = 8; break;
-      case 5: length = 4; break;
-      case 2:
-        if (!sdk::wire::detail::readVarint(at, end, length)) return false;
-        if (length > static_cast<uint64_t>(end - at)) return false;
-        if (!field(tag >> 3, std::string_view(reinterpret_cast<const char*>(at), length))) {
-          return false;
-        }
-        at += length;
-        continue;
-      default: return false;  // groups: not in the schema
-    }
-    if (length > static_cast<uint64_t>(end - at)) return false;
-    at += length;
+    if (!sdk::wire::detail::readRecord(at, end, record)) return false;
+    if (record.type != 2) continue;
+    const std::string_view bytes(reinterpret_cast<const char*>(record.value), record.length);
+    if (!field(record.number, bytes)) return false;
   }
   return true;
 }

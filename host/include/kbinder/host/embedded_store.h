@@ -302,10 +302,11 @@ class EmbeddedStore final : public ClusterBackend {
     RawEdit raw;
   };
   using MergeEdit = std::function<StatusOr<std::optional<Merge>>(const Json& raw)>;
-  enum class Merged { kWritten, kUnchanged, kNotMergeable };
-  // `written`, when given, receives the resourceVersion stamped (kWritten only).
-  StatusOr<Merged> mergeTyped(const Key& key, const MergeEdit& merge,
-                              std::string* written = nullptr);
+  struct Merged {
+    enum class Outcome { kWritten, kUnchanged, kNotMergeable } outcome;
+    std::string resource_version;  // the object's: stamped (kWritten) or read (kUnchanged)
+  };
+  StatusOr<Merged> mergeTyped(const Key& key, const MergeEdit& merge);
   // An object's current version, both forms, taken under the lock (what editTyped and
   // mergeTyped start from); INTERNAL for an object of a kind not modeled.
   StatusOr<std::pair<std::shared_ptr<const Json>, Typed>> currentVersion(const Key& key) const;

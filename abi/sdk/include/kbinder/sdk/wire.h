@@ -30,37 +30,56 @@ inline bool readVarint(const uint8_t*& at, const uint8_t* end, uint64_t& value) 
   return false;
 }
 
+// One record of an encoded message: its field number, wire type, and where its value lies
+// ([value, value + length); for a varint, the varint's bytes).
+struct Record {
+  uint64_t number = 0;
+  unsigned type = 0;
+  const uint8_t* value = nullptr;
+  uint64_t length = 0;
+};
+
+// Reads the record at `at`, advancing past it; false when the bytes do not parse (a zero field
+// number, a group, which the schema does not use, or a value running past `end`).
+inline bool readRecord(const uint8_t*& at, const uint8_t* end, Record& record) {
+  uint64_t tag = 0;
+  if (!readVarint(at, end, tag)) return false;
+  record.number = tag >> 3;
+  record.type = static_cast<unsigned>(tag & 7);
+  if (record.number == 0) return false;
+  record.value = at;
+  switch (record.type) {
+    case 0: {  // varint
+      uint64_t ignored = 0;
+      if (!readVarint(at, end, ignored)) return false;
+      record.length = static_cast<uint64_t>(at - record.value);
+      return true;
+    }
+    case 1: record.length = 8; break;  // fixed64
+    case 5: record.length = 4; break;  // fixed32
+    case 2:                            // length-delimited: strings, bytes, messages, packed
+      if (!readVarint(at, end, record.length)) return false;
+      record.value = at;
+      break;
+    default: return false;
+  }
+  if (record.length > static_cast<uint64_t>(end - at)) return false;
+  at += record.length;
+  return true;
+}
+
 enum class Found { kNo, kYes, kMalformed };
 
 inline Found find(const uint8_t* at, const uint8_t* end, const int* path, size_t depth) {
   while (at < end) {
-    uint64_t tag = 0;
-    if (!readVarint(at, end, tag)) return Found::kMalformed;
-    const uint64_t number = tag >> 3;
-    const unsigned type = static_cast<unsigned>(tag & 7);
-    if (number == 0) return Found::kMalformed;
-    uint64_t length = 0;
-    switch (type) {
-      case 0:  // varint
-        if (!readVarint(at, end, length)) return Found::kMalformed;
-        length = 0;
-        break;
-      case 1: length = 8; break;  // fixed64
-      case 5: length = 4; break;  // fixed32
-      case 2:                     // length-delimited: strings, bytes, messages, packed
-        if (!readVarint(at, end, length)) return Found::kMalformed;
-        break;
-      default: return Found::kMalformed;  // groups are not used by the schema
-    }
-    if (length > static_cast<uint64_t>(end - at)) return Found::kMalformed;
-    if (number == static_cast<uint64_t>(path[0])) {
-      if (depth == 1) return Found::kYes;
-      if (type != 2) return Found::kMalformed;  // a message field not encoded as one
-      // A repeated field has one record per element: every element is looked into.
-      const Found inner = find(at, at + length, path + 1, depth - 1);
-      if (inner != Found::kNo) return inner;
-    }
-    at += length;
+    Record record;
+    if (!readRecord(at, end, record)) return Found::kMalformed;
+    if (record.number != static_cast<uint64_t>(path[0])) continue;
+    if (depth == 1) return Found::kYes;
+    if (record.type != 2) return Found::kMalformed;  // a message field not encoded as one
+    // A repeated field has one record per element: every element is looked into.
+    const Found inner = find(record.value, record.value + record.length, path + 1, depth - 1);
+    if (inner != Found::kNo) return inner;
   }
   return Found::kNo;
 }
