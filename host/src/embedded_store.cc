@@ -750,8 +750,7 @@ StatusOr<std::string> EmbeddedStore::patchMetadata(Kind kind, const std::string&
   // Edits that only set keys merge into the kept encoding (a map entry parsed later replaces
   // one with the same key): the object is neither decoded nor encoded whole. Their effect is
   // judged on the raw form, which holds the same labels and annotations.
-  const bool sets_only = std::all_of(
-      edits.begin(), edits.end(), [](const MetadataEdit& edit) { return edit.value.has_value(); });
+  const bool sets_only = editsOnlySet(edits);
   if (sets_only) {
     auto merged =
         mergeTyped(key, [&](const Json& raw) -> StatusOr<std::optional<Merge>> {
@@ -768,12 +767,7 @@ StatusOr<std::string> EmbeddedStore::patchMetadata(Kind kind, const std::string&
           if (std::none_of(edits.begin(), edits.end(), changes)) return std::optional<Merge>();
           Object fragment;
           mutablePayload(fragment, kind);
-          kbinder::v1::ObjectMeta& set = mutableMetadataOf(fragment);
-          for (const MetadataEdit& edit : edits) {
-            auto& map = edit.map == MetadataEdit::Map::kLabels ? *set.mutable_labels()
-                                                               : *set.mutable_annotations();
-            map[edit.key] = *edit.value;
-          }
+          applyMetadataEdits(edits, mutableMetadataOf(fragment));  // sets only
           return std::optional<Merge>(Merge{std::move(fragment), raw_edit});
         });
     if (!merged.ok()) return merged.status();
@@ -792,15 +786,7 @@ StatusOr<std::string> EmbeddedStore::patchMetadata(Kind kind, const std::string&
           return edit.value ? it == map.end() || it->second != *edit.value : it != map.end();
         };
         if (std::none_of(edits.begin(), edits.end(), changes)) return std::optional<RawEdit>();
-        for (const MetadataEdit& edit : edits) {
-          auto& map = edit.map == MetadataEdit::Map::kLabels ? *meta.mutable_labels()
-                                                             : *meta.mutable_annotations();
-          if (edit.value) {
-            map[edit.key] = *edit.value;
-          } else {
-            map.erase(edit.key);
-          }
-        }
+        applyMetadataEdits(edits, meta);
         return std::optional<RawEdit>(raw_edit);
       });
   if (!edited.ok()) return edited.status();

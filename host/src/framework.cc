@@ -413,25 +413,13 @@ class Framework::Cycle {
     // The pod as written: the version read (the write was guarded by its resourceVersion) with
     // the edits. Edits that only set keys are appended to the bytes the plugins are handed
     // (a map entry parsed later replaces one with the same key); a removal encodes it again.
-    kbinder::v1::Pod fragment;
-    kbinder::v1::ObjectMeta& appended = *fragment.mutable_metadata();
-    kbinder::v1::ObjectMeta& own = *pod_.mutable_metadata();
-    bool sets_only = true;
-    for (const MetadataEdit& edit : edits) {
-      const bool label = edit.map == MetadataEdit::Map::kLabels;
-      auto& map = label ? *own.mutable_labels() : *own.mutable_annotations();
-      if (edit.value) {
-        map[edit.key] = *edit.value;
-        (label ? *appended.mutable_labels() : *appended.mutable_annotations())[edit.key] =
-            *edit.value;
-      } else {
-        map.erase(edit.key);
-        sets_only = false;
-      }
-    }
-    own.set_resource_version(*written);
-    appended.set_resource_version(*written);
+    applyMetadataEdits(edits, *pod_.mutable_metadata());
+    pod_.mutable_metadata()->set_resource_version(*written);
+    const bool sets_only = editsOnlySet(edits);
     if (sets_only) {
+      kbinder::v1::Pod fragment;
+      applyMetadataEdits(edits, *fragment.mutable_metadata());
+      fragment.mutable_metadata()->set_resource_version(*written);
       fragment.AppendToString(&pod_bytes_);
     } else {
       pod_bytes_ = pod_.SerializeAsString();

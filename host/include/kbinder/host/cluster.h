@@ -60,6 +60,28 @@ struct MetadataEdit {
   std::optional<std::string> value;  // nullopt: remove
 };
 
+// Whether `edits` only set keys (none removes one): such edits merge into an encoding.
+inline bool editsOnlySet(const std::vector<MetadataEdit>& edits) {
+  for (const MetadataEdit& edit : edits) {
+    if (!edit.value) return false;
+  }
+  return true;
+}
+
+// Applies `edits` to the labels and annotations of `meta`, in order.
+inline void applyMetadataEdits(const std::vector<MetadataEdit>& edits,
+                               kbinder::v1::ObjectMeta& meta) {
+  for (const MetadataEdit& edit : edits) {
+    auto& map = edit.map == MetadataEdit::Map::kLabels ? *meta.mutable_labels()
+                                                       : *meta.mutable_annotations();
+    if (edit.value) {
+      map[edit.key] = *edit.value;
+    } else {
+      map.erase(edit.key);
+    }
+  }
+}
+
 class ClusterBackend : public ObjectServices {
  public:
   // get/list/patch come from ObjectServices. A patch carries the whole changed subset object;
