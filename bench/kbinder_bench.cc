@@ -301,8 +301,10 @@ int runEmbedded(const Options& options, const fs::path& snapshot, int workers,
   const fs::path written = scratch / ("final." + options.format);
   {
     std::ofstream file(written, std::ios::binary | std::ios::trunc);
-    (*store)->writeSnapshot(file);
+    const Status s = (*store)->writeSnapshot(file);
     file.flush();
+    if (!s.ok())
+      return std::cerr << "kbinder-bench: writing " << written << ": " << s.message() << "\n", 1;
     if (!file) return std::cerr << "kbinder-bench: cannot write " << written << "\n", 1;
   }
   printLine(out, "  snapshot write  %.2f s (%.0f MB, the final state written back)\n",

@@ -357,7 +357,8 @@ StatusOr<EmbeddedStore::Version> EmbeddedStore::convert(std::optional<Kind> kind
 }
 
 EmbeddedStore::Entry* EmbeddedStore::commitLocked(const Key& key, std::optional<Kind> kind,
-                                                  Version& version, bool raw_in_place) {
+                                                  Version& version, bool raw_in_place,
+                                                  bool no_raw) {
   const std::string stamp = std::to_string(++resource_version_);
   Typed typed;
   if (kind && (version.typed || !version.encoded.empty())) {
@@ -372,6 +373,8 @@ EmbeddedStore::Entry* EmbeddedStore::commitLocked(const Key& key, std::optional<
   it->second.kind = kind;
   if (raw_in_place) {
     metadata(editableRawLocked(it->second))["resourceVersion"] = stamp;
+  } else if (no_raw) {
+    if (it->second.raw != nullptr) retired_raw_.push_back(std::move(it->second.raw));
   } else {
     metadata(version.raw)["resourceVersion"] = stamp;
     // The superseded version may be the last reference: destroyed once the lock is let go.
@@ -395,7 +398,9 @@ EmbeddedStore::currentVersion(const Key& key) const {
   const auto it = objects_.find(key);
   if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
   if (!it->second.typed) return internalError(std::get<0>(key) + " is not a modeled kind");
-  return std::make_pair(it->second.raw, it->second.typed);
+  auto raw = rawLocked(it->second);
+  if (!raw.ok()) return raw.status();
+  return std::make_pair(std::move(raw).value(), it->second.typed);
 }
 
 StatusOr<Object> EmbeddedStore::editTyped(const Key& key, const Edit& edit) {
@@ -522,23 +527,67 @@ void EmbeddedStore::logLocked(WatchEvent::Type type, const std::string& kind_nam
   }
 }
 
-Manifest EmbeddedStore::snapshot() const {
-  const auto current = versions();
+StatusOr<Manifest> EmbeddedStore::snapshot() const {
+  auto current = versions();
+  if (!current.ok()) return current.status();
   Manifest out = form_;
-  out.objects.reserve(current.size());
-  for (const auto& version : current) out.objects.push_back(*version);
+  out.objects.reserve(current->size());
+  for (const auto& version : *current) out.objects.push_back(*version);
   return out;
 }
 
-void EmbeddedStore::writeSnapshot(std::ostream& out) const {
-  const auto current = versions();
-  std::vector<const Json*> objects;
-  objects.reserve(current.size());
-  for (const auto& version : current) objects.push_back(version.get());
-  writeManifest(form_, objects, out);
+Status EmbeddedStore::writeSnapshot(std::ostream& out) const {
+  const auto current = currentLocked("");
+  std::shared_ptr<const Json> made;  // the one raw form made for the writing at a time
+  return writeManifest(
+      form_, current.size(),
+      [&](size_t i) -> StatusOr<const Json*> {
+        const auto& [raw, typed] = current[i];
+        if (raw != nullptr) return raw.get();
+        auto converted = rawFromTyped(typed);
+        if (!converted.ok()) return converted.status();
+        made = std::move(converted).value();
+        return made.get();
+      },
+      out);
 }
 
-std::vector<std::shared_ptr<const Json>> EmbeddedStore::versions(const std::string& kind) const {
+StatusOr<std::vector<std::shared_ptr<const Json>>> EmbeddedStore::versions(
+    const std::string& kind) const {
+  auto current = currentLocked(kind);
+  std::vector<std::shared_ptr<const Json>> versions;
+  versions.reserve(current.size());
+  for (auto& [raw, typed] : current) {
+    if (raw == nullptr) {
+      auto converted = rawFromTyped(typed);
+      if (!converted.ok()) return converted.status();
+      raw = std::move(converted).value();
+    }
+    versions.push_back(std::move(raw));
+  }
+  return versions;
+}
+
+StatusOr<std::shared_ptr<const Json>> EmbeddedStore::rawFromTyped(const Typed& typed) {
+  auto object = typed.get();
+  if (!object.ok()) return object.status();
+  Json raw = objectToJson(*object);
+  shrinkToFit(raw);  // a well-known type's value is parsed, not made at its size
+  return std::shared_ptr<const Json>(
+      std::make_shared<Json>(std::move(raw)));  // non-const: editable
+}
+
+StatusOr<std::shared_ptr<const Json>> EmbeddedStore::rawLocked(const Entry& entry) const {
+  if (entry.raw == nullptr) {
+    auto made = rawFromTyped(entry.typed);
+    if (!made.ok()) return made.status();
+    entry.raw = std::move(made).value();
+  }
+  return entry.raw;
+}
+
+std::vector<std::pair<std::shared_ptr<const Json>, EmbeddedStore::Typed>>
+EmbeddedStore::currentLocked(const std::string& kind) const {
   std::lock_guard lock(mutex_);
   std::vector<const Entry*> entries;
   if (kind.empty()) {
@@ -552,10 +601,12 @@ std::vector<std::shared_ptr<const Json>> EmbeddedStore::versions(const std::stri
   }
   std::sort(entries.begin(), entries.end(),
             [](const Entry* a, const Entry* b) { return a->sequence < b->sequence; });
-  std::vector<std::shared_ptr<const Json>> versions;
-  versions.reserve(entries.size());
-  for (const Entry* entry : entries) versions.push_back(entry->raw);
-  return versions;
+  std::vector<std::pair<std::shared_ptr<const Json>, Typed>> current;
+  current.reserve(entries.size());
+  for (const Entry* entry : entries) {
+    current.emplace_back(entry->raw, entry->raw == nullptr ? entry->typed : Typed());
+  }
+  return current;
 }
 
 uint64_t EmbeddedStore::resourceVersion() const {
@@ -568,7 +619,9 @@ StatusOr<Json> EmbeddedStore::getRaw(const std::string& kind, const std::string&
   std::lock_guard lock(mutex_);
   const auto it = objects_.find(Key{kind, namespace_, name});
   if (it == objects_.end()) return notFoundError(kind, name);
-  return *it->second.raw;
+  auto raw = rawLocked(it->second);
+  if (!raw.ok()) return raw.status();
+  return **raw;
 }
 
 StatusOr<Json> EmbeddedStore::put(Json raw) {
@@ -593,7 +646,9 @@ Status EmbeddedStore::remove(const std::string& kind, const std::string& namespa
   WriteLock lock(*this);
   const auto it = objects_.find(Key{kind, namespace_, name});
   if (it == objects_.end()) return notFoundError(kind, name);
-  eraseLocked(it, *it->second.raw);
+  auto raw = rawLocked(it->second);
+  if (!raw.ok()) return raw.status();
+  eraseLocked(it, **raw);
   return okStatus();
 }
 
@@ -876,7 +931,10 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
     // A placeholder gives the raw form its resourceVersion key, so that stamping the version
     // when committed takes no room; the typed form is encoded without it (encodeAhead).
     meta.set_resource_version("0");
-    version.raw = objectToJson(typed);
+    // Kept encoded and never watched raw, the object's raw form waits until it is read (see
+    // Entry): an Event recorded per bind is then converted once, when the snapshot is written.
+    const bool raw_later = !options_.raw_watches && Typed::encoded(*kind);
+    version.raw = raw_later ? Json() : objectToJson(typed);
     shrinkToFit(version.raw);  // a well-known type's value is parsed, not made at its size
     version.encoded.clear();
     encodeAhead(*kind, version);
@@ -887,7 +945,7 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
       return Status(StatusCode::kAlreadyExists,
                     std::string(kindResource(*kind)) + " \"" + std::get<2>(key) + "\" already exists");
     }
-    Entry* entry = commitLocked(key, kind, version);
+    Entry* entry = commitLocked(key, kind, version, /*raw_in_place=*/false, raw_later);
     logLocked(WatchEvent::Type::kAdded, std::get<0>(key), kind, entry->typed, entry->raw);
     return std::move(typed);
   }
@@ -1030,13 +1088,15 @@ StatusOr<EmbeddedStore::RawList> EmbeddedStore::listRaw(const std::string& kind,
   if (!continue_token.empty() && it != objects_.end() && it->first == start) ++it;
   for (; it != objects_.end() && std::get<0>(it->first) == kind; ++it) {
     if (!namespace_.empty() && std::get<1>(it->first) != namespace_) continue;
-    if (!selector->matches(rawLabels(*it->second.raw))) continue;
+    auto raw = rawLocked(it->second);
+    if (!raw.ok()) return raw.status();
+    if (!selector->matches(rawLabels(**raw))) continue;
     if (limit != 0 && out.items.size() == limit) {
       const Key& last = std::prev(it)->first;
       out.continue_token = std::get<1>(last) + "/" + std::get<2>(last);
       break;
     }
-    out.items.push_back(*it->second.raw);
+    out.items.push_back(**raw);
   }
   return out;
 }
@@ -1090,7 +1150,9 @@ StatusOr<Json> EmbeddedStore::replaceLocked(const Key& key, Json replacement,
                                             const std::string& precondition) {
   const auto it = objects_.find(key);
   if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
-  const Json& current = *it->second.raw;
+  auto current_raw = rawLocked(it->second);
+  if (!current_raw.ok()) return current_raw.status();
+  const Json& current = **current_raw;
   if (Status s =
           checkVersion(current, precondition, resourceOf(std::get<0>(key)), std::get<2>(key));
       !s.ok()) {
@@ -1155,7 +1217,9 @@ StatusOr<Json> EmbeddedStore::patchRaw(const std::string& kind, const std::strin
   const Key key{kind, namespace_, name};
   const auto it = objects_.find(key);
   if (it == objects_.end()) return notFoundError(kind, name);
-  Json next = *it->second.raw;
+  auto current = rawLocked(it->second);
+  if (!current.ok()) return current.status();
+  Json next = **current;
   applyMergePatch(next, merge_patch);
   const std::string precondition = rawString(merge_patch, {"metadata", "resourceVersion"});
   return replaceLocked(key, std::move(next), subresource, precondition);
@@ -1176,7 +1240,9 @@ StatusOr<Json> EmbeddedStore::deleteRaw(const std::string& kind, const std::stri
     const Key key{kind, namespace_, name};
     const auto it = objects_.find(key);
     if (it == objects_.end()) return notFoundError(kind, name);
-    const Json& current = *it->second.raw;
+    auto current_raw = rawLocked(it->second);
+    if (!current_raw.ok()) return current_raw.status();
+    const Json& current = **current_raw;
     const auto& finalizers = current["metadata"].value("finalizers", Json::array());
     if (finalizers.is_array() && !finalizers.empty()) {
       if (!rawString(current, {"metadata", "deletionTimestamp"}).empty()) return current;

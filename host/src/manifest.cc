@@ -438,22 +438,25 @@ StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source)
   return manifest;
 }
 
-void writeManifest(const Manifest& form, const std::vector<const Json*>& objects, std::ostream& out) {
+Status writeManifest(const Manifest& form, size_t count, const ManifestItem& object,
+                     std::ostream& out) {
   constexpr auto kReplace = Json::error_handler_t::replace;
   const bool json = form.format == ManifestFormat::kJson;
-  if (form.as_list || (json && objects.size() != 1)) {
+  if (form.as_list || (json && count != 1)) {
     // A List written item by item, exactly as dumping the whole List would write it, without
     // building it: the objects are neither copied nor held twice.
     const Json api_version = form.list_api_version, kind = form.list_kind;
     if (json) {
       out << "{\n    \"apiVersion\": " << api_version.dump(-1, ' ', false, kReplace)
           << ",\n    \"kind\": " << kind.dump(-1, ' ', false, kReplace) << ",\n    \"items\": ";
-      if (objects.empty()) {
+      if (count == 0) {
         out << "[]";
       } else {
         out << "[\n";
-        for (size_t i = 0; i < objects.size(); ++i) {
-          const std::string text = objects[i]->dump(4, ' ', false, kReplace);
+        for (size_t i = 0; i < count; ++i) {
+          auto item = object(i);
+          if (!item.ok()) return item.status();
+          const std::string text = (*item)->dump(4, ' ', false, kReplace);
           if (i > 0) out << ",\n";
           // Nested two levels deep: every line indented by 8 (JSON strings hold no newlines).
           size_t start = 0;
@@ -468,24 +471,27 @@ void writeManifest(const Manifest& form, const std::vector<const Json*>& objects
         out << "\n    ]";
       }
       out << ",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n";
-      return;
+      return okStatus();
     }
     std::string text;
     emit(text, Json{{"apiVersion", api_version}, {"kind", kind}}, 0);
     out << text;
-    if (objects.empty()) {
+    if (count == 0) {
       out << "items: []\n";
     } else {
       out << "items:\n";
-      for (const Json* object : objects) {
+      for (size_t i = 0; i < count; ++i) {
+        auto item = object(i);
+        if (!item.ok()) return item.status();
+        const Json& value = **item;
         // kubectl style: the items at the key's indentation, the first key on the "- " line.
         text.clear();
-        if (object->is_object() && !object->empty()) {
-          emit(text, *object, 2);
+        if (value.is_object() && !value.empty()) {
+          emit(text, value, 2);
           out << "- ";
           out.write(text.data() + 2, static_cast<std::streamsize>(text.size() - 2));
         } else {
-          emit(text, Json::array({*object}), 0);
+          emit(text, Json::array({value}), 0);
           out << text;
         }
       }
@@ -493,19 +499,31 @@ void writeManifest(const Manifest& form, const std::vector<const Json*>& objects
     text.clear();
     emit(text, Json{{"metadata", Json{{"resourceVersion", ""}}}}, 0);
     out << text;
-    return;
+    return okStatus();
   }
   if (json) {
-    out << objects.front()->dump(4, ' ', false, kReplace) << "\n";
-    return;
+    auto item = object(0);
+    if (!item.ok()) return item.status();
+    out << (*item)->dump(4, ' ', false, kReplace) << "\n";
+    return okStatus();
   }
   std::string text;
-  for (size_t i = 0; i < objects.size(); ++i) {
+  for (size_t i = 0; i < count; ++i) {
+    auto item = object(i);
+    if (!item.ok()) return item.status();
     if (i > 0) out << "---\n";
     text.clear();
-    emit(text, *objects[i], 0);
+    emit(text, **item, 0);
     out << text;
   }
+  return okStatus();
+}
+
+void writeManifest(const Manifest& form, const std::vector<const Json*>& objects,
+                   std::ostream& out) {
+  // Every object is at hand: the writing cannot fail.
+  (void)writeManifest(
+      form, objects.size(), [&](size_t i) -> StatusOr<const Json*> { return objects[i]; }, out);
 }
 
 std::string writeManifest(const Manifest& manifest) {

@@ -38,13 +38,19 @@ StatusOr<std::string> readFile(const std::string& path) {
 
 // Writes what `write` puts out to `path` through a temporary file and a rename: never
 // half-written.
-Status writeAtomically(const fs::path& path, const std::function<void(std::ostream&)>& write) {
+Status writeAtomically(const fs::path& path, const std::function<Status(std::ostream&)>& write) {
   const fs::path temp = path.string() + ".tmp-" + std::to_string(::getpid());
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     if (!out) return invalidArgument("cannot write " + temp.string() + ": " + std::strerror(errno));
-    write(out);
+    const Status written = write(out);
     out.flush();
+    if (!written.ok()) {
+      out.close();
+      std::error_code ec;
+      fs::remove(temp, ec);
+      return written.withContext("writing " + path.string());
+    }
     if (!out) {
       std::error_code ec;
       fs::remove(temp, ec);
@@ -112,9 +118,10 @@ int runRehearsal(const RunOptions& options, std::ostream& out, std::ostream& err
 
   EmbeddedStore& cluster = **store;
   std::set<std::string> events_before;
-  for (const auto& event : cluster.versions("Event")) {
+  auto events_loaded = cluster.versions("Event");
+  if (!events_loaded.ok()) return fail(events_loaded.status());
+  for (const auto& event : *events_loaded)
     events_before.insert(rawString(*event, {"metadata", "uid"}));
-  }
 
   VolumeController volumes(cluster);
   if (options.volume_controller) volumes.start();
@@ -155,7 +162,9 @@ int runRehearsal(const RunOptions& options, std::ostream& out, std::ostream& err
   out << table(rows);
 
   std::vector<std::vector<std::string>> event_rows = {{"TYPE", "REASON", "OBJECT", "MESSAGE"}};
-  for (const auto& event : cluster.versions("Event")) {  // in the order they were recorded
+  auto events = cluster.versions("Event");
+  if (!events.ok()) return fail(events.status());
+  for (const auto& event : *events) {  // in the order they were recorded
     const Json& object = *event;
     if (events_before.count(rawString(object, {"metadata", "uid"})) != 0) continue;
     event_rows.push_back({rawString(object, {"type"}), rawString(object, {"reason"}),
@@ -177,7 +186,8 @@ int runRehearsal(const RunOptions& options, std::ostream& out, std::ostream& err
   out << summary;
 
   if (!options.out.empty()) {
-    const Status s = writeAtomically(options.out, [&](std::ostream& file) { cluster.writeSnapshot(file); });
+    const Status s = writeAtomically(
+        options.out, [&](std::ostream& file) { return cluster.writeSnapshot(file); });
     if (!s.ok()) return fail(s);
     out << "final state written to " << options.out << "\n";
   }

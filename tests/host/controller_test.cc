@@ -39,7 +39,10 @@ Status statusOf(EmbeddedStore& store, const std::string& name) {
 // "Warning BindAttemptFailed p" lines for the Events recorded, in order.
 Lines events(EmbeddedStore& store) {
   Lines out;
-  for (const auto& object : store.snapshot().objects) {
+  const auto snapshot = store.snapshot();
+  EXPECT_TRUE(snapshot.ok()) << snapshot.status().message();
+  if (!snapshot.ok()) return out;
+  for (const auto& object : snapshot->objects) {
     if (object.value("kind", "") != "Event") continue;
     out.push_back(host::rawString(object, {"type"}) + " " + host::rawString(object, {"reason"}) +
                   " " + host::rawString(object, {"regarding", "name"}));
@@ -398,7 +401,9 @@ TEST(ControllerConcurrencyTest, ManyWorkersNeverOverCommitANodeOrBindAPodTwice) 
   std::map<std::string, int> pods_on_node;
   int bound_events = 0;
   std::map<std::string, int> bound_events_per_pod;
-  for (const auto& object : store->snapshot().objects) {
+  const auto snapshot = store->snapshot();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().message();
+  for (const auto& object : snapshot->objects) {
     const std::string kind = object.value("kind", "");
     if (kind == "Pod") {
       const std::string node = host::rawString(object, {"spec", "nodeName"});

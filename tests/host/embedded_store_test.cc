@@ -5,6 +5,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <sstream>
 #include <thread>
 #include <tuple>
 #include <vector>
@@ -135,12 +136,10 @@ TEST(EmbeddedStoreTest, BindingFollowsTheApiServersRules) {
   EXPECT_EQ(store->bindPod("default", "p", uid, "n1").code(), StatusCode::kAborted);  // no twice
 }
 
-// Binding changes the stored pod's raw and schema forms side by side (without converting the
-// pod again); they must agree with what converting the bound raw pod gives.
 // A created object's typed form is the caller's message with the stamped metadata carried
 // over; it must equal what converting the stored JSON gives.
-TEST(EmbeddedStoreTest, CreateKeepsBothFormsInStep) {
-  auto store = storeFrom(nodeYaml("n1", "4"));
+void CreateKeepsBothFormsInStepWith(EmbeddedStore::Options options) {
+  auto store = storeFrom(nodeYaml("n1", "4"), options);
   auto pod_manifest = host::parseManifest(R"(apiVersion: v1
 kind: Pod
 metadata: {name: web, labels: {app: web}, annotations: {note: "x"}}
@@ -188,6 +187,116 @@ spec:
   }
 }
 
+TEST(EmbeddedStoreTest, CreateKeepsBothFormsInStep) {
+  // Without raw watches an Event (kept encoded) is stored without its raw form, made when read.
+  for (const bool raw_watches : {true, false}) {
+    SCOPED_TRACE(raw_watches ? "with raw watches" : "without raw watches");
+    CreateKeepsBothFormsInStepWith(EmbeddedStore::Options{.raw_watches = raw_watches});
+  }
+}
+
+// An Event created without raw watches keeps no raw form until one is read; every way of
+// reading it, writing it back and editing it sees the raw form the store with raw watches
+// makes at once.
+TEST(EmbeddedStoreTest, RawFormOfACreatedEventIsMadeWhenRead) {
+  kbinder::v1::Object event;
+  auto& e = *event.mutable_event();
+  e.mutable_metadata()->set_name("p.1");
+  e.mutable_metadata()->set_namespace_("ml");
+  e.set_reason("Bound");
+  e.set_type("Normal");
+  e.set_note("bound to n1");
+  e.set_event_time("2026-11-24T06:00:00.000000Z");
+  e.mutable_regarding()->set_kind("Pod");
+  e.mutable_regarding()->set_name("p");
+  const auto without_identity = [](Json raw) {
+    raw["metadata"].erase("uid");
+    raw["metadata"].erase("creationTimestamp");
+    raw["metadata"].erase("resourceVersion");
+    return raw;
+  };
+  auto eager = storeFrom(nodeYaml("n1", "4"));
+  ASSERT_TRUE(eager->create(event).ok());
+  const auto expected = eager->getRaw("Event", "ml", "p.1");
+  ASSERT_TRUE(expected.ok());
+
+  const auto lazyStore = [&] {
+    auto store = storeFrom(nodeYaml("n1", "4"), EmbeddedStore::Options{.raw_watches = false});
+    EXPECT_TRUE(store->create(event).ok());
+    return store;
+  };
+  const auto typedOf = [](EmbeddedStore& store) {
+    return getObject(store, "Event", "p.1", "ml").event();
+  };
+  {  // the snapshot, written and taken, before anything else read it
+    auto store = lazyStore();
+    std::ostringstream out;
+    ASSERT_TRUE(store->writeSnapshot(out).ok());
+    auto written = host::parseManifest(out.str(), "written.yaml");
+    ASSERT_TRUE(written.ok()) << written.status().message();
+    ASSERT_EQ(written->objects.size(), 2u);
+    const Json& raw = written->objects[1];
+    EXPECT_EQ(without_identity(raw), without_identity(*expected));
+    const auto typed = typedOf(*store);
+    EXPECT_EQ(host::rawString(raw, {"metadata", "uid"}), typed.metadata().uid());
+    EXPECT_EQ(host::rawString(raw, {"metadata", "resourceVersion"}),
+              typed.metadata().resource_version());
+    std::ostringstream again;
+    ASSERT_TRUE(store->writeSnapshot(again).ok());
+    EXPECT_EQ(again.str(), out.str());
+    const auto snapshot = store->snapshot();
+    ASSERT_TRUE(snapshot.ok());
+    ASSERT_EQ(snapshot->objects.size(), 2u);
+    EXPECT_EQ(snapshot->objects[1], raw);
+    const auto versions = store->versions("Event");
+    ASSERT_TRUE(versions.ok());
+    ASSERT_EQ(versions->size(), 1u);
+    EXPECT_EQ(*versions->front(), raw);
+  }
+  {  // read raw, listed raw
+    auto store = lazyStore();
+    const auto raw = store->getRaw("Event", "ml", "p.1");
+    ASSERT_TRUE(raw.ok());
+    EXPECT_EQ(without_identity(*raw), without_identity(*expected));
+    const auto listed = store->listRaw("Event", "ml", "", 0, "");
+    ASSERT_TRUE(listed.ok());
+    ASSERT_EQ(listed->items.size(), 1u);
+    EXPECT_EQ(listed->items[0], *raw);
+  }
+  {  // edited raw, then through the schema's form
+    auto store = lazyStore();
+    auto patched = store->patchRaw("Event", "ml", "p.1", Json{{"note", "bound again"}}, "");
+    ASSERT_TRUE(patched.ok()) << patched.status().message();
+    EXPECT_EQ((*patched)["reason"], "Bound");
+    EXPECT_EQ(typedOf(*store).note(), "bound again");
+    using Edit = host::MetadataEdit;
+    const std::vector<Edit> label{{Edit::Map::kLabels, "seen", std::string("yes")}};
+    ASSERT_TRUE(store->patchMetadata(host::Kind::kEvent, "ml", "p.1", "", label).ok());
+    const auto raw = store->getRaw("Event", "ml", "p.1");
+    ASSERT_TRUE(raw.ok());
+    EXPECT_EQ((*raw)["metadata"]["labels"]["seen"], "yes");
+    EXPECT_EQ((*raw)["note"], "bound again");
+    EXPECT_EQ(typedOf(*store).metadata().labels().at("seen"), "yes");
+  }
+  {  // edited through the schema's form first, then deleted
+    auto store = lazyStore();
+    using Edit = host::MetadataEdit;
+    const std::vector<Edit> label{{Edit::Map::kLabels, "seen", std::string("yes")}};
+    ASSERT_TRUE(store->patchMetadata(host::Kind::kEvent, "ml", "p.1", "", label).ok());
+    const auto raw = store->getRaw("Event", "ml", "p.1");
+    ASSERT_TRUE(raw.ok());
+    Json labelled = without_identity(*expected);
+    labelled["metadata"]["labels"] = Json{{"seen", "yes"}};
+    EXPECT_EQ(without_identity(*raw), labelled);
+    const auto deleted = store->deleteRaw("Event", "ml", "p.1");
+    ASSERT_TRUE(deleted.ok()) << deleted.status().message();
+    EXPECT_EQ((*deleted)["reason"], "Bound");
+    EXPECT_EQ(store->getRaw("Event", "ml", "p.1").status().code(), StatusCode::kNotFound);
+  }
+}
+
+// Binding changes the stored pod's raw and schema forms side by side (without converting the
+// pod again); they must agree with what converting the bound raw pod gives.
 TEST(EmbeddedStoreTest, BindingKeepsBothFormsInStep) {
   auto store = storeFrom(nodeYaml("n1", "4") + R"(---
 apiVersion: v1
@@ -272,7 +381,9 @@ spec: {containers: [{name: c, image: busybox}]}
   for (const bool raw_watches : {false, true}) {
     SCOPED_TRACE(raw_watches ? "with raw watches" : "without raw watches");
     auto store = storeFrom(pods, EmbeddedStore::Options{.raw_watches = raw_watches});
-    const auto before = store->versions("Pod");  // held, as a snapshot being written holds them
+    const auto held = store->versions("Pod");  // held, as a snapshot being written holds them
+    ASSERT_TRUE(held.ok());
+    const auto& before = *held;
     ASSERT_EQ(before.size(), 2u);
     const Json a_before = *before[0];
     for (const std::string name : {"a", "b"}) {
@@ -1003,10 +1114,11 @@ TEST(EmbeddedStoreTest, SnapshotKeepsUnmodeledKindsAndFields) {
   auto pod = getObject(*store, "Pod", "p");
   ASSERT_TRUE(store->bindPod("default", "p", pod.pod().metadata().uid(), "n1").ok());
   const auto snapshot = store->snapshot();
-  ASSERT_EQ(snapshot.objects.size(), 2u);
-  EXPECT_EQ(snapshot.objects[0]["data"]["k"], "v");
-  EXPECT_EQ(snapshot.objects[1]["spec"]["containers"][0]["image"], "busybox");
-  EXPECT_EQ(snapshot.objects[1]["spec"]["nodeName"], "n1");
+  ASSERT_TRUE(snapshot.ok());
+  ASSERT_EQ(snapshot->objects.size(), 2u);
+  EXPECT_EQ(snapshot->objects[0]["data"]["k"], "v");
+  EXPECT_EQ(snapshot->objects[1]["spec"]["containers"][0]["image"], "busybox");
+  EXPECT_EQ(snapshot->objects[1]["spec"]["nodeName"], "n1");
 }
 
 // ---- the PersistentVolume controller ------------------------------------------------------

@@ -528,7 +528,9 @@ TEST(KubeBackendDemoTest, TheControllerBindsTheDemoClusterOverHttps) {
   volumes.stop();
   backend.stop();
   int succeeded = 0, failed = 0;
-  for (const auto& o : server.store().snapshot().objects) {
+  const auto snapshot = server.store().snapshot();
+  ASSERT_TRUE(snapshot.ok()) << snapshot.status().message();
+  for (const auto& o : snapshot->objects) {
     if (o.value("kind", "") != "BindRequest") continue;
     const std::string phase = host::rawString(o, {"status", "phase"});
     succeeded += phase == "Succeeded";

@@ -8,6 +8,7 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <sstream>
 #include <utility>
 #include <vector>
 
@@ -182,6 +183,61 @@ TEST(ManifestTest, StreamedListIsExactlyTheWholeListDumped) {
       auto again = parseManifest(writeManifest(manifest), "again");
       ASSERT_TRUE(again.ok()) << again.status().message();
       EXPECT_EQ(again->objects, manifest.objects);
+    }
+  }
+}
+
+// Objects handed over one at a time are written as the same objects in a vector are, in every
+// form; the first one that cannot be handed over stops the writing with its error.
+TEST(ManifestTest, ObjectsHandedOverOneAtATime) {
+  auto parsed = parseManifest(
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n---\n"
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\n"
+      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
+      "x.yaml");
+  ASSERT_TRUE(parsed.ok()) << parsed.status().message();
+  for (const bool json : {false, true}) {
+    for (const bool as_list : {false, true}) {
+      for (const size_t count : {size_t{1}, size_t{3}}) {
+        SCOPED_TRACE(std::string(json ? "JSON" : "YAML") + (as_list ? ", a List, " : ", ") +
+                     std::to_string(count));
+        Manifest form = *parsed;
+        form.format = json ? ManifestFormat::kJson : ManifestFormat::kYaml;
+        form.as_list = as_list;
+        form.objects.resize(count);
+        Json made;  // lasts only until the next call, as the contract allows
+        std::vector<size_t> asked;
+        std::ostringstream out;
+        const auto written = writeManifest(
+            form, count,
+            [&](size_t i) -> StatusOr<const Json*> {
+              asked.push_back(i);
+              made = form.objects[i];
+              return &made;
+            },
+            out);
+        ASSERT_TRUE(written.ok()) << written.message();
+        EXPECT_EQ(out.str(), writeManifest(form));
+        EXPECT_EQ(asked.size(), count);
+        EXPECT_TRUE(std::is_sorted(asked.begin(), asked.end()));
+
+        std::ostringstream cut;
+        const auto failed = writeManifest(
+            form, count,
+            [&](size_t i) -> StatusOr<const Json*> {
+              if (i + 1 == count) return internalError("object " + std::to_string(i) + " is gone");
+              return &form.objects[i];
+            },
+            cut);
+        ASSERT_FALSE(failed.ok());
+        EXPECT_EQ(failed.message(), "object " + std::to_string(count - 1) + " is gone");
+        const std::string last(1, static_cast<char>('a' + count - 1));
+        EXPECT_EQ(cut.str().find(json ? "\"name\": \"" + last + "\"" : "name: " + last),
+                  std::string::npos);
+        if (count > 1) {
+          EXPECT_NE(cut.str().find(json ? "\"name\": \"a\"" : "name: a"), std::string::npos);
+        }
+      }
     }
   }
 }

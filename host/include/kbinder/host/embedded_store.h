@@ -59,14 +59,17 @@ class EmbeddedStore final : public ClusterBackend {
   }
 
   // Every object as it is now, in load order, objects created later at the end, in the form
-  // the manifest was read in.
-  Manifest snapshot() const;
+  // the manifest was read in. Fails only when a kept schema form does not decode (a corrupt
+  // store), as do the two below.
+  StatusOr<Manifest> snapshot() const;
   // The same, written straight to `out` in the manifest's form: the objects are not copied
-  // (their versions are shared), and the store is not locked while they are written.
-  void writeSnapshot(std::ostream& out) const;
+  // (their versions are shared; an object created in the schema's form and never read raw is
+  // converted as it is written, one at a time), and the store is not locked while they are.
+  Status writeSnapshot(std::ostream& out) const;
   // Every object's current raw version (of `kind`, when not empty), in load/creation order;
-  // versions are immutable and shared, so nothing is copied.
-  std::vector<std::shared_ptr<const Json>> versions(const std::string& kind = "") const;
+  // versions are immutable and shared, so nothing is copied but the raw forms not kept yet
+  // (see Entry), converted outside the lock and not kept.
+  StatusOr<std::vector<std::shared_ptr<const Json>>> versions(const std::string& kind = "") const;
   uint64_t resourceVersion() const;
 
   // The raw object, as the store holds it; NOT_FOUND when absent. `kind` is any kind string.
@@ -208,10 +211,14 @@ class EmbeddedStore final : public ClusterBackend {
   // An object's versions are shared between the current state and the watch history, so
   // logging a change copies nothing, and immutable while shared: a version only its entry
   // holds may be edited in place, under the lock (editTyped).
+  //
+  // An object created in the schema's form, of a kind kept encoded, while no raw watch can be
+  // opened (an Event recorded per bind, mostly: nobody reads it raw until the snapshot is
+  // written) is kept without its raw form: `raw` stays null until rawLocked() first needs it.
   struct Entry {
     uint64_t sequence = 0;  // load/creation order, for snapshots
     std::optional<Kind> kind;
-    std::shared_ptr<const Json> raw;
+    mutable std::shared_ptr<const Json> raw;  // null: not made yet (see above)
     Typed typed;  // modeled kinds only (else empty)
   };
   struct Logged {
@@ -269,13 +276,24 @@ class EmbeddedStore final : public ClusterBackend {
   // entry's reference is the only one (every reference is taken under the lock, so none can be
   // gained meanwhile). Entries are made with a non-const Json, so the edit is well-defined.
   static Json& editableRawLocked(Entry& entry) { return const_cast<Json&>(*entry.raw); }
+  // The entry's raw version, made from its schema form the first time it is needed and kept
+  // (see Entry). Requires mutex_.
+  StatusOr<std::shared_ptr<const Json>> rawLocked(const Entry& entry) const;
+  // The raw version of a stored schema form, as create() would have made it.
+  static StatusOr<std::shared_ptr<const Json>> rawFromTyped(const Typed& typed);
+  // Every entry (of `kind`, when not empty) in load/creation order, by its raw version or, when
+  // none is kept, its schema form; taken under the lock, converted by the caller outside it.
+  std::vector<std::pair<std::shared_ptr<const Json>, Typed>> currentLocked(
+      const std::string& kind) const;
   static StatusOr<Version> convert(std::optional<Kind> kind, Json raw);
   // Stamps the next resourceVersion on both forms of `version` and stores them (the raw form
   // moved from `version`; the typed one kept as Typed does, the caller may still use it); the
   // entry written. `raw_in_place`: the entry's raw version was edited in place (see editTyped)
-  // and is stamped there; `version.raw` is not used. Requires mutex_, held through a WriteLock.
+  // and is stamped there; `version.raw` is not used. `no_raw`: the entry keeps no raw version
+  // until one is read (see Entry; a kind kept encoded only). Requires mutex_, held through a
+  // WriteLock.
   Entry* commitLocked(const Key& key, std::optional<Kind> kind, Version& version,
-                      bool raw_in_place = false);
+                      bool raw_in_place = false, bool no_raw = false);
   // Converts `raw` and commits it. Requires mutex_.
   StatusOr<Entry*> storeLocked(const Key& key, Json raw);
   // Optimistic write of an existing object: `edit` is given the current version (raw, and its

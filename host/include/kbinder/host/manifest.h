@@ -9,8 +9,8 @@
 // Thread-safety: free functions over values.
 #pragma once
 
+#include <functional>
 #include <nlohmann/json.hpp>
-
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -40,6 +40,12 @@ std::string writeManifest(const Manifest& manifest);
 // The same for `objects` (in place of manifest.objects, which is ignored), streamed to `out`:
 // nothing is copied, so a store can write a large snapshot without holding it twice.
 void writeManifest(const Manifest& form, const std::vector<const Json*>& objects, std::ostream& out);
+// The same for `count` objects handed over one at a time, in order, by `object`: what it
+// returns need last only until it is called again, so objects made for the writing are made
+// one by one. The first error `object` returns stops the writing and is returned.
+using ManifestItem = std::function<StatusOr<const Json*>(size_t index)>;
+Status writeManifest(const Manifest& form, size_t count, const ManifestItem& object,
+                     std::ostream& out);
 
 // Gives back what `value`'s objects and arrays hold beyond their size, at every depth. Parsing
 // and adding keys grow them by doubling, so a stored object would otherwise carry up to as much
