@@ -1078,21 +1078,44 @@ std::string randomUid() {
   return out;
 }
 
-std::string timestampNow(bool microseconds) {
-  const auto now = std::chrono::system_clock::now();
-  const std::time_t seconds = std::chrono::system_clock::to_time_t(now);
-  std::tm utc{};
-  gmtime_r(&seconds, &utc);
-  char text[40];
-  const size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
-  std::string out(text, n);
+std::string formatTimestamp(std::chrono::system_clock::time_point when, bool microseconds) {
+  // Digits written by hand from the civil calendar: glibc's gmtime_r takes its time zone lock,
+  // shared by every thread, on each call, and strftime walks its format (an Event and its
+  // creationTimestamp are two calls a bind).
+  namespace chrono = std::chrono;
+  const auto micros = chrono::floor<chrono::microseconds>(when);
+  const auto day = chrono::floor<chrono::days>(micros);
+  const chrono::year_month_day date{day};
+  const chrono::hh_mm_ss<chrono::microseconds> time{micros - day};
+  char text[32];
+  size_t n = 0;
+  const auto put = [&](long long value, int digits) {
+    for (int i = digits - 1; i >= 0; --i, value /= 10)
+      text[n + i] = static_cast<char>('0' + value % 10);
+    n += static_cast<size_t>(digits);
+  };
+  const auto mark = [&](char c) { text[n++] = c; };
+  put(static_cast<int>(date.year()), 4);
+  mark('-');
+  put(static_cast<unsigned>(date.month()), 2);
+  mark('-');
+  put(static_cast<unsigned>(date.day()), 2);
+  mark('T');
+  put(time.hours().count(), 2);
+  mark(':');
+  put(time.minutes().count(), 2);
+  mark(':');
+  put(time.seconds().count(), 2);
   if (microseconds) {
-    const auto micros = std::chrono::duration_cast<std::chrono::microseconds>(
-                            now.time_since_epoch()).count() % 1000000;
-    std::snprintf(text, sizeof text, ".%06lld", static_cast<long long>(micros));
-    out += text;
+    mark('.');
+    put(time.subseconds().count(), 6);
   }
-  return out + "Z";
+  mark('Z');
+  return std::string(text, n);
+}
+
+std::string timestampNow(bool microseconds) {
+  return formatTimestamp(std::chrono::system_clock::now(), microseconds);
 }
 
 }  // namespace kbinder::host

@@ -3,6 +3,10 @@
 
 #include <gtest/gtest.h>
 
+#include <chrono>
+#include <cstdio>
+#include <ctime>
+#include <random>
 #include <regex>
 #include <set>
 
@@ -34,6 +38,39 @@ TEST(ObjectsTest, SeededUidsAreStable) {
 
 // The payload of an encoded Object is its kind's message, read without decoding: one record
 // or several (as a store's stamps append them); anything else is refused and nothing appended.
+// Timestamps are written as gmtime and strftime would write them, with microseconds for
+// MicroTime fields; timestampNow() writes the present in the same shape.
+TEST(ObjectsTest, TimestampsAreWrittenAsKubernetesWritesThem) {
+  using std::chrono::microseconds;
+  using std::chrono::system_clock;
+  const auto at = [](long long micros) { return system_clock::time_point(microseconds(micros)); };
+  EXPECT_EQ(host::formatTimestamp(at(0)), "1970-01-01T00:00:00Z");
+  EXPECT_EQ(host::formatTimestamp(at(0), true), "1970-01-01T00:00:00.000000Z");
+  EXPECT_EQ(host::formatTimestamp(at(-1), true), "1969-12-31T23:59:59.999999Z");
+  EXPECT_EQ(host::formatTimestamp(at(1709251199999999), true), "2024-02-29T23:59:59.999999Z");
+  EXPECT_EQ(host::formatTimestamp(at(1767323045123456), true), "2026-01-02T03:04:05.123456Z");
+  EXPECT_EQ(host::formatTimestamp(at(4107542400000000)), "2100-03-01T00:00:00Z");
+  // Against the C library, over a spread of times from 1970 to 2100.
+  std::mt19937_64 random(7);
+  for (int i = 0; i < 2000; ++i) {
+    const long long micros = static_cast<long long>(random() % 4102444800000000ULL);
+    const std::time_t seconds = static_cast<std::time_t>(micros / 1000000);
+    std::tm utc{};
+    gmtime_r(&seconds, &utc);
+    char text[40];
+    const size_t n = std::strftime(text, sizeof text, "%Y-%m-%dT%H:%M:%S", &utc);
+    char fraction[16];
+    std::snprintf(fraction, sizeof fraction, ".%06lld", micros % 1000000);
+    ASSERT_EQ(host::formatTimestamp(at(micros)), std::string(text, n) + "Z") << micros;
+    ASSERT_EQ(host::formatTimestamp(at(micros), true), std::string(text, n) + fraction + "Z")
+        << micros;
+  }
+  EXPECT_TRUE(
+      std::regex_match(host::timestampNow(), std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\dZ)")));
+  EXPECT_TRUE(std::regex_match(host::timestampNow(true),
+                               std::regex(R"(\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\.\d{6}Z)")));
+}
+
 TEST(ObjectsTest, AnEncodedObjectsPayloadIsItsKindsMessage) {
   kbinder::v1::Object object;
   object.mutable_node()->mutable_metadata()->set_name("n1");

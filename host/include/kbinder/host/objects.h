@@ -10,10 +10,11 @@
 
 #include <google/protobuf/message.h>
 
+#include <chrono>
 #include <optional>
 #include <string>
-#include <vector>
 #include <string_view>
+#include <vector>
 
 #include "kbinder/host/manifest.h"
 #include "kbinder/host/status.h"
@@ -152,5 +153,7 @@ std::string randomUid();
 // The current time as Kubernetes writes it: "2026-01-02T03:04:05Z", or with microseconds
 // ("...05.123456Z") for MicroTime fields.
 std::string timestampNow(bool microseconds = false);
+// `when` so written (years 0-9999).
+std::string formatTimestamp(std::chrono::system_clock::time_point when, bool microseconds = false);
 
 }  // namespace kbinder::host
