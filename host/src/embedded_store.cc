@@ -537,7 +537,7 @@ StatusOr<Manifest> EmbeddedStore::snapshot() const {
 }
 
 Status EmbeddedStore::writeSnapshot(std::ostream& out) const {
-  const auto current = currentLocked("");
+  const auto current = inOrder("");
   std::shared_ptr<const Json> made;  // the one raw form made for the writing at a time
   return writeManifest(
       form_, current.size(),
@@ -554,7 +554,7 @@ Status EmbeddedStore::writeSnapshot(std::ostream& out) const {
 
 StatusOr<std::vector<std::shared_ptr<const Json>>> EmbeddedStore::versions(
     const std::string& kind) const {
-  auto current = currentLocked(kind);
+  auto current = inOrder(kind);
   std::vector<std::shared_ptr<const Json>> versions;
   versions.reserve(current.size());
   for (auto& [raw, typed] : current) {
@@ -573,8 +573,8 @@ StatusOr<std::shared_ptr<const Json>> EmbeddedStore::rawFromTyped(const Typed& t
   if (!object.ok()) return object.status();
   Json raw = objectToJson(*object);
   shrinkToFit(raw);  // a well-known type's value is parsed, not made at its size
-  return std::shared_ptr<const Json>(
-      std::make_shared<Json>(std::move(raw)));  // non-const: editable
+  // Made non-const, as every entry's raw version is, so that it may be edited in place.
+  return std::shared_ptr<const Json>(std::make_shared<Json>(std::move(raw)));
 }
 
 StatusOr<std::shared_ptr<const Json>> EmbeddedStore::rawLocked(const Entry& entry) const {
@@ -586,8 +586,8 @@ StatusOr<std::shared_ptr<const Json>> EmbeddedStore::rawLocked(const Entry& entr
   return entry.raw;
 }
 
-std::vector<std::pair<std::shared_ptr<const Json>, EmbeddedStore::Typed>>
-EmbeddedStore::currentLocked(const std::string& kind) const {
+std::vector<std::pair<std::shared_ptr<const Json>, EmbeddedStore::Typed>> EmbeddedStore::inOrder(
+    const std::string& kind) const {
   std::lock_guard lock(mutex_);
   std::vector<const Entry*> entries;
   if (kind.empty()) {

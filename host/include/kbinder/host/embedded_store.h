@@ -282,9 +282,9 @@ class EmbeddedStore final : public ClusterBackend {
   // The raw version of a stored schema form, as create() would have made it.
   static StatusOr<std::shared_ptr<const Json>> rawFromTyped(const Typed& typed);
   // Every entry (of `kind`, when not empty) in load/creation order, by its raw version or, when
-  // none is kept, its schema form; taken under the lock, converted by the caller outside it.
-  std::vector<std::pair<std::shared_ptr<const Json>, Typed>> currentLocked(
-      const std::string& kind) const;
+  // none is kept, its schema form: taken under the lock (it takes it), converted by the caller
+  // after.
+  std::vector<std::pair<std::shared_ptr<const Json>, Typed>> inOrder(const std::string& kind) const;
   static StatusOr<Version> convert(std::optional<Kind> kind, Json raw);
   // Stamps the next resourceVersion on both forms of `version` and stores them (the raw form
   // moved from `version`; the typed one kept as Typed does, the caller may still use it); the
