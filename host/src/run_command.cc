@@ -43,18 +43,18 @@ Status writeAtomically(const fs::path& path, const std::function<Status(std::ost
   {
     std::ofstream out(temp, std::ios::binary | std::ios::trunc);
     if (!out) return invalidArgument("cannot write " + temp.string() + ": " + std::strerror(errno));
-    const Status written = write(out);
+    Status failed = write(out);
     out.flush();
-    if (!written.ok()) {
+    if (!failed.ok()) {
+      failed = failed.withContext("writing " + path.string());
+    } else if (!out) {
+      failed = invalidArgument("cannot write " + temp.string() + ": " + std::strerror(errno));
+    }
+    if (!failed.ok()) {
       out.close();
       std::error_code ec;
       fs::remove(temp, ec);
-      return written.withContext("writing " + path.string());
-    }
-    if (!out) {
-      std::error_code ec;
-      fs::remove(temp, ec);
-      return invalidArgument("cannot write " + temp.string() + ": " + std::strerror(errno));
+      return failed;
     }
   }
   std::error_code ec;

@@ -9,8 +9,9 @@
 // Thread-safety: free functions over values.
 #pragma once
 
-#include <functional>
 #include <nlohmann/json.hpp>
+
+#include <functional>
 #include <ostream>
 #include <string>
 #include <string_view>
