@@ -10,6 +10,7 @@
 
 #include "kbinder/host/field_selector.h"
 #include "kbinder/host/label_selector.h"
+#include "kbinder/host/parallel.h"
 
 namespace kbinder::host {
 namespace {
@@ -233,16 +234,20 @@ std::vector<EmbeddedStore::Indexes> EmbeddedStore::makeIndexes() {
   return out;
 }
 
-Status EmbeddedStore::prepareNewLocked(Json& raw, std::optional<Kind> kind) {
+void EmbeddedStore::prepareNew(Json& raw, std::optional<Kind> kind, uint64_t sequence) {
   Json& meta = metadata(raw);
   if (kind && kindNamespaced(*kind) && rawString(raw, {"metadata", "namespace"}).empty()) {
     meta["namespace"] = "default";
   }
   if (rawString(raw, {"metadata", "uid"}).empty()) {
-    meta["uid"] = uidFromSeed(raw.value("kind", "") + "/" + rawString(raw, {"metadata", "namespace"}) +
-                              "/" + rawString(raw, {"metadata", "name"}) + "/" +
-                              std::to_string(next_sequence_));
+    meta["uid"] =
+        uidFromSeed(raw.value("kind", "") + "/" + rawString(raw, {"metadata", "namespace"}) + "/" +
+                    rawString(raw, {"metadata", "name"}) + "/" + std::to_string(sequence));
   }
+}
+
+Status EmbeddedStore::prepareNewLocked(Json& raw, std::optional<Kind> kind) {
+  prepareNew(raw, kind, next_sequence_);
   return okStatus();
 }
 
@@ -251,24 +256,48 @@ StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::load(Manifest manifest, 
   std::vector<Json> objects = std::move(manifest.objects);
   store->form_ = std::move(manifest);
   store->form_.objects.clear();
+  // Each object is defaulted and converted on its own, on every core; they are then stored
+  // in the manifest's order, which gives each its sequence (the one its uid was made with: an
+  // object stored takes the next, and a duplicate ends the load) and its resourceVersion.
+  struct Loaded {
+    Key key;
+    std::optional<Kind> kind;
+    StatusOr<Version> version = Version{};
+  };
+  std::vector<Loaded> loaded(objects.size());
+  forEachChunk(objects.size(), 256, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      Json raw = std::move(objects[i]);
+      Loaded& out = loaded[i];
+      const std::string kind_name = raw.value("kind", "");
+      out.kind = kindFromName(kind_name);
+      prepareNew(raw, out.kind, i);
+      metadata(raw)["resourceVersion"];  // its place made here: the commit only fills it in
+      out.key = Key{kind_name, rawString(raw, {"metadata", "namespace"}),
+                    rawString(raw, {"metadata", "name"})};
+      out.version = convert(out.kind, std::move(raw));
+      if (out.kind && out.version.ok() && Typed::encoded(*out.kind)) {
+        encodeAhead(*out.kind, *out.version);
+        out.version->typed.reset();  // the encoding is what is kept: the message goes now
+      }
+    }
+  });
+  objects = {};
   std::lock_guard lock(store->mutex_);
-  for (Json& object : objects) {
-    Json raw = std::move(object);
-    const std::string kind_name = raw.value("kind", "");
-    const auto kind = kindFromName(kind_name);
-    const std::string name = rawString(raw, {"metadata", "name"});
-    if (Status s = store->prepareNewLocked(raw, kind); !s.ok()) return s;
-    const Key key{kind_name, rawString(raw, {"metadata", "namespace"}), name};
-    const std::string what = kind_name + " " +
-                             (std::get<1>(key).empty() ? name : std::get<1>(key) + "/" + name);
-    if (store->objects_.count(key) != 0) {
+  for (Loaded& object : loaded) {
+    const auto& [kind_name, namespace_, name] = object.key;
+    const std::string what =
+        kind_name + " " + (namespace_.empty() ? name : namespace_ + "/" + name);
+    if (store->objects_.count(object.key) != 0) {
       return invalidArgument(what + " appears twice; keep one copy of each object");
     }
-    // Loading is not a change anyone watches: nothing is logged, watches start from here.
-    auto stored = store->storeLocked(key, std::move(raw));
-    if (!stored.ok()) {
-      return Status(stored.status().code(), what + ": " + stored.status().message());
+    if (!object.version.ok()) {
+      return Status(object.version.status().code(),
+                    what + ": " + object.version.status().message());
     }
+    // Loading is not a change anyone watches: nothing is logged, watches start from here.
+    store->commitLocked(object.key, object.kind, *object.version);
+    object.version = Version{};  // the raw form is the store's now; what is left goes as we go
   }
   store->history_floor_ = store->resource_version_;
   return store;
@@ -538,16 +567,13 @@ StatusOr<Manifest> EmbeddedStore::snapshot() const {
 
 Status EmbeddedStore::writeSnapshot(std::ostream& out) const {
   const auto current = inOrder("");
-  std::shared_ptr<const Json> made;  // the one raw form made for the writing at a time
+  // Raw forms not kept are made as they are written (each thread its own), and let go then.
   return writeManifest(
       form_, current.size(),
-      [&](size_t i) -> StatusOr<const Json*> {
+      [&](size_t i) -> StatusOr<std::shared_ptr<const Json>> {
         const auto& [raw, typed] = current[i];
-        if (raw != nullptr) return raw.get();
-        auto converted = rawFromTyped(typed);
-        if (!converted.ok()) return converted.status();
-        made = std::move(converted).value();
-        return made.get();
+        if (raw != nullptr) return raw;
+        return rawFromTyped(typed);
       },
       out);
 }

@@ -11,6 +11,8 @@
 #include <optional>
 #include <sstream>
 
+#include "kbinder/host/parallel.h"
+
 namespace kbinder::host {
 namespace {
 
@@ -92,7 +94,9 @@ struct YamlDocument {
 
 class YamlReader {
  public:
-  explicit YamlReader(std::string_view text) {
+  // `text` begins on line `first_line` (from 0) of what it was cut from: messages and
+  // documents give lines in the whole.
+  explicit YamlReader(std::string_view text, size_t first_line = 0) : first_line_(first_line) {
     yaml_parser_initialize(&parser_);
     yaml_parser_set_input_string(&parser_, reinterpret_cast<const unsigned char*>(text.data()),
                                  text.size());
@@ -128,8 +132,8 @@ class YamlReader {
     const yaml_mark_t& mark = parser_.problem_mark;
     std::string message = parser_.problem != nullptr ? parser_.problem : "malformed YAML";
     if (parser_.context != nullptr) message = std::string(parser_.context) + ": " + message;
-    return invalidArgument(std::to_string(mark.line + 1) + ":" + std::to_string(mark.column + 1) +
-                           ": invalid YAML: " + message);
+    return invalidArgument(std::to_string(first_line_ + mark.line + 1) + ":" +
+                           std::to_string(mark.column + 1) + ": invalid YAML: " + message);
   }
 
   static std::string text(const yaml_char_t* s) {
@@ -158,12 +162,12 @@ class YamlReader {
     // A document is where its content starts (not its "---"), as messages point there.
     if (in_document_ && !content_seen_ && event.type != YAML_DOCUMENT_END_EVENT) {
       content_seen_ = true;
-      line_ = event.start_mark.line + 1;
+      line_ = first_line_ + event.start_mark.line + 1;
     }
     switch (event.type) {
       case YAML_DOCUMENT_START_EVENT:
         root_ = nullptr;
-        line_ = event.start_mark.line + 1;
+        line_ = first_line_ + event.start_mark.line + 1;
         in_document_ = true;
         content_seen_ = false;
         break;
@@ -196,7 +200,7 @@ class YamlReader {
         const std::string name = text(event.data.alias.anchor);
         const auto it = anchors_.find(name);
         if (it == anchors_.end()) {
-          return invalidArgument(std::to_string(event.start_mark.line + 1) + ":" +
+          return invalidArgument(std::to_string(first_line_ + event.start_mark.line + 1) + ":" +
                                  std::to_string(event.start_mark.column + 1) +
                                  ": invalid YAML: unknown anchor *" + name);
         }
@@ -210,12 +214,67 @@ class YamlReader {
   }
 
   yaml_parser_t parser_;
+  size_t first_line_;
   std::vector<Frame> stack_;
   std::map<std::string, Json> anchors_;
   Json root_;
   size_t line_ = 0;
   bool in_document_ = false, content_seen_ = false;
 };
+
+// A YAML stream cut into pieces of about `size` bytes or more, each read on its own: cut only
+// where a line starts a document ("---", then a blank, a line break or the end), which no
+// document's content can hold at a line's start, and never in a stream with directives (a
+// "%" line belongs to the document after it). Each piece's first line, from 0, is given too.
+struct YamlPiece {
+  std::string_view text;
+  size_t first_line;
+};
+
+std::vector<YamlPiece> yamlPieces(std::string_view text, size_t size) {
+  const bool directives =
+      (!text.empty() && text[0] == '%') || text.find("\n%") != std::string_view::npos;
+  if (directives || text.size() < 2 * size) return {{text, 0}};
+  std::vector<YamlPiece> pieces;
+  size_t start = 0, line = 0;
+  for (size_t at = text.find("\n---", size); at != std::string_view::npos;
+       at = text.find("\n---", at + 1)) {
+    const size_t cut = at + 1;
+    const size_t after = cut + 3;
+    if (after < text.size() &&
+        std::string_view(" \t\r\n").find(text[after]) == std::string_view::npos) {
+      continue;  // "---x": content, not a marker
+    }
+    if (cut - start < size) continue;
+    pieces.push_back({text.substr(start, cut - start), line});
+    line += static_cast<size_t>(std::count(text.begin() + start, text.begin() + cut, '\n'));
+    start = cut;
+  }
+  pieces.push_back({text.substr(start), line});
+  return pieces;
+}
+
+// Every document of a YAML stream, its pieces read on every core.
+StatusOr<std::vector<YamlDocument>> readYamlDocuments(std::string_view text) {
+  const std::vector<YamlPiece> pieces = yamlPieces(text, size_t{1} << 20);
+  if (pieces.size() == 1) return YamlReader(text).read(/*first_only=*/false);
+  std::vector<StatusOr<std::vector<YamlDocument>>> read(pieces.size(), std::vector<YamlDocument>{});
+  forEachChunk(pieces.size(), 1, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end; ++i) {
+      read[i] = YamlReader(pieces[i].text, pieces[i].first_line).read(/*first_only=*/false);
+    }
+  });
+  std::vector<YamlDocument> documents;
+  for (auto& piece : read) {  // in order: the first problem in the stream is the one reported
+    if (!piece.ok()) return piece.status();
+    if (documents.empty()) {
+      documents = std::move(piece).value();
+    } else {
+      for (YamlDocument& document : *piece) documents.push_back(std::move(document));
+    }
+  }
+  return documents;
+}
 
 // True when `s` can be written unquoted and reads back as the same string, in YAML 1.2 and in
 // the YAML 1.1 readers much of the Kubernetes tooling uses (yes/no/on/off, 1_000, ...).
@@ -414,7 +473,7 @@ StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source)
   }
 
   manifest.format = ManifestFormat::kYaml;
-  auto parsed = YamlReader(text).read(/*first_only=*/false);
+  auto parsed = readYamlDocuments(text);
   if (!parsed.ok()) return invalidArgument(std::string(source) + ":" + parsed.status().message());
   size_t documents = 0;
   for (YamlDocument& yaml : *parsed) {
@@ -438,6 +497,41 @@ StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source)
   return manifest;
 }
 
+namespace {
+
+// Writes `count` objects, `between` between two, each written to text by `render` on every
+// core a window at a time: the texts of one window are held at once, the objects only while
+// they are rendered. The first object that cannot be had ends the writing there.
+Status writeRendered(size_t count, const ManifestItem& object,
+                     const std::function<void(const Json&, std::string&)>& render,
+                     std::string_view between, std::ostream& out) {
+  constexpr size_t kWindow = 4096, kChunk = 64;
+  std::vector<std::string> texts(std::min(count, kWindow));
+  std::vector<Status> problems(texts.size());
+  for (size_t window = 0; window < count; window += kWindow) {
+    const size_t size = std::min(kWindow, count - window);
+    forEachChunk(size, kChunk, [&](size_t begin, size_t end) {
+      for (size_t i = begin; i < end; ++i) {
+        auto item = object(window + i);
+        if (!item.ok()) {
+          problems[i] = item.status();
+          continue;
+        }
+        texts[i].clear();
+        render(**item, texts[i]);
+      }
+    });
+    for (size_t i = 0; i < size; ++i) {
+      if (!problems[i].ok()) return problems[i];
+      if (window + i > 0) out << between;
+      out << texts[i];
+    }
+  }
+  return okStatus();
+}
+
+}  // namespace
+
 Status writeManifest(const Manifest& form, size_t count, const ManifestItem& object,
                      std::ostream& out) {
   constexpr auto kReplace = Json::error_handler_t::replace;
@@ -453,21 +547,20 @@ Status writeManifest(const Manifest& form, size_t count, const ManifestItem& obj
         out << "[]";
       } else {
         out << "[\n";
-        for (size_t i = 0; i < count; ++i) {
-          auto item = object(i);
-          if (!item.ok()) return item.status();
-          const std::string text = (*item)->dump(4, ' ', false, kReplace);
-          if (i > 0) out << ",\n";
+        const auto render = [](const Json& value, std::string& text) {
+          const std::string dumped = value.dump(4, ' ', false, kReplace);
           // Nested two levels deep: every line indented by 8 (JSON strings hold no newlines).
+          text.reserve(dumped.size() + dumped.size() / 4);
           size_t start = 0;
-          while (start < text.size()) {
-            const size_t end = std::min(text.find('\n', start), text.size());
-            out << "        ";
-            out.write(text.data() + start, static_cast<std::streamsize>(end - start));
-            if (end < text.size()) out << '\n';
+          while (start < dumped.size()) {
+            const size_t end = std::min(dumped.find('\n', start), dumped.size());
+            text.append(8, ' ');
+            text.append(dumped, start, end - start);
+            if (end < dumped.size()) text += '\n';
             start = end + 1;
           }
-        }
+        };
+        if (Status s = writeRendered(count, object, render, ",\n", out); !s.ok()) return s;
         out << "\n    ]";
       }
       out << ",\n    \"metadata\": {\n        \"resourceVersion\": \"\"\n    }\n}\n";
@@ -480,21 +573,16 @@ Status writeManifest(const Manifest& form, size_t count, const ManifestItem& obj
       out << "items: []\n";
     } else {
       out << "items:\n";
-      for (size_t i = 0; i < count; ++i) {
-        auto item = object(i);
-        if (!item.ok()) return item.status();
-        const Json& value = **item;
+      const auto render = [](const Json& value, std::string& text) {
         // kubectl style: the items at the key's indentation, the first key on the "- " line.
-        text.clear();
         if (value.is_object() && !value.empty()) {
           emit(text, value, 2);
-          out << "- ";
-          out.write(text.data() + 2, static_cast<std::streamsize>(text.size() - 2));
+          text.replace(0, 2, "- ");
         } else {
           emit(text, Json::array({value}), 0);
-          out << text;
         }
-      }
+      };
+      if (Status s = writeRendered(count, object, render, "", out); !s.ok()) return s;
     }
     text.clear();
     emit(text, Json{{"metadata", Json{{"resourceVersion", ""}}}}, 0);
@@ -507,23 +595,20 @@ Status writeManifest(const Manifest& form, size_t count, const ManifestItem& obj
     out << (*item)->dump(4, ' ', false, kReplace) << "\n";
     return okStatus();
   }
-  std::string text;
-  for (size_t i = 0; i < count; ++i) {
-    auto item = object(i);
-    if (!item.ok()) return item.status();
-    if (i > 0) out << "---\n";
-    text.clear();
-    emit(text, **item, 0);
-    out << text;
-  }
-  return okStatus();
+  return writeRendered(
+      count, object, [](const Json& value, std::string& text) { emit(text, value, 0); }, "---\n",
+      out);
 }
 
 void writeManifest(const Manifest& form, const std::vector<const Json*>& objects,
                    std::ostream& out) {
   // Every object is at hand: the writing cannot fail.
   (void)writeManifest(
-      form, objects.size(), [&](size_t i) -> StatusOr<const Json*> { return objects[i]; }, out);
+      form, objects.size(),
+      [&](size_t i) -> StatusOr<std::shared_ptr<const Json>> {
+        return std::shared_ptr<const Json>(std::shared_ptr<const Json>(), objects[i]);  // not owned
+      },
+      out);
 }
 
 std::string writeManifest(const Manifest& manifest) {

@@ -1089,6 +1089,59 @@ TEST(EmbeddedStoreTest, LoadRejectsBadObjectsNamingThem) {
   EXPECT_NE(store2.status().message().find("appears twice"), std::string::npos);
 }
 
+// Loading converts objects on every core (a few hundred to a thread at a time), then stores
+// them in the manifest's order: enough objects here for every core to take some.
+TEST(EmbeddedStoreTest, ALoadOnEveryCoreKeepsTheManifestsOrder) {
+  constexpr int kPods = 3000;
+  auto manifestOf = [](int pods) {
+    host::Manifest manifest;
+    for (int i = 0; i < pods; ++i) {
+      auto one = host::parseManifest(
+          podYaml("p" + std::to_string(i), std::to_string(i % 7 + 1) + "m", i % 3 == 0 ? "n1" : "",
+                  i % 5 == 0 ? "uid: given-" + std::to_string(i) : ""),
+          "t");
+      EXPECT_TRUE(one.ok()) << one.status().message();
+      manifest.objects.push_back(std::move(one->objects.front()));
+    }
+    return manifest;
+  };
+  auto store = EmbeddedStore::load(manifestOf(kPods));
+  ASSERT_TRUE(store.ok()) << store.status().message();
+  auto versions = (*store)->versions("Pod");
+  ASSERT_TRUE(versions.ok());
+  ASSERT_EQ(versions->size(), static_cast<size_t>(kPods));
+  for (int i = 0; i < kPods; ++i) {
+    const Json& raw = *(*versions)[static_cast<size_t>(i)];
+    const std::string name = "p" + std::to_string(i);
+    ASSERT_EQ(raw["metadata"]["name"], name);  // snapshot order is the manifest's
+    // The resourceVersion follows the manifest's order, and a uid made is the one a load of
+    // one object after another makes (from the object's place).
+    EXPECT_EQ(raw["metadata"]["resourceVersion"], std::to_string(i + 1)) << name;
+    EXPECT_EQ(raw["metadata"]["uid"],
+              i % 5 == 0 ? "given-" + std::to_string(i)
+                         : host::uidFromSeed("Pod/default/" + name + "/" + std::to_string(i)))
+        << name;
+    const auto typed = getObject(**store, "Pod", name, "default");
+    const auto expected = host::objectFromJson(host::Kind::kPod, raw);
+    ASSERT_TRUE(expected.ok());
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(typed, *expected)) << name;
+  }
+
+  // The problem reported is the first in the manifest's order, whichever thread found it.
+  auto bad = manifestOf(kPods);
+  bad.objects[2000]["spec"]["containers"] = 3;
+  bad.objects[2500] = bad.objects[10];
+  auto refused = EmbeddedStore::load(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "Pod default/p2000: spec.containers: expected a list, found a number");
+  bad.objects[1500] = bad.objects[10];
+  refused = EmbeddedStore::load(bad);
+  ASSERT_FALSE(refused.ok());
+  EXPECT_EQ(refused.status().message(),
+            "Pod default/p10 appears twice; keep one copy of each object");
+}
+
 TEST(EmbeddedStoreTest, CreateWithGenerateNameAndAlreadyExists) {
   auto store = storeFrom(podYaml("p", "1"));
   kbinder::v1::Object event;

@@ -8,6 +8,8 @@
 #include <algorithm>
 #include <cmath>
 #include <limits>
+#include <memory>
+#include <mutex>
 #include <sstream>
 #include <utility>
 #include <vector>
@@ -189,54 +191,72 @@ TEST(ManifestTest, StreamedListIsExactlyTheWholeListDumped) {
 
 // Objects handed over one at a time are written as the same objects in a vector are, in every
 // form; the first one that cannot be handed over stops the writing with its error.
-TEST(ManifestTest, ObjectsHandedOverOneAtATime) {
-  auto parsed = parseManifest(
-      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: a}\ndata: {k: v}\n---\n"
-      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: b}\n---\n"
-      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c}\n",
-      "x.yaml");
+TEST(ManifestTest, ObjectsHandedOverAsTheyAreWritten) {
+  std::string text;
+  for (int i = 0; i < 5000; ++i) {  // more than one window, and more chunks than cores
+    if (i > 0) text += "---\n";
+    text += "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c" + std::to_string(i) + "}\n" +
+            (i % 2 == 0 ? "data: {k: v}\n" : "");
+  }
+  auto parsed = parseManifest(text, "x.yaml");
   ASSERT_TRUE(parsed.ok()) << parsed.status().message();
   for (const bool json : {false, true}) {
     for (const bool as_list : {false, true}) {
-      for (const size_t count : {size_t{1}, size_t{3}}) {
+      for (const size_t count : {size_t{1}, size_t{3}, size_t{5000}}) {
         SCOPED_TRACE(std::string(json ? "JSON" : "YAML") + (as_list ? ", a List, " : ", ") +
                      std::to_string(count));
         Manifest form = *parsed;
         form.format = json ? ManifestFormat::kJson : ManifestFormat::kYaml;
         form.as_list = as_list;
         form.objects.resize(count);
-        Json made;  // lasts only until the next call, as the contract allows
-        std::vector<size_t> asked;
+        std::mutex mutex;
+        std::vector<int> asked(count);
         std::ostringstream out;
         const auto written = writeManifest(
             form, count,
-            [&](size_t i) -> StatusOr<const Json*> {
-              asked.push_back(i);
-              made = form.objects[i];
-              return &made;
+            [&](size_t i) -> StatusOr<std::shared_ptr<const Json>> {
+              {
+                std::lock_guard lock(mutex);
+                ++asked[i];
+              }
+              return std::make_shared<const Json>(form.objects[i]);  // made for the writing
             },
             out);
         ASSERT_TRUE(written.ok()) << written.message();
         EXPECT_EQ(out.str(), writeManifest(form));
-        EXPECT_EQ(asked.size(), count);
-        EXPECT_TRUE(std::is_sorted(asked.begin(), asked.end()));
+        auto read_back = parseManifest(out.str(), "written");
+        ASSERT_TRUE(read_back.ok()) << read_back.status().message();
+        EXPECT_EQ(read_back->objects, form.objects);  // every object, in order
+        EXPECT_EQ(std::count(asked.begin(), asked.end(), 1), static_cast<long>(count));
 
+        // The first object that cannot be had ends the writing: what comes before it is
+        // written, in order, and nothing after.
+        const size_t gone = count == 5000 ? 4500 : count - 1;
         std::ostringstream cut;
         const auto failed = writeManifest(
             form, count,
-            [&](size_t i) -> StatusOr<const Json*> {
-              if (i + 1 == count) return internalError("object " + std::to_string(i) + " is gone");
-              return &form.objects[i];
+            [&](size_t i) -> StatusOr<std::shared_ptr<const Json>> {
+              if (i >= gone) return internalError("object " + std::to_string(i) + " is gone");
+              return std::make_shared<const Json>(form.objects[i]);
             },
             cut);
         ASSERT_FALSE(failed.ok());
-        EXPECT_EQ(failed.message(), "object " + std::to_string(count - 1) + " is gone");
-        const std::string last(1, static_cast<char>('a' + count - 1));
-        EXPECT_EQ(cut.str().find(json ? "\"name\": \"" + last + "\"" : "name: " + last),
-                  std::string::npos);
-        if (count > 1) {
-          EXPECT_NE(cut.str().find(json ? "\"name\": \"a\"" : "name: a"), std::string::npos);
+        EXPECT_EQ(failed.message(), "object " + std::to_string(gone) + " is gone");
+        Manifest before = form;
+        before.objects.resize(gone);
+        const std::string whole = before.objects.empty() ? "" : writeManifest(before);
+        // The text up to the last object before the one gone (the List's ending is not written).
+        const std::string last = json ? "\"name\": \"c" + std::to_string(gone - 1) + "\""
+                                      : "name: c" + std::to_string(gone - 1);
+        if (gone > 0) {
+          const size_t at = whole.find(last);
+          ASSERT_NE(at, std::string::npos);
+          const size_t item_end = whole.find(json ? "}" : "\n", at) + 1;
+          EXPECT_EQ(cut.str().substr(0, item_end), whole.substr(0, item_end));
         }
+        EXPECT_EQ(cut.str().find(json ? "\"name\": \"c" + std::to_string(gone) + "\""
+                                      : "name: c" + std::to_string(gone) + "\n"),
+                  std::string::npos);
       }
     }
   }
@@ -264,6 +284,72 @@ TEST(ManifestTest, ErrorsNameTheFileThePlaceAndTheFix) {
 
   EXPECT_FALSE(parseManifest("  \n", "empty.yaml").ok());
   EXPECT_FALSE(parseManifest("- 1\n- 2\n", "seq.yaml").ok());
+}
+
+// A long stream is cut where documents start and its pieces read on every core: what comes
+// back, and where problems are placed, must be what one reading of the whole gives.
+TEST(ManifestTest, ALongYamlStreamReadsAsOneWhole) {
+  constexpr int kDocuments = 4000;  // about 4 MB: several pieces
+  auto document = [](int i) {
+    std::string text = "apiVersion: v1\nkind: ConfigMap\nmetadata:\n  name: c" + std::to_string(i) +
+                       "\n  annotations:\n    note: |\n      a block scalar, its lines indented\n"
+                       "      ----- not a marker\n---x: a key that starts like a marker\ndata:\n";
+    for (int k = 0; k < 20; ++k)
+      text += "  k" + std::to_string(k) + ": \"value " + std::to_string(k) + "\"\n";
+    return text;
+  };
+  std::vector<size_t> starts;  // the line (from 1) each document's content starts on
+  auto stream = [&](const std::string& prefix, int broken_at, const std::string& broken) {
+    std::string text;
+    size_t lines = 0;
+    auto add = [&](const std::string& more) {
+      text += more;
+      lines += static_cast<size_t>(std::count(more.begin(), more.end(), '\n'));
+    };
+    add(prefix);
+    starts.clear();
+    for (int i = 0; i < kDocuments; ++i) {
+      add(i % 3 == 0 ? "---\n" : (i % 3 == 1 ? "--- \n" : "...\n---\n"));
+      starts.push_back(lines + 1);
+      add(i == broken_at ? broken : document(i));
+    }
+    return text;
+  };
+  for (const std::string prefix : {"", "%YAML 1.2\n"}) {  // with a directive, read whole
+    auto manifest = parseManifest(stream(prefix, -1, ""), "big.yaml");
+    ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+    ASSERT_EQ(manifest->objects.size(), static_cast<size_t>(kDocuments));
+    for (int i = 0; i < kDocuments; ++i) {
+      const Json& object = manifest->objects[static_cast<size_t>(i)];
+      ASSERT_EQ(object["metadata"]["name"], "c" + std::to_string(i));
+      EXPECT_EQ(object["---x"], "a key that starts like a marker");
+      EXPECT_EQ(object["metadata"]["annotations"]["note"],
+                "a block scalar, its lines indented\n----- not a marker\n");
+      EXPECT_EQ(object["data"]["k19"], "value 19");
+    }
+  }
+
+  // A YAML error late in the stream is placed on its line in the whole stream.
+  const std::string unclosed = "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: x\ndata: {}\n";
+  auto alone = parseManifest(unclosed, "big.yaml");
+  ASSERT_FALSE(alone.ok());
+  const std::string alone_message = alone.status().message();  // big.yaml:LINE:COLUMN: ...
+  const size_t line_at = std::string("big.yaml:").size();
+  const size_t line_end = alone_message.find(':', line_at);
+  const size_t line = std::stoul(alone_message.substr(line_at, line_end - line_at));
+  auto late = parseManifest(stream("", 3500, unclosed), "big.yaml");
+  ASSERT_FALSE(late.ok());
+  EXPECT_EQ(late.status().message(),
+            "big.yaml:" + std::to_string(starts[3500] - 1 + line) + alone_message.substr(line_end));
+
+  // So is a document that is not an object, with its number in the stream.
+  auto no_kind =
+      parseManifest(stream("", 3800, "apiVersion: v1\nmetadata: {name: x}\n"), "big.yaml");
+  ASSERT_FALSE(no_kind.ok());
+  EXPECT_NE(no_kind.status().message().find("big.yaml:" + std::to_string(starts[3800]) +
+                                            ": document 3801: has no kind"),
+            std::string::npos)
+      << no_kind.status().message();
 }
 
 // Every object and array at every depth of `value` holds no room beyond its size.

@@ -340,6 +340,10 @@ class EmbeddedStore final : public ClusterBackend {
   StatusOr<Typed> typedFor(const kbinder::v1::GetRequest& request) const;
   // storeLocked, then logs the event.
   StatusOr<Entry*> writeLocked(const Key& key, Json raw, bool created);
+  // A new object's defaults: the namespace "default" for a namespaced kind, and a uid made
+  // from its kind, namespace, name and `sequence` (its place in creation order) where it has
+  // none. prepareNewLocked() gives it the next sequence.
+  static void prepareNew(Json& raw, std::optional<Kind> kind, uint64_t sequence);
   Status prepareNewLocked(Json& raw, std::optional<Kind> kind);
   // The first logged change after `after` that `wanted` accepts (changes of `kind_name` only),
   // advancing `after` past what it skipped; waits until `deadline` (nullptr then;

@@ -9,9 +9,9 @@
 // Thread-safety: free functions over values.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <functional>
+#include <memory>
+#include <nlohmann/json.hpp>
 #include <ostream>
 #include <string>
 #include <string_view>
@@ -41,10 +41,12 @@ std::string writeManifest(const Manifest& manifest);
 // The same for `objects` (in place of manifest.objects, which is ignored), streamed to `out`:
 // nothing is copied, so a store can write a large snapshot without holding it twice.
 void writeManifest(const Manifest& form, const std::vector<const Json*>& objects, std::ostream& out);
-// The same for `count` objects handed over one at a time, in order, by `object`: what it
-// returns need last only until it is called again, so objects made for the writing are made
-// one by one. The first error `object` returns stops the writing and is returned.
-using ManifestItem = std::function<StatusOr<const Json*>(size_t index)>;
+// The same for `count` objects handed over by `object`, which is called for each index once,
+// from several threads at once (the objects are written to text on every core, a few
+// thousand at a time): what it returns is let go once written to text, so objects made for
+// the writing are held a few at a time. The first error `object` returns (in index order)
+// ends the writing after the objects before it, and is returned.
+using ManifestItem = std::function<StatusOr<std::shared_ptr<const Json>>(size_t index)>;
 Status writeManifest(const Manifest& form, size_t count, const ManifestItem& object,
                      std::ostream& out);
 
