@@ -3,6 +3,7 @@
 #include <yaml.h>
 
 #include <algorithm>
+#include <atomic>
 #include <cerrno>
 #include <cmath>
 #include <cstdlib>
@@ -276,6 +277,135 @@ StatusOr<std::vector<YamlDocument>> readYamlDocuments(std::string_view text) {
   return documents;
 }
 
+// A long JSON manifest's objects, found without parsing them: the elements of the top-level
+// array, or of the top-level object's "items" array (a List). Each is then parsed on its own.
+// Nothing is returned where the text is not plainly that shape (or not valid JSON, as far as
+// the scan can tell): it is parsed whole then, which also places any error exactly.
+struct JsonItems {
+  bool top_array = false;
+  size_t open = 0, close = 0;                       // the array's brackets
+  std::vector<std::pair<size_t, size_t>> elements;  // [begin, end) of each
+};
+
+std::optional<JsonItems> findJsonItems(std::string_view text) {
+  auto blank = [](char c) { return c == ' ' || c == '\t' || c == '\r' || c == '\n'; };
+  size_t at = text.rfind("\xEF\xBB\xBF", 0) == 0 ? 3 : 0;  // a byte order mark, as the parser skips
+  while (at < text.size() && blank(text[at])) ++at;
+  if (at == text.size() || (text[at] != '[' && text[at] != '{')) return std::nullopt;
+  JsonItems out;
+  out.top_array = text[at] == '[';
+  const int items_depth = out.top_array ? 1 : 2;  // the depth inside the array
+  int depth = 0;
+  bool in_items = false, found = false;
+  bool key_next = false, value_is_items = false;  // in the top-level object
+  std::string_view key;
+  size_t element = std::string_view::npos;  // where the element under way began
+  auto startElement = [&](size_t i) {
+    if (in_items && depth == items_depth && element == std::string_view::npos) element = i;
+  };
+  for (size_t i = at; i < text.size(); ++i) {
+    const char c = text[i];
+    if (blank(c)) continue;
+    if (depth == 1 && !out.top_array && value_is_items && c != '[') value_is_items = false;
+    if (c == '"') {
+      size_t end = i + 1;
+      while ((end = text.find_first_of("\"\\", end)) != std::string_view::npos && text[end] == '\\')
+        end += 2;
+      if (end == std::string_view::npos) return std::nullopt;
+      startElement(i);
+      if (depth == 1 && !out.top_array && key_next) key = text.substr(i + 1, end - i - 1);
+      key_next = false;
+      i = end;
+      continue;
+    }
+    switch (c) {
+      case '{':
+      case '[':
+        startElement(i);
+        ++depth;
+        if (depth == 1) {
+          in_items = out.top_array;
+          key_next = !out.top_array;
+          out.open = i;
+        } else if (depth == 2 && value_is_items) {
+          if (found) return std::nullopt;  // "items" twice: the last would win
+          in_items = found = true;
+          out.open = i;
+        }
+        value_is_items = false;
+        break;
+      case '}':
+      case ']':
+        if (in_items && depth == items_depth) {
+          if (element != std::string_view::npos) {
+            out.elements.emplace_back(element, i);
+          } else if (!out.elements.empty()) {
+            return std::nullopt;  // a comma before the bracket
+          }
+          element = std::string_view::npos;
+          in_items = false;
+          out.close = i;
+        }
+        if (--depth == 0) {
+          for (size_t rest = i + 1; rest < text.size(); ++rest) {
+            if (!blank(text[rest])) return std::nullopt;
+          }
+          if (!out.top_array && !found) return std::nullopt;
+          return out;
+        }
+        break;
+      case ',':
+        if (in_items && depth == items_depth) {
+          if (element == std::string_view::npos) return std::nullopt;
+          out.elements.emplace_back(element, i);
+          element = std::string_view::npos;
+        }
+        if (depth == 1 && !out.top_array) key_next = true;
+        break;
+      case ':':
+        if (depth == 1 && !out.top_array) value_is_items = key == "items";
+        break;
+      default: startElement(i);
+    }
+  }
+  return std::nullopt;  // the text ends inside the value
+}
+
+// `text` parsed as one JSON value, its items (see findJsonItems) on every core; nullopt where
+// that does not apply or any piece fails to parse.
+std::optional<Json> parseJsonInPieces(std::string_view text) {
+  if (text.size() < (size_t{4} << 20)) return std::nullopt;
+  const auto items = findJsonItems(text);
+  if (!items || items->elements.size() < 2) return std::nullopt;
+  Json::array_t elements(items->elements.size());
+  std::atomic<bool> failed{false};
+  forEachChunk(elements.size(), 64, [&](size_t begin, size_t end) {
+    for (size_t i = begin; i < end && !failed; ++i) {
+      const auto [from, to] = items->elements[i];
+      try {
+        elements[i] = Json::parse(text.begin() + from, text.begin() + to);
+      } catch (const Json::exception&) {
+        failed = true;
+      }
+    }
+  });
+  if (failed) return std::nullopt;
+  if (items->top_array) return Json(std::move(elements));
+  std::string envelope(text.substr(0, items->open));
+  envelope += "[]";
+  envelope += text.substr(items->close + 1);
+  Json document;
+  try {
+    document = Json::parse(envelope);
+  } catch (const Json::exception&) {
+    return std::nullopt;
+  }
+  auto found = document.find("items");
+  if (found == document.end() || !found->is_array() || !found->empty()) return std::nullopt;
+  *found = Json(std::move(elements));
+  return document;
+}
+
 // True when `s` can be written unquoted and reads back as the same string, in YAML 1.2 and in
 // the YAML 1.1 readers much of the Kubernetes tooling uses (yes/no/on/off, 1_000, ...).
 bool plainSafe(const std::string& s) {
@@ -446,11 +576,15 @@ StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source)
   if (text[first] == '{' || text[first] == '[') {
     manifest.format = ManifestFormat::kJson;
     Json document;
-    try {
-      document = Json::parse(text.begin(), text.end());
-    } catch (const Json::parse_error& e) {
-      return invalidArgument(std::string(source) + ":" + lineColumn(text, e.byte - 1) +
-                             ": invalid JSON: " + e.what());
+    if (auto pieces = parseJsonInPieces(text)) {
+      document = std::move(*pieces);
+    } else {
+      try {
+        document = Json::parse(text.begin(), text.end());
+      } catch (const Json::parse_error& e) {
+        return invalidArgument(std::string(source) + ":" + lineColumn(text, e.byte - 1) +
+                               ": invalid JSON: " + e.what());
+      }
     }
     std::vector<Json> documents;
     if (document.is_array()) {

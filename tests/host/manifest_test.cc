@@ -352,6 +352,73 @@ TEST(ManifestTest, ALongYamlStreamReadsAsOneWhole) {
       << no_kind.status().message();
 }
 
+// A long JSON manifest's items are found by a scan and parsed on every core: what comes back
+// must be what parsing the whole gives, and a problem anywhere is reported as it would be then.
+TEST(ManifestTest, ALongJsonManifestReadsAsOneWhole) {
+  constexpr int kItems = 5000;  // about 6 MB
+  auto item = [](int i) {
+    Json object = {{"apiVersion", "v1"},
+                   {"kind", "ConfigMap"},
+                   {"metadata", {{"name", "c" + std::to_string(i)}, {"labels", {{"items", "x"}}}}},
+                   {"data",
+                    {{"tricky", "a \"quoted\", [bracketed] {braced} \\ value, \"items\": []"},
+                     {"items", Json::array({1, 2.5, "three", nullptr, true, Json::object()})},
+                     {"unicode", "caf\u00e9 \u2603"}}}};
+    for (int k = 0; k < 20; ++k) object["data"]["k" + std::to_string(k)] = std::string(30, 'v');
+    return object;
+  };
+  Json items = Json::array();
+  for (int i = 0; i < kItems; ++i) items.push_back(item(i));
+  const Json list = {{"apiVersion", "v1"},
+                     {"kind", "List"},
+                     {"items", items},
+                     {"metadata", {{"resourceVersion", ""}}}};
+  for (const std::string& text : {list.dump(2), items.dump(), list.dump()}) {
+    auto manifest = parseManifest(text, "big.json");
+    ASSERT_TRUE(manifest.ok()) << manifest.status().message();
+    EXPECT_EQ(manifest->format, ManifestFormat::kJson);
+    EXPECT_TRUE(manifest->as_list);
+    ASSERT_EQ(manifest->objects.size(), static_cast<size_t>(kItems));
+    for (int i = 0; i < kItems; ++i) {
+      ASSERT_EQ(manifest->objects[static_cast<size_t>(i)], items[static_cast<size_t>(i)]) << i;
+    }
+  }
+  // Keys the scan must not be misled by: "items" twice (the last wins, as when parsed whole),
+  // and a List whose items are not all objects.
+  Json twice = list;
+  std::string twice_text = twice.dump();
+  twice_text.insert(
+      1,
+      R"("items": [{"apiVersion": "v1", "kind": "ConfigMap", "metadata": {"name": "first"}}], )");
+  auto last_wins = parseManifest(twice_text, "twice.json");
+  ASSERT_TRUE(last_wins.ok()) << last_wins.status().message();
+  EXPECT_EQ(last_wins->objects.size(), static_cast<size_t>(kItems));
+
+  // Problems late in the text, each where parsing the whole places it.
+  const std::string text = list.dump(2);
+  const std::string marker = "\"name\": \"c4000\"";
+  const size_t at = text.find(marker);
+  ASSERT_NE(at, std::string::npos);
+  const std::string line =
+      std::to_string(std::count(text.begin(), text.begin() + static_cast<long>(at), '\n') + 1);
+  for (const auto& [broken, expected] : std::vector<std::pair<std::string, std::string>>{
+           {std::string(text).replace(at, marker.size(), "\"name\": }"), "big.json:" + line + ":"},
+           {text + " x", "invalid JSON"},
+           {std::string(text).insert(text.rfind(']'), ",\n"), "invalid JSON"},
+           {text.substr(0, text.size() - 10), "invalid JSON"}}) {
+    auto refused = parseManifest(broken, "big.json");
+    ASSERT_FALSE(refused.ok());
+    EXPECT_NE(refused.status().message().find(expected), std::string::npos)
+        << refused.status().message();
+  }
+  Json not_object = list;
+  not_object["items"][4500] = 7;
+  auto refused = parseManifest(not_object.dump(), "big.json");
+  ASSERT_FALSE(refused.ok());
+  EXPECT_NE(refused.status().message().find("item 4501"), std::string::npos)
+      << refused.status().message();
+}
+
 // Every object and array at every depth of `value` holds no room beyond its size.
 bool fitted(const Json& value) {
   if (value.is_object()) {
