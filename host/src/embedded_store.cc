@@ -285,15 +285,16 @@ StatusOr<std::unique_ptr<EmbeddedStore>> EmbeddedStore::load(Manifest manifest, 
   objects = {};
   std::lock_guard lock(store->mutex_);
   for (Loaded& object : loaded) {
-    const auto& [kind_name, namespace_, name] = object.key;
-    const std::string what =
-        kind_name + " " + (namespace_.empty() ? name : namespace_ + "/" + name);
+    const auto what = [&] {  // named only in a message
+      const auto& [kind_name, namespace_, name] = object.key;
+      return kind_name + " " + (namespace_.empty() ? name : namespace_ + "/" + name);
+    };
     if (store->objects_.count(object.key) != 0) {
-      return invalidArgument(what + " appears twice; keep one copy of each object");
+      return invalidArgument(what() + " appears twice; keep one copy of each object");
     }
     if (!object.version.ok()) {
       return Status(object.version.status().code(),
-                    what + ": " + object.version.status().message());
+                    what() + ": " + object.version.status().message());
     }
     // Loading is not a change anyone watches: nothing is logged, watches start from here.
     store->commitLocked(object.key, object.kind, *object.version);
