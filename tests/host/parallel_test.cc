@@ -4,6 +4,7 @@
 #include <gtest/gtest.h>
 
 #include <atomic>
+#include <chrono>
 #include <mutex>
 #include <set>
 #include <stdexcept>
@@ -37,22 +38,30 @@ TEST(ParallelTest, EveryItemIsWorkedOnOnceInChunksOfTheSizeAsked) {
 }
 
 TEST(ParallelTest, AFailureStopsTheWorkAndIsThrownOnceTheChunksUnderWayHaveFinished) {
-  std::atomic<int> running{0}, finished{0};
+  // Chunk 50 fails. A chunk after it may already be taken by another thread while the
+  // exception travels to the catch; those chunks are slow, so the failure is recorded long
+  // before any of them can finish and hand the thread another.
+  std::atomic<int> running{0}, finishedBefore{0}, finishedAfter{0};
   EXPECT_THROW(forEachChunk(1000, 10,
                             [&](size_t begin, size_t) {
                               ++running;
                               if (begin == 500) throw std::runtime_error("item 500 is bad");
-                              std::this_thread::sleep_for(std::chrono::microseconds(200));
-                              ++finished;
+                              if (begin < 500) {
+                                std::this_thread::sleep_for(std::chrono::microseconds(200));
+                                ++finishedBefore;
+                              } else {
+                                std::this_thread::sleep_for(std::chrono::milliseconds(100));
+                                ++finishedAfter;
+                              }
                               --running;
                             }),
                std::runtime_error);
   EXPECT_EQ(running, 1);  // only the chunk that threw is left unfinished
   // Chunks are taken in order: the 50 before the failing one all finish, and of those after
-  // it only the ones other threads took before it failed.
+  // it at most one per other thread, taken before the failure was recorded.
   const int others = static_cast<int>(std::max(1u, std::thread::hardware_concurrency())) - 1;
-  EXPECT_GE(finished, 50);
-  EXPECT_LE(finished, 50 + others);
+  EXPECT_EQ(finishedBefore, 50);
+  EXPECT_LE(finishedAfter, others);
 }
 
 }  // namespace
