@@ -409,11 +409,11 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     return;
   }
   const std::string kind = res.kind;
-  auto answer = [&](const host::StatusOr<Json>& result, int ok_code) {
+  auto answer = [&](host::StatusOr<Json> result, int ok_code) {
     if (result.ok() && roll(faults.garbled_share)) {
       w.respond(ok_code, "text/html", "<html><body><h1>502 Bad Gateway</h1></body></html>\n", {});
     } else if (result.ok()) {
-      Json object = *result;
+      Json object = std::move(*result);
       object["apiVersion"] = groupVersion(res);
       send(ok_code, object);
     } else {
