@@ -4,6 +4,8 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
+#include <cstdio>
+#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -20,6 +22,13 @@ extern "C" const kbinder_plugin_descriptor* kbinder_plugin_v1(const kbinder_host
                                                               const char**);
 
 namespace {
+
+// A setup that cannot be done (a plugin not built, a profile that does not load) ends the
+// program with the reason, before any figure is printed.
+[[noreturn]] void fail(const std::string& why) {
+  std::fprintf(stderr, "cycle_benchmark: %s\n", why.c_str());
+  std::exit(1);
+}
 
 using namespace kbinder::host;
 
@@ -55,9 +64,9 @@ std::filesystem::path profileWith(int plugins) {
 
 std::unique_ptr<LoadedProfile> load(int plugins) {
   auto profile = parseProfile(profileWith(plugins));
-  if (!profile.ok()) throw std::runtime_error(profile.status().message());
+  if (!profile.ok()) fail(profile.status().message());
   auto loaded = LoadedProfile::load(std::move(profile).value());
-  if (!loaded.ok()) throw std::runtime_error(loaded.status().message());
+  if (!loaded.ok()) fail(loaded.status().message());
   return std::move(loaded).value();
 }
 
