@@ -9,6 +9,7 @@
 #include <filesystem>
 #include <fstream>
 #include <memory>
+#include <string>
 
 #include "kbinder/host/assume_cache.h"
 #include "kbinder/host/call_context.h"

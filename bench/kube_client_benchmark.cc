@@ -4,6 +4,7 @@
 // of its own.
 #include <benchmark/benchmark.h>
 
+#include <cstdint>
 #include <cstdio>
 #include <cstdlib>
 #include <memory>
@@ -62,8 +63,9 @@ Served& served() {
 }
 
 void checkOk(benchmark::State& state, const host::HttpResult& result) {
-  if (result.status / 100 != 2)
+  if (result.status / 100 != 2) {
     state.SkipWithError(("HTTP " + std::to_string(result.status) + " " + result.error).c_str());
+  }
 }
 
 void BM_GetPod(benchmark::State& state) {

@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
-# Each Google Benchmark program runs every benchmark it has to the end without an error (a
-# failed request or a plugin that did not load is reported as "ERROR OCCURRED"). Each runs
-# once, briefly: speed is not checked here (see bench/README.md).
+# Each Google Benchmark program runs every benchmark it has to the end: it exits 0 (a setup
+# that fails, such as a plugin not built, exits 1 with the reason) and no benchmark stopped
+# with an error (a failed request, say, reported as "ERROR OCCURRED"). Each runs once,
+# briefly: speed is not checked here (see bench/README.md).
 # Usage: benchmarks_test.sh PROGRAM...
 set -u
 # shellcheck source=../checks.sh
