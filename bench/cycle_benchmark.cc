@@ -4,8 +4,6 @@
 #include <benchmark/benchmark.h>
 
 #include <atomic>
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <memory>
@@ -18,18 +16,12 @@
 #include "kbinder/host/loaded_profile.h"
 #include "kbinder/host/manifest.h"
 #include "kbinder/host/objects.h"
+#include "setup_failure.h"
 
 extern "C" const kbinder_plugin_descriptor* kbinder_plugin_v1(const kbinder_host_services*,
                                                               const char**);
 
 namespace {
-
-// A setup that cannot be done (a plugin not built, a profile that does not load) ends the
-// program with the reason, before any figure is printed.
-[[noreturn]] void fail(const std::string& why) {
-  std::fprintf(stderr, "cycle_benchmark: %s\n", why.c_str());
-  std::exit(1);
-}
 
 using namespace kbinder::host;
 
@@ -65,9 +57,9 @@ std::filesystem::path profileWith(int plugins) {
 
 std::unique_ptr<LoadedProfile> load(int plugins) {
   auto profile = parseProfile(profileWith(plugins));
-  if (!profile.ok()) fail(profile.status().message());
+  if (!profile.ok()) kbinder::bench::failSetup(profile.status().message());
   auto loaded = LoadedProfile::load(std::move(profile).value());
-  if (!loaded.ok()) fail(loaded.status().message());
+  if (!loaded.ok()) kbinder::bench::failSetup(loaded.status().message());
   return std::move(loaded).value();
 }
 

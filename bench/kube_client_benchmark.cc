@@ -5,8 +5,6 @@
 #include <benchmark/benchmark.h>
 
 #include <cstdint>
-#include <cstdio>
-#include <cstdlib>
 #include <memory>
 #include <string>
 
@@ -14,6 +12,7 @@
 #include "kbinder/host/embedded_store.h"
 #include "kbinder/host/kube_client.h"
 #include "kbinder/host/manifest.h"
+#include "setup_failure.h"
 #include "synthetic_cluster.h"
 
 namespace kbinder {
@@ -33,9 +32,9 @@ struct Served {
         }
       }
     }
-    if (pod_path.empty()) fail("the synthetic cluster has no pod 18");
+    if (pod_path.empty()) bench::failSetup("the synthetic cluster has no pod 18");
     auto store = host::EmbeddedStore::load(std::move(manifest), {});
-    if (!store.ok()) fail(store.status().message());
+    if (!store.ok()) bench::failSetup(store.status().message());
     server = std::make_unique<testing::TestApiServer>(std::move(*store));
     host::KubeConfig config;
     config.source = "kube_client_benchmark";
@@ -45,12 +44,8 @@ struct Served {
     host::KubeClientOptions options;
     options.qps = 0;  // no client-side rate limit: the request alone is measured
     auto made = host::KubeClient::create(std::move(config), options);
-    if (!made.ok()) fail(made.status().message());
+    if (!made.ok()) bench::failSetup(made.status().message());
     client = std::move(*made);
-  }
-  [[noreturn]] static void fail(const std::string& why) {
-    std::fprintf(stderr, "kube_client_benchmark: %s\n", why.c_str());
-    std::exit(1);
   }
   std::string pod_path;
   std::unique_ptr<testing::TestApiServer> server;

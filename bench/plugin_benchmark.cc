@@ -9,8 +9,6 @@
 //                  the allocation and reservedFor)
 #include <benchmark/benchmark.h>
 
-#include <cstdio>
-#include <cstdlib>
 #include <filesystem>
 #include <fstream>
 #include <map>
@@ -27,16 +25,10 @@
 #include "kbinder/host/metrics.h"
 #include "kbinder/host/objects.h"
 #include "kbinder/host/profile.h"
+#include "setup_failure.h"
 
 namespace kbinder::host {
 namespace {
-
-// A setup that cannot be done (a plugin not built, a profile that does not load) ends the
-// program with the reason, before any figure is printed.
-[[noreturn]] void fail(const std::string& why) {
-  std::fprintf(stderr, "plugin_benchmark: %s\n", why.c_str());
-  std::exit(1);
-}
 
 constexpr int kPods = 6000;
 
@@ -49,9 +41,9 @@ std::unique_ptr<LoadedProfile> loadPlugin(const std::string& plugin) {
         << plugin << "\"\n";
   }
   auto profile = parseProfile(dir / "profile.toml");
-  if (!profile.ok()) fail(profile.status().message());
+  if (!profile.ok()) kbinder::bench::failSetup(profile.status().message());
   auto loaded = LoadedProfile::load(std::move(profile).value());
-  if (!loaded.ok()) fail(loaded.status().message());
+  if (!loaded.ok()) kbinder::bench::failSetup(loaded.status().message());
   return std::move(loaded).value();
 }
 
@@ -135,7 +127,7 @@ Manifest cluster(const std::string& plugin, std::vector<kbinder::v1::BindRequest
       m.objects.push_back(std::move(claim));
     }
     auto typed = objectFromJson(Kind::kBindRequest, request);
-    if (!typed.ok()) fail(typed.status().message());
+    if (!typed.ok()) kbinder::bench::failSetup(typed.status().message());
     requests->push_back(typed->bind_request());
     m.objects.push_back(std::move(pod));
     m.objects.push_back(std::move(request));
