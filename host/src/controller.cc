@@ -421,9 +421,9 @@ void Controller::recordEvent(const BindRequest& request, const std::string& pod_
   related.set_namespace_(request.metadata().namespace_());
   related.set_name(request.metadata().name());
   related.set_uid(request.metadata().uid());
-  if (auto created = cluster_.create(object); !created.ok()) {
+  if (Status s = cluster_.recordEvent(object); !s.ok()) {
     hostLogger().warn("recording event {} for {}: {}", reason, keyOf(request.metadata()),
-                      created.status().message());
+                      s.message());
   }
 }
 

@@ -482,6 +482,20 @@ StatusOr<Object> objectFromAnswer(Kind kind, const std::string& text) {
   return typed;
 }
 
+// The resourceVersion of the object a patch of `kind` `name` answered with: of the answer
+// only that is read.
+StatusOr<std::string> versionWritten(const std::string& text, Kind kind, const std::string& name) {
+  bool not_json = false;
+  auto written = resourceVersionFromJsonText(text, &not_json);
+  if (not_json) return notJson();
+  if (!written.ok()) {
+    return Status(StatusCode::kUnavailable, "the API server's answer to patching " +
+                                                std::string(kindResource(kind)) + " " + name +
+                                                ": " + written.status().message());
+  }
+  return written;
+}
+
 }  // namespace
 
 KubernetesBackend::KubernetesBackend(std::unique_ptr<KubeClient> client, Options options)
@@ -697,15 +711,8 @@ StatusOr<std::string> KubernetesBackend::patchMetadata(Kind kind, const std::str
   if (Status s = statusOf(r, "patching " + std::string(kindResource(kind)) + " " + name); !s.ok()) {
     return s;
   }
-  bool not_json = false;
-  auto written = resourceVersionFromJsonText(r.body, &not_json);
-  if (not_json) return notJson();
-  if (!written.ok()) {
-    return Status(StatusCode::kUnavailable, "the API server's answer to patching " +
-                                                std::string(kindResource(kind)) + " " + name +
-                                                ": " + written.status().message());
-  }
-  rememberText(path, std::move(r.body));
+  auto written = versionWritten(r.body, kind, name);
+  if (written.ok()) rememberText(path, std::move(r.body));
   return written;
 }
 
@@ -723,33 +730,68 @@ StatusOr<Object> KubernetesBackend::sendMergePatch(Kind kind, const std::string&
   return typed;
 }
 
-StatusOr<Object> KubernetesBackend::patchBindRequestStatus(const std::string& ns, const Object& object) {
-  // Every field of a BindRequest's status is kbinder's and modeled, so the merge patch that
-  // sets them all (null for the empty ones) is right whatever the stored status holds: no
-  // base needs reading first. The caller's resourceVersion stays the precondition.
-  const auto& meta = object.bind_request().metadata();
-  Json status = messageToJson(object.bind_request().status());  // the rest is not sent
+namespace {
+
+// Every field of a BindRequest's status is kbinder's and modeled, so the merge patch that
+// sets them all (null for the empty ones) is right whatever the stored status holds: no base
+// needs reading first. The request's resourceVersion stays the precondition.
+Json statusPatchBody(const kbinder::v1::BindRequest& request) {
+  Json status = messageToJson(request.status());  // the rest is not sent
   for (const char* field : {"phase", "reason", "failedAttempts"}) {
     if (!status.contains(field)) status[field] = nullptr;
   }
   Json body = {{"status", std::move(status)}};
-  if (!meta.resource_version().empty()) body["metadata"]["resourceVersion"] = meta.resource_version();
-  return sendMergePatch(Kind::kBindRequest, ns, meta.name(), "status", body);
+  const std::string& rv = request.metadata().resource_version();
+  if (!rv.empty()) body["metadata"]["resourceVersion"] = rv;
+  return body;
 }
 
-StatusOr<Object> KubernetesBackend::create(const Object& object) {
+}  // namespace
+
+StatusOr<Object> KubernetesBackend::patchBindRequestStatus(const std::string& ns,
+                                                           const Object& object) {
+  return sendMergePatch(Kind::kBindRequest, ns, object.bind_request().metadata().name(), "status",
+                        statusPatchBody(object.bind_request()));
+}
+
+StatusOr<std::string> KubernetesBackend::writeBindRequestStatus(kbinder::v1::BindRequest request) {
+  const std::string& name = request.metadata().name();
+  const std::string path = resourcePath(Kind::kBindRequest, request.metadata().namespace_(), name);
+  HttpResult r = client_->request("PATCH", path + "/status", statusPatchBody(request).dump(),
+                                  "application/merge-patch+json");
+  if (Status s =
+          statusOf(r, "patching " + std::string(kindResource(Kind::kBindRequest)) + " " + name);
+      !s.ok()) {
+    return s;
+  }
+  auto written = versionWritten(r.body, Kind::kBindRequest, name);
+  if (written.ok()) rememberText(path, std::move(r.body));
+  return written;
+}
+
+StatusOr<HttpResult> KubernetesBackend::post(const Object& object) {
   const auto kind = kindOf(object);
   if (!kind) return invalidArgument("create request carries no object");
   Json body = objectToJson(object);
   body["apiVersion"] = std::string(kindApiVersion(*kind));
   body["kind"] = std::string(kindName(*kind));
   const std::string ns = kindNamespaced(*kind) ? metadataOf(object).namespace_() : "";
-  const HttpResult r = client_->request("POST", resourcePath(*kind, ns), body.dump());
+  HttpResult r = client_->request("POST", resourcePath(*kind, ns), body.dump());
   if (r.status == 409) {
     return Status(StatusCode::kAlreadyExists, statusOf(r, "creating").message());
   }
   if (Status s = statusOf(r, "creating " + std::string(kindResource(*kind))); !s.ok()) return s;
-  return objectFromAnswer(*kind, r.body);
+  return r;
+}
+
+StatusOr<Object> KubernetesBackend::create(const Object& object) {
+  auto posted = post(object);
+  if (!posted.ok()) return posted.status();
+  return objectFromAnswer(*kindOf(object), posted->body);
+}
+
+Status KubernetesBackend::recordEvent(const Object& event) {
+  return post(event).status();
 }
 
 StatusOr<std::unique_ptr<Watch>> KubernetesBackend::watch(Kind kind, const std::string& resource_version) {

@@ -322,6 +322,83 @@ TEST_F(KubeBackendTest, CreatesEvents) {
   EXPECT_EQ(created->event().metadata().name().rfind("p.", 0), 0u);
 }
 
+// The controller's status write: one patch of the status subresource, of whose answer only
+// the resourceVersion is read; guarded by the version the request carries.
+TEST_F(KubeBackendTest, TheStatusWriteReturnsTheVersionWritten) {
+  kbinder::v1::GetRequest read;
+  read.set_kind("BindRequest");
+  read.set_namespace_("default");
+  read.set_name("br");
+  auto request = server_.store().get(read);
+  ASSERT_TRUE(request.ok());
+  auto b = backend();
+  const auto counts = server_.requestCounts();
+  const auto count = [&](const std::map<std::string, int>& of, const std::string& verb) {
+    return of.count(verb) ? of.at(verb) : 0;
+  };
+  kbinder::v1::BindRequest next = request->bind_request();
+  next.mutable_status()->set_phase("Succeeded");
+  next.mutable_status()->set_failed_attempts(1);
+  auto written = b->writeBindRequestStatus(next);
+  ASSERT_TRUE(written.ok()) << written.status().message();
+  const auto after = server_.store().getRaw("BindRequest", "default", "br");
+  EXPECT_EQ(*written, host::rawString(*after, {"metadata", "resourceVersion"}));
+  EXPECT_NE(*written, request->bind_request().metadata().resource_version());
+  EXPECT_EQ((*after)["status"], Json::parse(R"({"phase": "Succeeded", "failedAttempts": 1})"));
+  EXPECT_EQ(count(server_.requestCounts(), "patch"), count(counts, "patch") + 1);
+  EXPECT_EQ(count(server_.requestCounts(), "get"), count(counts, "get"));
+
+  // The version read before is no longer current: a conflict, nothing written.
+  next.mutable_status()->set_phase("Failed");
+  EXPECT_EQ(b->writeBindRequestStatus(next).status().code(), StatusCode::kAborted);
+  EXPECT_EQ(
+      host::rawString(*server_.store().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
+      "Succeeded");
+  // On the version written it goes through.
+  next.mutable_metadata()->set_resource_version(*written);
+  ASSERT_TRUE(b->writeBindRequestStatus(next).ok());
+  EXPECT_EQ(
+      host::rawString(*server_.store().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
+      "Failed");
+
+  ApiFaults faults;
+  faults.garbled_share = 1;
+  server_.setFaults(faults);
+  next.clear_metadata();
+  next.mutable_metadata()->set_namespace_("default");
+  next.mutable_metadata()->set_name("br");
+  EXPECT_EQ(b->writeBindRequestStatus(next).status().message(),
+            "the API server's answer is not JSON");
+}
+
+// An Event is created and not read back: an answer that is not JSON does not fail it, an
+// error from the server does.
+TEST_F(KubeBackendTest, RecordedEventsAreCreatedWithoutReadingTheAnswer) {
+  auto b = backend();
+  const auto events = [&] {
+    auto listed = server_.store().listRaw("Event", "default", "", 0, "");
+    return listed.ok() ? listed->items.size() : size_t{0};
+  };
+  kbinder::v1::Object event;
+  event.mutable_event()->mutable_metadata()->set_namespace_("default");
+  event.mutable_event()->mutable_metadata()->set_generate_name("p.");
+  event.mutable_event()->set_reason("Bound");
+  ASSERT_TRUE(b->recordEvent(event).ok());
+  EXPECT_EQ(events(), 1u);
+  ApiFaults faults;
+  faults.garbled_share = 1;
+  server_.setFaults(faults);
+  ASSERT_TRUE(b->recordEvent(event).ok());
+  EXPECT_EQ(events(), 2u);
+  server_.setFaults(ApiFaults{});
+  server_.setForbidden({"events"});
+  const host::Status failed = b->recordEvent(event);
+  EXPECT_FALSE(failed.ok());
+  EXPECT_NE(failed.message().find("events is forbidden"), std::string::npos) << failed.message();
+  server_.setForbidden({});
+  EXPECT_EQ(events(), 2u);
+}
+
 // Answers read straight from their text: one that is not JSON (a proxy's error page) is named
 // as such, whatever the call, and nothing is taken from it.
 TEST_F(KubeBackendTest, AnAnswerThatIsNotJsonIsNamed) {

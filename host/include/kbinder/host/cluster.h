@@ -119,6 +119,11 @@ class ClusterBackend : public ObjectServices {
   // Creates an object (metadata.name set, or generateName). ALREADY_EXISTS when taken.
   virtual StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& object) = 0;
 
+  // Records an Event: created as create() does, and never read back (the controller records
+  // one per bind and keeps nothing of it). This one creates it through create(); a backend
+  // may send it without reading the object created.
+  virtual Status recordEvent(const kbinder::v1::Object& event) { return create(event).status(); }
+
   // Changes since `resource_version` (as a list returned it) of one kind, in order.
   virtual StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) = 0;
 

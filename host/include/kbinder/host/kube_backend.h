@@ -73,7 +73,12 @@ class KubernetesBackend final : public ClusterBackend {
   StatusOr<std::string> patchMetadata(Kind kind, const std::string& namespace_,
                                       const std::string& name, const std::string& resource_version,
                                       const std::vector<MetadataEdit>& edits) override;
+  // The status subresource patched with every field of the status, as patch() does when it
+  // has no base (see patchBindRequestStatus); of the answer only the resourceVersion is read.
+  StatusOr<std::string> writeBindRequestStatus(kbinder::v1::BindRequest request) override;
   StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& object) override;
+  // POSTed as create() does; the answer is checked, not read.
+  Status recordEvent(const kbinder::v1::Object& event) override;
   StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) override;
   Status bindPod(const std::string& namespace_, const std::string& name, const std::string& uid,
                  const std::string& node) override;
@@ -103,6 +108,8 @@ class KubernetesBackend final : public ClusterBackend {
   // A BindRequest's status written without reading the object first (see the definition).
   StatusOr<kbinder::v1::Object> patchBindRequestStatus(const std::string& ns,
                                                        const kbinder::v1::Object& object);
+  // The POST that creates `object`: its answer, or the error (ALREADY_EXISTS for 409).
+  StatusOr<HttpResult> post(const kbinder::v1::Object& object);
 
   std::unique_ptr<KubeClient> client_;
   Options options_;
