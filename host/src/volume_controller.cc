@@ -202,6 +202,7 @@ int VolumeController::syncClaim(const PersistentVolumeClaim& pvc, const VolumeIn
   if (complete(pvc)) return writes;
   const auto& annotations = pvc.metadata().annotations();
   const PersistentVolume* volume = volumes.find(pvc);
+  kbinder::v1::Object provisioned;  // the volume made for the claim in this pass, as written
 
   if (volume == nullptr) {
     if (!pvc.spec().volume_name().empty()) return writes;  // waits for its named volume
@@ -246,14 +247,21 @@ int VolumeController::syncClaim(const PersistentVolumeClaim& pvc, const VolumeIn
       req.add_values(selected->second);
     }
     pv.mutable_status()->set_phase("Pending");
-    if (auto created = cluster_.create(object); created.ok()) {
-      ++writes;
-    } else if (created.status().code() != StatusCode::kAlreadyExists) {
-      hostLogger().warn("volume controller: provisioning for claim {}/{}: {}",
-                        pvc.metadata().namespace_(), pvc.metadata().name(),
-                        created.status().message());
+    auto created = cluster_.create(object);
+    if (!created.ok()) {
+      if (created.status().code() != StatusCode::kAlreadyExists) {
+        hostLogger().warn("volume controller: provisioning for claim {}/{}: {}",
+                          pvc.metadata().namespace_(), pvc.metadata().name(),
+                          created.status().message());
+      }
+      return writes;  // made already (bound once it is seen), or tried again on a later pass
     }
-    return writes;  // bound on the next pass, once the volume exists
+    ++writes;
+    // Bound in the same pass, from the volume as written (it names the claim already): waiting
+    // for the volume's own change to come back through the watch would hold the binding
+    // cycle's PreBind, which waits for the claim, a wake-up or two longer.
+    provisioned = std::move(created).value();
+    volume = &provisioned.persistent_volume();
   }
 
   // Bind the volume to the claim, then the claim to the volume.

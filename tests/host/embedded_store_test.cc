@@ -1247,7 +1247,9 @@ TEST(VolumeControllerTest, ProvisionsOnTheSelectedNode) {
   (*claim.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations())
       [host::kSelectedNodeAnnotation] = "n1";
   ASSERT_TRUE(patchObject(*store, claim).ok());
-  for (int i = 0; i < 4; ++i) controller.syncOnce();
+  // One pass makes the volume and binds both: the volume, its status, the claim, its status.
+  EXPECT_EQ(controller.syncOnce(), 4);
+  EXPECT_EQ(controller.syncOnce(), 0);  // settled
   const auto pvc = getObject(*store, "PersistentVolumeClaim", "scratch").persistent_volume_claim();
   const std::string pv_name = "pvc-" + pvc.metadata().uid();
   EXPECT_EQ(pvc.spec().volume_name(), pv_name);
@@ -1258,6 +1260,9 @@ TEST(VolumeControllerTest, ProvisionsOnTheSelectedNode) {
   EXPECT_EQ(pv.spec().node_affinity().required().node_selector_terms(0).match_expressions(0).values(0),
             "n1");
   EXPECT_EQ(pv.metadata().annotations().at(host::kProvisionedByAnnotation), "csi.example.com");
+  EXPECT_EQ(pv.status().phase(), "Bound");
+  EXPECT_EQ(pv.spec().claim_ref().uid(), pvc.metadata().uid());
+  EXPECT_EQ(pvc.metadata().annotations().at(host::kBindCompletedAnnotation), "yes");
 }
 
 TEST(VolumeControllerTest, RunsOnItsOwnThreadUntilStopped) {
