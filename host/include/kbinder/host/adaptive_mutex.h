@@ -2,16 +2,20 @@
 
 #include <pthread.h>
 
+#include <thread>
+
 namespace kbinder::host {
 
 // A mutex that spins before it sleeps. For locks held a microsecond or two by many threads on
 // few cores, as the embedded store's is: sleeping and waking on every collision would cost
 // more than the work it guards (two workers bind about a third faster on the store with glibc's
 // adaptive kind than with a plain mutex; bench/README.md). glibc's own spin gives up after
-// about a hundred tries, which is shorter than a holder's write takes: lock() tries for longer
-// first (kSpins tries, a few pauses apart: some tens of microseconds), and only then leaves it
-// to glibc's adaptive lock. With 16 workers on 2 cores that raised the 50,000-pod bench from
-// 17,400-17,700 to 19,400-20,200 binds/s, at less CPU per bind (bench/README.md).
+// about a hundred pauses, a few microseconds, about as long as one write holds the store's
+// lock, so a thread that came behind a write in progress, or behind two, mostly slept: lock()
+// tries for longer first (kSpins tries, a few pauses apart: some tens of microseconds), then
+// leaves it to glibc's adaptive lock. With 16 workers on 2 cores that raised the 50,000-pod
+// bench from 17,445-17,701 to 19,648-19,818 binds/s, at less CPU per bind (bench/README.md).
+// On one core the holder cannot run while another thread spins: there it does not spin.
 // Meets Lockable, so std::lock_guard, std::unique_lock and std::condition_variable_any take it.
 class AdaptiveMutex {
  public:
@@ -27,7 +31,7 @@ class AdaptiveMutex {
   AdaptiveMutex& operator=(const AdaptiveMutex&) = delete;
 
   void lock() {
-    for (int i = 0; i < kSpins; ++i) {
+    for (int i = 0; i < spins_; ++i) {
       if (pthread_mutex_trylock(&mutex_) == 0) return;
       for (int j = 0; j < kPausesPerTry; ++j) pause();
     }
@@ -48,6 +52,7 @@ class AdaptiveMutex {
 #endif
   }
 
+  const int spins_ = std::thread::hardware_concurrency() > 1 ? kSpins : 0;
   pthread_mutex_t mutex_;
 };
 
