@@ -482,20 +482,6 @@ StatusOr<Object> objectFromAnswer(Kind kind, const std::string& text) {
   return typed;
 }
 
-// The resourceVersion of the object a patch of `kind` `name` answered with: of the answer
-// only that is read.
-StatusOr<std::string> versionWritten(const std::string& text, Kind kind, const std::string& name) {
-  bool not_json = false;
-  auto written = resourceVersionFromJsonText(text, &not_json);
-  if (not_json) return notJson();
-  if (!written.ok()) {
-    return Status(StatusCode::kUnavailable, "the API server's answer to patching " +
-                                                std::string(kindResource(kind)) + " " + name +
-                                                ": " + written.status().message());
-  }
-  return written;
-}
-
 }  // namespace
 
 KubernetesBackend::KubernetesBackend(std::unique_ptr<KubeClient> client, Options options)
@@ -704,30 +690,49 @@ StatusOr<std::string> KubernetesBackend::patchMetadata(Kind kind, const std::str
     map[edit.key] = edit.value ? Json(*edit.value) : Json(nullptr);
   }
   if (!resource_version.empty()) meta["resourceVersion"] = resource_version;
-  const std::string ns = kindNamespaced(kind) ? namespace_ : "";
+  return patchForVersion(kind, kindNamespaced(kind) ? namespace_ : "", name, "",
+                         Json{{"metadata", std::move(meta)}});
+}
+
+StatusOr<HttpResult> KubernetesBackend::sendPatch(Kind kind, const std::string& ns,
+                                                  const std::string& name,
+                                                  const std::string& subresource,
+                                                  const Json& body) {
   const std::string path = resourcePath(kind, ns, name);
-  HttpResult r = client_->request("PATCH", path, Json{{"metadata", std::move(meta)}}.dump(),
-                                  "application/merge-patch+json");
+  HttpResult r = client_->request("PATCH", subresource.empty() ? path : path + "/" + subresource,
+                                  body.dump(), "application/merge-patch+json");
   if (Status s = statusOf(r, "patching " + std::string(kindResource(kind)) + " " + name); !s.ok()) {
     return s;
   }
-  auto written = versionWritten(r.body, kind, name);
-  if (written.ok()) rememberText(path, std::move(r.body));
-  return written;
+  return r;
 }
 
 StatusOr<Object> KubernetesBackend::sendMergePatch(Kind kind, const std::string& ns,
                                                    const std::string& name,
                                                    const std::string& subresource, const Json& body) {
-  const std::string path = resourcePath(kind, ns, name);
-  const HttpResult r = client_->request("PATCH", subresource.empty() ? path : path + "/" + subresource,
-                                        body.dump(), "application/merge-patch+json");
-  if (Status s = statusOf(r, "patching " + std::string(kindResource(kind)) + " " + name); !s.ok()) {
-    return s;
-  }
-  auto typed = objectFromAnswer(kind, r.body);
-  if (typed.ok()) rememberText(path, std::move(r.body));
+  auto r = sendPatch(kind, ns, name, subresource, body);
+  if (!r.ok()) return r.status();
+  auto typed = objectFromAnswer(kind, r->body);
+  if (typed.ok()) rememberText(resourcePath(kind, ns, name), std::move(r->body));
   return typed;
+}
+
+StatusOr<std::string> KubernetesBackend::patchForVersion(Kind kind, const std::string& ns,
+                                                         const std::string& name,
+                                                         const std::string& subresource,
+                                                         const Json& body) {
+  auto r = sendPatch(kind, ns, name, subresource, body);
+  if (!r.ok()) return r.status();
+  bool not_json = false;
+  auto written = resourceVersionFromJsonText(r->body, &not_json);
+  if (not_json) return notJson();
+  if (!written.ok()) {
+    return Status(StatusCode::kUnavailable, "the API server's answer to patching " +
+                                                std::string(kindResource(kind)) + " " + name +
+                                                ": " + written.status().message());
+  }
+  rememberText(resourcePath(kind, ns, name), std::move(r->body));
+  return written;
 }
 
 namespace {
@@ -755,18 +760,8 @@ StatusOr<Object> KubernetesBackend::patchBindRequestStatus(const std::string& ns
 }
 
 StatusOr<std::string> KubernetesBackend::writeBindRequestStatus(kbinder::v1::BindRequest request) {
-  const std::string& name = request.metadata().name();
-  const std::string path = resourcePath(Kind::kBindRequest, request.metadata().namespace_(), name);
-  HttpResult r = client_->request("PATCH", path + "/status", statusPatchBody(request).dump(),
-                                  "application/merge-patch+json");
-  if (Status s =
-          statusOf(r, "patching " + std::string(kindResource(Kind::kBindRequest)) + " " + name);
-      !s.ok()) {
-    return s;
-  }
-  auto written = versionWritten(r.body, Kind::kBindRequest, name);
-  if (written.ok()) rememberText(path, std::move(r.body));
-  return written;
+  return patchForVersion(Kind::kBindRequest, request.metadata().namespace_(),
+                         request.metadata().name(), "status", statusPatchBody(request));
 }
 
 StatusOr<HttpResult> KubernetesBackend::post(const Object& object) {

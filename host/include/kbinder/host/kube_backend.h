@@ -101,6 +101,13 @@ class KubernetesBackend final : public ClusterBackend {
   // A fresh read of an object: its text (remembered), or as a tree.
   StatusOr<std::string> fetchText(Kind kind, const std::string& namespace_, const std::string& name);
   StatusOr<Json> fetchRaw(Kind kind, const std::string& namespace_, const std::string& name);
+  // Sends a merge patch to the object (or its status): the answer, or the error it names.
+  StatusOr<HttpResult> sendPatch(Kind kind, const std::string& namespace_, const std::string& name,
+                                 const std::string& subresource, const Json& body);
+  // The same, reading only the answer's resourceVersion (the text is remembered as a base).
+  StatusOr<std::string> patchForVersion(Kind kind, const std::string& namespace_,
+                                        const std::string& name, const std::string& subresource,
+                                        const Json& body);
   // Sends a merge patch to the object (or its status) and remembers the version written.
   StatusOr<kbinder::v1::Object> sendMergePatch(Kind kind, const std::string& namespace_,
                                                const std::string& name,
