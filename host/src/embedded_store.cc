@@ -993,9 +993,11 @@ StatusOr<std::unique_ptr<Watch>> EmbeddedStore::watch(Kind kind,
   return std::unique_ptr<Watch>(new StoreWatch(*this, kind, after));
 }
 
-Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& name,
-                              const std::string& uid, const std::string& node) {
-  const Key key{"Pod", namespace_, name};
+Status EmbeddedStore::bindPod(const PodBinding& binding) {
+  const std::string& name = binding.name;
+  const std::string& uid = binding.uid;
+  const std::string& node = binding.node;
+  const Key key{"Pod", binding.namespace_, name};
   // The API server's checks, on the raw pod (both forms agree).
   const auto refusal = [&](const Json& current) -> Status {
     const std::string stored_uid = rawString(current, {"metadata", "uid"});
@@ -1003,6 +1005,13 @@ Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& 
       return conflict("pods/binding", name,
                       "Precondition failed: UID in precondition: " + uid +
                           ", UID in object meta: " + stored_uid);
+    }
+    const std::string stored_version = rawString(current, {"metadata", "resourceVersion"});
+    if (!binding.resource_version.empty() && binding.resource_version != stored_version) {
+      return conflict(
+          "pods/binding", name,
+          "Precondition failed: ResourceVersion in precondition: " + binding.resource_version +
+              ", ResourceVersion in object meta: " + stored_version);
     }
     if (!rawString(current, {"metadata", "deletionTimestamp"}).empty()) {
       return conflict("pods/binding", name,
@@ -1018,12 +1027,22 @@ Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& 
   };
   // The same change on both forms: converting the whole pod again would cost more
   // (EmbeddedStoreTest.BindingKeepsBothFormsInStep checks they agree). A pod without a
-  // PodScheduled condition (the usual case) gains the node and the condition, fields merged
-  // into the kept encoding; one with the condition has it changed, on the decoded pod.
+  // PodScheduled condition (the usual case) gains the node, the condition and the binding's
+  // annotations, fields merged into the kept encoding (a map entry parsed later replaces one
+  // with the same key); one with the condition has it changed, on the decoded pod.
   std::string now = timestampNow();
-  const RawEdit raw_edit = [&node, &now](Json& pod) {
-    member(member(pod, "spec"), "nodeName") = node;
+  const RawEdit raw_edit = [&binding, &now](Json& pod) {
+    member(member(pod, "spec"), "nodeName") = binding.node;
     setPodScheduled(pod, now);
+    if (binding.annotations.empty()) return;
+    Json& annotations = member(metadata(pod), "annotations");
+    if (!annotations.is_object()) annotations = Json::object();
+    for (const auto& [k, v] : binding.annotations) member(annotations, k) = v;
+  };
+  const auto annotate = [&binding](kbinder::v1::Pod& pod) {
+    for (const auto& [k, v] : binding.annotations) {
+      (*pod.mutable_metadata()->mutable_annotations())[k] = v;
+    }
   };
   auto merged = mergeTyped(key, [&](const Json& current) -> StatusOr<std::optional<Merge>> {
     if (Status s = refusal(current); !s.ok()) return s;
@@ -1031,6 +1050,7 @@ Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& 
     if (!hasCondition(current, "PodScheduled")) {
       Object fragment;
       setPodScheduled(*fragment.mutable_pod(), node, now);
+      annotate(*fragment.mutable_pod());
       merge.fragment = std::move(fragment);
     }
     return std::optional<Merge>(std::move(merge));
@@ -1041,6 +1061,7 @@ Status EmbeddedStore::bindPod(const std::string& namespace_, const std::string& 
       editTyped(key, [&](const Json& current, Object& typed) -> StatusOr<std::optional<RawEdit>> {
         if (Status s = refusal(current); !s.ok()) return s;
         setPodScheduled(*typed.mutable_pod(), node, now);
+        annotate(*typed.mutable_pod());
         return std::optional<RawEdit>(raw_edit);
       });
   return written.ok() ? okStatus() : written.status();

@@ -1,6 +1,7 @@
 #include "kbinder/host/framework.h"
 
 #include <algorithm>
+#include <map>
 #include <unordered_map>
 
 #include "kbinder/host/logging.h"
@@ -399,6 +400,18 @@ class Framework::Cycle {
       edits.push_back({c.label ? MetadataEdit::Map::kLabels : MetadataEdit::Map::kAnnotations, c.key,
                        c.after});
     }
+    if (bindsWithAnnotations(edits)) {
+      // Annotations only set go with the Binding, which the API server merges into the pod's as
+      // it binds it, guarded by the resourceVersion read as this patch would have been: one
+      // write instead of two, nothing to put back if the cycle fails, and the annotations
+      // appear together with the node.
+      for (const MetadataEdit& edit : edits) binding_annotations_[edit.key] = *edit.value;
+      applyMetadataEdits(edits, *pod_.mutable_metadata());
+      kbinder::v1::Pod fragment;
+      applyMetadataEdits(edits, *fragment.mutable_metadata());
+      fragment.AppendToString(&pod_bytes_);
+      return std::nullopt;
+    }
     auto written = fw_.cluster_.patchMetadata(Kind::kPod, pod_.metadata().namespace_(),
                                               pod_.metadata().name(),
                                               pod_.metadata().resource_version(), edits);
@@ -426,6 +439,17 @@ class Framework::Cycle {
     }
     mutation_ = std::move(changes);
     return std::nullopt;
+  }
+
+  // Whether Mutate's `edits` go with the Binding: the profile lets them, they only set
+  // annotations (a Binding carries no labels and removes nothing), and the default binder binds
+  // (no Bind plugin).
+  bool bindsWithAnnotations(const std::vector<MetadataEdit>& edits) const {
+    if (!fw_.profile_.profile().cycle.annotations_with_binding) return false;
+    if (!fw_.profile_.pluginsFor(ExtensionPoint::kBind).empty()) return false;
+    return std::all_of(edits.begin(), edits.end(), [](const MetadataEdit& edit) {
+      return edit.map == MetadataEdit::Map::kAnnotations && edit.value.has_value();
+    });
   }
 
   // Reserve through Bind; a failure here is rolled back by the caller.
@@ -480,8 +504,17 @@ class Framework::Cycle {
       if (outcome.code == Code::kSuccess) return std::nullopt;
       return fail(outcomeFor(outcome.code), describe(*plugin, ExtensionPoint::kBind, outcome));
     }
-    const Status s = fw_.cluster_.bindPod(pod_.metadata().namespace_(), pod_.metadata().name(),
-                                          pod_.metadata().uid(), node_name_);
+    PodBinding binding{pod_.metadata().namespace_(),
+                       pod_.metadata().name(),
+                       pod_.metadata().uid(),
+                       node_name_,
+                       "",
+                       {}};
+    if (!binding_annotations_.empty()) {
+      binding.resource_version = pod_.metadata().resource_version();
+      binding.annotations = binding_annotations_;
+    }
+    const Status s = fw_.cluster_.bindPod(binding);
     if (s.ok()) return std::nullopt;
     if (s.code() == StatusCode::kNotFound) return fail(CycleOutcome::kFailed, "bind: " + s.message());
     if (s.code() != StatusCode::kAborted) return fail(CycleOutcome::kRetry, "bind: " + s.message());
@@ -504,6 +537,10 @@ class Framework::Cycle {
     const bool final = pod.metadata().uid() != pod_.metadata().uid() ||
                        !pod.spec().node_name().empty() ||
                        !pod.metadata().deletion_timestamp().empty();
+    // Unbound and changed since it was read: with Mutate's annotations on the Binding, the
+    // copy the cycle ran on was stale; it starts over from a fresh read, as after a conflict
+    // on Mutate's patch.
+    if (!final && !binding.resource_version.empty()) stale_ = !fresh_;
     return fail(final ? CycleOutcome::kFailed : CycleOutcome::kRetry, "bind: " + s.message());
   }
 
@@ -541,6 +578,7 @@ class Framework::Cycle {
   std::string request_bytes_, pod_bytes_, node_bytes_;
   std::chrono::nanoseconds plugin_time_{0};
   std::vector<Change> mutation_;  // what Mutate wrote, to put back if the cycle fails
+  std::map<std::string, std::string> binding_annotations_;  // Mutate's, for the Binding
 };
 
 CycleResult Framework::run(const CycleInput& input) {

@@ -799,14 +799,20 @@ StatusOr<std::unique_ptr<Watch>> KubernetesBackend::watch(Kind kind, const std::
   return std::unique_ptr<Watch>(new StreamWatch(*this, kind, ns, resource_version));
 }
 
-Status KubernetesBackend::bindPod(const std::string& ns, const std::string& name,
-                                  const std::string& uid, const std::string& node) {
-  const Json binding = {{"apiVersion", "v1"},
-                        {"kind", "Binding"},
-                        {"metadata", {{"name", name}, {"namespace", ns}, {"uid", uid}}},
-                        {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}}}};
+Status KubernetesBackend::bindPod(const PodBinding& binding) {
+  const std::string& ns = binding.namespace_;
+  const std::string& name = binding.name;
+  const std::string& node = binding.node;
+  Json meta = {{"name", name}, {"namespace", ns}, {"uid", binding.uid}};
+  // The API server takes a Binding's uid and resourceVersion as preconditions on the pod.
+  if (!binding.resource_version.empty()) meta["resourceVersion"] = binding.resource_version;
+  if (!binding.annotations.empty()) meta["annotations"] = binding.annotations;
+  const Json body = {{"apiVersion", "v1"},
+                     {"kind", "Binding"},
+                     {"metadata", std::move(meta)},
+                     {"target", {{"apiVersion", "v1"}, {"kind", "Node"}, {"name", node}}}};
   const HttpResult r =
-      client_->request("POST", resourcePath(Kind::kPod, ns, name) + "/binding", binding.dump());
+      client_->request("POST", resourcePath(Kind::kPod, ns, name) + "/binding", body.dump());
   Status s = statusOf(r, "binding pod " + ns + "/" + name);
   if (s.code() == StatusCode::kAborted &&
       s.message().find("is already assigned to node \"" + node + "\"") != std::string::npos) {

@@ -88,7 +88,8 @@ std::string LoadedProfile::describe() const {
   out << "\ncycle: workers " << c.workers << ", backoff " << secs(c.backoff_base) << " doubling to "
       << secs(c.backoff_cap) << " (jitter " << c.backoff_jitter << "), default backoffLimit "
       << c.default_backoff_limit << ", hook timeout " << secs(c.hook_timeout)
-      << ", permit max wait " << secs(c.permit_max_wait) << "\n";
+      << ", permit max wait " << secs(c.permit_max_wait) << ", Mutate's annotations "
+      << (c.annotations_with_binding ? "with the Binding" : "patched at once") << "\n";
 
   out << "\nplan:\n";
   for (ExtensionPoint point : kAllExtensionPoints) {

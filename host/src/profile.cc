@@ -178,11 +178,12 @@ void toValue(const toml::node& node, kbinder::v1::Value& out) {
 }
 
 Status readCycle(const ProfileReader& reader, const toml::table& table, CycleSettings& cycle) {
-  Status s = reader.rejectUnknownKeys(
-      table,
-      {"workers", "backoff_base_seconds", "backoff_cap_seconds", "backoff_jitter",
-       "default_backoff_limit", "hook_timeout_seconds", "permit_max_wait_seconds"},
-      "[cycle]");
+  Status s =
+      reader.rejectUnknownKeys(table,
+                               {"workers", "backoff_base_seconds", "backoff_cap_seconds",
+                                "backoff_jitter", "default_backoff_limit", "hook_timeout_seconds",
+                                "permit_max_wait_seconds", "annotations_with_binding"},
+                               "[cycle]");
   if (s.ok()) s = reader.readInt(table, "workers", cycle.workers, 1, 1024);
   if (s.ok()) s = reader.readSeconds(table, "backoff_base_seconds", cycle.backoff_base, 3600);
   if (s.ok()) s = reader.readSeconds(table, "backoff_cap_seconds", cycle.backoff_cap, 86400);
@@ -192,6 +193,8 @@ Status readCycle(const ProfileReader& reader, const toml::table& table, CycleSet
   }
   if (s.ok()) s = reader.readSeconds(table, "hook_timeout_seconds", cycle.hook_timeout, 3600);
   if (s.ok()) s = reader.readSeconds(table, "permit_max_wait_seconds", cycle.permit_max_wait, 86400);
+  if (s.ok())
+    s = reader.readBool(table, "annotations_with_binding", cycle.annotations_with_binding);
   if (s.ok() && cycle.backoff_cap < cycle.backoff_base) {
     const toml::node* cap = table.get("backoff_cap_seconds");
     s = reader.error(cap != nullptr ? *cap : static_cast<const toml::node&>(table),

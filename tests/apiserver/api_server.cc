@@ -563,9 +563,30 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
         fail(400, "name in URL does not match name in Binding object");
         return;
       }
-      const std::string node = host::rawString(*body, {"target", "name"});
-      const std::string uid = host::rawString(*body, {"metadata", "uid"});
-      const host::Status s = store_->bindPod(target->namespace_, pod, uid, node);
+      // As the API server: the Binding's uid and resourceVersion are preconditions on the pod,
+      // its annotations are merged into the pod's.
+      host::PodBinding binding{target->namespace_,
+                               pod,
+                               host::rawString(*body, {"metadata", "uid"}),
+                               host::rawString(*body, {"target", "name"}),
+                               host::rawString(*body, {"metadata", "resourceVersion"}),
+                               {}};
+      const auto meta = body->find("metadata");
+      if (meta != body->end() && meta->is_object() && meta->contains("annotations")) {
+        const Json& annotations = meta->at("annotations");
+        if (!annotations.is_object()) {
+          fail(400, "Binding.metadata.annotations: must be an object of strings");
+          return;
+        }
+        for (const auto& [k, v] : annotations.items()) {
+          if (!v.is_string()) {
+            fail(400, "Binding.metadata.annotations[" + k + "]: must be a string");
+            return;
+          }
+          binding.annotations[k] = v.get<std::string>();
+        }
+      }
+      const host::Status s = store_->bindPod(binding);
       if (s.ok()) {
         send(201, statusBody(201, ""));
       } else {

@@ -69,6 +69,21 @@ TEST_F(ApiServerTest, UpdatesAndPatchesHonourResourceVersions) {
             415);
 }
 
+// A Binding's annotations must be strings, as the API server decodes them; a refused Binding
+// binds nothing.
+TEST_F(ApiServerTest, ABindingWithAnnotationsThatAreNotStringsIsRefused) {
+  for (const Json& annotations : {Json::parse(R"(["a"])"), Json::parse(R"({"a": 1})")}) {
+    const auto refused = call("POST", "/api/v1/namespaces/default/pods/p/binding",
+                              {{"metadata", {{"name", "p"}, {"annotations", annotations}}},
+                               {"target", {{"name", "n1"}}}});
+    EXPECT_EQ(refused.status, 400) << annotations.dump();
+    EXPECT_NE(json(refused)["message"].get<std::string>().find("Binding.metadata.annotations"),
+              std::string::npos);
+  }
+  const Json pod = json(call("GET", "/api/v1/namespaces/default/pods/p"));
+  EXPECT_EQ(host::rawString(pod, {"spec", "nodeName"}), "");
+}
+
 TEST_F(ApiServerTest, NamesAreGeneratedAndTaken) {
   const auto a = call("POST", "/apis/events.k8s.io/v1/namespaces/default/events",
                       {{"metadata", {{"generateName", "p."}}}, {"reason", "Bound"}});

@@ -265,10 +265,8 @@ class ChangingBeforeStatusWrite final : public host::ClusterBackend {
                                                      const std::string& rv) override {
     return store_.watch(kind, rv);
   }
-  host::Status bindPod(const std::string& ns, const std::string& name, const std::string& uid,
-                       const std::string& node) override {
-    return store_.bindPod(ns, name, uid, node);
-  }
+  using host::ClusterBackend::bindPod;
+  host::Status bindPod(const host::PodBinding& binding) override { return store_.bindPod(binding); }
   std::string describe() const override { return "changing"; }
   int gets(const std::string& kind) {
     std::lock_guard lock(mutex_);

@@ -312,7 +312,7 @@ status:
 ---
 apiVersion: v1
 kind: Pod
-metadata: {name: fresh, namespace: default}
+metadata: {name: fresh, namespace: default, annotations: {kept: "1", replaced: old}}
 spec:
   containers: [{name: c, image: busybox}]
 ---
@@ -322,13 +322,16 @@ metadata: {name: t, namespace: default}
 spec:
   containers: [{name: c}]
 )");
-  // "waiting" has its PodScheduled condition changed on the decoded pod; "fresh" gains the node
-  // and the condition merged into its kept encoding; "t" is so small that the merge would make
-  // its encoding more than twice as long, so it is bound as "waiting" is.
+  // "waiting" has its PodScheduled condition changed on the decoded pod; "fresh" gains the node,
+  // the condition and the Binding's annotations merged into its kept encoding; "t" is so small
+  // that the merge would make its encoding more than twice as long, so it is bound as "waiting"
+  // is.
   const std::string long_node(200, 'n');
   for (const auto& [name, node] :
        {std::pair<std::string, std::string>{"waiting", "n1"}, {"fresh", "n1"}, {"t", long_node}}) {
-    ASSERT_TRUE(store->bindPod("default", name, "", node).ok()) << name;
+    const host::PodBinding binding{"default", name, "",
+                                   node,      "",   {{"replaced", "new"}, {"added", "yes"}}};
+    ASSERT_TRUE(store->bindPod(binding).ok()) << name;
     const auto raw = store->getRaw("Pod", "default", name);
     ASSERT_TRUE(raw.ok());
     const auto converted = host::objectFromJson(host::Kind::kPod, *raw);
@@ -340,6 +343,10 @@ spec:
         << converted->DebugString();
     EXPECT_EQ(stored.pod().spec().node_name(), node);
     ASSERT_EQ(stored.pod().status().conditions_size(), name == "waiting" ? 2 : 1) << name;
+    const auto& annotations = stored.pod().metadata().annotations();
+    EXPECT_EQ(annotations.size(), name == "fresh" ? 3u : 2u) << name;
+    EXPECT_EQ(annotations.at("replaced"), "new") << name;
+    EXPECT_EQ(annotations.at("added"), "yes") << name;
     // The encoded form handed to the cycle decodes to the same pod.
     kbinder::v1::GetRequest get;
     get.set_kind("Pod");

@@ -383,10 +383,8 @@ class Forwarding : public host::ClusterBackend {
   host::StatusOr<std::unique_ptr<host::Watch>> watch(host::Kind k, const std::string& rv) override {
     return store_.watch(k, rv);
   }
-  host::Status bindPod(const std::string& ns, const std::string& name, const std::string& uid,
-                       const std::string& node) override {
-    return store_.bindPod(ns, name, uid, node);
-  }
+  using host::ClusterBackend::bindPod;
+  host::Status bindPod(const host::PodBinding& binding) override { return store_.bindPod(binding); }
   std::string describe() const override { return "forwarding"; }
 
  protected:
@@ -397,11 +395,11 @@ class Forwarding : public host::ClusterBackend {
 // an overloaded API server may).
 class ConflictOnFirstBind final : public Forwarding {
  public:
+  using Forwarding::bindPod;
   using Forwarding::Forwarding;
-  host::Status bindPod(const std::string& ns, const std::string& name, const std::string& uid,
-                       const std::string& node) override {
+  host::Status bindPod(const host::PodBinding& binding) override {
     if (conflicts_-- > 0) return {host::StatusCode::kAborted, "Operation cannot be fulfilled"};
-    return store_.bindPod(ns, name, uid, node);
+    return store_.bindPod(binding);
   }
 
  private:
@@ -449,6 +447,131 @@ TEST_F(FrameworkTest, ABindingConflictRereadsThePodAndRetriesWhenItIsStillFree) 
   const CycleResult second = framework.run(input);
   EXPECT_EQ(second.outcome, CycleOutcome::kSucceeded) << second.reason;
   EXPECT_EQ(boundNode(*store_, "p"), "n1");
+}
+
+// The store, counting Mutate's patches and keeping the Bindings sent.
+class CountingWrites final : public Forwarding {
+ public:
+  using Forwarding::Forwarding;
+  host::StatusOr<std::string> patchMetadata(host::Kind kind, const std::string& ns,
+                                            const std::string& name, const std::string& rv,
+                                            const std::vector<host::MetadataEdit>& edits) override {
+    ++patches;
+    return store_.patchMetadata(kind, ns, name, rv, edits);
+  }
+  using Forwarding::bindPod;
+  host::Status bindPod(const host::PodBinding& binding) override {
+    bindings.push_back(binding);
+    return store_.bindPod(binding);
+  }
+  int patches = 0;
+  std::vector<host::PodBinding> bindings;
+};
+
+// Annotations Mutate only sets go with the Binding (the API server merges them into the pod's),
+// guarded by the resourceVersion read: one write to the pod, not two.
+TEST_F(FrameworkTest, MutatesAnnotationsGoWithTheBindingInOneWrite) {
+  const auto read = store_->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(read.ok());
+  CountingWrites cluster(*store_);
+  const CycleResult result = runOn(
+      cluster, rec("rec-nobind", "set_annotation = \"kind=plain\"\nlog_pod_at = \"pre_bind\""));
+  ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
+  EXPECT_EQ(cluster.patches, 0);
+  ASSERT_EQ(cluster.bindings.size(), 1u);
+  EXPECT_EQ(cluster.bindings[0].resource_version,
+            host::rawString(*read, {"metadata", "resourceVersion"}));
+  EXPECT_EQ(cluster.bindings[0].annotations,
+            (std::map<std::string, std::string>{{"kind", "plain"}}));
+  const auto bound = store_->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(bound.ok());
+  EXPECT_EQ(host::rawString(*bound, {"spec", "nodeName"}), "n1");
+  EXPECT_EQ(host::rawString(*bound, {"metadata", "annotations", "kind"}), "plain");
+  // The hooks after Mutate were handed the pod as it is to be written: the version read.
+  const Lines lines = log();
+  EXPECT_NE(std::find(lines.begin(), lines.end(),
+                      "rec-nobind pre_bind sees " +
+                          host::rawString(*read, {"metadata", "resourceVersion"}) + " "),
+            lines.end())
+      << ::testing::PrintToString(lines);
+}
+
+// Where they cannot go with the Binding, Mutate's changes are a patch as before: with labels (a
+// Binding carries none), or in a profile with a Bind plugin (which may bind in its own way).
+void expectAPatchFirst(EmbeddedStore& store, const CycleResult& result,
+                       const CountingWrites& cluster) {
+  ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
+  EXPECT_EQ(cluster.patches, 1);
+  ASSERT_EQ(cluster.bindings.size(), 1u);
+  EXPECT_TRUE(cluster.bindings[0].annotations.empty());
+  EXPECT_TRUE(cluster.bindings[0].resource_version.empty());
+  EXPECT_EQ(
+      host::rawString(*store.getRaw("Pod", "default", "p"), {"metadata", "annotations", "kind"}),
+      "plain");
+}
+
+TEST_F(FrameworkTest, MutatesLabelsArePatchedFirst) {
+  CountingWrites cluster(*store_);
+  const CycleResult result =
+      runOn(cluster, rec("rec-nobind", "set_label = \"team=ml\"\nset_annotation = \"kind=plain\""));
+  expectAPatchFirst(*store_, result, cluster);
+  EXPECT_EQ(host::rawString(*store_->getRaw("Pod", "default", "p"), {"metadata", "labels", "team"}),
+            "ml");
+}
+
+TEST_F(FrameworkTest, WithABindPluginMutatesAnnotationsArePatchedFirst) {
+  CountingWrites cluster(*store_);
+  const CycleResult result =
+      runOn(cluster, rec("rec-nobind", "set_annotation = \"kind=plain\"") + rec("rec-a"));
+  expectAPatchFirst(*store_, result, cluster);
+}
+
+TEST_F(FrameworkTest, AProfileCanHaveMutatesAnnotationsPatchedAtOnce) {
+  CountingWrites cluster(*store_);
+  profile_ = profileFrom(dir_, rec("rec-nobind", "set_annotation = \"kind=plain\""),
+                         "annotations_with_binding = false");
+  Framework framework(*profile_, cluster, cache_);
+  CycleInput input;
+  input.request = request(*store_, "r");
+  expectAPatchFirst(*store_, framework.run(input), cluster);
+}
+
+// A cycle that fails after Mutate, with the annotations kept for the Binding, wrote nothing.
+TEST_F(FrameworkTest, ACycleFailingBeforeTheBindingLeavesThePodUntouched) {
+  const auto read = store_->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(read.ok());
+  const CycleResult result =
+      run(rec("rec-nobind", "set_annotation = \"kind=plain\"\nfail_at = \"pre_bind\""));
+  EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
+  EXPECT_EQ(*store_->getRaw("Pod", "default", "p"), *read);
+}
+
+// A copy that went stale after it was read: the Binding, guarded by its resourceVersion,
+// conflicts, and the cycle starts over from a fresh read.
+TEST_F(FrameworkTest, AStaleCopyEndsInTheBindingsConflictAndTheCycleStartsOverFresh) {
+  LaggingPodCopies cluster(*store_);
+  cluster.copy();
+  auto pod = store_->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(pod.ok());
+  ASSERT_TRUE(store_
+                  ->patchMetadata(host::Kind::kPod, "default", "p",
+                                  host::rawString(*pod, {"metadata", "resourceVersion"}),
+                                  {{host::MetadataEdit::Map::kLabels, "owner", "someone"}})
+                  .ok());
+  const CycleResult result = runOn(cluster, rec("rec-nobind", "set_annotation = \"kind=plain\""));
+  ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
+  EXPECT_EQ(cluster.fresh_pod_reads, 2);  // the conflict's own read, then the new cycle's
+  EXPECT_EQ(log(),
+            (Lines{"rec-nobind validate p 1", "rec-nobind mutate p 1", "rec-nobind reserve p 1",
+                   "rec-nobind permit p 1", "rec-nobind pre_bind p 1", "rec-nobind unreserve p 1",
+                   "rec-nobind release p", "rec-nobind validate p 1", "rec-nobind mutate p 1",
+                   "rec-nobind reserve p 1", "rec-nobind permit p 1", "rec-nobind pre_bind p 1",
+                   "rec-nobind post_bind p 1", "rec-nobind release p"}));
+  auto bound = store_->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(bound.ok());
+  EXPECT_EQ(host::rawString(*bound, {"spec", "nodeName"}), "n1");
+  EXPECT_EQ(host::rawString(*bound, {"metadata", "labels", "owner"}), "someone");
+  EXPECT_EQ(host::rawString(*bound, {"metadata", "annotations", "kind"}), "plain");
 }
 
 // The pod and the node reach the cycle encoded as the backend answers; an answer that does not

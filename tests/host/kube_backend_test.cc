@@ -310,6 +310,36 @@ TEST_F(KubeBackendTest, BindingAndItsConflicts) {
   EXPECT_EQ(b->bindPod("default", "nope", "", "n1").code(), StatusCode::kNotFound);
 }
 
+// The Binding carries the pod's resourceVersion as a precondition and annotations the API
+// server merges into the pod's as it binds it.
+TEST_F(KubeBackendTest, TheBindingCarriesAResourceVersionAndAnnotations) {
+  auto raw = server_.store().getRaw("Pod", "default", "p");
+  ASSERT_TRUE(raw.ok());
+  (*raw)["metadata"]["annotations"] = Json::parse(R"({"kept": "1", "replaced": "old"})");
+  ASSERT_TRUE(server_.store().put(*raw).ok());
+  auto b = backend();
+  const auto pod = get(*b, "Pod", "p").pod();
+  const std::string rv = pod.metadata().resource_version();
+  host::PodBinding binding{"default", "p", pod.metadata().uid(), "n1", "1", {{"replaced", "new"}}};
+  const auto stale = b->bindPod(binding);
+  EXPECT_EQ(stale.code(), StatusCode::kAborted);
+  EXPECT_EQ(stale.message(),
+            "Operation cannot be fulfilled on pods/binding \"p\": Precondition "
+            "failed: ResourceVersion in precondition: 1, ResourceVersion in "
+            "object meta: " +
+                rv);
+  EXPECT_EQ(host::rawString(*server_.store().getRaw("Pod", "default", "p"), {"spec", "nodeName"}),
+            "");
+  binding.resource_version = rv;
+  binding.annotations["added"] = "yes";
+  ASSERT_TRUE(b->bindPod(binding).ok());
+  const auto bound = server_.store().getRaw("Pod", "default", "p");
+  ASSERT_TRUE(bound.ok());
+  EXPECT_EQ(host::rawString(*bound, {"spec", "nodeName"}), "n1");
+  EXPECT_EQ((*bound)["metadata"]["annotations"],
+            Json::parse(R"({"kept": "1", "replaced": "new", "added": "yes"})"));
+}
+
 TEST_F(KubeBackendTest, CreatesEvents) {
   auto b = backend();
   kbinder::v1::Object event;

@@ -26,6 +26,7 @@ backoff_jitter = 0.5
 default_backoff_limit = 7
 hook_timeout_seconds = 12
 permit_max_wait_seconds = 45
+annotations_with_binding = false
 
 [[plugins]]
 name = "gpuvalidator"
@@ -62,12 +63,13 @@ limits = { cpu = 4 }
   EXPECT_EQ(p.cycle.default_backoff_limit, 7);
   EXPECT_EQ(p.cycle.hook_timeout, std::chrono::seconds(12));
   EXPECT_EQ(p.cycle.permit_max_wait, std::chrono::seconds(45));
+  EXPECT_FALSE(p.cycle.annotations_with_binding);
 
   ASSERT_EQ(p.plugins.size(), 2u);
   EXPECT_EQ(p.plugins[0].name, "gpuvalidator");
   EXPECT_EQ(p.plugins[0].library, "gpuvalidator.so") << "library defaults to <name>.so";
   EXPECT_TRUE(p.plugins[0].enabled);
-  EXPECT_EQ(p.plugins[0].position.line, 16u);
+  EXPECT_EQ(p.plugins[0].position.line, 17u);
   const PluginSpec& acme = p.plugins[1];
   EXPECT_EQ(acme.library, "vendor/libacme-quota.so");
   EXPECT_FALSE(acme.enabled);
@@ -123,8 +125,9 @@ TEST_P(BadProfileTest, ErrorCarriesFileLineColumnAndTheFix) {
 INSTANTIATE_TEST_SUITE_P(
     Errors, BadProfileTest,
     ::testing::Values(
-        BadProfile{"invalid_toml", "name = \"x\"\nworkers = = 3\n",
-                   ":2:11: invalid TOML: Error while parsing value: could not determine value type"},
+        BadProfile{
+            "invalid_toml", "name = \"x\"\nworkers = = 3\n",
+            ":2:11: invalid TOML: Error while parsing value: could not determine value type"},
         BadProfile{"missing_name", "[cycle]\nworkers = 2\n", ":1:1: missing key 'name'"},
         BadProfile{"unknown_top_level_key", "name = \"x\"\nworkerz = 3\n",
                    ":2:11: unknown key 'workerz' in the profile; known keys: name, description, "
@@ -138,6 +141,9 @@ INSTANTIATE_TEST_SUITE_P(
                    ":3:11: 'workers' must be between 1 and 1024, got 0"},
         BadProfile{"workers_wrong_type", "name = \"x\"\n[cycle]\nworkers = \"many\"\n",
                    ":3:11: 'workers' must be an integer"},
+        BadProfile{"annotations_with_binding_not_bool",
+                   "name = \"x\"\n[cycle]\nannotations_with_binding = \"yes\"\n",
+                   ":3:28: 'annotations_with_binding' must be true or false"},
         BadProfile{"negative_timeout", "name = \"x\"\n[cycle]\nhook_timeout_seconds = -1\n",
                    ":3:24: 'hook_timeout_seconds' must be more than 0 and at most 3600"},
         BadProfile{"cap_below_base",

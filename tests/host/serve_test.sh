@@ -166,6 +166,9 @@ for _ in $(seq 50); do grep -q 'a leads' "$d/a.log" && break; sleep 0.1; done
 start_kbinder "$d" b --profile "$profile" "${election[@]}" --identity b
 sleep 1.5
 kill -9 "$(cat "$d/a.pid")"
+# The lease runs out 3 s after a's last renewal; b takes it at its next try. Waited for: once
+# every request is settled, nothing else shows that b leads.
+for _ in $(seq 100); do grep -q 'b leads' "$d/b.log" && break; sleep 0.1; done
 if wait_settled "$d" 180; then
   check "the standby took over" "b leads" "$(cat "$d/b.log")"
   out=$(phases "$d")

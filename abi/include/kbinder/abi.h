@@ -131,7 +131,8 @@ typedef struct kbinder_cycle {
   uint32_t reserved0;
   kbinder_bytes bind_request; /* kbinder.v1.BindRequest */
   kbinder_bytes pod;          /* kbinder.v1.Pod, as read at the start of the cycle; from
-                                 reserve on, with Mutate's changes written */
+                                 reserve on, with Mutate's changes (written, or to be
+                                 written with the Binding) */
   kbinder_bytes node;         /* kbinder.v1.Node, the selected node */
   /* Appended in later minors only. */
 } kbinder_cycle;

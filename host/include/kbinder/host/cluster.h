@@ -11,6 +11,7 @@
 #pragma once
 
 #include <chrono>
+#include <map>
 #include <memory>
 #include <optional>
 #include <string>
@@ -50,6 +51,13 @@ class Watch {
   virtual StatusOr<std::optional<EncodedWatchEvent>> nextEncoded(std::chrono::milliseconds) {
     return Status(StatusCode::kUnimplemented, "this watch hands over decoded objects only");
   }
+};
+
+// What ClusterBackend::bindPod sends: a pods/{name}/binding object.
+struct PodBinding {
+  std::string namespace_, name, uid, node;
+  std::string resource_version;                    // the pod's, as a precondition; empty: none
+  std::map<std::string, std::string> annotations;  // merged into the pod's
 };
 
 // One label or annotation for ClusterBackend::patchMetadata to set (a value) or remove.
@@ -127,11 +135,17 @@ class ClusterBackend : public ObjectServices {
   // Changes since `resource_version` (as a list returned it) of one kind, in order.
   virtual StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) = 0;
 
-  // The Binding subresource (POST pods/{name}/binding) with the pod's UID as precondition:
-  // NOT_FOUND for a missing pod; ABORTED when the pod is already assigned, being deleted, or
-  // has another UID. Messages are the API server's.
-  virtual Status bindPod(const std::string& namespace_, const std::string& name,
-                         const std::string& uid, const std::string& node) = 0;
+  // The Binding subresource (POST pods/{name}/binding) with the pod's UID as precondition and,
+  // when the binding names one, its resourceVersion; the API server merges the binding's
+  // annotations into the pod's as it binds it. NOT_FOUND for a missing pod; ABORTED when the
+  // pod is already assigned, being deleted, has another UID or another resourceVersion.
+  // Messages are the API server's.
+  virtual Status bindPod(const PodBinding& binding) = 0;
+  // A binding with the UID as its only precondition and no annotations.
+  Status bindPod(const std::string& namespace_, const std::string& name, const std::string& uid,
+                 const std::string& node) {
+    return bindPod(PodBinding{namespace_, name, uid, node, "", {}});
+  }
 
   // A short name for logs and summaries: "embedded store", "https://10.0.0.1:6443".
   virtual std::string describe() const = 0;

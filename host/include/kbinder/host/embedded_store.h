@@ -134,8 +134,8 @@ class EmbeddedStore final : public ClusterBackend {
                                       const std::vector<MetadataEdit>& edits) override;
   StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& object) override;
   StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) override;
-  Status bindPod(const std::string& namespace_, const std::string& name, const std::string& uid,
-                 const std::string& node) override;
+  using ClusterBackend::bindPod;
+  Status bindPod(const PodBinding& binding) override;
   // Merged into the kept encoding when it only sets fields (a first status, a phase changed);
   // a field cleared goes through patch().
   StatusOr<std::string> writeBindRequestStatus(kbinder::v1::BindRequest request) override;

@@ -80,8 +80,8 @@ class KubernetesBackend final : public ClusterBackend {
   // POSTed as create() does; the answer is checked, not read.
   Status recordEvent(const kbinder::v1::Object& event) override;
   StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) override;
-  Status bindPod(const std::string& namespace_, const std::string& name, const std::string& uid,
-                 const std::string& node) override;
+  using ClusterBackend::bindPod;
+  Status bindPod(const PodBinding& binding) override;
   std::string describe() const override { return client_->config().server; }
 
   // Raw access for what is not a modeled kind (leases): GET and PUT/POST of whole objects.

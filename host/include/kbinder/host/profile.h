@@ -41,6 +41,9 @@ struct CycleSettings {
   int default_backoff_limit = 5;
   std::chrono::milliseconds hook_timeout{30000};
   std::chrono::milliseconds permit_max_wait{300000};
+  // Annotations Mutate only sets are written with the Binding (one write, guarded by the pod's
+  // resourceVersion as the patch would be); false: patched at once, before Reserve, as labels.
+  bool annotations_with_binding = true;
 };
 
 // How `kbinder serve` talks to the API server (command-line flags override these).
