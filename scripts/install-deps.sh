@@ -18,6 +18,7 @@ packages=(
   libjemalloc-dev                       # the allocator kbinder's programs run on
   libgtest-dev                          # the test suite
   libbenchmark-dev                      # the benchmarks (bench/)
+  valgrind                              # instruction counts of a cycle (bench/count_instructions.sh)
   binutils                              # nm, for the exported-symbols check
 )
 
