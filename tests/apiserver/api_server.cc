@@ -6,42 +6,14 @@
 #include <vector>
 
 #include "kbinder/host/objects.h"
+#include "openapi.h"
+#include "resources.h"
 
 namespace kbinder::testing {
 namespace {
 
 using host::Json;
 using host::StatusCode;
-
-struct Resource {
-  const char* group;  // "" for the core group
-  const char* version;
-  const char* plural;
-  const char* kind;
-  bool namespaced;
-  bool status;  // has a status subresource
-  const char* short_name = "";
-};
-
-constexpr Resource kResources[] = {
-    {"", "v1", "pods", "Pod", true, true, "po"},
-    {"", "v1", "nodes", "Node", false, true, "no"},
-    {"", "v1", "persistentvolumeclaims", "PersistentVolumeClaim", true, true, "pvc"},
-    {"", "v1", "persistentvolumes", "PersistentVolume", false, true, "pv"},
-    {"", "v1", "namespaces", "Namespace", false, true, "ns"},
-    {"", "v1", "configmaps", "ConfigMap", true, false, "cm"},
-    {"", "v1", "events", "Event", true, false, "ev"},
-    {"", "v1", "bindings", "Binding", true, false},  // create only
-    {"storage.k8s.io", "v1", "storageclasses", "StorageClass", false, false, "sc"},
-    {"resource.k8s.io", "v1", "resourceclaims", "ResourceClaim", true, true},
-    {"scheduling.run.ai", "v1alpha2", "bindrequests", "BindRequest", true, true},
-    {"events.k8s.io", "v1", "events", "Event", true, false},
-    {"coordination.k8s.io", "v1", "leases", "Lease", true, false},
-};
-
-std::string groupVersion(const Resource& r) {
-  return std::string(r.group).empty() ? r.version : std::string(r.group) + "/" + r.version;
-}
 
 const char* reasonFor(int code) {
   switch (code) {
@@ -244,56 +216,33 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
                  {"platform", "linux/amd64"}});
       return;
     }
-    // OpenAPI v3, as kubectl's client-side validation reads it: an index, then one document
-    // per group-version with a permissive schema for each kind.
-    if (request.path == "/openapi/v3") {
-      Json paths = Json::object();
-      for (const auto& r : kResources) {
-        const std::string gv = std::string(r.group).empty() ? std::string("api/") + r.version
-                                                            : "apis/" + groupVersion(r);
-        paths[gv] = {{"serverRelativeURL", "/openapi/v3/" + gv + "?hash=kbinder"}};
+    // OpenAPI, as kubectl reads it before it writes: v2 (in protobuf when asked for, as kubectl
+    // 1.20 does, to validate on the client) and v3 (where current kubectl learns that the server
+    // validates).
+    if (request.path == "/openapi/v2") {
+      static const Json document = openApiV2();
+      static const std::string protobuf = openApiV2AsProtobuf(document);
+      const auto accept = request.headers.find("accept");
+      switch (negotiateOpenApiV2(accept == request.headers.end() ? "" : accept->second)) {
+        case OpenApiV2Form::kJson: send(200, document); break;
+        case OpenApiV2Form::kProtobuf: w.respond(200, kOpenApiV2ProtobufType, protobuf, {}); break;
+        case OpenApiV2Form::kNotAcceptable:
+          w.respond(406, "text/plain", "", {});
+          break;
       }
-      send(200, {{"paths", paths}});
+      return;
+    }
+    if (request.path == "/openapi/v3") {
+      send(200, openApiV3Index());
       return;
     }
     if (request.path.rfind("/openapi/v3/", 0) == 0) {
-      const std::string gv = request.path.substr(std::string("/openapi/v3/").size());
-      Json schemas = Json::object();
-      Json paths = Json::object();
-      for (const auto& r : kResources) {
-        const std::string mine = std::string(r.group).empty() ? std::string("api/") + r.version
-                                                              : "apis/" + groupVersion(r);
-        if (mine != gv) continue;
-        // Operations carry their kind and the query parameters the server honours: kubectl
-        // looks for fieldValidation here to validate on the server instead of the client.
-        const Json gvk = {{"group", r.group}, {"version", r.version}, {"kind", r.kind}};
-        const Json parameters = {{{"name", "fieldValidation"}, {"in", "query"}, {"schema", {{"type", "string"}}}},
-                                 {{"name", "dryRun"}, {"in", "query"}, {"schema", {{"type", "string"}}}}};
-        const std::string base = "/" + mine + (r.namespaced ? "/namespaces/{namespace}/" : "/") + r.plural;
-        paths[base] = {{"post", {{"x-kubernetes-action", "post"},
-                                 {"x-kubernetes-group-version-kind", gvk},
-                                 {"parameters", parameters}}}};
-        paths[base + "/{name}"] = {{"patch", {{"x-kubernetes-action", "patch"},
-                                              {"x-kubernetes-group-version-kind", gvk},
-                                              {"parameters", parameters}}}};
-        schemas[std::string("io.kbinder.test.") + r.group + "." + r.version + "." + r.kind] = {
-            {"type", "object"},
-            {"x-kubernetes-preserve-unknown-fields", true},
-            {"properties",
-             {{"apiVersion", {{"type", "string"}}},
-              {"kind", {{"type", "string"}}},
-              {"metadata", {{"type", "object"}, {"x-kubernetes-preserve-unknown-fields", true}}}}},
-            {"x-kubernetes-group-version-kind",
-             {{{"group", r.group}, {"version", r.version}, {"kind", r.kind}}}}};
-      }
-      if (schemas.empty()) {
+      const auto document = openApiV3(request.path.substr(std::string("/openapi/v3/").size()));
+      if (!document) {
         fail(404, "the server could not find the requested resource");
         return;
       }
-      send(200, {{"openapi", "3.0.0"},
-                 {"info", {{"title", "Kubernetes"}, {"version", "v1.34.0"}}},
-                 {"paths", paths},
-                 {"components", {{"schemas", schemas}}}});
+      send(200, *document);
       return;
     }
     if (request.path == "/api") {

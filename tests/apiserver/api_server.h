@@ -2,9 +2,9 @@
 // the resources the binder uses, backed by the embedded store (which already has the API
 // server's semantics for resourceVersions, conflicts, Binding and watches).
 //
-// Serves: discovery (/api, /apis, /version, resource lists); get, list (paging with
-// limit/continue, label selectors), watch (bookmarks, an in-stream 410 ERROR after
-// compaction), create (generateName), merge patch and update (resourceVersion preconditions,
+// Serves: discovery (/api, /apis, /version, resource lists), OpenAPI v2 (JSON and protobuf)
+// and v3 (openapi.h); get, list (paging with limit/continue, label selectors), watch
+// (bookmarks, an in-stream 410 ERROR after compaction), create (generateName), merge patch and update (resourceVersion preconditions,
 // status subresources), delete (finalizers and deletionTimestamp), pods/binding; bearer-token
 // authentication (401) and client certificates, forbidden resources (403); Status bodies with
 // the API server's reasons and messages. Faults can be injected at run time.

@@ -48,6 +48,20 @@ TEST_F(ApiServerTest, FinalizersHoldADeletedObjectUntilRemoved) {
   EXPECT_EQ(call("GET", "/api/v1/namespaces/default/configmaps/c").status, 404);  // now gone
 }
 
+// What kubectl reads before it writes; the protobuf form is covered by openapi_test.cc and,
+// with kubectl 1.20, by apiserver.kubectl_fidelity.
+TEST_F(ApiServerTest, ServesTheOpenApiDocuments) {
+  const auto v2 = call("GET", "/openapi/v2");
+  ASSERT_EQ(v2.status, 200) << v2.body;
+  EXPECT_EQ(json(v2)["swagger"], "2.0");
+  EXPECT_TRUE(json(v2)["definitions"].contains("io.kbinder.test.core.v1.Binding"));
+  const auto v3 = call("GET", "/openapi/v3/apis/scheduling.run.ai/v1alpha2");
+  ASSERT_EQ(v3.status, 200) << v3.body;
+  EXPECT_TRUE(json(v3)["components"]["schemas"].contains(
+      "io.kbinder.test.scheduling.run.ai.v1alpha2.BindRequest"));
+  EXPECT_EQ(call("GET", "/openapi/v3/apis/apps/v1").status, 404);
+}
+
 TEST_F(ApiServerTest, UpdatesAndPatchesHonourResourceVersions) {
   const Json pod = json(call("GET", "/api/v1/namespaces/default/pods/p"));
   Json changed = pod;
