@@ -9,13 +9,13 @@
 #include <memory>
 #include <string>
 
-#include "kbinder/host/assume_cache.h"
-#include "kbinder/host/call_context.h"
-#include "kbinder/host/embedded_store.h"
-#include "kbinder/host/framework.h"
-#include "kbinder/host/loaded_profile.h"
-#include "kbinder/host/manifest.h"
-#include "kbinder/host/objects.h"
+#include "host/cycle/assume_cache.h"
+#include "host/cycle/framework.h"
+#include "host/model/manifest.h"
+#include "host/model/objects.h"
+#include "host/plugin/call_context.h"
+#include "host/plugin/loaded_profile.h"
+#include "host/store/embedded_store.h"
 #include "setup_failure.h"
 
 extern "C" const kbinder_plugin_descriptor* kbinder_plugin_v1(const kbinder_host_services*,

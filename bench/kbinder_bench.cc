@@ -34,16 +34,16 @@
 #include <thread>
 #include <vector>
 
-#include "kbinder/host/controller.h"
-#include "kbinder/host/embedded_store.h"
-#include "kbinder/host/kube_backend.h"
-#include "kbinder/host/kube_client.h"
-#include "kbinder/host/kube_config.h"
-#include "kbinder/host/loaded_profile.h"
-#include "kbinder/host/logging.h"
-#include "kbinder/host/manifest.h"
-#include "kbinder/host/profile.h"
-#include "kbinder/host/volume_controller.h"
+#include "host/base/logging.h"
+#include "host/cycle/controller.h"
+#include "host/kube/kube_backend.h"
+#include "host/kube/kube_client.h"
+#include "host/kube/kube_config.h"
+#include "host/model/manifest.h"
+#include "host/plugin/loaded_profile.h"
+#include "host/plugin/profile.h"
+#include "host/store/embedded_store.h"
+#include "host/store/volume_controller.h"
 #include "synthetic_cluster.h"
 
 extern char** environ;

@@ -9,9 +9,9 @@
 #include <string>
 
 #include "api_server.h"
-#include "kbinder/host/embedded_store.h"
-#include "kbinder/host/kube_client.h"
-#include "kbinder/host/manifest.h"
+#include "host/kube/kube_client.h"
+#include "host/model/manifest.h"
+#include "host/store/embedded_store.h"
 #include "setup_failure.h"
 #include "synthetic_cluster.h"
 

@@ -17,14 +17,14 @@
 #include <string>
 #include <vector>
 
-#include "kbinder/host/assume_cache.h"
-#include "kbinder/host/embedded_store.h"
-#include "kbinder/host/framework.h"
-#include "kbinder/host/loaded_profile.h"
-#include "kbinder/host/manifest.h"
-#include "kbinder/host/metrics.h"
-#include "kbinder/host/objects.h"
-#include "kbinder/host/profile.h"
+#include "host/base/metrics.h"
+#include "host/cycle/assume_cache.h"
+#include "host/cycle/framework.h"
+#include "host/model/manifest.h"
+#include "host/model/objects.h"
+#include "host/plugin/loaded_profile.h"
+#include "host/plugin/profile.h"
+#include "host/store/embedded_store.h"
 #include "setup_failure.h"
 
 namespace kbinder::host {

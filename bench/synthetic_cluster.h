@@ -14,7 +14,7 @@
 
 #include <cstddef>
 
-#include "kbinder/host/manifest.h"
+#include "host/model/manifest.h"
 
 namespace kbinder::bench {
 

@@ -5,7 +5,7 @@
 #include <thread>
 #include <vector>
 
-#include "kbinder/host/objects.h"
+#include "host/model/objects.h"
 #include "openapi.h"
 #include "resources.h"
 

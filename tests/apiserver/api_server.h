@@ -21,7 +21,7 @@
 #include <set>
 #include <string>
 
-#include "kbinder/host/embedded_store.h"
+#include "host/store/embedded_store.h"
 #include "tls.h"
 
 namespace kbinder::testing {

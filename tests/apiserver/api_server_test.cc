@@ -4,8 +4,8 @@
 #include <gtest/gtest.h>
 
 #include "host/cluster_support.h"
-#include "kbinder/host/kube_client.h"
-#include "kbinder/host/leader_election.h"
+#include "host/kube/kube_client.h"
+#include "host/kube/leader_election.h"
 
 namespace kbinder::testing {
 namespace {

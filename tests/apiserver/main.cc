@@ -9,7 +9,7 @@
 #include <sstream>
 
 #include "api_server.h"
-#include "kbinder/host/volume_controller.h"
+#include "host/store/volume_controller.h"
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;

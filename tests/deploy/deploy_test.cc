@@ -7,10 +7,10 @@
 #include <sstream>
 #include <tuple>
 
+#include "host/model/manifest.h"
+#include "host/model/objects.h"
+#include "host/plugin/loaded_profile.h"
 #include "host/test_support.h"
-#include "kbinder/host/loaded_profile.h"
-#include "kbinder/host/manifest.h"
-#include "kbinder/host/objects.h"
 
 namespace kbinder::testing {
 namespace {

@@ -1,6 +1,6 @@
 // The store's mutex: one holder at a time however many threads spin and sleep for it, and a
 // condition variable waits on it as on any mutex.
-#include "kbinder/host/adaptive_mutex.h"
+#include "host/base/adaptive_mutex.h"
 
 #include <gtest/gtest.h>
 

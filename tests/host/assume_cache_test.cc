@@ -1,10 +1,10 @@
 // The assume cache: Kubernetes request accounting and the reasons a node refuses a pod.
-#include "kbinder/host/assume_cache.h"
+#include "host/cycle/assume_cache.h"
 
 #include <gtest/gtest.h>
 
-#include "kbinder/host/manifest.h"
-#include "kbinder/host/objects.h"
+#include "host/model/manifest.h"
+#include "host/model/objects.h"
 
 namespace kbinder::host {
 namespace {

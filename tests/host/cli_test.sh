@@ -15,7 +15,7 @@ expect "plugin inspect has help" 0 "Usage: .*plugin inspect" -- "$kbinder" plugi
 if [ "$allocator" = jemalloc ]; then
   expect "version" 0 "^0\.[0-9]+\.[0-9]+ \(plugin ABI 1\.3, allocator jemalloc [0-9]+\.[0-9]+\.[0-9]+\)$" -- \
     "$kbinder" --version
-  # kbinder's own jemalloc options are in effect (host/src/malloc_conf.cc); the statistics
+  # kbinder's own jemalloc options are in effect (host/base/malloc_conf.cc); the statistics
   # jemalloc prints at exit on request name them.
   expect "jemalloc returns freed pages after a second" 0 "opt\.dirty_decay_ms: 1000 " -- \
     env MALLOC_CONF=stats_print:true "$kbinder" --version

@@ -11,9 +11,9 @@
 #include <string>
 #include <vector>
 
-#include "kbinder/host/embedded_store.h"
-#include "kbinder/host/loaded_profile.h"
-#include "kbinder/host/manifest.h"
+#include "host/model/manifest.h"
+#include "host/plugin/loaded_profile.h"
+#include "host/store/embedded_store.h"
 #include "test_support.h"
 
 namespace kbinder::testing {

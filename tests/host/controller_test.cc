@@ -1,6 +1,6 @@
 // The controller: status rules, backoff limits, idempotent retries, and many workers binding
 // many pods without over-committing a node or binding a pod twice.
-#include "kbinder/host/controller.h"
+#include "host/cycle/controller.h"
 
 #include <gtest/gtest.h>
 
@@ -9,7 +9,7 @@
 #include <thread>
 
 #include "cluster_support.h"
-#include "kbinder/host/assume_cache.h"
+#include "host/cycle/assume_cache.h"
 
 namespace kbinder::testing {
 namespace {

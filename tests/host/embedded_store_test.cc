@@ -1,5 +1,5 @@
 // The embedded store behaves like the API server where the binder can tell.
-#include "kbinder/host/embedded_store.h"
+#include "host/store/embedded_store.h"
 
 #include <google/protobuf/util/message_differencer.h>
 #include <gtest/gtest.h>
@@ -11,8 +11,8 @@
 #include <vector>
 
 #include "cluster_support.h"
-#include "kbinder/host/field_selector.h"
-#include "kbinder/host/volume_controller.h"
+#include "host/model/field_selector.h"
+#include "host/store/volume_controller.h"
 
 namespace kbinder::testing {
 namespace {

@@ -1,6 +1,6 @@
 // Field indexes: every change moves an object to the value it now holds, and a list finds the
 // same objects through an index as by looking at every object.
-#include "kbinder/host/field_index.h"
+#include "host/cluster/field_index.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Field selectors: parsed against the kind's schema, evaluated on the schema's form.
-#include "kbinder/host/field_selector.h"
+#include "host/model/field_selector.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The binding cycle's order and rollback rules, proven with order-recording plugins.
-#include "kbinder/host/framework.h"
+#include "host/cycle/framework.h"
 
 #include <gtest/gtest.h>
 

@@ -1,6 +1,6 @@
 // The informer: the first list goes to the handler, then every change in order; a handler of
 // encoded changes takes them where the watch serves them so.
-#include "kbinder/host/informer.h"
+#include "host/cluster/informer.h"
 
 #include <gtest/gtest.h>
 

@@ -1,7 +1,7 @@
 // The Kubernetes API backend against the test API server: reads, paged lists, guarded patches
 // that keep what the schema does not model, the Binding, watches that survive reconnects, and
 // the whole controller binding the demo cluster over HTTPS.
-#include "kbinder/host/kube_backend.h"
+#include "host/kube/kube_backend.h"
 
 #include <gtest/gtest.h>
 
@@ -12,8 +12,8 @@
 
 #include "api_server.h"
 #include "cluster_support.h"
-#include "kbinder/host/controller.h"
-#include "kbinder/host/volume_controller.h"
+#include "host/cycle/controller.h"
+#include "host/store/volume_controller.h"
 
 namespace kbinder::testing {
 namespace {

@@ -1,5 +1,5 @@
 // HTTPS to the API server: TLS and authentication choices, retries, streams, rate limits.
-#include "kbinder/host/kube_client.h"
+#include "host/kube/kube_client.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // Reading kubeconfig files and the in-cluster environment.
-#include "kbinder/host/kube_config.h"
+#include "host/kube/kube_config.h"
 
 #include <gtest/gtest.h>
 

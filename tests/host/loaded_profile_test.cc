@@ -1,10 +1,10 @@
 // Loading a profile's plugins: search path, checks, names, arguments, and the resolved plan.
-#include "kbinder/host/loaded_profile.h"
+#include "host/plugin/loaded_profile.h"
 
 #include <gtest/gtest.h>
 
+#include "host/base/sha256.h"
 #include "host/test_support.h"
-#include "kbinder/host/sha256.h"
 
 namespace kbinder::host {
 namespace {

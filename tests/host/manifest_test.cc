@@ -1,5 +1,5 @@
 // Manifests in and out: YAML and JSON, lists, typing of scalars, and errors naming the place.
-#include "kbinder/host/manifest.h"
+#include "host/model/manifest.h"
 
 #include <google/protobuf/util/json_util.h>
 #include <google/protobuf/util/message_differencer.h>
@@ -14,7 +14,7 @@
 #include <utility>
 #include <vector>
 
-#include "kbinder/host/objects.h"
+#include "host/model/objects.h"
 
 namespace kbinder::host {
 namespace {

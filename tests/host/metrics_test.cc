@@ -1,5 +1,5 @@
 // Metrics in the Prometheus text format.
-#include "kbinder/host/metrics.h"
+#include "host/base/metrics.h"
 
 #include <gtest/gtest.h>
 

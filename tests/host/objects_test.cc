@@ -1,5 +1,5 @@
 // The schema's helpers: identity (uids), an encoded Object's payload.
-#include "kbinder/host/objects.h"
+#include "host/model/objects.h"
 
 #include <gtest/gtest.h>
 

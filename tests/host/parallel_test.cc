@@ -1,5 +1,5 @@
 // Work shared over the cores: every item once, in its chunk, and failures handed back.
-#include "kbinder/host/parallel.h"
+#include "host/base/parallel.h"
 
 #include <gtest/gtest.h>
 

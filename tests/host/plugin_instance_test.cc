@@ -1,6 +1,6 @@
 // Calling into plugins: results, per-cycle state, services, concurrency, and every misbehaviour
 // turned into an Error that names the plugin and the extension point.
-#include "kbinder/host/plugin_instance.h"
+#include "host/plugin/plugin_instance.h"
 
 #include <gtest/gtest.h>
 

@@ -1,5 +1,5 @@
 // The loader: every way a library can fail to be a usable plugin has its own message.
-#include "kbinder/host/plugin_library.h"
+#include "host/plugin/plugin_library.h"
 
 #include <gtest/gtest.h>
 

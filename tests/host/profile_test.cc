@@ -1,5 +1,5 @@
 // Profile parsing: defaults, every setting, arguments kept exact, and errors with positions.
-#include "kbinder/host/profile.h"
+#include "host/plugin/profile.h"
 
 #include <gtest/gtest.h>
 

@@ -1,14 +1,14 @@
 // `kbinder run` end to end with the built-in plugins: what a failed cycle leaves behind in the
 // cluster's final state, with and without the embedded PersistentVolume controller.
-#include "kbinder/host/run_command.h"
+#include "host/cli/run_command.h"
 
 #include <gtest/gtest.h>
 
 #include <fstream>
 #include <sstream>
 
-#include "kbinder/host/manifest.h"
-#include "kbinder/host/objects.h"
+#include "host/model/manifest.h"
+#include "host/model/objects.h"
 #include "test_support.h"
 
 namespace kbinder::testing {

@@ -1,4 +1,4 @@
-#include "kbinder/host/status.h"
+#include "host/base/status.h"
 
 #include <gtest/gtest.h>
 

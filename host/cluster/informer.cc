@@ -1,0 +1,93 @@
+#include "host/cluster/informer.h"
+
+#include "host/base/logging.h"
+
+namespace kbinder::host {
+
+void Informer::start() {
+  stopping_ = false;
+  thread_ = std::thread([this] { run(); });
+}
+
+void Informer::stop() {
+  stopping_ = true;
+  cv_.notify_all();
+  if (thread_.joinable()) thread_.join();
+  std::lock_guard lock(mutex_);
+  cv_.notify_all();
+}
+
+Status Informer::waitForSync() {
+  std::unique_lock lock(mutex_);
+  cv_.wait(lock, [&] { return synced_ || stopping_; });
+  if (synced_) return okStatus();
+  return last_error_.ok() ? Status(StatusCode::kUnavailable, "informer stopped") : last_error_;
+}
+
+void Informer::run() {
+  const std::string what(kindResource(kind_));
+  auto pause = std::chrono::milliseconds(100);
+  while (!stopping_) {
+    kbinder::v1::ListRequest request;
+    request.set_kind(std::string(kindName(kind_)));
+    request.set_namespace_(namespace_);
+    std::string resource_version;
+    {
+      auto listed = cluster_.list(request);
+      if (!listed.ok()) {
+        hostLogger().warn("listing {} failed: {}; retrying", what, listed.status().message());
+        {
+          std::lock_guard lock(mutex_);
+          last_error_ = listed.status();
+        }
+        std::unique_lock lock(mutex_);
+        cv_.wait_for(lock, pause, [&] { return stopping_.load(); });
+        pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+        continue;
+      }
+      pause = std::chrono::milliseconds(100);
+      resource_version = listed->resource_version();
+      // Each item is handed over and let go of at once: the list, as large as the cluster, is
+      // not kept while the watch runs.
+      for (auto& item : *listed->mutable_items()) {
+        handler_(WatchEvent{WatchEvent::Type::kAdded, std::move(item)});
+      }
+    }
+    {
+      std::lock_guard lock(mutex_);
+      synced_ = true;
+    }
+    cv_.notify_all();
+    auto watch = cluster_.watch(kind_, resource_version);
+    if (!watch.ok()) {
+      hostLogger().warn("watching {} failed: {}; listing again", what, watch.status().message());
+      continue;
+    }
+    if (encoded_handler_ && namespace_.empty() && (*watch)->encoded()) {
+      while (!stopping_) {
+        auto event = (*watch)->nextEncoded(std::chrono::milliseconds(100));
+        if (!event.ok()) {
+          hostLogger().info("watch of {} ended: {}; listing again", what, event.status().message());
+          break;
+        }
+        if (event->has_value() && (*event)->object != nullptr) {
+          encoded_handler_((*event)->type, *(*event)->object);
+        }
+      }
+      continue;
+    }
+    while (!stopping_) {
+      auto event = (*watch)->next(std::chrono::milliseconds(100));
+      if (!event.ok()) {
+        hostLogger().info("watch of {} ended: {}; listing again", what, event.status().message());
+        break;
+      }
+      if (!event->has_value()) continue;
+      const auto& e = **event;
+      if (!namespace_.empty() && metadataOf(e.object).namespace_() != namespace_) continue;
+      handler_(e);
+    }
+  }
+}
+
+}  // namespace kbinder::host

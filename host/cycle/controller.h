@@ -1,0 +1,156 @@
+// The controller: watches BindRequests and runs each one that is not yet Succeeded or Failed
+// through the binding cycle on the profile's worker threads, with per-request exponential
+// backoff, and writes the outcome to the request's status and as Events.
+//
+// Status rules: `phase` stays Pending, with `reason` and a growing `failedAttempts`, while
+// attempts remain; it becomes Failed when failedAttempts reaches the request's backoffLimit
+// (the profile's default when it has none), or at once for failures that retrying cannot fix;
+// Succeeded on success. Events: Normal "Bound" on success, Warning "BindAttemptFailed" on every
+// failed attempt, Warning "BindFailed" when the request fails for good.
+//
+// A request is processed by one worker at a time; changes to a request waiting for its next
+// attempt do not cut its backoff short. Thread-safety: start/stop/wait from one owner thread.
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <functional>
+#include <map>
+#include <memory>
+#include <mutex>
+#include <random>
+#include <set>
+#include <string>
+#include <thread>
+#include <unordered_map>
+#include <vector>
+
+#include "host/cluster/cluster.h"
+#include "host/cluster/informer.h"
+#include "host/cycle/assume_cache.h"
+#include "host/cycle/framework.h"
+#include "host/plugin/loaded_profile.h"
+
+namespace kbinder::host {
+
+class Metrics;
+
+struct ControllerOptions {
+  std::string namespace_;                  // BindRequests of one namespace; empty: all
+  std::string reporting_instance = "kbinder";  // Events' reportingInstance
+  Metrics* metrics = nullptr;              // where to record; may be null
+  // Called from the worker after every cycle that reached a verdict (benchmarks); may be empty.
+  std::function<void(const CycleResult&)> on_cycle;
+};
+
+// What the controller did with one request during its lifetime (for `kbinder run`).
+struct RequestRecord {
+  std::string namespace_, name, pod, node;
+  std::string phase;    // as last written or seen
+  std::string reason;
+  int attempts = 0;     // cycles run by this controller
+};
+
+class Controller {
+ public:
+  Controller(const LoadedProfile& profile, ClusterBackend& cluster, ControllerOptions options);
+  // Shares ownership of the profile (so replaceProfile can retire it).
+  Controller(std::shared_ptr<const LoadedProfile> profile, ClusterBackend& cluster,
+             ControllerOptions options);
+  ~Controller();
+  Controller(const Controller&) = delete;
+  Controller& operator=(const Controller&) = delete;
+
+  // Starts the informers, waits until they listed the cluster, then starts the workers.
+  Status start();
+  // Cancels waiting cycles, lets running ones end, joins every thread. Idempotent.
+  void stop() { drain(std::chrono::milliseconds(0)); }
+  // Stops taking requests, gives the cycles in flight up to `grace` to finish, then cancels
+  // the rest (they roll back), and joins every thread.
+  void drain(std::chrono::milliseconds grace);
+
+  // Cycles that start from now on run with `profile`; cycles in flight finish on the old one.
+  void replaceProfile(std::shared_ptr<const LoadedProfile> profile);
+  size_t queueDepth() const;
+  int cyclesInFlight() const;
+
+  // Blocks until every BindRequest seen is Succeeded or Failed. `progress` (may be empty) is
+  // called about every `interval` with (settled, total).
+  void waitUntilSettled(const std::function<void(size_t, size_t)>& progress,
+                        std::chrono::milliseconds interval = std::chrono::milliseconds(200));
+
+  // Every request seen, by namespace, then name.
+  std::vector<RequestRecord> records() const;
+  AssumeCache& cache() { return cache_; }
+  Framework& framework() { return *current()->framework; }
+
+  // Delay before attempt `failed_attempts + 1` (base * 2^(failed-1), capped, with jitter).
+  static std::chrono::milliseconds backoffDelay(const CycleSettings& settings, int failed_attempts,
+                                                double random_unit);
+
+ private:
+  using Clock = std::chrono::steady_clock;
+  // A profile and the framework that runs it; cycles hold it while they run.
+  struct Generation {
+    std::shared_ptr<const LoadedProfile> profile;
+    std::unique_ptr<Framework> framework;
+  };
+  std::shared_ptr<Generation> current() const;
+  struct Item {
+    bool queued = false;
+    bool processing = false;
+    bool dirty = false;       // changed while processing: look again afterwards
+    Clock::time_point not_before{};
+    Clock::time_point retry_at{};  // backoff: no attempt before this
+    bool terminal = false;
+    // The request as the informer last delivered it: what the next attempt starts from,
+    // without reading it from the cluster again. A stale copy (a write the informer has yet
+    // to deliver) costs no more than a conflict on the status write, which reads afresh.
+    std::shared_ptr<const kbinder::v1::BindRequest> latest;
+  };
+
+  void onRequestEvent(const WatchEvent& event);
+  void enqueueLocked(const std::string& key, Clock::time_point not_before);
+  // Keep settled_keys_/settled_count_ current; wake waitUntilSettled when all are settled.
+  void noteSettledLocked(const std::string& key, bool terminal);
+  void forgetSettledLocked(const std::string& key);
+  void worker();
+  void process(const std::string& key);
+  // Writes the status `next` makes of the request's current one: onto `read` (the version
+  // the cycle started from), after a conflict onto a fresh read (so counts such as
+  // failedAttempts build on what is stored). Returns the phase written, or the terminal phase
+  // someone else wrote, or "" when nothing could be written.
+  using NextStatus =
+      std::function<kbinder::v1::BindRequestStatus(const kbinder::v1::BindRequestStatus& current)>;
+  std::string writeStatus(const std::string& key, const kbinder::v1::BindRequest& read,
+                          const NextStatus& next);
+  void recordEvent(const kbinder::v1::BindRequest& request, const std::string& pod_uid,
+                   bool warning, const std::string& reason, const std::string& note);
+
+  ClusterBackend& cluster_;
+  ControllerOptions options_;
+  AssumeCache cache_;
+  std::shared_ptr<Generation> generation_;  // guarded by mutex_
+  std::unique_ptr<Informer> requests_, pods_, nodes_;
+
+  std::atomic<bool> stopping_{false};   // workers take no more requests
+  std::atomic<bool> cancelled_{false};  // cycles in flight stop waiting and roll back
+  int in_flight_ = 0;                   // guarded by mutex_
+  std::vector<std::thread> workers_;
+  mutable std::mutex mutex_;
+  std::condition_variable work_;
+  std::condition_variable settled_;
+  // Keyed "namespace/name"; hashed: the ordered maps' string compares on keys with long common
+  // prefixes were a visible part of every cycle at 50,000 requests.
+  std::unordered_map<std::string, Item> items_;
+  std::set<std::pair<Clock::time_point, std::string>> ready_;  // queued items by not_before
+  // Every request seen: key -> whether its phase (as last seen) is final; how many are.
+  std::unordered_map<std::string, bool> settled_keys_;
+  size_t settled_count_ = 0;
+  std::unordered_map<std::string, RequestRecord> records_;
+  std::unordered_map<std::string, std::string> pod_uids_;  // request uid -> pod uid first seen
+  std::mt19937_64 random_{std::random_device{}()};
+};
+
+}  // namespace kbinder::host

@@ -1,0 +1,104 @@
+// The binding cycle: one attempt at carrying out one BindRequest, through the profile's plugins.
+//
+//   Load > Validate > Mutate > assume > Reserve > Permit > WaitOnPermit > PreBind > Bind
+//   > PostBind
+//
+// On any failure after assume, Unreserve runs for every plugin that has it, in reverse profile
+// order, exactly once, whether or not its Reserve ran; then the cache forgets the pod.
+// Per-cycle plugin state is released on every path. See DESIGN.md "The binding cycle".
+//
+// A Framework holds no global state: everything a cycle touches comes from its constructor.
+// Thread-safety: run() may be called from many threads at once (one cycle each).
+#pragma once
+
+#include <atomic>
+#include <chrono>
+#include <condition_variable>
+#include <cstdint>
+#include <map>
+#include <mutex>
+#include <set>
+#include <string>
+#include <unordered_map>
+#include <vector>
+
+#include "host/cluster/cluster.h"
+#include "host/cluster/object_services.h"
+#include "host/cycle/assume_cache.h"
+#include "host/plugin/loaded_profile.h"
+
+namespace kbinder::host {
+
+class Metrics;
+
+// Pods waiting at Permit, and the plugins each still waits for.
+// Thread-safety: all methods are safe from any thread.
+class WaitingPodRegistry final : public WaitingPods {
+ public:
+  Status allow(std::string_view pod_uid, std::string_view plugin_name) override;
+
+  // Registers the pod with the plugins it waits for and their deadlines, blocks until every
+  // one allowed it, one deadline passed, or `cancelled` became true, then unregisters it.
+  // Returns the plugin whose deadline passed, or empty when all allowed; sets `*was_cancelled`.
+  std::string wait(const std::string& pod_uid,
+                   const std::map<std::string, std::chrono::steady_clock::time_point>& plugins,
+                   const std::atomic<bool>* cancelled, bool* was_cancelled);
+
+ private:
+  struct Waiting {
+    std::set<std::string> pending;
+  };
+  std::mutex mutex_;
+  std::condition_variable changed_;
+  std::map<std::string, Waiting, std::less<>> waiting_;
+};
+
+enum class CycleOutcome {
+  kSucceeded,
+  kRetry,      // failed; another attempt may succeed
+  kFailed,     // failed for good: invalid pod, unresolvable, pod gone or bound elsewhere
+};
+
+std::string_view cycleOutcomeName(CycleOutcome outcome);
+
+struct CycleResult {
+  CycleOutcome outcome = CycleOutcome::kSucceeded;
+  std::string reason;            // for failures: what failed and why; for successes: a note
+  std::string pod_uid;           // the pod's uid as the cycle read it (empty if not read)
+  bool already_bound = false;    // succeeded because the pod was bound to the node before
+  std::chrono::nanoseconds duration{0};     // the whole cycle, as Framework::run measured it
+  std::chrono::nanoseconds plugin_time{0};  // of which inside plugin hooks (with the host
+                                            // services they called)
+};
+
+struct CycleInput {
+  kbinder::v1::BindRequest request;
+  uint32_t attempt = 1;                        // 1 for the request's first attempt
+  std::string expected_pod_uid;                // empty: not known
+  const std::atomic<bool>* cancelled = nullptr;  // stop waiting (shutdown)
+};
+
+class Framework {
+ public:
+  Framework(const LoadedProfile& profile, ClusterBackend& cluster, AssumeCache& cache,
+            Metrics* metrics = nullptr)
+      : profile_(profile), cluster_(cluster), cache_(cache), metrics_(metrics) {
+    for (size_t i = 0; i < profile.plugins().size(); ++i) slot_[profile.plugins()[i].get()] = i;
+  }
+
+  CycleResult run(const CycleInput& input);
+  WaitingPodRegistry& waitingPods() { return waiting_; }
+
+ private:
+  class Cycle;
+
+  const LoadedProfile& profile_;
+  ClusterBackend& cluster_;
+  AssumeCache& cache_;
+  Metrics* metrics_;  // may be null
+  std::unordered_map<const PluginInstance*, size_t> slot_;  // a plugin's cycle-state slot
+  WaitingPodRegistry waiting_;
+  std::atomic<uint64_t> next_cycle_id_{1};
+};
+
+}  // namespace kbinder::host
