@@ -75,6 +75,9 @@ StatusOr<LabelSelector> LabelSelector::parse(std::string_view text) {
       }
       r.key = std::string(trim(head.substr(0, space)));
       std::string_view list = term.substr(open + 1, term.size() - open - 2);
+      if (trim(list).empty()) {
+        return bad("has an empty set of values; 'in' and 'notin' need one or more");
+      }
       for (std::string_view v : terms(list)) {
         if (!v.empty() && !validToken(v)) return bad("has invalid value '" + std::string(v) + "'");
         r.values.emplace_back(v);
