@@ -82,8 +82,6 @@ class Controller {
 
   // Every request seen, by namespace, then name.
   std::vector<RequestRecord> records() const;
-  AssumeCache& cache() { return cache_; }
-  Framework& framework() { return *current()->framework; }
 
   // Delay before attempt `failed_attempts + 1` (base * 2^(failed-1), capped, with jitter).
   static std::chrono::milliseconds backoffDelay(const CycleSettings& settings, int failed_attempts,

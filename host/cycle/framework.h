@@ -87,7 +87,6 @@ class Framework {
   }
 
   CycleResult run(const CycleInput& input);
-  WaitingPodRegistry& waitingPods() { return waiting_; }
 
  private:
   class Cycle;

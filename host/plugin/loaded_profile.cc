@@ -11,7 +11,7 @@ namespace fs = std::filesystem;
 StatusOr<std::unique_ptr<LoadedProfile>> LoadedProfile::load(Profile profile,
                                                              const ProfileLoadOptions& options) {
   std::unique_ptr<LoadedProfile> loaded(new LoadedProfile());
-  auto& dirs = loaded->search_dirs_;
+  std::vector<fs::path> dirs;
   dirs.push_back(profile.path.parent_path());
   dirs.insert(dirs.end(), profile.plugin_dirs.begin(), profile.plugin_dirs.end());
   dirs.insert(dirs.end(), options.extra_plugin_dirs.begin(), options.extra_plugin_dirs.end());

@@ -35,8 +35,6 @@ class LoadedProfile {
   const std::vector<PluginInstance*>& pluginsFor(ExtensionPoint point) const {
     return plan_[static_cast<size_t>(point)];
   }
-  // The directories plugin libraries were searched in, in order.
-  const std::vector<std::filesystem::path>& searchDirectories() const { return search_dirs_; }
 
   // A human-readable description of the resolved plan (what `kbinder profile check` prints).
   std::string describe() const;
@@ -45,7 +43,6 @@ class LoadedProfile {
   LoadedProfile() = default;
 
   Profile profile_;
-  std::vector<std::filesystem::path> search_dirs_;
   std::vector<std::unique_ptr<PluginInstance>> plugins_;
   std::array<std::vector<PluginInstance*>, kAllExtensionPoints.size()> plan_;
 };
