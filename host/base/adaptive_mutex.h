@@ -6,16 +6,12 @@
 
 namespace kbinder::host {
 
-// A mutex that spins before it sleeps. For locks held a microsecond or two by many threads on
-// few cores, as the embedded store's is: sleeping and waking on every collision would cost
-// more than the work it guards (two workers bind about a third faster on the store with glibc's
-// adaptive kind than with a plain mutex; bench/HISTORY.md). glibc's own spin gives up after
-// about a hundred pauses, a few microseconds, about as long as one write holds the store's
-// lock, so a thread that came behind a write in progress, or behind two, mostly slept: lock()
-// tries for longer first (kSpins tries, a few pauses apart: some tens of microseconds), then
-// leaves it to glibc's adaptive lock. With 16 workers on 2 cores that raised the 50,000-pod
-// bench from 17,445-17,701 to 19,648-19,818 binds/s, at less CPU per bind (bench/HISTORY.md).
-// On one core the holder cannot run while another thread spins: there it does not spin.
+// A mutex that spins before it sleeps, for locks held a microsecond or two by many threads on
+// few cores (the embedded store's), where sleeping and waking on every collision costs more
+// than the work it guards. lock() tries kSpins times, a few pauses apart (some tens of
+// microseconds: longer than glibc's own spin, which gives up before a write in progress is
+// done), then leaves it to glibc's adaptive lock. On one core the holder cannot run while
+// another thread spins: there it does not spin. What it pays, measured: bench/HISTORY.md.
 // Meets Lockable, so std::lock_guard, std::unique_lock and std::condition_variable_any take it.
 class AdaptiveMutex {
  public:

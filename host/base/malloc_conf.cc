@@ -4,9 +4,7 @@
 //
 // dirty_decay_ms: freed pages go back to the system after about a second instead of ten. A
 // binder frees as fast as it allocates (every write supersedes a version of an object), so
-// with the default the pages freed during a ten-second burst all stayed resident: the
-// 50,000-pod bench peaked at 1,021 MiB with it and at 950 MiB with one second, at the same
-// speed (bench/HISTORY.md).
+// with the default the pages freed during a burst stay resident (measured: bench/HISTORY.md).
 extern "C" {
 __attribute__((visibility("default"))) const char* malloc_conf = "dirty_decay_ms:1000";
 }

@@ -35,8 +35,8 @@ struct IndexedField {
   const std::string& (*read)(const kbinder::v1::Object& object);
 };
 // A pod's node is not indexed: every binding changes it, so the index would be updated under
-// the cache's lock once per cycle (host alone on two cores: 122,000 -> 80,000 cycles/s), for
-// lists by node that no built-in plugin makes. Such a list looks at every pod.
+// the cache's lock once per cycle (its cost: bench/HISTORY.md), for lists by node that no
+// built-in plugin makes. Such a list looks at every pod.
 inline constexpr IndexedField kIndexedFields[] = {
     {Kind::kPersistentVolume, "spec.storageClassName",
      [](const kbinder::v1::Object& o) -> const std::string& {

@@ -167,11 +167,10 @@ class EmbeddedStore final : public ClusterBackend {
   using Key = std::tuple<std::string, std::string, std::string>;  // kind, namespace, name
 
   // A modeled object's subset message as the store keeps it: encoded (the wire form the ABI
-  // carries: a quarter to a sixth of the message's size in memory) and decoded for each read,
-  // which costs more than the copy a read made of a kept message (bench/HISTORY.md: about 2 µs
-  // a cycle, for 250 MiB less at 50,000 pods). The kinds with indexed fields (volumes and
-  // claims: few, and listed by field every cycle) keep the message itself, so that a list
-  // decodes none of the objects it passes over.
+  // carries, a fraction of the message's size in memory) and decoded for each read, which
+  // trades a little time for much memory (measured: bench/HISTORY.md). The kinds with indexed
+  // fields (volumes and claims: few, and listed by field every cycle) keep the message itself,
+  // so that a list decodes none of the objects it passes over.
   class Typed {
    public:
     Typed() = default;
