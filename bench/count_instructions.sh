@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Counts the instructions one binding cycle executes on the embedded store with 0, 1, 3 and 10
 # no-op plugins loaded through the ABI (cycle_benchmark's BM_CycleOnEmbeddedStore), under
 # valgrind's callgrind. Unlike the time a cycle takes, the count does not depend on the machine's
@@ -24,7 +25,7 @@ while [ $# -gt 0 ]; do
       shift 2
       ;;
     -h|--help)
-      awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
+      awk 'NR == 1 || /SPDX-License-Identifier/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"
       exit 0
       ;;
     0|1|3|10)

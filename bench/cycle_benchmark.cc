@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the plugin host costs: hooks called through the ABI (PluginInstance::invoke) against the
 // same no-op hooks called directly, whole binding cycles on the embedded store with 0, 1, 3
 // and 10 no-op plugins, and encoding and decoding a typical pod.

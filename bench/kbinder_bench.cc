@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kbinder-bench: the load generator. Builds a synthetic cluster (see synthetic_cluster.h), runs
 // every BindRequest through the full binding cycle with the controller, and reports binds per
 // second, cycle latency, the host's share of cycle time and peak resident memory.

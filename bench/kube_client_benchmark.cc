@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What one request to the API server costs kbinder's side: KubeClient over HTTPS (keep-alive,
 // a bearer token, the CA pinned) against the test API server in the same process. The time
 // reported is the calling thread's CPU, which is the client's: the server answers on threads

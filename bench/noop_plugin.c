@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* A plugin whose every hook does nothing and succeeds (bind skips): what the ABI costs when the
  * plugin itself costs nothing. Built once per name (PLUGIN_NAME) so a profile can hold several. */
 #include <kbinder/abi.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What each built-in plugin's hooks cost on typical objects: whole cycles on the embedded store
 // with that plugin alone, through the ABI as kbinder runs it, and the time of each hook (from
 // the metrics the framework records) as counters, in microseconds per call.

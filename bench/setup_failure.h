@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // For the Google Benchmark programs: a setup that cannot be done (a plugin not built, a
 // profile that does not load, a server that does not start) ends the program with the reason,
 // before any figure is printed.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A synthetic cluster for the load generator: N nodes and M pods, each pod with a BindRequest
 // placing it as a scheduler would, so that every request can succeed.
 //

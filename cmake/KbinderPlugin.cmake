@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # kbinder_add_plugin(<target> SOURCES <files...> [OUTPUT_DIR <dir>] [NO_INSTALL] [RAW])
 #
 # Builds a plugin shared object exactly as a vendor would: against abi/ only, with the lite

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Runs the README's two quick-start commands, as the README writes them, the way a new user on a
 # fresh Debian 12 machine would: inside a bare root made with `debootstrap --variant=minbase
 # bookworm`, entered with chroot (/proc, /sys, /dev and /dev/pts mounted), each command in its
@@ -34,7 +35,7 @@ while [ $# -gt 0 ]; do
     --mirror) [ $# -ge 2 ] || usage; mirror=$2; shift 2 ;;
     --logs) [ $# -ge 2 ] || usage; logs=$2; shift 2 ;;
     --keep) keep=1; shift ;;
-    -h | --help) awk 'NR == 1 { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;;
+    -h | --help) awk 'NR == 1 || /SPDX-License-Identifier/ { next } /^#/ { sub(/^# ?/, ""); print; next } { exit }' "$0"; exit 0 ;;
     *) echo "fresh-machine-check: unknown argument '$1'" >&2; usage ;;
   esac
 done

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Installs the Debian 12 packages kbinder builds and tests with, skipping what is present.
 # Run as root (or with sudo). Only the Debian package registry is used.
 #   --list       prints the packages it would install, one per line, and installs nothing

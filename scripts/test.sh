@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Builds kbinder twice and runs the whole test suite in each: a normal build (build/) and an
 # AddressSanitizer + UndefinedBehaviorSanitizer build (build-asan/). Warnings are errors.
 # Ends with CTest's summary of the sanitizer run.

@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Helpers for the command tests (source it): run a command, check its output and exit code,
 # count what passed and failed in $passed and $failures.
 

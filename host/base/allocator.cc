@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "host/base/allocator.h"
 
 #include <dlfcn.h>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Logging setup (spdlog) and the mapping between ABI log levels and spdlog's.
 //
 // Thread-safety: the loggers are thread-safe; configureLogging is called once at startup.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // jemalloc's options for every kbinder program linked with it (CMake's kbinder_allocator
 // compiles this file into each one): jemalloc reads this global at start, and the
 // MALLOC_CONF environment variable still overrides it.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The binder's metrics, rendered in the Prometheus text format (/metrics of `kbinder serve`).
 //
 // One Metrics object per process, handed to the controller and framework that record into it

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Sharing independent work over the machine's cores: loading and writing snapshots, where
 // each object is parsed, converted or written on its own.
 #pragma once

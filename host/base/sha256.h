@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // SHA-256 as lowercase hex: of files, for pinning plugin libraries in profiles, and of text.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Status and StatusOr<T>: the host's result types for paths that can fail for reasons outside the
 // program (profiles, plugin libraries, the cluster). Invariants are asserts, not statuses.
 //

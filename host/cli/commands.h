@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The `kbinder` command line: parses arguments and runs the chosen command.
 //
 // Exit codes: 0 success; 1 the command failed (bad profile, plugin, input); 2 bad usage.

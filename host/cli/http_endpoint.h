@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A small plain-HTTP server for /healthz, /readyz and /metrics: GET only, one short answer per
 // connection.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kbinder: the command line.
 #include <iostream>
 

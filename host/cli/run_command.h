@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `kbinder run`: rehearses a cluster snapshot offline. Loads the snapshot into the embedded
 // store, runs every BindRequest that is not yet Succeeded or Failed through the profile until
 // each one is, prints what happened, and writes the final state of every object.

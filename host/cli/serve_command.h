@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `kbinder serve`: binds for a real cluster through the Kubernetes API until stopped.
 //
 // Serves /healthz, /readyz and /metrics. SIGTERM (or SIGINT) stops taking requests, gives the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The cluster backend: the one interface through which the binder (controller, cycle, assume
 // cache) and the plugins' object services reach a cluster. Two implementations: the embedded
 // store (offline rehearsal) and the Kubernetes API.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Indexes of a kind's objects by the value of a field, so that a list whose field selector asks
 // for a value of an indexed field ("spec.nodeName=node-7", "spec.storageClassName=local")
 // looks only at the objects holding that value instead of every object of the kind. Each cache

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An informer: lists one kind through a cluster backend, then watches it, and hands every
 // change to a handler in order, on its own thread. Re-lists when a watch ends (as after a
 // "too old resource version"), replaying the current state as additions.

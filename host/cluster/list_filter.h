@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a list request selects, parsed once, and the test every backend's list applies.
 //
 // Thread-safety: a ListFilter is a value; resolveNode() must finish before it is shared.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What the host's object services (get/list/patch, allow a waiting pod) reach: interfaces a
 // cluster backend and the cycle implement. Calls arrive from plugin hooks on worker threads.
 //

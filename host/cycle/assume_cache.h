@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The assume cache: what every node has room for, counting the pods bound to it and the pods
 // the binder assumed onto it but has not bound yet.
 //

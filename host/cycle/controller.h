@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The controller: watches BindRequests and runs each one that is not yet Succeeded or Failed
 // through the binding cycle on the profile's worker threads, with per-request exponential
 // backoff, and writes the outcome to the request's status and as Events.

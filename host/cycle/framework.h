@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The binding cycle: one attempt at carrying out one BindRequest, through the profile's plugins.
 //
 //   Load > Validate > Mutate > assume > Reserve > Permit > WaitOnPermit > PreBind > Bind

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Kubernetes API backend: ClusterBackend over HTTPS to the API server.
 //
 // - Reads of the kinds the cycle reads often (pods, nodes, claims, volumes, classes, resource

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HTTPS to the Kubernetes API server (libcurl): authentication from a KubeConfig, client-side
 // rate limits, a bounded number of requests in flight, timeouts, and retries where the API
 // server asks for them.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Where the Kubernetes API server is and how to authenticate: from a kubeconfig file (its
 // current or a named context) or from the in-cluster environment of a pod.
 //

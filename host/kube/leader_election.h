@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Leader election through a coordination.k8s.io/v1 Lease, with the usual algorithm: the holder
 // renews every retry period; a candidate takes the lease over once it has seen no renewal for
 // the lease duration (by its own clock, not the holder's); a leader that cannot renew within the

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Field selectors in their string form ("spec.storageClassName=fast,status.phase!=Bound"), as a
 // list request carries them: requirements joined by commas, each a dotted path of the schema's
 // JSON field names, `=` (or `==`) or `!=`, and a value. Every requirement must hold.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kubernetes label selectors in their string form ("app=web,tier!=db,env in (a,b),!legacy"),
 // as a list request carries them.
 //

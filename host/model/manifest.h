@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kubernetes manifests: the YAML or JSON text `kubectl get -o yaml|json` prints, read into JSON
 // values and written back in the same form. This is the host's one JSON/YAML conversion path.
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Kubernetes kinds the schema models, and the conversion between an object as the cluster
 // holds it (raw JSON, every field) and the schema's subset message (kbinder.v1.*).
 //

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The host's side of one host->plugin call (`kbinder_call` in abi.h): what the call's services
 // act on, and what the plugin handed back (result bytes, message, service responses).
 //

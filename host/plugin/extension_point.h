@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The binding cycle's extension points, in cycle order, and their names.
 #pragma once
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The host service table: C functions that act on the current kbinder_call.
 #include <spdlog/spdlog.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "host/plugin/loaded_profile.h"
 
 #include <algorithm>

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // A profile with every enabled plugin loaded and created: the plugins the binding cycle runs, and
 // for each extension point which of them run, in which order.
 //

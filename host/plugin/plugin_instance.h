@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One configured instance of a plugin, and the only place the host calls into plugin code.
 //
 // Every call is guarded: an exception, a negative ABI status, a status the extension point does

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // One plugin shared object, loaded and checked: the library handle and its descriptor.
 //
 // Loading follows abi.h: dlopen with RTLD_NOW | RTLD_LOCAL (through Boost.DLL), the entry symbol

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Profiles: which plugins run, in which order, with which arguments, and the cycle's settings.
 // A profile is a TOML file (see config/profiles/ and the README for the format).
 //

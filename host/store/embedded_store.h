@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The embedded store: a cluster held in memory with the API server's semantics, loaded from
 // manifests and written back as manifests. The default backend (`kbinder run`), and the place
 // tests rehearse whole clusters.

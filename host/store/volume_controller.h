@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The PersistentVolume controller the embedded store plays, so volume binding can be rehearsed
 // offline: it completes binds the binder started and provisions volumes, as kube-controller-
 // manager and an external provisioner would, through the cluster backend interface only.

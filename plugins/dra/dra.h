@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // dra: writes the dynamic resource claim allocations a BindRequest carries onto the pod's
 // ResourceClaims and reserves them for the pod; on rollback, takes back what it wrote.
 //

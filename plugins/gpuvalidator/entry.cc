@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The gpuvalidator plugin's ABI boundary: the only file that sees abi.h.
 #include <kbinder/abi.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // gpuvalidator: checks the shape of a pod's GPU request (whole GPUs or fractions) and that the
 // BindRequest's GPU fields agree with it, labels the pod for GPU-sharing components, then checks
 // that the node can hold what was granted.

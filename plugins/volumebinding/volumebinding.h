@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // volumebinding: binds a pod's unbound PersistentVolumeClaims to volumes, or asks for
 // provisioning on the selected node, and waits for the binds to complete.
 //

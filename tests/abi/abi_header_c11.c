@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 /* abi.h compiles as strict C11 and its layout rules hold. */
 #include <kbinder/abi.h>
 

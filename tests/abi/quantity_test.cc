@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The shared Kubernetes quantity parser.
 #include "kbinder/sdk/quantity.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The optional C++ SDK: entry helper, exception guard, argument reading.
 #include <gtest/gtest.h>
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The test API server: the Kubernetes API server behaviour kbinder relies on, over HTTPS, for
 // the resources the binder uses, backed by the embedded store (which already has the API
 // server's semantics for resourceVersions, conflicts, Binding and watches).

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The test API server's behaviour, as a client sees it over HTTPS.
 #include "api_server.h"
 

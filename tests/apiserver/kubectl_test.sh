@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The test API server's fidelity, checked with a real client: kubectl lists (with paging),
 # watches, reads a missing object, reads the OpenAPI document and validates against it, binds a
 # pod as the Kubernetes documentation shows, and meets 401 and 403 answers as it would from a

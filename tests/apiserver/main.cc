@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // kbinder-test-apiserver: the test API server as a process, for end-to-end tests and for
 // trying kubectl against it. Writes `kubeconfig` (and `url`) into --dir, prints "ready <url>",
 // serves until SIGTERM or SIGINT.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The OpenAPI documents of the test API server, for the resources in resources.h: what kubectl
 // reads before it writes an object (to validate it on the client, or to learn that the server
 // validates). Each kind is described by its top-level fields; what lies below them is left open,

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The test API server's OpenAPI documents: what kubectl reads before it writes an object.
 #include "openapi.h"
 

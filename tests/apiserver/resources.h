@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The resources the test API server serves, one row each: what discovery lists, what paths
 // resolve to, and what the OpenAPI documents describe.
 #pragma once

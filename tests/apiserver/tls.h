@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Test-time TLS material and an HTTPS/1.1 server for the test API server: a CA made on the
 // spot, a server certificate for 127.0.0.1 and localhost signed by it, client certificates, and
 // a small threaded HTTPS server with keep-alive and chunked (streaming) responses.

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The host's layers, as README.md ("How the code is laid out") states them, checked on every
 # #include in host/, plugins/ and abi/, and on the layers each host/<layer>/CMakeLists.txt links:
 #   base <- model <- cluster <- plugin <- cycle <- cli: a layer uses only those to its left;

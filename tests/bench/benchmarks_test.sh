@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Each Google Benchmark program runs every benchmark it has to the end: it exits 0 (a setup
 # that fails, such as a plugin not built, exits 1 with the reason) and no benchmark stopped
 # with an error (a failed request, say, reported as "ERROR OCCURRED"). Each runs once,

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # bench/count_instructions.sh counts the instructions of a binding cycle under callgrind with
 # 0 and 3 no-op plugins: a row per count with a whole number, more instructions with the
 # plugins than without, the ratio line; and bad usage refused. The ratio's target is not

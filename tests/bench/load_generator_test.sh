@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # kbinder-bench works end to end on a small synthetic cluster: every request bound on the
 # embedded store (YAML and JSON snapshots, the default and the empty profile) and against the
 # test API server over HTTPS (several worker counts, a QPS limit), and bad options refused.

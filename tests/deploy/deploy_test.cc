@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What deploy/ gives an operator: manifests that parse, a profile that loads, RBAC that grants
 // exactly what kbinder uses, and a Deployment whose arguments kbinder accepts.
 #include <gtest/gtest.h>

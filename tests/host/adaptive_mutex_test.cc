@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The store's mutex: one holder at a time however many threads spin and sleep for it, and a
 // condition variable waits on it as on any mutex.
 #include "host/base/adaptive_mutex.h"

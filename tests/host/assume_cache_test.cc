@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The assume cache: Kubernetes request accounting and the reasons a node refuses a pod.
 #include "host/cycle/assume_cache.h"
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # The kbinder command line as an operator runs it: output, messages and exit codes.
 # Usage: cli_test.sh KBINDER SOURCE_DIR TEST_PLUGIN_DIR ALLOCATOR (jemalloc or glibc: what the
 # build linked kbinder with)

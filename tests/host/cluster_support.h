@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers for tests that run the binding cycle: small clusters written as YAML, profiles of the
 // recording test plugins, and the recorded call log.
 #pragma once

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The controller: status rules, backoff limits, idempotent retries, and many workers binding
 // many pods without over-committing a node or binding a pod twice.
 #include "host/cycle/controller.h"

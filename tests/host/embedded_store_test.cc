@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The embedded store behaves like the API server where the binder can tell.
 #include "host/store/embedded_store.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Field indexes: every change moves an object to the value it now holds, and a list finds the
 // same objects through an index as by looking at every object.
 #include "host/cluster/field_index.h"

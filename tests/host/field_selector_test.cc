@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Field selectors: parsed against the kind's schema, evaluated on the schema's form.
 #include "host/model/field_selector.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The binding cycle's order and rollback rules, proven with order-recording plugins.
 #include "host/cycle/framework.h"
 

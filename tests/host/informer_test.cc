@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The informer: the first list goes to the handler, then every change in order; a handler of
 // encoded changes takes them where the watch serves them so.
 #include "host/cluster/informer.h"

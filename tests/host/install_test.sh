@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `cmake --install` lays out bin/kbinder and lib/kbinder/plugins/, and the installed kbinder
 # finds its built-in plugins relative to itself.
 # Usage: install_test.sh BUILD_DIR

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The Kubernetes API backend against the test API server: reads, paged lists, guarded patches
 // that keep what the schema does not model, the Binding, watches that survive reconnects, and
 // the whole controller binding the demo cluster over HTTPS.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // HTTPS to the API server: TLS and authentication choices, retries, streams, rate limits.
 #include "host/kube/kube_client.h"
 

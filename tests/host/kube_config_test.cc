@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Reading kubeconfig files and the in-cluster environment.
 #include "host/kube/kube_config.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Loading a profile's plugins: search path, checks, names, arguments, and the resolved plan.
 #include "host/plugin/loaded_profile.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Manifests in and out: YAML and JSON, lists, typing of scalars, and errors naming the place.
 #include "host/model/manifest.h"
 

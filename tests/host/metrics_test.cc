@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Metrics in the Prometheus text format.
 #include "host/base/metrics.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The schema's helpers: identity (uids), an encoded Object's payload.
 #include "host/model/objects.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Work shared over the cores: every item once, in its chunk, and failures handed back.
 #include "host/base/parallel.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Calling into plugins: results, per-cycle state, services, concurrency, and every misbehaviour
 // turned into an Error that names the plugin and the extension point.
 #include "host/plugin/plugin_instance.h"

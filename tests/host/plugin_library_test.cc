@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // The loader: every way a library can fail to be a usable plugin has its own message.
 #include "host/plugin/plugin_library.h"
 

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Profile parsing: defaults, every setting, arguments kept exact, and errors with positions.
 #include "host/plugin/profile.h"
 

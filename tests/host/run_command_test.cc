@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // `kbinder run` end to end with the built-in plugins: what a failed cycle leaves behind in the
 // cluster's final state, with and without the embedded PersistentVolume controller.
 #include "host/cli/run_command.h"

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `kbinder run` as an operator runs it: the shipped demo's outcomes, --out, --strict, and every
 # kind of bad input giving a clear message, a non-zero exit and nothing written to --out.
 # Usage: run_test.sh KBINDER SOURCE_DIR

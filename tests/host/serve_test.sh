@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # `kbinder serve` end to end, as real processes against the test API server: a batch bound with
 # the three plugins, health and metrics, SIGHUP reloads (good and bad), SIGTERM mid-run, faults
 # injected while binding, and two replicas where the leader is killed mid-run.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers shared by the host tests: fixture paths, temporary directories, files.
 #pragma once
 

@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Fails if a well-formed plugin exports a dynamic symbol other than its entry symbol.
 # Usage: check_exports.sh DIR...   (deliberately faulty fault_*.so fixtures are skipped)
 set -u

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // An in-memory sdk::Cluster for the built-in plugins' own tests: objects with resourceVersions
 // (a stale write is a conflict), the status subresource, a virtual clock, and a hook that runs
 // at every sleep to play what the rest of the cluster does meanwhile.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Helpers for the built-in plugins' own tests: building configurations, expecting errors.
 #pragma once
 

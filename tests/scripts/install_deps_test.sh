@@ -1,4 +1,5 @@
 #!/usr/bin/env bash
+# SPDX-License-Identifier: Apache-2.0
 # Everything the build used comes from a package scripts/install-deps.sh installs (or one of
 # their dependencies): every system header the compiler read (Ninja's record of them) and every
 # shared library the built programs and plugins load. A header from a package installed by

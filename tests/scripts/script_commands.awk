@@ -1,3 +1,4 @@
+# SPDX-License-Identifier: Apache-2.0
 # Lists what bash scripts run, for install_deps_programs_test.sh. For each script given, prints
 #   FILE:LINE WORD     for every word in command position: the first word of a simple command
 #                      (after ; | & && || ( { $( and the keywords if/then/do/...), the command a

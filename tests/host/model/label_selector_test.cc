@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Label selectors in their string form, as Kubernetes defines them: what each operator selects,
 // and every malformed term refused with a message that names it.
 #include "host/model/label_selector.h"

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 #include "dra.h"
 
 #include "plugins/fake_cluster.h"

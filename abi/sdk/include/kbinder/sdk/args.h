@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Typed, checked reading of a plugin's arguments (kbinder.v1.PluginConfig.args).
 //
 // Independent of abi.h, so a plugin's logic can parse its own configuration.

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // What a plugin's logic sees of the cluster during one hook call: reading and patching objects,
 // the call's deadline and cancellation, and logging. Free of ABI types, so a plugin's logic can be
 // tested against a fake; plugin.h provides the implementation over the host's services.

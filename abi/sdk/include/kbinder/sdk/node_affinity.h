@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Node selector requirements and a PersistentVolume's node affinity, evaluated as Kubernetes
 // does (k8s.io/component-helpers/scheduling/corev1/nodeaffinity): terms are ORed, a term's
 // requirements ANDed, a term with no requirement matches nothing, and `matchFields` knows only

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Header-only C++ helpers for a plugin's entry file (the one file that touches abi.h).
 //
 // Optional: a plugin needs only abi.h and the schema. These helpers keep a C++ plugin's entry

@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Kubernetes resource quantities ("500m", "1.5Gi", "2e3"): the one parser the host and plugins
 // share, header-only so a plugin built against abi/ alone can use it.
 //

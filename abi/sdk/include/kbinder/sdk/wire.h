@@ -1,3 +1,4 @@
+// SPDX-License-Identifier: Apache-2.0
 // Looking into an encoded message without decoding it: whether a nested field is present.
 //
 // A hook is handed whole objects (the pod, the node, the BindRequest) and often needs none of
