@@ -12,8 +12,8 @@
 set -u
 source=$(realpath "$1")
 
-# check ROOT: prints one FAIL line per break, and "checked N" last.
-check() {
+# scan ROOT: prints one FAIL line per break, and "checked N" last.
+scan() {
   local root=$1
   (cd "$root" && find host plugins abi -type f \( -name '*.h' -o -name '*.cc' -o -name '*.c' \
      -o -name CMakeLists.txt \) 2>/dev/null | sort | xargs -r awk '
@@ -89,7 +89,8 @@ check() {
     END { print "checked " checked }')
 }
 
-failures=0 passed=0
+# shellcheck source=../checks.sh
+source "$(dirname "$0")/../checks.sh"  # check, $passed, $failures
 
 # The check itself, on a planted tree: every break found, a clean file passes.
 plant=$(mktemp -d)
@@ -107,7 +108,7 @@ printf 'kbinder_layer(kube\n  SOURCES k.cc\n  USES base model cluster store\n  L
   >"$plant/host/kube/CMakeLists.txt"
 printf '#include "host/plugin/loaded_profile.h"\n#include "kbinder/abi.h"\n#include <string>\n' \
   >"$plant/host/cycle/clean.cc"
-out=$(check "$plant")
+out=$(scan "$plant")
 for want in \
   "host/model/a.h:1: includes host/cluster/object_services.h, but model/ may use only base/, model/" \
   "host/store/b.cc:3: includes host/kube/kube_client.h, but store/ may use only base/, model/, cluster/, store/" \
@@ -118,13 +119,7 @@ for want in \
   "abi/include/g.h:1: includes host/base/status.h, but abi/ uses only itself" \
   "host/extra/h.h:1: host/extra/ is not a layer" \
   "host/kube/CMakeLists.txt:3: the kube library uses store, but kube/ may use only base/, model/, cluster/, kube/"; do
-  if grep -q -F -- "FAIL: $want" <<<"$out"; then
-    passed=$((passed + 1))
-  else
-    echo "FAIL: the check missed a planted break: $want; it said:"
-    sed 's/^/    /' <<<"$out"
-    failures=$((failures + 1))
-  fi
+  check "the check finds a planted break" "FAIL: $want"
 done
 if grep -q 'clean.cc' <<<"$out"; then
   echo "FAIL: the check refused a file that keeps the rules:"
@@ -135,7 +130,7 @@ else
 fi
 
 # The tree.
-out=$(check "$source")
+out=$(scan "$source")
 checked=$(sed -n 's/^checked //p' <<<"$out")
 breaks=$(grep -c '^FAIL: ' <<<"$out")
 if [ "$breaks" -gt 0 ]; then

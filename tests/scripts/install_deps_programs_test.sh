@@ -30,9 +30,9 @@ owner_of() {
   return 0
 }
 
-# check ROOT: one FAIL line per program the scripts under ROOT run that nothing installs, and a
+# scan ROOT: one FAIL line per program the scripts under ROOT run that nothing installs, and a
 # last line "N passed, M failed (...)".
-check() {
+scan() {
   local root=$1 scripts found where word path package program checked=0 failures=0 carried file
   # fresh-machine-check.sh is left out: it runs on the developer's machine, not on the fresh
   # one, and says itself what it needs there (debootstrap, git).
@@ -95,7 +95,8 @@ check() {
        "${#first[@]} commands, ${#listed[@]} listed programs)"
 }
 
-failures=0 passed=0
+# shellcheck source=../checks.sh
+source "$(dirname "$0")/../checks.sh"  # check, $passed, $failures
 
 # The check itself, on a planted tree: install-deps.sh without curl, and a script that runs
 # curl and a program that exists nowhere.
@@ -105,20 +106,14 @@ mkdir -p "$plant/scripts" "$plant/tests"
 grep -v '^ *curl:curl' "$source/scripts/install-deps.sh" >"$plant/scripts/install-deps.sh"
 printf '#!/bin/bash\nout=$(curl -s x | tr a b)\nif kbinder-no-such-program; then :; fi\n' \
   >"$plant/tests/planted_test.sh"
-out=$(check "$plant")
+out=$(scan "$plant")
 for want in "tests/planted_test.sh:2 runs 'curl', which comes from the package curl" \
             "tests/planted_test.sh:3 runs 'kbinder-no-such-program', which is not installed here"; do
-  if grep -q -F -- "FAIL: $want" <<<"$out"; then
-    passed=$((passed + 1))
-  else
-    echo "FAIL: the check missed a planted program: $want; it said:"
-    sed 's/^/    /' <<<"$out"
-    failures=$((failures + 1))
-  fi
+  check "the check finds a planted program" "FAIL: $want"
 done
 
 # The repository.
-out=$(check "$source")
+out=$(scan "$source")
 grep '^FAIL: ' <<<"$out"
 summary=$(tail -1 <<<"$out")
 echo "the repository: $summary"
