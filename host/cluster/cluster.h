@@ -142,11 +142,6 @@ class ClusterBackend : public ObjectServices {
   // pod is already assigned, being deleted, has another UID or another resourceVersion.
   // Messages are the API server's.
   virtual Status bindPod(const PodBinding& binding) = 0;
-  // A binding with the UID as its only precondition and no annotations.
-  Status bindPod(const std::string& namespace_, const std::string& name, const std::string& uid,
-                 const std::string& node) {
-    return bindPod(PodBinding{namespace_, name, uid, node, "", {}});
-  }
 
   // A short name for logs and summaries: "embedded store", "https://10.0.0.1:6443".
   virtual std::string describe() const = 0;

@@ -81,7 +81,6 @@ class KubernetesBackend final : public ClusterBackend {
   // POSTed as create() does; the answer is checked, not read.
   Status recordEvent(const kbinder::v1::Object& event) override;
   StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) override;
-  using ClusterBackend::bindPod;
   Status bindPod(const PodBinding& binding) override;
   std::string describe() const override { return client_->config().server; }
 

@@ -164,7 +164,7 @@ void TestApiServer::setForbidden(std::set<std::string> resources) {
   options_.forbidden = std::move(resources);
 }
 
-void TestApiServer::compact() { store_->compactHistory(); }
+void TestApiServer::compact() { raw_.compactHistory(); }
 
 std::map<std::string, int> TestApiServer::requestCounts() const {
   std::lock_guard lock(mutex_);
@@ -384,14 +384,14 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
 
   if (request.method == "GET" && !watch) {
     if (!target->name.empty()) {
-      answer(store_->getRaw(kind, res.namespaced ? target->namespace_ : "", target->name), 200);
+      answer(raw_.getRaw(kind, res.namespaced ? target->namespace_ : "", target->name), 200);
       return;
     }
     const auto limit_it = request.query.find("limit");
     const size_t limit = limit_it == request.query.end() ? 0 : std::stoul(limit_it->second);
     const auto cont = request.query.find("continue");
     const auto selector = request.query.find("labelSelector");
-    auto listed = store_->listRaw(kind, target->namespace_,
+    auto listed = raw_.listRaw(kind, target->namespace_,
                                   selector == request.query.end() ? "" : selector->second, limit,
                                   cont == request.query.end() ? "" : cont->second);
     if (!listed.ok()) {
@@ -423,7 +423,7 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     uint64_t from = 0;
     std::vector<Json> initial;
     if (rv.empty() || rv == "0") {
-      auto listed = store_->listRaw(kind, target->namespace_, "", 0, "");
+      auto listed = raw_.listRaw(kind, target->namespace_, "", 0, "");
       if (listed.ok()) {
         from = listed->resource_version;
         initial = std::move(listed->items);
@@ -431,7 +431,7 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     } else {
       from = std::stoull(rv);
     }
-    auto stream = store_->watchRaw(kind, target->namespace_, from);
+    auto stream = raw_.watchRaw(kind, target->namespace_, from);
     if (!stream.ok() && faults.gone_as_http_410) {
       send(410, statusBody(410, "too old resource version: " + rv, "Expired"));
       return;
@@ -559,7 +559,7 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
       }
       (*body)["metadata"]["namespace"] = target->namespace_;
     }
-    answer(store_->createRaw(std::move(*body)), 201);
+    answer(raw_.createRaw(std::move(*body)), 201);
     return;
   }
 
@@ -577,7 +577,7 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     }
     auto body = parseBody();
     if (!body) return;
-    answer(store_->patchRaw(kind, ns, target->name, *body, target->subresource), 200);
+    answer(raw_.patchRaw(kind, ns, target->name, *body, target->subresource), 200);
     return;
   }
   if (request.method == "PUT") {
@@ -589,11 +589,11 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
       fail(400, "the name of the object does not match the name on the URL");
       return;
     }
-    answer(store_->updateRaw(std::move(*body), target->subresource), 200);
+    answer(raw_.updateRaw(std::move(*body), target->subresource), 200);
     return;
   }
   if (request.method == "DELETE") {
-    answer(store_->deleteRaw(kind, ns, target->name), 200);
+    answer(raw_.deleteRaw(kind, ns, target->name), 200);
     return;
   }
   fail(405, "the server does not allow this method on the requested resource");

@@ -23,6 +23,7 @@
 #include <string>
 
 #include "host/store/embedded_store.h"
+#include "raw_store.h"
 #include "tls.h"
 
 namespace kbinder::testing {
@@ -58,6 +59,8 @@ class TestApiServer {
   const std::string& caPem() const { return ca_.certificatePem(); }
   const TestCa& ca() const { return ca_; }
   host::EmbeddedStore& store() { return *store_; }
+  // The same store, as JSON objects of any kind: what the server serves.
+  RawStore& raw() { return raw_; }
 
   // A kubeconfig for this server (CA data, the first token) written into `dir`; its path.
   std::filesystem::path writeKubeconfig(const std::filesystem::path& dir,
@@ -78,6 +81,7 @@ class TestApiServer {
 
   TestCa ca_;
   std::unique_ptr<host::EmbeddedStore> store_;
+  RawStore raw_{*store_};
   Options options_;
   mutable std::mutex mutex_;
   ApiFaults faults_;

@@ -15,12 +15,21 @@
 #include "host/model/manifest.h"
 #include "host/plugin/loaded_profile.h"
 #include "host/store/embedded_store.h"
+#include "raw_store.h"
 #include "test_support.h"
 
 namespace kbinder::testing {
 
 using host::EmbeddedStore;
 using host::LoadedProfile;
+
+// Binds the pod namespace_/name to `node` through `backend`; `uid`, when not empty, is the
+// binding's precondition.
+inline host::Status bindPod(host::ClusterBackend& backend, const std::string& namespace_,
+                            const std::string& name, const std::string& uid,
+                            const std::string& node) {
+  return backend.bindPod(host::PodBinding{namespace_, name, uid, node, "", {}});
+}
 
 inline std::string nodeYaml(const std::string& name, const std::string& cpu,
                             const std::string& extra_allocatable = "",

@@ -26,7 +26,7 @@ struct Status {
 };
 
 Status statusOf(EmbeddedStore& store, const std::string& name) {
-  auto raw = store.getRaw("BindRequest", "default", name);
+  auto raw = RawStore(store).getRaw("BindRequest", "default", name);
   EXPECT_TRUE(raw.ok());
   Status s;
   s.phase = host::rawString(*raw, {"status", "phase"});
@@ -40,7 +40,7 @@ Status statusOf(EmbeddedStore& store, const std::string& name) {
 // "Warning BindAttemptFailed p" lines for the Events recorded, in order.
 Lines events(EmbeddedStore& store) {
   Lines out;
-  const auto snapshot = store.snapshot();
+  const auto snapshot = RawStore(store).snapshot();
   EXPECT_TRUE(snapshot.ok()) << snapshot.status().message();
   if (!snapshot.ok()) return out;
   for (const auto& object : snapshot->objects) {
@@ -81,7 +81,7 @@ TEST_F(ControllerTest, SuccessMarksTheRequestSucceededWithANormalEvent) {
   EXPECT_EQ(s.phase, "Succeeded");
   EXPECT_EQ(s.failed_attempts, 0);
   EXPECT_EQ(events(*store_), (Lines{"Normal Bound p"}));
-  EXPECT_EQ(host::rawString(*store_->getRaw("Pod", "default", "p"), {"spec", "nodeName"}), "n1");
+  EXPECT_EQ(host::rawString(*RawStore(*store_).getRaw("Pod", "default", "p"), {"spec", "nodeName"}), "n1");
 }
 
 TEST_F(ControllerTest, FailedAttemptsGrowWhilePendingThenTheRetrySucceeds) {
@@ -162,12 +162,12 @@ TEST_F(ControllerTest, APodBoundElsewhereMeanwhileTakesItsRoom) {
   profile_ = profileFrom(dir_, rec("rec-a"));
   Controller controller(*profile_, *store_, ControllerOptions{});
   ASSERT_TRUE(controller.start().ok());
-  ASSERT_TRUE(store_->bindPod("default", "big", "", "n1").ok());  // not through a request
+  ASSERT_TRUE(bindPod(*store_, "default", "big", "", "n1").ok());  // not through a request
   // The pod informer takes a change within milliseconds; a second leaves ample margin.
   std::this_thread::sleep_for(std::chrono::seconds(1));
   auto request = host::parseManifest(requestYaml("r", "small", "n1", "backoffLimit: 1"), "r.yaml");
   ASSERT_TRUE(request.ok()) << request.status().message();
-  ASSERT_TRUE(store_->put(request->objects[0]).ok());
+  ASSERT_TRUE(RawStore(*store_).put(request->objects[0]).ok());
   for (int i = 0; i < 2000 && statusOf(*store_, "r").phase != "Failed" &&
                   statusOf(*store_, "r").phase != "Succeeded";
        ++i) {
@@ -191,12 +191,12 @@ TEST_F(ControllerTest, PodRecreatedWithAnotherUidFailsWithoutRetry) {
   for (int i = 0; i < 500 && statusOf(*store_, "r").failed_attempts == 0; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  auto pod = store_->getRaw("Pod", "default", "p");
-  ASSERT_TRUE(store_->remove("Pod", "default", "p").ok());
+  auto pod = RawStore(*store_).getRaw("Pod", "default", "p");
+  ASSERT_TRUE(RawStore(*store_).remove("Pod", "default", "p").ok());
   (*pod)["metadata"].erase("uid");
   (*pod)["metadata"].erase("resourceVersion");
   (*pod)["metadata"]["labels"]["generation"] = "2";  // a fresh uid is derived on store
-  ASSERT_TRUE(store_->put(*pod).ok());
+  ASSERT_TRUE(RawStore(*store_).put(*pod).ok());
   controller.waitUntilSettled({});
   controller.stop();
   const Status s = statusOf(*store_, "r");
@@ -247,10 +247,10 @@ class ChangingBeforeStatusWrite final : public host::ClusterBackend {
     }
     if (first && change_) {
       auto raw =
-          store_.getRaw("BindRequest", "default", r.object().bind_request().metadata().name());
+          RawStore(store_).getRaw("BindRequest", "default", r.object().bind_request().metadata().name());
       EXPECT_TRUE(raw.ok());
       change_(*raw);
-      EXPECT_TRUE(store_.put(*raw).ok());
+      EXPECT_TRUE(RawStore(store_).put(*raw).ok());
     }
     return store_.patch(r);
   }
@@ -295,7 +295,7 @@ TEST_F(ControllerTest, StatusWriteAfterAConcurrentChangeGoesOntoTheFreshVersion)
   controller.waitUntilSettled({});
   controller.stop();
   EXPECT_EQ(statusOf(*store_, "r").phase, "Succeeded");
-  EXPECT_EQ(host::rawString(*store_->getRaw("BindRequest", "default", "r"),
+  EXPECT_EQ(host::rawString(*RawStore(*store_).getRaw("BindRequest", "default", "r"),
                             {"metadata", "labels", "touched"}),
             "yes");
   EXPECT_EQ(events(*store_), (Lines{"Normal Bound p"}));
@@ -335,7 +335,7 @@ TEST_F(ControllerTest, AStatusWriteThatFailedIsTriedAgain) {
   const Status status = statusOf(*store_, "r");
   EXPECT_EQ(status.phase, "Succeeded");
   EXPECT_EQ(status.reason, "pod already bound to n1");
-  EXPECT_EQ(host::rawString(*store_->getRaw("Pod", "default", "p"), {"spec", "nodeName"}), "n1");
+  EXPECT_EQ(host::rawString(*RawStore(*store_).getRaw("Pod", "default", "p"), {"spec", "nodeName"}), "n1");
   const auto records = controller.records();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].attempts, 2);
@@ -400,7 +400,7 @@ TEST(ControllerConcurrencyTest, ManyWorkersNeverOverCommitANodeOrBindAPodTwice) 
   std::map<std::string, int> pods_on_node;
   int bound_events = 0;
   std::map<std::string, int> bound_events_per_pod;
-  const auto snapshot = store->snapshot();
+  const auto snapshot = RawStore(*store).snapshot();
   ASSERT_TRUE(snapshot.ok()) << snapshot.status().message();
   for (const auto& object : snapshot->objects) {
     const std::string kind = object.value("kind", "");

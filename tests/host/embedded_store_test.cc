@@ -110,31 +110,31 @@ TEST(EmbeddedStoreTest, BindingFollowsTheApiServersRules) {
                          podYaml("going", "1", "", "deletionTimestamp: \"2026-01-01T00:00:00Z\""));
   const std::string uid = getObject(*store, "Pod", "p").pod().metadata().uid();
 
-  auto s = store->bindPod("default", "missing", "", "n1");
+  auto s = bindPod(*store, "default", "missing", "", "n1");
   EXPECT_EQ(s.code(), StatusCode::kNotFound);
   EXPECT_EQ(s.message(), "pods \"missing\" not found");
 
-  s = store->bindPod("default", "p", "other-uid", "n1");
+  s = bindPod(*store, "default", "p", "other-uid", "n1");
   EXPECT_EQ(s.code(), StatusCode::kAborted);
   EXPECT_EQ(s.message(), "Operation cannot be fulfilled on pods/binding \"p\": Precondition "
                          "failed: UID in precondition: other-uid, UID in object meta: " + uid);
 
-  s = store->bindPod("default", "bound", "", "n1");
+  s = bindPod(*store, "default", "bound", "", "n1");
   EXPECT_EQ(s.code(), StatusCode::kAborted);
   EXPECT_EQ(s.message(), "Operation cannot be fulfilled on pods/binding \"bound\": pod bound is "
                          "already assigned to node \"n0\"");
 
-  s = store->bindPod("default", "going", "", "n1");
+  s = bindPod(*store, "default", "going", "", "n1");
   EXPECT_EQ(s.code(), StatusCode::kAborted);
   EXPECT_EQ(s.message(), "Operation cannot be fulfilled on pods/binding \"going\": pod going is "
                          "being deleted, cannot be assigned to a host");
 
-  ASSERT_TRUE(store->bindPod("default", "p", uid, "n1").ok());
-  auto raw = store->getRaw("Pod", "default", "p");
+  ASSERT_TRUE(bindPod(*store, "default", "p", uid, "n1").ok());
+  auto raw = RawStore(*store).getRaw("Pod", "default", "p");
   EXPECT_EQ((*raw)["spec"]["nodeName"], "n1");
   EXPECT_EQ((*raw)["status"]["conditions"][0]["type"], "PodScheduled");
   EXPECT_EQ((*raw)["status"]["conditions"][0]["status"], "True");
-  EXPECT_EQ(store->bindPod("default", "p", uid, "n1").code(), StatusCode::kAborted);  // no twice
+  EXPECT_EQ(bindPod(*store, "default", "p", uid, "n1").code(), StatusCode::kAborted);  // no twice
 }
 
 // A created object's typed form is the caller's message with the stamped metadata carried
@@ -174,7 +174,7 @@ spec:
     ASSERT_TRUE(created.ok()) << created.status().message();
     const auto& meta = host::metadataOf(*created);
     const std::string kind(host::kindName(*host::kindOf(*created)));
-    const auto raw = store->getRaw(kind, meta.namespace_(), meta.name());
+    const auto raw = RawStore(*store).getRaw(kind, meta.namespace_(), meta.name());
     ASSERT_TRUE(raw.ok()) << kind;
     const auto converted = host::objectFromJson(*host::kindOf(*created), *raw);
     ASSERT_TRUE(converted.ok());
@@ -218,7 +218,7 @@ TEST(EmbeddedStoreTest, RawFormOfACreatedEventIsMadeWhenRead) {
   };
   auto eager = storeFrom(nodeYaml("n1", "4"));
   ASSERT_TRUE(eager->create(event).ok());
-  const auto expected = eager->getRaw("Event", "ml", "p.1");
+  const auto expected = RawStore(*eager).getRaw("Event", "ml", "p.1");
   ASSERT_TRUE(expected.ok());
 
   const auto lazyStore = [&] {
@@ -245,7 +245,7 @@ TEST(EmbeddedStoreTest, RawFormOfACreatedEventIsMadeWhenRead) {
     std::ostringstream again;
     ASSERT_TRUE(store->writeSnapshot(again).ok());
     EXPECT_EQ(again.str(), out.str());
-    const auto snapshot = store->snapshot();
+    const auto snapshot = RawStore(*store).snapshot();
     ASSERT_TRUE(snapshot.ok());
     ASSERT_EQ(snapshot->objects.size(), 2u);
     EXPECT_EQ(snapshot->objects[1], raw);
@@ -256,24 +256,24 @@ TEST(EmbeddedStoreTest, RawFormOfACreatedEventIsMadeWhenRead) {
   }
   {  // read raw, listed raw
     auto store = lazyStore();
-    const auto raw = store->getRaw("Event", "ml", "p.1");
+    const auto raw = RawStore(*store).getRaw("Event", "ml", "p.1");
     ASSERT_TRUE(raw.ok());
     EXPECT_EQ(without_identity(*raw), without_identity(*expected));
-    const auto listed = store->listRaw("Event", "ml", "", 0, "");
+    const auto listed = RawStore(*store).listRaw("Event", "ml", "", 0, "");
     ASSERT_TRUE(listed.ok());
     ASSERT_EQ(listed->items.size(), 1u);
     EXPECT_EQ(listed->items[0], *raw);
   }
   {  // edited raw, then through the schema's form
     auto store = lazyStore();
-    auto patched = store->patchRaw("Event", "ml", "p.1", Json{{"note", "bound again"}}, "");
+    auto patched = RawStore(*store).patchRaw("Event", "ml", "p.1", Json{{"note", "bound again"}}, "");
     ASSERT_TRUE(patched.ok()) << patched.status().message();
     EXPECT_EQ((*patched)["reason"], "Bound");
     EXPECT_EQ(typedOf(*store).note(), "bound again");
     using Edit = host::MetadataEdit;
     const std::vector<Edit> label{{Edit::Map::kLabels, "seen", std::string("yes")}};
     ASSERT_TRUE(store->patchMetadata(host::Kind::kEvent, "ml", "p.1", "", label).ok());
-    const auto raw = store->getRaw("Event", "ml", "p.1");
+    const auto raw = RawStore(*store).getRaw("Event", "ml", "p.1");
     ASSERT_TRUE(raw.ok());
     EXPECT_EQ((*raw)["metadata"]["labels"]["seen"], "yes");
     EXPECT_EQ((*raw)["note"], "bound again");
@@ -284,15 +284,15 @@ TEST(EmbeddedStoreTest, RawFormOfACreatedEventIsMadeWhenRead) {
     using Edit = host::MetadataEdit;
     const std::vector<Edit> label{{Edit::Map::kLabels, "seen", std::string("yes")}};
     ASSERT_TRUE(store->patchMetadata(host::Kind::kEvent, "ml", "p.1", "", label).ok());
-    const auto raw = store->getRaw("Event", "ml", "p.1");
+    const auto raw = RawStore(*store).getRaw("Event", "ml", "p.1");
     ASSERT_TRUE(raw.ok());
     Json labelled = without_identity(*expected);
     labelled["metadata"]["labels"] = Json{{"seen", "yes"}};
     EXPECT_EQ(without_identity(*raw), labelled);
-    const auto deleted = store->deleteRaw("Event", "ml", "p.1");
+    const auto deleted = RawStore(*store).deleteRaw("Event", "ml", "p.1");
     ASSERT_TRUE(deleted.ok()) << deleted.status().message();
     EXPECT_EQ((*deleted)["reason"], "Bound");
-    EXPECT_EQ(store->getRaw("Event", "ml", "p.1").status().code(), StatusCode::kNotFound);
+    EXPECT_EQ(RawStore(*store).getRaw("Event", "ml", "p.1").status().code(), StatusCode::kNotFound);
   }
 }
 
@@ -333,7 +333,7 @@ spec:
     const host::PodBinding binding{"default", name, "",
                                    node,      "",   {{"replaced", "new"}, {"added", "yes"}}};
     ASSERT_TRUE(store->bindPod(binding).ok()) << name;
-    const auto raw = store->getRaw("Pod", "default", name);
+    const auto raw = RawStore(*store).getRaw("Pod", "default", name);
     ASSERT_TRUE(raw.ok());
     const auto converted = host::objectFromJson(host::Kind::kPod, *raw);
     ASSERT_TRUE(converted.ok());
@@ -359,9 +359,9 @@ spec:
     ASSERT_TRUE(decoded.ParseFromString(*encoded));
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(decoded, stored)) << name;
     // Bound once: a second Binding is refused on either path.
-    EXPECT_EQ(store->bindPod("default", name, "", "n2").code(), StatusCode::kAborted) << name;
+    EXPECT_EQ(bindPod(*store, "default", name, "", "n2").code(), StatusCode::kAborted) << name;
   }
-  const auto raw = store->getRaw("Pod", "default", "waiting");
+  const auto raw = RawStore(*store).getRaw("Pod", "default", "waiting");
   ASSERT_TRUE(raw.ok());
   const Json& conditions = (*raw)["status"]["conditions"];
   ASSERT_EQ(conditions.size(), 2u);
@@ -396,7 +396,7 @@ spec: {containers: [{name: c, image: busybox}]}
     const Json a_before = *before[0];
     for (const std::string name : {"a", "b"}) {
       ASSERT_TRUE(store->patchMetadata(host::Kind::kPod, "default", name, "", label).ok());
-      ASSERT_TRUE(store->bindPod("default", name, "", "n1").ok());
+      ASSERT_TRUE(bindPod(*store, "default", name, "", "n1").ok());
     }
     EXPECT_EQ(*before[0], a_before) << "a held version changed";
     EXPECT_FALSE(before[1]->at("spec").contains("nodeName"));
@@ -406,7 +406,7 @@ spec: {containers: [{name: c, image: busybox}]}
                       ->patchMetadata(host::Kind::kPod, "default", name, "",
                                       {{Edit::Map::kAnnotations, "seen", std::string("1")}})
                       .ok());
-      const auto raw = store->getRaw("Pod", "default", name);
+      const auto raw = RawStore(*store).getRaw("Pod", "default", name);
       ASSERT_TRUE(raw.ok());
       EXPECT_EQ((*raw)["spec"]["nodeName"], "n1");
       EXPECT_EQ((*raw)["metadata"]["labels"]["bound"], "yes");
@@ -417,7 +417,7 @@ spec: {containers: [{name: c, image: busybox}]}
       EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(getObject(*store, "Pod", name),
                                                                      *converted));
     }
-    const auto a = store->getRaw("Pod", "default", "a");
+    const auto a = RawStore(*store).getRaw("Pod", "default", "a");
     EXPECT_EQ((*a)["metadata"]["annotations"]["keep"], "1");
     EXPECT_EQ((*a)["spec"]["unmodeled"]["x"], 1);
   }
@@ -429,14 +429,14 @@ TEST(EmbeddedStoreTest, RawWatchEventsKeepTheirOwnVersion) {
   auto store = storeFrom(nodeYaml("n1", "4") +
                          "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\n"
                          "spec: {containers: [{name: c, image: busybox}]}\n");
-  auto watch = store->watchRaw("Pod", "", store->resourceVersion());
+  auto watch = RawStore(*store).watchRaw("Pod", "", store->resourceVersion());
   ASSERT_TRUE(watch.ok()) << watch.status().message();
   using Edit = host::MetadataEdit;
   ASSERT_TRUE(store
                   ->patchMetadata(host::Kind::kPod, "default", "p", "",
                                   {{Edit::Map::kLabels, "step", std::string("1")}})
                   .ok());
-  ASSERT_TRUE(store->bindPod("default", "p", "", "n1").ok());
+  ASSERT_TRUE(bindPod(*store, "default", "p", "", "n1").ok());
   ASSERT_TRUE(store
                   ->patchMetadata(host::Kind::kPod, "default", "p", "",
                                   {{Edit::Map::kLabels, "step", std::string("3")}})
@@ -457,7 +457,7 @@ TEST(EmbeddedStoreTest, RawWatchEventsKeepTheirOwnVersion) {
 
 TEST(EmbeddedStoreTest, RawWatchesNeedTheirHistory) {
   auto store = storeFrom(nodeYaml("n1", "4"), EmbeddedStore::Options{.raw_watches = false});
-  auto watch = store->watchRaw("Pod", "", store->resourceVersion());
+  auto watch = RawStore(*store).watchRaw("Pod", "", store->resourceVersion());
   ASSERT_FALSE(watch.ok());
   EXPECT_EQ(watch.status().code(), StatusCode::kFailedPrecondition);
   EXPECT_NE(watch.status().message().find("raw_watches"), std::string::npos);
@@ -486,7 +486,7 @@ status:
   conditions: [{type: Initialized, status: "True"}]
 )");
   const auto inStep = [&](const std::string& what) {
-    const auto raw = store->getRaw("Pod", "default", "p");
+    const auto raw = RawStore(*store).getRaw("Pod", "default", "p");
     ASSERT_TRUE(raw.ok());
     const auto converted = host::objectFromJson(host::Kind::kPod, *raw);
     ASSERT_TRUE(converted.ok());
@@ -550,14 +550,14 @@ TEST(EmbeddedStoreTest, ConcurrentReadModifyWritesLoseNothing) {
   }
   for (auto& t : threads) t.join();
   EXPECT_EQ(getObject(*store, "Pod", "p").pod().metadata().labels_size(), kThreads * kWrites);
-  const auto raw = store->getRaw("Pod", "default", "p");
+  const auto raw = RawStore(*store).getRaw("Pod", "default", "p");
   ASSERT_TRUE(raw.ok());
   EXPECT_EQ((*raw)["metadata"]["labels"].size(), static_cast<size_t>(kThreads * kWrites));
 }
 
 TEST(EmbeddedStoreTest, ListsHonourFieldSelectors) {
   auto store = storeFrom(nodeYaml("n1", "4") + podYaml("p", "1") + podYaml("q", "1"));
-  ASSERT_TRUE(store->bindPod("default", "q", "", "n1").ok());
+  ASSERT_TRUE(bindPod(*store, "default", "q", "", "n1").ok());
   kbinder::v1::ListRequest list;
   list.set_kind("Pod");
   list.set_field_selector("spec.nodeName=");
@@ -650,8 +650,8 @@ TEST(EmbeddedStoreTest, IndexedListsFindWhatAScanFinds) {
   v2.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name("data");
   v2.mutable_persistent_volume()->mutable_spec()->set_storage_class_name("fast");
   ASSERT_TRUE(patchObject(*store, v2).ok());
-  ASSERT_TRUE(store->remove("PersistentVolume", "", "v3").ok());
-  ASSERT_TRUE(store->bindPod("default", "q", "", "n2").ok());
+  ASSERT_TRUE(RawStore(*store).remove("PersistentVolume", "", "v3").ok());
+  ASSERT_TRUE(bindPod(*store, "default", "q", "", "n2").ok());
 
   EXPECT_EQ(names("PersistentVolume", "spec.storageClassName=local"),
             (std::vector<std::string>{"v1"}));
@@ -673,7 +673,7 @@ TEST(EmbeddedStoreTest, IndexedListsFindWhatAScanFinds) {
   }
 }
 
-// Pods are kept encoded and volumes as messages (see EmbeddedStore::Typed): whichever way, a
+// Pods are kept encoded and volumes as messages (see StoreState::Typed in host/store/store_state.h): whichever way, a
 // get, a list, a watch and the object's raw form agree after every write.
 TEST(EmbeddedStoreTest, EveryReadGivesTheMessageOfTheRawObject) {
   auto store = storeFrom(nodeYaml("n1", "4") + podYaml("p", "1", "", "labels: {app: web}"));
@@ -686,7 +686,7 @@ TEST(EmbeddedStoreTest, EveryReadGivesTheMessageOfTheRawObject) {
       store->watch(host::Kind::kPersistentVolume, std::to_string(store->resourceVersion()));
   ASSERT_TRUE(pod_watch.ok() && pv_watch.ok());
   ASSERT_TRUE(store->create(pv).ok());
-  ASSERT_TRUE(store->bindPod("default", "p", "", "n1").ok());
+  ASSERT_TRUE(bindPod(*store, "default", "p", "", "n1").ok());
   auto pod = getObject(*store, "Pod", "p");
   (*pod.mutable_pod()->mutable_metadata()->mutable_annotations())["a"] = "b";
   ASSERT_TRUE(patchObject(*store, pod).ok());
@@ -697,7 +697,7 @@ TEST(EmbeddedStoreTest, EveryReadGivesTheMessageOfTheRawObject) {
            {host::Kind::kPersistentVolume, "", "v", "spec.storageClassName=local",
             pv_watch->get()}}) {
     const std::string kind_name(host::kindName(kind));
-    auto raw = store->getRaw(kind_name, ns, name);
+    auto raw = RawStore(*store).getRaw(kind_name, ns, name);
     ASSERT_TRUE(raw.ok()) << raw.status().message();
     auto converted = host::objectFromJson(kind, *raw);
     ASSERT_TRUE(converted.ok()) << converted.status().message();
@@ -733,7 +733,7 @@ TEST(EmbeddedStoreTest, PatchesWithinAnObjectChangeOnlyWhatDiffers) {
       "x}\n"
       "  - {name: side, image: envoy:1}\n---\n");
   const auto raw = [&] {
-    auto got = store->getRaw("Pod", "default", "p");
+    auto got = RawStore(*store).getRaw("Pod", "default", "p");
     EXPECT_TRUE(got.ok());
     return got.ok() ? *got : Json();
   };
@@ -791,7 +791,7 @@ TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
   using Edit = host::MetadataEdit;
   // Both forms agree, and the resourceVersion returned is the stored one.
   const auto agrees = [&](const std::string& returned) {
-    auto raw = store->getRaw("Pod", "default", "p");
+    auto raw = RawStore(*store).getRaw("Pod", "default", "p");
     ASSERT_TRUE(raw.ok());
     auto converted = host::objectFromJson(host::Kind::kPod, *raw);
     ASSERT_TRUE(converted.ok());
@@ -806,7 +806,7 @@ TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
        {Edit::Map::kAnnotations, "note", "n"}});
   ASSERT_TRUE(written.ok()) << written.status().message();
   agrees(*written);
-  Json raw = *store->getRaw("Pod", "default", "p");
+  Json raw = *RawStore(*store).getRaw("Pod", "default", "p");
   EXPECT_EQ(raw["metadata"]["labels"], Json::parse(R"({"app": "api"})"));
   EXPECT_EQ(raw["metadata"]["annotations"], Json::parse(R"({"note": "n"})"));
   EXPECT_EQ(raw["metadata"]["unmodeledMeta"], 1);
@@ -842,7 +842,7 @@ TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
       {{Edit::Map::kLabels, "app", std::nullopt}, {Edit::Map::kLabels, "new", std::nullopt}});
   ASSERT_TRUE(written.ok());
   agrees(*written);
-  EXPECT_FALSE((*store->getRaw("Pod", "default", "p"))["metadata"].contains("labels"));
+  EXPECT_FALSE((*RawStore(*store).getRaw("Pod", "default", "p"))["metadata"].contains("labels"));
 
   // Nothing to change: nothing written.
   const uint64_t before = store->resourceVersion();
@@ -872,7 +872,7 @@ TEST(EmbeddedStoreTest, BindRequestStatusWritesKeepBothFormsInStep) {
   auto store = storeFrom(podYaml("p", "1") + requestYaml("r", "p", "n1"));
   const auto read = [&] { return getObject(*store, "BindRequest", "r").bind_request(); };
   const auto agrees = [&](const std::string& returned) {
-    auto raw = store->getRaw("BindRequest", "default", "r");
+    auto raw = RawStore(*store).getRaw("BindRequest", "default", "r");
     ASSERT_TRUE(raw.ok());
     auto converted = host::objectFromJson(host::Kind::kBindRequest, *raw);
     ASSERT_TRUE(converted.ok());
@@ -890,7 +890,7 @@ TEST(EmbeddedStoreTest, BindRequestStatusWritesKeepBothFormsInStep) {
   ASSERT_TRUE(written.ok()) << written.status().message();
   agrees(*written);
   EXPECT_EQ(read().status().reason(), "assume: node n1 is full");
-  EXPECT_EQ((*store->getRaw("BindRequest", "default", "r"))["status"]["failedAttempts"], 1);
+  EXPECT_EQ((*RawStore(*store).getRaw("BindRequest", "default", "r"))["status"]["failedAttempts"], 1);
   EXPECT_EQ(read().spec().pod_name(), "p");
 
   request = read();
@@ -921,7 +921,7 @@ TEST(EmbeddedStoreTest, BindRequestStatusWritesKeepBothFormsInStep) {
 TEST(EmbeddedStoreTest, AWaitingWatchWakesForItsOwnKind) {
   auto store = storeFrom(podYaml("p", "1") + nodeYaml("n1", "4"));
   auto pods = store->watch(host::Kind::kPod, std::to_string(store->resourceVersion()));
-  auto raw_pods = store->watchRaw("Pod", "default", store->resourceVersion());
+  auto raw_pods = RawStore(*store).watchRaw("Pod", "default", store->resourceVersion());
   ASSERT_TRUE(pods.ok() && raw_pods.ok());
   std::atomic<bool> node_written{false};
   std::thread writer([&] {
@@ -930,7 +930,7 @@ TEST(EmbeddedStoreTest, AWaitingWatchWakesForItsOwnKind) {
     EXPECT_TRUE(patchObject(*store, node).ok());  // another kind: wakes no pod watch
     node_written = true;
     std::this_thread::sleep_for(std::chrono::milliseconds(50));
-    EXPECT_TRUE(store->bindPod("default", "p", "", "n1").ok());
+    EXPECT_TRUE(bindPod(*store, "default", "p", "", "n1").ok());
   });
   // Generous bounds: the waits end with the pod's change, long before they would time out.
   const auto start = std::chrono::steady_clock::now();
@@ -949,12 +949,12 @@ TEST(EmbeddedStoreTest, WatchDeliversChangesInOrder) {
   auto store = storeFrom(podYaml("p", "1") + podYaml("q", "1") + nodeYaml("n1", "4"));
   auto watch = store->watch(host::Kind::kPod, std::to_string(store->resourceVersion()));
   ASSERT_TRUE(watch.ok());
-  ASSERT_TRUE(store->bindPod("default", "q", "", "n1").ok());
+  ASSERT_TRUE(bindPod(*store, "default", "q", "", "n1").ok());
   auto node = getObject(*store, "Node", "n1", "");
   (*node.mutable_node()->mutable_metadata()->mutable_labels())["x"] = "y";
   ASSERT_TRUE(patchObject(*store, node).ok());  // another kind: not in this watch
-  ASSERT_TRUE(store->bindPod("default", "p", "", "n1").ok());
-  ASSERT_TRUE(store->remove("Pod", "default", "q").ok());
+  ASSERT_TRUE(bindPod(*store, "default", "p", "", "n1").ok());
+  ASSERT_TRUE(RawStore(*store).remove("Pod", "default", "q").ok());
   std::vector<std::string> seen;
   for (int i = 0; i < 3; ++i) {
     auto event = (*watch)->next(std::chrono::milliseconds(1000));
@@ -983,9 +983,9 @@ TEST(EmbeddedStoreTest, AWatchOfAnEncodedKindHandsOverItsBytes) {
   EXPECT_FALSE((*volumes)->encoded());
   EXPECT_EQ((*volumes)->nextEncoded(std::chrono::milliseconds(1)).status().code(),
             StatusCode::kUnimplemented);
-  ASSERT_TRUE(store->bindPod("default", "q", "", "n1").ok());
-  ASSERT_TRUE(store->bindPod("default", "p", "", "n1").ok());
-  ASSERT_TRUE(store->remove("Pod", "default", "q").ok());
+  ASSERT_TRUE(bindPod(*store, "default", "q", "", "n1").ok());
+  ASSERT_TRUE(bindPod(*store, "default", "p", "", "n1").ok());
+  ASSERT_TRUE(RawStore(*store).remove("Pod", "default", "q").ok());
   for (int i = 0; i < 3; ++i) {
     auto want = (*decoded)->next(std::chrono::milliseconds(1000));
     auto got = (*encoded)->nextEncoded(std::chrono::milliseconds(1000));
@@ -1173,8 +1173,8 @@ TEST(EmbeddedStoreTest, SnapshotKeepsUnmodeledKindsAndFields) {
       podYaml("p", "1");
   auto store = storeFrom(yaml);
   auto pod = getObject(*store, "Pod", "p");
-  ASSERT_TRUE(store->bindPod("default", "p", pod.pod().metadata().uid(), "n1").ok());
-  const auto snapshot = store->snapshot();
+  ASSERT_TRUE(bindPod(*store, "default", "p", pod.pod().metadata().uid(), "n1").ok());
+  const auto snapshot = RawStore(*store).snapshot();
   ASSERT_TRUE(snapshot.ok());
   ASSERT_EQ(snapshot->objects.size(), 2u);
   EXPECT_EQ(snapshot->objects[0]["data"]["k"], "v");
@@ -1244,7 +1244,7 @@ TEST(VolumeControllerTest, CompletesABindTheBinderStarted) {
             "Bound");
   EXPECT_EQ(controller.syncOnce(), 0);  // settled
   // The volume's unmodeled source survived.
-  EXPECT_EQ((*store->getRaw("PersistentVolume", "", "pv1"))["spec"]["csi"]["volumeHandle"], "v-1");
+  EXPECT_EQ((*RawStore(*store).getRaw("PersistentVolume", "", "pv1"))["spec"]["csi"]["volumeHandle"], "v-1");
 }
 
 TEST(VolumeControllerTest, ProvisionsOnTheSelectedNode) {

@@ -44,7 +44,7 @@ kbinder::v1::BindRequest request(EmbeddedStore& store, const std::string& name) 
 }
 
 std::string boundNode(EmbeddedStore& store, const std::string& pod) {
-  auto raw = store.getRaw("Pod", "default", pod);
+  auto raw = RawStore(store).getRaw("Pod", "default", pod);
   return raw.ok() ? host::rawString(*raw, {"spec", "nodeName"}) : "<missing>";
 }
 
@@ -178,7 +178,7 @@ TEST_F(FrameworkTest, ValidationCollectsEveryProblemAndFailsWithoutRetry) {
 TEST_F(FrameworkTest, MutateWritesLabelsAsAPatchKeepingTheRest) {
   const CycleResult result = run(rec("rec-a", "set_label = \"team=ml\""));
   ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
-  auto pod = store_->getRaw("Pod", "default", "p");
+  auto pod = RawStore(*store_).getRaw("Pod", "default", "p");
   ASSERT_TRUE(pod.ok());
   EXPECT_EQ((*pod)["metadata"]["labels"]["team"], "ml");
   EXPECT_EQ((*pod)["spec"]["containers"][0]["image"], "busybox");
@@ -203,7 +203,7 @@ TEST_F(FrameworkTest, HooksAfterMutateSeeThePodAsWritten) {
   EXPECT_EQ(labels, "team=ml,zone=b");
   ASSERT_FALSE(before.empty());
   ASSERT_FALSE(after.empty());
-  const auto pod = store_->getRaw("Pod", "default", "p");
+  const auto pod = RawStore(*store_).getRaw("Pod", "default", "p");
   ASSERT_TRUE(pod.ok());
   const std::string bound = (*pod)["metadata"]["resourceVersion"];
   EXPECT_LT(std::stoull(before), std::stoull(after));
@@ -211,14 +211,14 @@ TEST_F(FrameworkTest, HooksAfterMutateSeeThePodAsWritten) {
 }
 
 TEST_F(FrameworkTest, FailedCycleRevertsMutatesChangesStillAsWritten) {
-  auto pod = store_->getRaw("Pod", "default", "p");
+  auto pod = RawStore(*store_).getRaw("Pod", "default", "p");
   (*pod)["metadata"]["labels"]["team"] = "web";
   (*pod)["metadata"]["labels"]["keep"] = "1";
-  ASSERT_TRUE(store_->put(*pod).ok());
+  ASSERT_TRUE(RawStore(*store_).put(*pod).ok());
   const CycleResult result = run(rec("rec-a", "set_label = \"team=ml\"") +
                                  rec("rec-b", "set_label = \"added=yes\"\nfail_at = \"bind\""));
   EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
-  auto after = store_->getRaw("Pod", "default", "p");
+  auto after = RawStore(*store_).getRaw("Pod", "default", "p");
   EXPECT_EQ((*after)["metadata"]["labels"], host::Json::parse(R"({"team": "web", "keep": "1"})"));
 }
 
@@ -238,12 +238,12 @@ TEST_F(FrameworkTest, RevertLeavesLabelsChangedByOthersSinceMutate) {
     if (std::find(lines.begin(), lines.end(), "rec-a reserve p 1") != lines.end()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(5));
   }
-  auto pod = store_->getRaw("Pod", "default", "p");
+  auto pod = RawStore(*store_).getRaw("Pod", "default", "p");
   (*pod)["metadata"]["labels"]["team"] = "ops";
-  ASSERT_TRUE(store_->put(*pod).ok());
+  ASSERT_TRUE(RawStore(*store_).put(*pod).ok());
   cycle.join();
   EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
-  EXPECT_EQ((*store_->getRaw("Pod", "default", "p"))["metadata"]["labels"]["team"], "ops");
+  EXPECT_EQ((*RawStore(*store_).getRaw("Pod", "default", "p"))["metadata"]["labels"]["team"], "ops");
 }
 
 TEST_F(FrameworkTest, AssumeRefusalStopsBeforeReserve) {
@@ -285,7 +285,7 @@ TEST_F(FrameworkTest, PermitWaitIsCappedByTheProfile) {
 
 TEST_F(FrameworkTest, AnotherCycleCanAllowAWaitingPod) {
   // rec-a holds gang-wait-* pods at Permit; rec-b, in p's cycle, allows the waiting one.
-  ASSERT_TRUE(store_->put(host::Json::parse(R"({"apiVersion": "scheduling.run.ai/v1alpha2",
+  ASSERT_TRUE(RawStore(*store_).put(host::Json::parse(R"({"apiVersion": "scheduling.run.ai/v1alpha2",
       "kind": "BindRequest", "metadata": {"name": "gang", "namespace": "default"},
       "spec": {"podName": "gang-wait-1", "selectedNode": "n1"}})")).ok());
   profile_ = profileFrom(
@@ -298,7 +298,7 @@ TEST_F(FrameworkTest, AnotherCycleCanAllowAWaitingPod) {
     input.request = request(*store_, "gang");
     waiting_result = framework_->run(input);
   });
-  auto waiter = store_->getRaw("Pod", "default", "gang-wait-1");
+  auto waiter = RawStore(*store_).getRaw("Pod", "default", "gang-wait-1");
   ASSERT_TRUE(waiter.ok());
   const std::string uid = host::rawString(*waiter, {"metadata", "uid"});
   // Let the waiting cycle reach WaitOnPermit.
@@ -307,9 +307,9 @@ TEST_F(FrameworkTest, AnotherCycleCanAllowAWaitingPod) {
     if (std::find(lines.begin(), lines.end(), "rec-b permit gang-wait-1 1") != lines.end()) break;
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
-  auto pod = store_->getRaw("Pod", "default", "p");
+  auto pod = RawStore(*store_).getRaw("Pod", "default", "p");
   (*pod)["metadata"]["annotations"]["test/allow"] = uid + "/rec-a";
-  ASSERT_TRUE(store_->put(*pod).ok());
+  ASSERT_TRUE(RawStore(*store_).put(*pod).ok());
   CycleInput input;
   input.request = request(*store_, "r");
   const CycleResult allower = framework_->run(input);
@@ -472,7 +472,7 @@ class CountingWrites final : public Forwarding {
 // Annotations Mutate only sets go with the Binding (the API server merges them into the pod's),
 // guarded by the resourceVersion read: one write to the pod, not two.
 TEST_F(FrameworkTest, MutatesAnnotationsGoWithTheBindingInOneWrite) {
-  const auto read = store_->getRaw("Pod", "default", "p");
+  const auto read = RawStore(*store_).getRaw("Pod", "default", "p");
   ASSERT_TRUE(read.ok());
   CountingWrites cluster(*store_);
   const CycleResult result = runOn(
@@ -484,7 +484,7 @@ TEST_F(FrameworkTest, MutatesAnnotationsGoWithTheBindingInOneWrite) {
             host::rawString(*read, {"metadata", "resourceVersion"}));
   EXPECT_EQ(cluster.bindings[0].annotations,
             (std::map<std::string, std::string>{{"kind", "plain"}}));
-  const auto bound = store_->getRaw("Pod", "default", "p");
+  const auto bound = RawStore(*store_).getRaw("Pod", "default", "p");
   ASSERT_TRUE(bound.ok());
   EXPECT_EQ(host::rawString(*bound, {"spec", "nodeName"}), "n1");
   EXPECT_EQ(host::rawString(*bound, {"metadata", "annotations", "kind"}), "plain");
@@ -507,7 +507,7 @@ void expectAPatchFirst(EmbeddedStore& store, const CycleResult& result,
   EXPECT_TRUE(cluster.bindings[0].annotations.empty());
   EXPECT_TRUE(cluster.bindings[0].resource_version.empty());
   EXPECT_EQ(
-      host::rawString(*store.getRaw("Pod", "default", "p"), {"metadata", "annotations", "kind"}),
+      host::rawString(*RawStore(store).getRaw("Pod", "default", "p"), {"metadata", "annotations", "kind"}),
       "plain");
 }
 
@@ -516,7 +516,7 @@ TEST_F(FrameworkTest, MutatesLabelsArePatchedFirst) {
   const CycleResult result =
       runOn(cluster, rec("rec-nobind", "set_label = \"team=ml\"\nset_annotation = \"kind=plain\""));
   expectAPatchFirst(*store_, result, cluster);
-  EXPECT_EQ(host::rawString(*store_->getRaw("Pod", "default", "p"), {"metadata", "labels", "team"}),
+  EXPECT_EQ(host::rawString(*RawStore(*store_).getRaw("Pod", "default", "p"), {"metadata", "labels", "team"}),
             "ml");
 }
 
@@ -539,12 +539,12 @@ TEST_F(FrameworkTest, AProfileCanHaveMutatesAnnotationsPatchedAtOnce) {
 
 // A cycle that fails after Mutate, with the annotations kept for the Binding, wrote nothing.
 TEST_F(FrameworkTest, ACycleFailingBeforeTheBindingLeavesThePodUntouched) {
-  const auto read = store_->getRaw("Pod", "default", "p");
+  const auto read = RawStore(*store_).getRaw("Pod", "default", "p");
   ASSERT_TRUE(read.ok());
   const CycleResult result =
       run(rec("rec-nobind", "set_annotation = \"kind=plain\"\nfail_at = \"pre_bind\""));
   EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
-  EXPECT_EQ(*store_->getRaw("Pod", "default", "p"), *read);
+  EXPECT_EQ(*RawStore(*store_).getRaw("Pod", "default", "p"), *read);
 }
 
 // A copy that went stale after it was read: the Binding, guarded by its resourceVersion,
@@ -552,7 +552,7 @@ TEST_F(FrameworkTest, ACycleFailingBeforeTheBindingLeavesThePodUntouched) {
 TEST_F(FrameworkTest, AStaleCopyEndsInTheBindingsConflictAndTheCycleStartsOverFresh) {
   LaggingPodCopies cluster(*store_);
   cluster.copy();
-  auto pod = store_->getRaw("Pod", "default", "p");
+  auto pod = RawStore(*store_).getRaw("Pod", "default", "p");
   ASSERT_TRUE(pod.ok());
   ASSERT_TRUE(store_
                   ->patchMetadata(host::Kind::kPod, "default", "p",
@@ -568,7 +568,7 @@ TEST_F(FrameworkTest, AStaleCopyEndsInTheBindingsConflictAndTheCycleStartsOverFr
                    "rec-nobind release p", "rec-nobind validate p 1", "rec-nobind mutate p 1",
                    "rec-nobind reserve p 1", "rec-nobind permit p 1", "rec-nobind pre_bind p 1",
                    "rec-nobind post_bind p 1", "rec-nobind release p"}));
-  auto bound = store_->getRaw("Pod", "default", "p");
+  auto bound = RawStore(*store_).getRaw("Pod", "default", "p");
   ASSERT_TRUE(bound.ok());
   EXPECT_EQ(host::rawString(*bound, {"spec", "nodeName"}), "n1");
   EXPECT_EQ(host::rawString(*bound, {"metadata", "labels", "owner"}), "someone");
@@ -639,7 +639,7 @@ TEST_F(FrameworkTest, AStaleCopyEndsInMutatesConflictAndTheCycleStartsOverFresh)
   cluster.copy();
   // Someone else labels the pod after the cache's copy: Mutate's write, guarded by the copy's
   // resourceVersion, conflicts.
-  auto pod = store_->getRaw("Pod", "default", "p");
+  auto pod = RawStore(*store_).getRaw("Pod", "default", "p");
   ASSERT_TRUE(pod.ok());
   ASSERT_TRUE(store_->patchMetadata(host::Kind::kPod, "default", "p",
                                     host::rawString(*pod, {"metadata", "resourceVersion"}),
@@ -652,7 +652,7 @@ TEST_F(FrameworkTest, AStaleCopyEndsInMutatesConflictAndTheCycleStartsOverFresh)
                           "rec-a validate p 1", "rec-a mutate p 1", "rec-a reserve p 1",
                           "rec-a permit p 1", "rec-a pre_bind p 1", "rec-a bind p 1",
                           "rec-a post_bind p 1", "rec-a release p"}));
-  auto bound = store_->getRaw("Pod", "default", "p");
+  auto bound = RawStore(*store_).getRaw("Pod", "default", "p");
   ASSERT_TRUE(bound.ok());
   EXPECT_EQ(host::rawString(*bound, {"spec", "nodeName"}), "n1");
   EXPECT_EQ(host::rawString(*bound, {"metadata", "labels", "owner"}), "someone");
@@ -662,9 +662,9 @@ TEST_F(FrameworkTest, AStaleCopyEndsInMutatesConflictAndTheCycleStartsOverFresh)
 TEST_F(FrameworkTest, AStaleCopyOfAPodAnEarlierAttemptBoundSucceedsOnTheFreshRead) {
   LaggingPodCopies cluster(*store_);
   cluster.copy();
-  auto pod = store_->getRaw("Pod", "default", "p");
+  auto pod = RawStore(*store_).getRaw("Pod", "default", "p");
   ASSERT_TRUE(pod.ok());
-  ASSERT_TRUE(store_->bindPod("default", "p", host::rawString(*pod, {"metadata", "uid"}), "n1").ok());
+  ASSERT_TRUE(bindPod(*store_, "default", "p", host::rawString(*pod, {"metadata", "uid"}), "n1").ok());
   const CycleResult result = runOn(cluster, rec("rec-a", "set_label = \"team=a\""));
   ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
   EXPECT_TRUE(result.already_bound);

@@ -78,13 +78,13 @@ TEST(InformerTest, ChangesGoToTheEncodedHandlerWhereTheWatchServesThem) {
     informer->start();
     ASSERT_TRUE(informer->waitForSync().ok());
   }
-  ASSERT_TRUE(store->bindPod("default", "q", "", "n1").ok());
+  ASSERT_TRUE(bindPod(*store, "default", "q", "", "n1").ok());
   using Edit = host::MetadataEdit;
   ASSERT_TRUE(store
                   ->patchMetadata(host::Kind::kPersistentVolume, "", "v1", "",
                                   {{Edit::Map::kLabels, "x", std::string("y")}})
                   .ok());
-  ASSERT_TRUE(store->remove("Pod", "default", "p").ok());
+  ASSERT_TRUE(RawStore(*store).remove("Pod", "default", "p").ok());
 
   const std::vector<std::string> first_list{"decoded p", "decoded q"};
   auto all = first_list;

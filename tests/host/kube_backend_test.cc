@@ -101,7 +101,7 @@ TEST_F(KubeBackendTest, ReadsAndPagedLists) {
 // Field selectors are the host's: applied to what the API server (or the cache) returned,
 // never sent (the API server's field selectors differ per kind).
 TEST_F(KubeBackendTest, FieldSelectorsAreAppliedByTheHostCachedOrNot) {
-  ASSERT_TRUE(server_.store().bindPod("default", "q", "", "n2").ok());
+  ASSERT_TRUE(bindPod(server_.store(), "default", "q", "", "n2").ok());
   for (bool caches : {false, true}) {
     auto b = backend(caches, 2);
     if (caches) {
@@ -134,7 +134,7 @@ TEST_F(KubeBackendTest, MetadataEditsAreMergePatchesOfTheEditsAlone) {
   auto written = b->patchMetadata(host::Kind::kPod, "default", "p", rv,
                                   {{Edit::Map::kLabels, "app", "api"}, {Edit::Map::kAnnotations, "note", "n"}});
   ASSERT_TRUE(written.ok()) << written.status().message();
-  auto raw = server_.store().getRaw("Pod", "default", "p");
+  auto raw = server_.raw().getRaw("Pod", "default", "p");
   ASSERT_TRUE(raw.ok());
   EXPECT_EQ(*written, (*raw)["metadata"]["resourceVersion"]);  // the answer's, as written
   EXPECT_NE(*written, rv);
@@ -144,8 +144,8 @@ TEST_F(KubeBackendTest, MetadataEditsAreMergePatchesOfTheEditsAlone) {
   written = b->patchMetadata(host::Kind::kPod, "default", "p", "", {{Edit::Map::kLabels, "app", std::nullopt}});
   ASSERT_TRUE(written.ok()) << written.status().message();
   EXPECT_EQ(*written,
-            server_.store().getRaw("Pod", "default", "p")->at("metadata").at("resourceVersion"));
-  EXPECT_EQ(server_.store().getRaw("Pod", "default", "p")->at("metadata").value("labels", Json::object()).count("app"), 0u);
+            server_.raw().getRaw("Pod", "default", "p")->at("metadata").at("resourceVersion"));
+  EXPECT_EQ(server_.raw().getRaw("Pod", "default", "p")->at("metadata").value("labels", Json::object()).count("app"), 0u);
   const auto stale = b->patchMetadata(host::Kind::kPod, "default", "p", rv, {{Edit::Map::kLabels, "x", "y"}});
   EXPECT_EQ(stale.status().code(), StatusCode::kAborted) << stale.status().message();
   EXPECT_EQ(b->patchMetadata(host::Kind::kPod, "default", "nope", "", {{Edit::Map::kLabels, "x", "y"}})
@@ -202,20 +202,20 @@ TEST_F(KubeBackendTest, CachedListsFollowWatchedChangesOfIndexedFields) {
     EXPECT_EQ(on(node), expected) << "pods on " << (node.empty() ? "no node" : node);
   };
   eventually("", {"p", "q", "r"});
-  ASSERT_TRUE(server_.store().bindPod("default", "q", "", "n2").ok());
-  ASSERT_TRUE(server_.store().bindPod("default", "r", "", "n2").ok());
+  ASSERT_TRUE(bindPod(server_.store(), "default", "q", "", "n2").ok());
+  ASSERT_TRUE(bindPod(server_.store(), "default", "r", "", "n2").ok());
   eventually("n2", {"q", "r"});
   eventually("", {"p"});
-  ASSERT_TRUE(server_.store().remove("Pod", "default", "q").ok());
+  ASSERT_TRUE(server_.raw().remove("Pod", "default", "q").ok());
   eventually("n2", {"r"});
   b->stop();
 }
 
 TEST_F(KubeBackendTest, PatchesAreGuardedMergePatchesThatKeepUnmodeledFields) {
-  auto raw = server_.store().getRaw("Pod", "default", "p");
+  auto raw = server_.raw().getRaw("Pod", "default", "p");
   (*raw)["spec"]["containers"][0]["ports"] = Json::parse(R"([{"containerPort": 80}])");
   (*raw)["metadata"]["managedFields"] = Json::parse(R"([{"manager": "kubectl"}])");
-  ASSERT_TRUE(server_.store().put(*raw).ok());
+  ASSERT_TRUE(server_.raw().put(*raw).ok());
   auto b = backend();
   auto pod = get(*b, "Pod", "p");
   kbinder::v1::PatchRequest patch;
@@ -225,7 +225,7 @@ TEST_F(KubeBackendTest, PatchesAreGuardedMergePatchesThatKeepUnmodeledFields) {
   auto written = b->patch(patch);
   ASSERT_TRUE(written.ok()) << written.status().message();
   EXPECT_EQ(written->pod().metadata().labels().at("team"), "ml");
-  const auto after = server_.store().getRaw("Pod", "default", "p");
+  const auto after = server_.raw().getRaw("Pod", "default", "p");
   EXPECT_EQ((*after)["spec"]["containers"][0]["ports"][0]["containerPort"], 80);
   EXPECT_EQ((*after)["spec"]["containers"][0]["image"], "busybox:2");
   EXPECT_EQ((*after)["metadata"]["managedFields"][0]["manager"], "kubectl");
@@ -256,7 +256,7 @@ TEST_F(KubeBackendTest, StatusGoesThroughTheStatusSubresource) {
   patch.mutable_object()->mutable_bind_request()->mutable_status()->set_phase("Succeeded");
   patch.set_subresource("status");
   ASSERT_TRUE(b->patch(patch).ok());
-  EXPECT_EQ(host::rawString(*server_.store().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
+  EXPECT_EQ(host::rawString(*server_.raw().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
             "Succeeded");
 }
 
@@ -264,10 +264,10 @@ TEST_F(KubeBackendTest, StatusGoesThroughTheStatusSubresource) {
 // PATCH, read nothing first, sets every modeled field (an emptied one removed), keeps what it
 // does not model, and stays guarded by the resourceVersion it was given.
 TEST_F(KubeBackendTest, ABindRequestStatusIsWrittenWithoutReadingItFirst) {
-  auto raw = server_.store().getRaw("BindRequest", "default", "br");
+  auto raw = server_.raw().getRaw("BindRequest", "default", "br");
   (*raw)["status"] = Json::parse(R"({"phase": "Pending", "reason": "no room", "failedAttempts": 2,
                                      "observedBy": "someone"})");
-  ASSERT_TRUE(server_.store().put(*raw).ok());
+  ASSERT_TRUE(server_.raw().put(*raw).ok());
   kbinder::v1::GetRequest read;
   read.set_kind("BindRequest");
   read.set_namespace_("default");
@@ -288,36 +288,36 @@ TEST_F(KubeBackendTest, ABindRequestStatusIsWrittenWithoutReadingItFirst) {
   EXPECT_EQ(server_.requestCounts().at("patch"), counts.count("patch") ? counts.at("patch") + 1 : 1);
   EXPECT_EQ(server_.requestCounts().count("get") ? server_.requestCounts().at("get") : 0,
             counts.count("get") ? counts.at("get") : 0);
-  const auto after = server_.store().getRaw("BindRequest", "default", "br");
+  const auto after = server_.raw().getRaw("BindRequest", "default", "br");
   EXPECT_EQ((*after)["status"],
             Json::parse(R"({"phase": "Succeeded", "failedAttempts": 2, "observedBy": "someone"})"));
   // Written on a version that is no longer current: a conflict, nothing written.
   status.set_phase("Failed");
   EXPECT_EQ(b->patch(patch).status().code(), StatusCode::kAborted);
-  EXPECT_EQ(host::rawString(*server_.store().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
+  EXPECT_EQ(host::rawString(*server_.raw().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
             "Succeeded");
 }
 
 TEST_F(KubeBackendTest, BindingAndItsConflicts) {
   auto b = backend();
   const std::string uid = get(*b, "Pod", "p").pod().metadata().uid();
-  const auto wrong = b->bindPod("default", "p", "other", "n1");
+  const auto wrong = bindPod(*b, "default", "p", "other", "n1");
   EXPECT_EQ(wrong.code(), StatusCode::kAborted);
   EXPECT_EQ(wrong.message(), "Operation cannot be fulfilled on pods/binding \"p\": Precondition "
                              "failed: UID in precondition: other, UID in object meta: " + uid);
-  ASSERT_TRUE(b->bindPod("default", "p", uid, "n1").ok());
-  EXPECT_TRUE(b->bindPod("default", "p", uid, "n1").ok());  // already there: done
-  EXPECT_EQ(b->bindPod("default", "p", uid, "n2").code(), StatusCode::kAborted);
-  EXPECT_EQ(b->bindPod("default", "nope", "", "n1").code(), StatusCode::kNotFound);
+  ASSERT_TRUE(bindPod(*b, "default", "p", uid, "n1").ok());
+  EXPECT_TRUE(bindPod(*b, "default", "p", uid, "n1").ok());  // already there: done
+  EXPECT_EQ(bindPod(*b, "default", "p", uid, "n2").code(), StatusCode::kAborted);
+  EXPECT_EQ(bindPod(*b, "default", "nope", "", "n1").code(), StatusCode::kNotFound);
 }
 
 // The Binding carries the pod's resourceVersion as a precondition and annotations the API
 // server merges into the pod's as it binds it.
 TEST_F(KubeBackendTest, TheBindingCarriesAResourceVersionAndAnnotations) {
-  auto raw = server_.store().getRaw("Pod", "default", "p");
+  auto raw = server_.raw().getRaw("Pod", "default", "p");
   ASSERT_TRUE(raw.ok());
   (*raw)["metadata"]["annotations"] = Json::parse(R"({"kept": "1", "replaced": "old"})");
-  ASSERT_TRUE(server_.store().put(*raw).ok());
+  ASSERT_TRUE(server_.raw().put(*raw).ok());
   auto b = backend();
   const auto pod = get(*b, "Pod", "p").pod();
   const std::string rv = pod.metadata().resource_version();
@@ -329,12 +329,12 @@ TEST_F(KubeBackendTest, TheBindingCarriesAResourceVersionAndAnnotations) {
             "failed: ResourceVersion in precondition: 1, ResourceVersion in "
             "object meta: " +
                 rv);
-  EXPECT_EQ(host::rawString(*server_.store().getRaw("Pod", "default", "p"), {"spec", "nodeName"}),
+  EXPECT_EQ(host::rawString(*server_.raw().getRaw("Pod", "default", "p"), {"spec", "nodeName"}),
             "");
   binding.resource_version = rv;
   binding.annotations["added"] = "yes";
   ASSERT_TRUE(b->bindPod(binding).ok());
-  const auto bound = server_.store().getRaw("Pod", "default", "p");
+  const auto bound = server_.raw().getRaw("Pod", "default", "p");
   ASSERT_TRUE(bound.ok());
   EXPECT_EQ(host::rawString(*bound, {"spec", "nodeName"}), "n1");
   EXPECT_EQ((*bound)["metadata"]["annotations"],
@@ -372,7 +372,7 @@ TEST_F(KubeBackendTest, TheStatusWriteReturnsTheVersionWritten) {
   next.mutable_status()->set_failed_attempts(1);
   auto written = b->writeBindRequestStatus(next);
   ASSERT_TRUE(written.ok()) << written.status().message();
-  const auto after = server_.store().getRaw("BindRequest", "default", "br");
+  const auto after = server_.raw().getRaw("BindRequest", "default", "br");
   EXPECT_EQ(*written, host::rawString(*after, {"metadata", "resourceVersion"}));
   EXPECT_NE(*written, request->bind_request().metadata().resource_version());
   EXPECT_EQ((*after)["status"], Json::parse(R"({"phase": "Succeeded", "failedAttempts": 1})"));
@@ -383,13 +383,13 @@ TEST_F(KubeBackendTest, TheStatusWriteReturnsTheVersionWritten) {
   next.mutable_status()->set_phase("Failed");
   EXPECT_EQ(b->writeBindRequestStatus(next).status().code(), StatusCode::kAborted);
   EXPECT_EQ(
-      host::rawString(*server_.store().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
+      host::rawString(*server_.raw().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
       "Succeeded");
   // On the version written it goes through.
   next.mutable_metadata()->set_resource_version(*written);
   ASSERT_TRUE(b->writeBindRequestStatus(next).ok());
   EXPECT_EQ(
-      host::rawString(*server_.store().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
+      host::rawString(*server_.raw().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
       "Failed");
 
   ApiFaults faults;
@@ -407,7 +407,7 @@ TEST_F(KubeBackendTest, TheStatusWriteReturnsTheVersionWritten) {
 TEST_F(KubeBackendTest, RecordedEventsAreCreatedWithoutReadingTheAnswer) {
   auto b = backend();
   const auto events = [&] {
-    auto listed = server_.store().listRaw("Event", "default", "", 0, "");
+    auto listed = server_.raw().listRaw("Event", "default", "", 0, "");
     return listed.ok() ? listed->items.size() : size_t{0};
   };
   kbinder::v1::Object event;
@@ -465,9 +465,9 @@ TEST_F(KubeBackendTest, WatchSurvivesDroppedConnectionsWithoutLossOrRepeats) {
   ASSERT_TRUE(watch.ok());
   std::vector<std::string> seen;
   auto label = [&](const std::string& pod, int i) {
-    auto raw = server_.store().getRaw("Pod", "default", pod);
+    auto raw = server_.raw().getRaw("Pod", "default", pod);
     (*raw)["metadata"]["labels"]["i"] = std::to_string(i);
-    ASSERT_TRUE(server_.store().put(*raw).ok());
+    ASSERT_TRUE(server_.raw().put(*raw).ok());
   };
   for (int i = 0; i < 30; ++i) {
     label(i % 2 ? "p" : "q", i);
@@ -493,9 +493,9 @@ TEST_F(KubeBackendTest, WatchStreamsCutMidEventLoseNothing) {
   auto watch = b->watch(host::Kind::kPod, std::to_string(server_.store().resourceVersion()));
   ASSERT_TRUE(watch.ok());
   for (int i = 0; i < 10; ++i) {
-    auto raw = server_.store().getRaw("Pod", "default", "r");
+    auto raw = server_.raw().getRaw("Pod", "default", "r");
     (*raw)["metadata"]["labels"]["i"] = std::to_string(i);
-    ASSERT_TRUE(server_.store().put(*raw).ok());
+    ASSERT_TRUE(server_.raw().put(*raw).ok());
   }
   std::vector<std::string> seen;
   while (seen.size() < 10) {
@@ -509,7 +509,7 @@ TEST_F(KubeBackendTest, WatchStreamsCutMidEventLoseNothing) {
 // A watch from a resourceVersion the server compacted away ends with ABORTED (list again).
 void expectWatchGone(KubernetesBackend& b, TestApiServer& server) {
   const std::string old = std::to_string(server.store().resourceVersion());
-  ASSERT_TRUE(server.store().bindPod("default", "q", "", "n1").ok());
+  ASSERT_TRUE(bindPod(server.store(), "default", "q", "", "n1").ok());
   server.compact();
   auto watch = b.watch(host::Kind::kPod, old);
   ASSERT_TRUE(watch.ok());
@@ -534,7 +534,7 @@ TEST_F(KubeBackendTest, CachedReadsFollowTheCluster) {
   const auto gets = server_.requestCounts().count("get") ? server_.requestCounts().at("get") : 0;
   EXPECT_EQ(get(*b, "Pod", "p", /*fresh=*/false).pod().metadata().name(), "p");
   EXPECT_EQ(server_.requestCounts().count("get") ? server_.requestCounts().at("get") : 0, gets);
-  ASSERT_TRUE(server_.store().bindPod("default", "p", "", "n2").ok());
+  ASSERT_TRUE(bindPod(server_.store(), "default", "p", "", "n2").ok());
   bool seen = false;
   for (int i = 0; i < 200 && !seen; ++i) {
     seen = get(*b, "Pod", "p", false).pod().spec().node_name() == "n2";
@@ -579,11 +579,11 @@ TEST_F(KubeBackendTest, WatchesOfCachedKindsAreServedFromTheCache) {
     return std::nullopt;
   };
   // Changes made after the list come in order, including one made before the watch opened.
-  ASSERT_TRUE(server_.store().bindPod("default", "p", "", "n1").ok());
+  ASSERT_TRUE(bindPod(server_.store(), "default", "p", "", "n1").ok());
   std::this_thread::sleep_for(std::chrono::milliseconds(300));
   auto late = b->watch(host::Kind::kPod, listed->resource_version());  // the same version again
   ASSERT_TRUE(late.ok());
-  ASSERT_TRUE(server_.store().bindPod("default", "q", "", "n2").ok());
+  ASSERT_TRUE(bindPod(server_.store(), "default", "q", "", "n2").ok());
   for (host::Watch* w : {watch->get(), late->get()}) {
     const auto first = next(*w);
     ASSERT_TRUE(first.has_value());
@@ -598,7 +598,7 @@ TEST_F(KubeBackendTest, WatchesOfCachedKindsAreServedFromTheCache) {
   // A version the cache did not see: the API server's own watch.
   auto other = b->watch(host::Kind::kPod, "1");
   ASSERT_TRUE(other.ok());
-  ASSERT_TRUE(server_.store().bindPod("default", "r", "", "n1").ok());
+  ASSERT_TRUE(bindPod(server_.store(), "default", "r", "", "n1").ok());
   for (int i = 0; i < 50 && count("watch") == watches; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
@@ -636,7 +636,7 @@ TEST(KubeBackendDemoTest, TheControllerBindsTheDemoClusterOverHttps) {
   volumes.stop();
   backend.stop();
   int succeeded = 0, failed = 0;
-  const auto snapshot = server.store().snapshot();
+  const auto snapshot = server.raw().snapshot();
   ASSERT_TRUE(snapshot.ok()) << snapshot.status().message();
   for (const auto& o : snapshot->objects) {
     if (o.value("kind", "") != "BindRequest") continue;
@@ -646,10 +646,10 @@ TEST(KubeBackendDemoTest, TheControllerBindsTheDemoClusterOverHttps) {
   }
   EXPECT_EQ(succeeded, 7);
   EXPECT_EQ(failed, 29);
-  EXPECT_EQ(host::rawString(*server.store().getRaw("PersistentVolumeClaim", "ml", "db-data"),
+  EXPECT_EQ(host::rawString(*server.raw().getRaw("PersistentVolumeClaim", "ml", "db-data"),
                             {"spec", "volumeName"}),
             "local-cpu-1-a");
-  EXPECT_EQ(host::rawString(*server.store().getRaw("Pod", "ml", "frac"),
+  EXPECT_EQ(host::rawString(*server.raw().getRaw("Pod", "ml", "frac"),
                             {"metadata", "labels", "runai-gpu-group"}),
             "3f8c2d1e-frac");
 }

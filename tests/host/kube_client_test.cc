@@ -128,7 +128,7 @@ TEST_F(KubeClientTest, StreamsAWatchUntilTheCallerStops) {
   std::string seen;
   std::thread writer([&] {
     std::this_thread::sleep_for(std::chrono::milliseconds(300));
-    ASSERT_TRUE(server_.store().bindPod("default", "p", "", "n1").ok());
+    ASSERT_TRUE(bindPod(server_.store(), "default", "p", "", "n1").ok());
   });
   const auto r = kube->stream(
       "/api/v1/namespaces/default/pods?watch=true&resourceVersion=" +
