@@ -21,6 +21,7 @@
 
 #include <CLI/CLI.hpp>
 #include <algorithm>
+#include <atomic>
 #include <chrono>
 #include <cstdio>
 #include <cstdlib>
@@ -36,6 +37,7 @@
 #include <vector>
 
 #include "host/base/logging.h"
+#include "host/base/metrics.h"
 #include "host/cycle/controller.h"
 #include "host/kube/kube_backend.h"
 #include "host/kube/kube_client.h"
@@ -108,15 +110,20 @@ double peakRssMiB() {
   return static_cast<double>(usage.ru_maxrss) / 1024.0;  // ru_maxrss is in KiB on Linux
 }
 
-// What the controller's workers report after each cycle.
-class CycleLog {
+// What the controller's workers record: every cycle's duration and outcome, exactly (the
+// Prometheus histograms of host::Metrics keep only buckets), and the time spent in plugin hooks.
+class CycleLog final : public host::MetricsRecorder {
  public:
-  void add(const host::CycleResult& result) {
+  void requestFinished(const std::string&) override {}
+  void attempt(const std::string& outcome, std::chrono::nanoseconds duration) override {
     std::lock_guard lock(mutex_);
-    durations_.push_back(result.duration.count());
-    total_ += result.duration;
-    plugins_ += result.plugin_time;
-    outcomes_[std::string(host::cycleOutcomeName(result.outcome))]++;
+    durations_.push_back(duration.count());
+    total_ += duration;
+    outcomes_[outcome]++;
+  }
+  void pluginCall(const std::string&, const std::string&, const std::string&,
+                  std::chrono::nanoseconds duration) override {
+    plugin_nanoseconds_.fetch_add(duration.count(), std::memory_order_relaxed);
   }
   void print(std::ostream& out) {
     std::lock_guard lock(mutex_);
@@ -132,7 +139,7 @@ class CycleLog {
     printLine(out, "  cycles          %zu: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
               durations_.size(), at(0.50), at(0.99), static_cast<double>(durations_.back()) / 1e6);
     const double total = static_cast<double>(total_.count());
-    const double host_share = total > 0 ? 1.0 - static_cast<double>(plugins_.count()) / total : 0;
+    const double host_share = total > 0 ? 1.0 - static_cast<double>(plugin_nanoseconds_.load()) / total : 0;
     printLine(out,
               "  host share      %.1f %% of cycle time (plugin hooks %.1f %%, counting the host "
               "services they call)\n",
@@ -149,7 +156,8 @@ class CycleLog {
  private:
   std::mutex mutex_;
   std::vector<int64_t> durations_;
-  std::chrono::nanoseconds total_{0}, plugins_{0};
+  std::chrono::nanoseconds total_{0};
+  std::atomic<int64_t> plugin_nanoseconds_{0};  // in hooks, by every worker
   std::map<std::string, size_t> outcomes_;
 };
 
@@ -266,7 +274,7 @@ int runEmbedded(const Options& options, const fs::path& snapshot, int workers,
 
   CycleLog log;
   host::ControllerOptions controller_options;
-  controller_options.on_cycle = [&](const host::CycleResult& r) { log.add(r); };
+  controller_options.metrics = &log;
   host::VolumeController volumes(**store);
   volumes.start();
   host::Controller controller(*profile, **store, controller_options);
@@ -421,7 +429,7 @@ int runApiServer(const Options& options, const fs::path& snapshot, int workers,
       << " plugins), " << worker_count << " workers\n";
   CycleLog log;
   host::ControllerOptions controller_options;
-  controller_options.on_cycle = [&](const host::CycleResult& r) { log.add(r); };
+  controller_options.metrics = &log;
   const auto started = Clock::now();
   if (Status s = backend.startCaches(std::chrono::minutes(5)); !s.ok()) {
     return std::cerr << "kbinder-bench: " << s.message() << "\n", 1;

@@ -1,8 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
-// The binder's metrics, rendered in the Prometheus text format (/metrics of `kbinder serve`).
+// The binder's metrics: what the controller and the framework record (MetricsRecorder), and
+// Metrics, which keeps them for the Prometheus text format (/metrics of `kbinder serve`).
 //
-// One Metrics object per process, handed to the controller and framework that record into it
-// (no global registry). Counters and histograms carry labels; gauges are read when rendered.
+// One recorder per process, handed to the controller and framework that record into it (no
+// global registry); a load generator may hand its own, to keep what it measures exactly.
+// Counters and histograms carry labels; gauges are read when rendered.
 //
 // Thread-safety: every method may be called from any thread.
 #pragma once
@@ -16,17 +18,27 @@
 
 namespace kbinder::host {
 
-class Metrics {
+// What the binder records as it works. Called from the controller's workers, concurrently.
+class MetricsRecorder {
+ public:
+  virtual ~MetricsRecorder() = default;
+  // A request reached a final phase ("Succeeded", "Failed").
+  virtual void requestFinished(const std::string& phase) = 0;
+  // One binding cycle ended with this outcome ("Succeeded", "Retry", "Failed"), after `duration`.
+  virtual void attempt(const std::string& outcome, std::chrono::nanoseconds duration) = 0;
+  // One plugin hook call, which took `duration` (with the host services it called).
+  virtual void pluginCall(const std::string& plugin, const std::string& point,
+                          const std::string& status, std::chrono::nanoseconds duration) = 0;
+};
+
+class Metrics final : public MetricsRecorder {
  public:
   using Labels = std::vector<std::pair<std::string, std::string>>;
 
-  // A request reached a final phase ("Succeeded", "Failed").
-  void requestFinished(const std::string& phase);
-  // One binding cycle ended with this outcome ("Succeeded", "Retry", "Failed"), after `duration`.
-  void attempt(const std::string& outcome, std::chrono::nanoseconds duration);
-  // One plugin hook call.
+  void requestFinished(const std::string& phase) override;
+  void attempt(const std::string& outcome, std::chrono::nanoseconds duration) override;
   void pluginCall(const std::string& plugin, const std::string& point, const std::string& status,
-                  std::chrono::nanoseconds duration);
+                  std::chrono::nanoseconds duration) override;
 
   // Gauges and counters owned elsewhere, read at render time: each returns (labels, value) rows.
   using Reader = std::function<std::vector<std::pair<Labels, double>>()>;

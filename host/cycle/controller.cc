@@ -278,7 +278,6 @@ void Controller::process(const std::string& key) {
   if (options_.metrics != nullptr) {
     options_.metrics->attempt(std::string(cycleOutcomeName(result.outcome)), Clock::now() - started);
   }
-  if (options_.on_cycle) options_.on_cycle(result);
   const CycleSettings& settings = generation->profile->profile().cycle;
   {
     std::lock_guard lock(mutex_);

@@ -35,14 +35,12 @@
 
 namespace kbinder::host {
 
-class Metrics;
+class MetricsRecorder;
 
 struct ControllerOptions {
   std::string namespace_;                  // BindRequests of one namespace; empty: all
   std::string reporting_instance = "kbinder";  // Events' reportingInstance
-  Metrics* metrics = nullptr;              // where to record; may be null
-  // Called from the worker after every cycle that reached a verdict (benchmarks); may be empty.
-  std::function<void(const CycleResult&)> on_cycle;
+  MetricsRecorder* metrics = nullptr;      // where to record; may be null
 };
 
 // What the controller did with one request during its lifetime (for `kbinder run`).

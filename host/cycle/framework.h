@@ -30,7 +30,7 @@
 
 namespace kbinder::host {
 
-class Metrics;
+class MetricsRecorder;
 
 // Pods waiting at Permit, and the plugins each still waits for.
 // Thread-safety: all methods are safe from any thread.
@@ -82,7 +82,7 @@ struct CycleInput {
 class Framework {
  public:
   Framework(const LoadedProfile& profile, ClusterBackend& cluster, AssumeCache& cache,
-            Metrics* metrics = nullptr)
+            MetricsRecorder* metrics = nullptr)
       : profile_(profile), cluster_(cluster), cache_(cache), metrics_(metrics) {
     for (size_t i = 0; i < profile.plugins().size(); ++i) slot_[profile.plugins()[i].get()] = i;
   }
@@ -95,7 +95,7 @@ class Framework {
   const LoadedProfile& profile_;
   ClusterBackend& cluster_;
   AssumeCache& cache_;
-  Metrics* metrics_;  // may be null
+  MetricsRecorder* metrics_;  // may be null
   std::unordered_map<const PluginInstance*, size_t> slot_;  // a plugin's cycle-state slot
   WaitingPodRegistry waiting_;
   std::atomic<uint64_t> next_cycle_id_{1};
