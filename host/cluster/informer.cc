@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "host/cluster/informer.h"
 
+#include "host/base/backoff.h"
 #include "host/base/logging.h"
 
 namespace kbinder::host {
@@ -27,7 +28,7 @@ Status Informer::waitForSync() {
 
 void Informer::run() {
   const std::string what(kindResource(kind_));
-  auto pause = std::chrono::milliseconds(100);
+  Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
   while (!stopping_) {
     kbinder::v1::ListRequest request;
     request.set_kind(std::string(kindName(kind_)));
@@ -42,11 +43,10 @@ void Informer::run() {
           last_error_ = listed.status();
         }
         std::unique_lock lock(mutex_);
-        cv_.wait_for(lock, pause, [&] { return stopping_.load(); });
-        pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+        cv_.wait_for(lock, backoff.next(), [&] { return stopping_.load(); });
         continue;
       }
-      pause = std::chrono::milliseconds(100);
+      backoff.reset();
       resource_version = listed->resource_version();
       // Each item is handed over and let go of at once: the list, as large as the cluster, is
       // not kept while the watch runs.

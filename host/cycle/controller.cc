@@ -2,20 +2,17 @@
 #include "host/cycle/controller.h"
 
 #include <algorithm>
-#include <cmath>
 #include <tuple>
 
+#include "host/base/backoff.h"
 #include "host/base/logging.h"
 #include "host/base/metrics.h"
+#include "host/base/object_key.h"
 
 namespace kbinder::host {
 namespace {
 
 using kbinder::v1::BindRequest;
-
-std::string keyOf(const kbinder::v1::ObjectMeta& meta) {
-  return meta.namespace_() + "/" + meta.name();
-}
 
 bool terminalPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
 
@@ -28,7 +25,9 @@ Controller::Controller(const LoadedProfile& profile, ClusterBackend& cluster,
 
 Controller::Controller(std::shared_ptr<const LoadedProfile> profile, ClusterBackend& cluster,
                        ControllerOptions options)
-    : cluster_(cluster), options_(std::move(options)) {
+    : cluster_(cluster),
+      options_(std::move(options)),
+      status_writer_(cluster, options_.reporting_instance) {
   replaceProfile(std::move(profile));
 }
 
@@ -45,26 +44,16 @@ std::shared_ptr<Controller::Generation> Controller::current() const {
   return generation_;
 }
 
-size_t Controller::queueDepth() const {
-  std::lock_guard lock(mutex_);
-  return ready_.size();
-}
+size_t Controller::queueDepth() const { return queue_.depth(); }
 
-int Controller::cyclesInFlight() const {
-  std::lock_guard lock(mutex_);
-  return in_flight_;
-}
+int Controller::cyclesInFlight() const { return queue_.processing(); }
 
 Controller::~Controller() { stop(); }
 
 std::chrono::milliseconds Controller::backoffDelay(const CycleSettings& settings,
                                                    int failed_attempts, double random_unit) {
-  const double base = static_cast<double>(settings.backoff_base.count());
-  const double cap = static_cast<double>(settings.backoff_cap.count());
-  const double exponent = std::min(std::max(failed_attempts - 1, 0), 62);
-  double delay = std::min(cap, base * std::pow(2.0, exponent));
-  delay *= 1.0 + settings.backoff_jitter * (2.0 * random_unit - 1.0);
-  return std::chrono::milliseconds(std::llround(std::max(delay, 0.0)));
+  return host::backoffDelay(settings.backoff_base, settings.backoff_cap, settings.backoff_jitter,
+                           failed_attempts, random_unit);
 }
 
 Status Controller::start() {
@@ -115,13 +104,13 @@ Status Controller::start() {
 }
 
 void Controller::drain(std::chrono::milliseconds grace) {
-  stopping_ = true;
-  work_.notify_all();
-  settled_.notify_all();
   {
-    std::unique_lock lock(mutex_);
-    work_.wait_for(lock, grace, [&] { return in_flight_ == 0; });
+    std::lock_guard lock(mutex_);  // waitUntilSettled reads it under the lock
+    stopping_ = true;
   }
+  queue_.shutDown();
+  settled_.notify_all();
+  queue_.waitIdle(grace);
   cancelled_ = true;
   for (auto& t : workers_) {
     if (t.joinable()) t.join();
@@ -134,11 +123,12 @@ void Controller::drain(std::chrono::milliseconds grace) {
 
 void Controller::onRequestEvent(const WatchEvent& event) {
   const BindRequest& request = event.object.bind_request();
-  const std::string key = keyOf(request.metadata());
+  const std::string key = objectKey(request.metadata().namespace_(), request.metadata().name());
   std::lock_guard lock(mutex_);
   if (event.type == WatchEvent::Type::kDeleted) {
     forgetSettledLocked(key);
-    items_.erase(key);  // a worker holding it finds it gone
+    tracked_.erase(key);
+    queue_.forget(key);  // a worker holding it finishes without effect
     return;
   }
   const std::string& phase = request.status().phase();
@@ -151,14 +141,14 @@ void Controller::onRequestEvent(const WatchEvent& event) {
   record.phase = phase.empty() ? "Pending" : phase;
   record.reason = request.status().reason();
   if (terminalPhase(phase)) {
-    if (const auto it = items_.find(key); it != items_.end()) it->second.latest.reset();
+    if (const auto it = tracked_.find(key); it != tracked_.end()) it->second.latest.reset();
     return;
   }
-  Item& item = items_[key];
+  Tracked& tracked = tracked_[key];
   // Settled here already: this is an older version delivered late, or the request was set
   // going again; only a fresh read tells which.
-  if (!item.terminal) item.latest = std::make_shared<const BindRequest>(request);
-  enqueueLocked(key, Clock::now());
+  if (!tracked.terminal) tracked.latest = std::make_shared<const BindRequest>(request);
+  queue_.add(key);
 }
 
 void Controller::noteSettledLocked(const std::string& key, bool terminal) {
@@ -180,52 +170,16 @@ void Controller::forgetSettledLocked(const std::string& key) {
   if (settled_count_ == settled_keys_.size()) settled_.notify_all();
 }
 
-void Controller::enqueueLocked(const std::string& key, Clock::time_point not_before) {
-  Item& item = items_[key];
-  not_before = std::max(not_before, item.retry_at);
-  if (item.processing) {
-    item.dirty = true;
-    return;
-  }
-  if (item.queued) {
-    if (not_before <= item.not_before) return;
-    ready_.erase({item.not_before, key});
-  }
-  item.queued = true;
-  item.not_before = not_before;
-  ready_.insert({not_before, key});
-  work_.notify_one();
-}
-
 void Controller::worker() {
-  std::unique_lock lock(mutex_);
-  while (!stopping_) {
-    if (ready_.empty()) {
-      work_.wait(lock);
-      continue;
+  while (const auto key = queue_.get()) {
+    process(*key);
+    bool terminal = false;
+    {
+      std::lock_guard lock(mutex_);
+      if (const auto it = tracked_.find(*key); it != tracked_.end()) terminal = it->second.terminal;
     }
-    const auto [when, key] = *ready_.begin();
-    if (when > Clock::now()) {
-      work_.wait_until(lock, when);
-      continue;
-    }
-    ready_.erase(ready_.begin());
-    Item& item = items_[key];
-    item.queued = false;
-    item.processing = true;
-    ++in_flight_;
-    lock.unlock();
-    process(key);
-    lock.lock();
-    --in_flight_;
-    work_.notify_all();
-    const auto it = items_.find(key);
-    if (it == items_.end()) continue;
-    it->second.processing = false;
-    if (it->second.dirty && !it->second.terminal) {
-      it->second.dirty = false;
-      enqueueLocked(key, Clock::now());
-    }
+    // A request settled here is looked at again only for a change that comes after.
+    queue_.done(*key, terminal ? WorkQueue::After::kSettled : WorkQueue::After::kAgainIfChanged);
   }
 }
 
@@ -233,31 +187,23 @@ void Controller::process(const std::string& key) {
   std::shared_ptr<const BindRequest> latest;
   {
     std::lock_guard lock(mutex_);
-    if (const auto it = items_.find(key); it != items_.end()) latest = it->second.latest;
+    if (const auto it = tracked_.find(key); it != tracked_.end()) latest = it->second.latest;
   }
   if (latest == nullptr) {  // none kept: the request was settled here and came back (see above)
-    const size_t slash = key.find('/');
-    kbinder::v1::GetRequest get;
-    get.set_kind("BindRequest");
-    get.set_namespace_(key.substr(0, slash));
-    get.set_name(key.substr(slash + 1));
-    get.set_fresh(true);
-    auto stored = cluster_.get(get);
+    auto stored = status_writer_.readFresh(key);
     if (!stored.ok()) {
       if (stored.status().code() != StatusCode::kNotFound) {
         hostLogger().warn("reading BindRequest {}: {}; retrying", key, stored.status().message());
-        std::lock_guard lock(mutex_);
-        items_[key].retry_at = Clock::now() + std::chrono::seconds(1);
-        enqueueLocked(key, Clock::now());
+        queue_.holdUntil(key, Clock::now() + std::chrono::seconds(1));
       }
       return;
     }
-    latest = std::make_shared<const BindRequest>(std::move(*stored->mutable_bind_request()));
+    latest = std::make_shared<const BindRequest>(std::move(stored).value());
   }
   const BindRequest& request = *latest;
   if (terminalPhase(request.status().phase())) {
     std::lock_guard lock(mutex_);
-    items_[key].terminal = true;
+    tracked_[key].terminal = true;
     return;
   }
 
@@ -287,14 +233,14 @@ void Controller::process(const std::string& key) {
   kbinder::v1::BindRequestStatus status;  // the status last made for writing
   std::string phase;
   if (result.outcome == CycleOutcome::kSucceeded) {
-    phase = writeStatus(key, request, [&](const kbinder::v1::BindRequestStatus& current) {
+    phase = status_writer_.write(key, request, [&](const kbinder::v1::BindRequestStatus& current) {
       status = current;
       status.set_phase("Succeeded");
       status.set_reason(result.already_bound ? result.reason : "");
       return status;
     });
     if (phase == "Succeeded") {
-      recordEvent(request, result.pod_uid, false, "Bound",
+      status_writer_.recordEvent(request, result.pod_uid, false, "Bound",
                   result.already_bound ? "Pod " + request.spec().pod_name() + " was already bound to " +
                                              request.spec().selected_node()
                                        : "Bound pod " + request.spec().pod_name() + " to node " +
@@ -304,7 +250,7 @@ void Controller::process(const std::string& key) {
     const int limit = request.spec().has_backoff_limit()
                           ? request.spec().backoff_limit()
                           : settings.default_backoff_limit;
-    phase = writeStatus(key, request, [&](const kbinder::v1::BindRequestStatus& current) {
+    phase = status_writer_.write(key, request, [&](const kbinder::v1::BindRequestStatus& current) {
       status = current;
       const int failed = current.failed_attempts() + 1;
       status.set_failed_attempts(failed);
@@ -315,13 +261,13 @@ void Controller::process(const std::string& key) {
     });
     if (!phase.empty() && phase == status.phase()) {
       const int failed = status.failed_attempts();
-      recordEvent(request, result.pod_uid, true, "BindAttemptFailed",
+      status_writer_.recordEvent(request, result.pod_uid, true, "BindAttemptFailed",
                   "Attempt " + std::to_string(failed) + " failed: " + result.reason);
       if (phase == "Failed") {
         const std::string why = result.outcome == CycleOutcome::kFailed
                                     ? "retrying cannot help"
                                     : "backoffLimit " + std::to_string(limit) + " reached";
-        recordEvent(request, result.pod_uid, true, "BindFailed",
+        status_writer_.recordEvent(request, result.pod_uid, true, "BindFailed",
                     "Gave up binding pod " + request.spec().pod_name() + " (" + why +
                         "): " + result.reason);
       }
@@ -329,101 +275,26 @@ void Controller::process(const std::string& key) {
   }
 
   std::lock_guard lock(mutex_);
-  Item& item = items_[key];
+  Tracked& tracked = tracked_[key];
   RequestRecord& record = records_[key];
   if (!phase.empty()) {
     record.phase = phase;
     record.reason = status.reason();
   }
   if (terminalPhase(phase)) {
-    item.terminal = true;
-    item.dirty = false;
-    item.latest.reset();
+    tracked.terminal = true;
+    tracked.latest.reset();
     if (options_.metrics != nullptr) options_.metrics->requestFinished(phase);
   } else if (phase == "Pending") {
     std::uniform_real_distribution<double> unit(0.0, 1.0);
-    item.retry_at = Clock::now() + backoffDelay(settings,
-                                                status.failed_attempts(), unit(random_));
-    item.dirty = true;  // look again once the backoff passed
+    // Looked at again once the backoff passed.
+    queue_.holdUntil(key, Clock::now() + backoffDelay(settings, status.failed_attempts(),
+                                                      unit(random_)));
   } else if (phase.empty()) {
     // The status was not written (the API server unreachable, conflicts without end): nothing
     // else would bring the request back, so look again after the base backoff. A pod this
     // cycle bound makes that attempt succeed at once; a request deleted meanwhile is dropped.
-    item.retry_at = Clock::now() + settings.backoff_base;
-    item.dirty = true;
-  }
-}
-
-std::string Controller::writeStatus(const std::string& key, const BindRequest& read,
-                                    const NextStatus& next) {
-  const size_t slash = key.find('/');
-  for (int attempt = 0; attempt < 10; ++attempt) {
-    // First onto the version the cycle started from (a write guarded by its resourceVersion:
-    // a conflict if anything changed since); after a conflict, onto a fresh read. Either is
-    // handed to the write itself, not copied.
-    kbinder::v1::BindRequest current;
-    if (attempt == 0) {
-      current = read;
-    } else {
-      kbinder::v1::GetRequest get;
-      get.set_kind("BindRequest");
-      get.set_namespace_(key.substr(0, slash));
-      get.set_name(key.substr(slash + 1));
-      get.set_fresh(true);
-      auto fresh = cluster_.get(get);
-      if (!fresh.ok()) {
-        hostLogger().warn("BindRequest {}: cannot write status: {}", key, fresh.status().message());
-        return {};
-      }
-      current = std::move(*fresh->mutable_bind_request());
-    }
-    if (terminalPhase(current.status().phase())) {
-      return current.status().phase();  // someone else finished it
-    }
-    *current.mutable_status() = next(current.status());
-    std::string phase = current.status().phase();
-    auto written = cluster_.writeBindRequestStatus(std::move(current));
-    if (written.ok()) return phase;
-    if (written.status().code() != StatusCode::kAborted) {
-      hostLogger().warn("BindRequest {}: cannot write status: {}", key, written.status().message());
-      return {};
-    }
-  }
-  hostLogger().warn("BindRequest {}: status write kept conflicting; giving up this attempt", key);
-  return {};
-}
-
-void Controller::recordEvent(const BindRequest& request, const std::string& pod_uid, bool warning,
-                             const std::string& reason, const std::string& note) {
-  kbinder::v1::Object object;
-  auto& event = *object.mutable_event();
-  event.set_api_version(std::string(kindApiVersion(Kind::kEvent)));
-  event.set_kind("Event");
-  auto& meta = *event.mutable_metadata();
-  meta.set_namespace_(request.metadata().namespace_());
-  meta.set_generate_name(request.spec().pod_name() + ".");
-  event.set_event_time(timestampNow(/*microseconds=*/true));
-  event.set_reporting_controller("kbinder");
-  event.set_reporting_instance(options_.reporting_instance);
-  event.set_action("Binding");
-  event.set_reason(reason);
-  event.set_type(warning ? "Warning" : "Normal");
-  event.set_note(note.size() > 1024 ? note.substr(0, 1021) + "..." : note);
-  auto& regarding = *event.mutable_regarding();
-  regarding.set_api_version("v1");
-  regarding.set_kind("Pod");
-  regarding.set_namespace_(request.metadata().namespace_());
-  regarding.set_name(request.spec().pod_name());
-  regarding.set_uid(pod_uid);
-  auto& related = *event.mutable_related();
-  related.set_api_version(std::string(kindApiVersion(Kind::kBindRequest)));
-  related.set_kind("BindRequest");
-  related.set_namespace_(request.metadata().namespace_());
-  related.set_name(request.metadata().name());
-  related.set_uid(request.metadata().uid());
-  if (Status s = cluster_.recordEvent(object); !s.ok()) {
-    hostLogger().warn("recording event {} for {}: {}", reason, keyOf(request.metadata()),
-                      s.message());
+    queue_.holdUntil(key, Clock::now() + settings.backoff_base);
   }
 }
 

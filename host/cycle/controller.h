@@ -21,7 +21,6 @@
 #include <memory>
 #include <mutex>
 #include <random>
-#include <set>
 #include <string>
 #include <thread>
 #include <unordered_map>
@@ -31,6 +30,8 @@
 #include "host/cluster/informer.h"
 #include "host/cycle/assume_cache.h"
 #include "host/cycle/framework.h"
+#include "host/cycle/status_writer.h"
+#include "host/cycle/work_queue.h"
 #include "host/plugin/loaded_profile.h"
 
 namespace kbinder::host {
@@ -94,13 +95,9 @@ class Controller {
     std::unique_ptr<Framework> framework;
   };
   std::shared_ptr<Generation> current() const;
-  struct Item {
-    bool queued = false;
-    bool processing = false;
-    bool dirty = false;       // changed while processing: look again afterwards
-    Clock::time_point not_before{};
-    Clock::time_point retry_at{};  // backoff: no attempt before this
-    bool terminal = false;
+  // What the controller keeps of a request between attempts.
+  struct Tracked {
+    bool terminal = false;  // settled by this controller (or found settled)
     // The request as the informer last delivered it: what the next attempt starts from,
     // without reading it from the cluster again. A stale copy (a write the informer has yet
     // to deliver) costs no more than a conflict on the status write, which reads afresh.
@@ -108,40 +105,27 @@ class Controller {
   };
 
   void onRequestEvent(const WatchEvent& event);
-  void enqueueLocked(const std::string& key, Clock::time_point not_before);
   // Keep settled_keys_/settled_count_ current; wake waitUntilSettled when all are settled.
   void noteSettledLocked(const std::string& key, bool terminal);
   void forgetSettledLocked(const std::string& key);
   void worker();
   void process(const std::string& key);
-  // Writes the status `next` makes of the request's current one: onto `read` (the version
-  // the cycle started from), after a conflict onto a fresh read (so counts such as
-  // failedAttempts build on what is stored). Returns the phase written, or the terminal phase
-  // someone else wrote, or "" when nothing could be written.
-  using NextStatus =
-      std::function<kbinder::v1::BindRequestStatus(const kbinder::v1::BindRequestStatus& current)>;
-  std::string writeStatus(const std::string& key, const kbinder::v1::BindRequest& read,
-                          const NextStatus& next);
-  void recordEvent(const kbinder::v1::BindRequest& request, const std::string& pod_uid,
-                   bool warning, const std::string& reason, const std::string& note);
 
   ClusterBackend& cluster_;
   ControllerOptions options_;
+  RequestStatusWriter status_writer_;
+  WorkQueue queue_;
   AssumeCache cache_;
   std::shared_ptr<Generation> generation_;  // guarded by mutex_
   std::unique_ptr<Informer> requests_, pods_, nodes_;
 
-  std::atomic<bool> stopping_{false};   // workers take no more requests
+  std::atomic<bool> stopping_{false};   // no more requests are taken
   std::atomic<bool> cancelled_{false};  // cycles in flight stop waiting and roll back
-  int in_flight_ = 0;                   // guarded by mutex_
   std::vector<std::thread> workers_;
   mutable std::mutex mutex_;
-  std::condition_variable work_;
   std::condition_variable settled_;
-  // Keyed "namespace/name"; hashed: the ordered maps' string compares on keys with long common
-  // prefixes were a visible part of every cycle at 50,000 requests.
-  std::unordered_map<std::string, Item> items_;
-  std::set<std::pair<Clock::time_point, std::string>> ready_;  // queued items by not_before
+  // Keyed "namespace/name"; hashed, as the work queue's keys are.
+  std::unordered_map<std::string, Tracked> tracked_;
   // Every request seen: key -> whether its phase (as last seen) is final; how many are.
   std::unordered_map<std::string, bool> settled_keys_;
   size_t settled_count_ = 0;

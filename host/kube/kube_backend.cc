@@ -4,6 +4,7 @@
 #include <condition_variable>
 #include <deque>
 
+#include "host/base/backoff.h"
 #include "host/base/logging.h"
 #include "host/cluster/field_index.h"
 #include "host/cluster/list_filter.h"
@@ -157,7 +158,7 @@ class KubernetesBackend::StreamWatch final : public Watch {
   }
 
   void run() {
-    auto pause = std::chrono::milliseconds(100);
+    Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
     while (!stopping_) {
       const std::string path = resourcePath(kind_, namespace_) + "?watch=true&allowWatchBookmarks=true" +
                                "&timeoutSeconds=" + std::to_string(backend_.options_.watch_timeout.count()) +
@@ -201,10 +202,9 @@ class KubernetesBackend::StreamWatch final : public Watch {
       }
       const bool failed = result.status != 200 || !error.empty();
       if (failed) {
-        std::this_thread::sleep_for(pause);
-        pause = std::min(pause * 2, std::chrono::milliseconds(5000));
+        std::this_thread::sleep_for(backoff.next());
       } else {
-        pause = std::chrono::milliseconds(100);
+        backoff.reset();
       }
     }
     end(Status(StatusCode::kUnavailable, "watch stopped"));

@@ -11,6 +11,7 @@
 #include <thread>
 #include <vector>
 
+#include "host/base/backoff.h"
 #include "host/base/logging.h"
 #include "host/model/manifest.h"
 
@@ -246,7 +247,7 @@ HttpResult KubeClient::request(std::string_view method, const std::string& path,
                                const std::string& body, const std::string& content_type) {
   HttpResult result;
   bool reread = false;
-  auto delay = std::chrono::milliseconds(200);
+  Backoff backoff(std::chrono::milliseconds(200), std::chrono::milliseconds(5000));
   for (int attempt = 0;; ++attempt) {
     impl_->throttle();
     impl_->enter();
@@ -293,7 +294,7 @@ HttpResult KubeClient::request(std::string_view method, const std::string& path,
     const bool transient = result.status == 429 || result.status >= 500 ||
                            (result.status == 0 && connection_error);
     if (!transient || attempt >= options_.max_retries) return result;
-    auto wait = delay;
+    auto wait = backoff.next();
     if (const auto it = result.headers.find("retry-after"); it != result.headers.end()) {
       try {
         wait = std::chrono::seconds(std::stol(it->second));
@@ -303,7 +304,6 @@ HttpResult KubeClient::request(std::string_view method, const std::string& path,
     hostLogger().debug("{} {}: {}; retrying in {} ms", method, path,
                        result.status == 0 ? result.error : std::to_string(result.status), wait.count());
     std::this_thread::sleep_for(std::min(wait, std::chrono::milliseconds(30000)));
-    delay = std::min(delay * 2, std::chrono::milliseconds(5000));
   }
 }
 
