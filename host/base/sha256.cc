@@ -52,6 +52,15 @@ StatusOr<std::string> sha256File(const std::filesystem::path& path) {
   return finishHex(ctx.get());
 }
 
+std::array<uint8_t, 32> sha256(std::string_view data) {
+  std::array<uint8_t, 32> digest{};
+  unsigned int size = 0;
+  const int done = EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  assert(done == 1 && size == digest.size() && "SHA-256 is always available from OpenSSL");
+  (void)done;
+  return digest;
+}
+
 std::string sha256Hex(std::string_view data) {
   Digest ctx = newDigest();
   assert(ctx && "SHA-256 is always available from OpenSSL");

@@ -50,6 +50,12 @@ bool kindNamespaced(Kind kind);
 // Kinds whose status is written only through the status subresource.
 bool kindHasStatusSubresource(Kind kind);
 
+// The field of kbinder.v1.Object that holds `kind`.
+const google::protobuf::FieldDescriptor* objectField(Kind kind);
+// Whether `type` is one of protobuf's JSON types (Struct, Value, ListValue), which hold any
+// JSON and are converted as JSON text.
+bool isWellKnownJsonType(const google::protobuf::Descriptor* type);
+
 // The kind an Object holds; nullopt when it holds none.
 std::optional<Kind> kindOf(const kbinder::v1::Object& object);
 // The message inside `object` (which must hold one), and its metadata.
@@ -112,6 +118,9 @@ Status refreshFields(Kind kind, const Json& raw, const std::vector<std::string>&
 // Subset -> JSON with Kubernetes field names (int64 as numbers, unset fields absent).
 Json messageToJson(const google::protobuf::Message& message);
 Json objectToJson(const kbinder::v1::Object& object);
+// One field of `message` as JSON; null when it is not set (as messageToJson leaves it out).
+Json fieldToJson(const google::protobuf::Message& message,
+                 const google::protobuf::FieldDescriptor* field);
 
 // Carries the change from `before` to `after` (two subset JSONs) onto `raw`, the object
 // `before` was read from; fields the subset does not model stay as they were.
@@ -140,9 +149,9 @@ struct SubsetChange {
 SubsetChange subsetChange(Kind kind, const kbinder::v1::Object& current,
                           const kbinder::v1::Object& requested, const std::string& subresource);
 
-// The JSON merge patch that turns `from` into `to`; an empty object when they are equal.
+// The JSON merge patch (RFC 7386) that turns `from` into `to`; an empty object when they are
+// equal. (Json::merge_patch applies one.)
 Json mergePatch(const Json& from, const Json& to);
-void applyMergePatch(Json& target, const Json& patch);
 
 // Convenience accessors on raw objects ("" when absent).
 std::string rawString(const Json& object, std::initializer_list<std::string_view> path);

@@ -25,7 +25,6 @@ using host::kindHasStatusSubresource;
 using host::LabelSelector;
 using host::randomUid;
 using host::timestampNow;
-using host::applyMergePatch;
 using host::store_internal::StoreState;
 using WriteLock = StoreState::WriteLock;
 using Logged = StoreState::Logged;
@@ -271,7 +270,7 @@ StatusOr<Json> RawStore::patchRaw(const std::string& kind, const std::string& na
   auto current = state_.rawLocked(it->second);
   if (!current.ok()) return current.status();
   Json next = **current;
-  applyMergePatch(next, merge_patch);
+  next.merge_patch(merge_patch);
   const std::string precondition = rawString(merge_patch, {"metadata", "resourceVersion"});
   return replaceLocked(key, std::move(next), subresource, precondition);
 }

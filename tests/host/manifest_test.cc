@@ -681,7 +681,7 @@ TEST(ObjectsTest, RebaseCarriesASubsetChangeOntoTheRawObject) {
   EXPECT_EQ(patch, Json::parse(R"({"metadata": {"labels": {"b": "2"}},
       "spec": {"containers": [{"name": "c", "image": "j", "ports": [{"containerPort": 80}]}]}})"));
   Json applied = raw;
-  applyMergePatch(applied, patch);
+  applied.merge_patch(patch);
   EXPECT_EQ(applied, result);
 }
 
