@@ -1,477 +1,22 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "host/kube/kube_backend.h"
 
-#include <condition_variable>
-#include <deque>
-
-#include "host/base/backoff.h"
 #include "host/base/logging.h"
-#include "host/cluster/field_index.h"
+#include "host/base/object_key.h"
 #include "host/cluster/list_filter.h"
+#include "host/kube/object_cache.h"
+#include "host/kube/watch_stream.h"
 
 namespace kbinder::host {
 namespace {
 
 using kbinder::v1::Object;
 
-std::string urlEncode(std::string_view text) {
-  static constexpr char kHex[] = "0123456789ABCDEF";
-  std::string out;
-  for (unsigned char c : text) {
-    if (std::isalnum(c) || c == '-' || c == '_' || c == '.' || c == '~') {
-      out.push_back(static_cast<char>(c));
-    } else {
-      out.push_back('%');
-      out.push_back(kHex[c >> 4]);
-      out.push_back(kHex[c & 15]);
-    }
-  }
-  return out;
-}
-
-std::string keyOf(const std::string& ns, const std::string& name) { return ns + "/" + name; }
-
 // The kinds whose reads come from caches: what a cycle reads on every attempt.
 constexpr Kind kCachedKinds[] = {Kind::kPod,          Kind::kNode,
                                  Kind::kPersistentVolumeClaim, Kind::kPersistentVolume,
                                  Kind::kStorageClass, Kind::kResourceClaim};
 
-}  // namespace
-
-std::string resourcePath(Kind kind, const std::string& namespace_, const std::string& name) {
-  const std::string api_version(kindApiVersion(kind));
-  std::string path = api_version == "v1" ? "/api/v1" : "/apis/" + api_version;
-  if (kindNamespaced(kind) && !namespace_.empty()) path += "/namespaces/" + namespace_;
-  path += "/" + std::string(kindResource(kind));
-  if (!name.empty()) path += "/" + name;
-  return path;
-}
-
-std::vector<std::string> JsonStreamSplitter::feed(std::string_view data) {
-  std::vector<std::string> out;
-  for (char c : data) {
-    if (depth_ == 0) {
-      if (c != '{') continue;  // whitespace (or keep-alive bytes) between objects
-    }
-    current_.push_back(c);
-    if (in_string_) {
-      if (escaped_) {
-        escaped_ = false;
-      } else if (c == '\\') {
-        escaped_ = true;
-      } else if (c == '"') {
-        in_string_ = false;
-      }
-      continue;
-    }
-    if (c == '"') {
-      in_string_ = true;
-    } else if (c == '{') {
-      ++depth_;
-    } else if (c == '}' && --depth_ == 0) {
-      out.push_back(std::move(current_));
-      current_.clear();
-    }
-  }
-  return out;
-}
-
-// ---- watches --------------------------------------------------------------------------------
-
-class KubernetesBackend::StreamWatch final : public Watch {
- public:
-  StreamWatch(KubernetesBackend& backend, Kind kind, std::string namespace_, std::string rv)
-      : backend_(backend), kind_(kind), namespace_(std::move(namespace_)), rv_(std::move(rv)) {
-    thread_ = std::thread([this] { run(); });
-  }
-  ~StreamWatch() override {
-    stopping_ = true;
-    if (thread_.joinable()) thread_.join();
-  }
-
-  StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) override {
-    std::unique_lock lock(mutex_);
-    ready_.wait_for(lock, timeout, [&] { return !queue_.empty() || !ended_.ok(); });
-    if (!queue_.empty()) {
-      WatchEvent event = std::move(queue_.front());
-      queue_.pop_front();
-      return std::optional<WatchEvent>(std::move(event));
-    }
-    if (!ended_.ok()) return ended_;
-    return std::optional<WatchEvent>();
-  }
-
- private:
-  void end(Status why) {
-    std::lock_guard lock(mutex_);
-    ended_ = std::move(why);
-    ready_.notify_all();
-  }
-
-  // Queues a change (ADDED, MODIFIED or DELETED) for next().
-  void deliver(const std::string& type, Object object) {
-    WatchEvent e;
-    e.type = type == "ADDED"     ? WatchEvent::Type::kAdded
-             : type == "DELETED" ? WatchEvent::Type::kDeleted
-                                 : WatchEvent::Type::kModified;
-    e.object = std::move(object);
-    std::lock_guard lock(mutex_);
-    queue_.push_back(std::move(e));
-    ready_.notify_all();
-  }
-
-  // A watch event's type that carries a change (or a bookmark), as opposed to ERROR.
-  static bool isChange(const std::string& type) {
-    return type == "ADDED" || type == "MODIFIED" || type == "DELETED" || type == "BOOKMARK";
-  }
-
-  // A watch event read as a JSON tree; false (with `error` set) when the stream must end.
-  bool handleTree(const std::string& text, std::string& error, bool& gone) {
-    Json event = Json::parse(text, nullptr, false);
-    if (event.is_discarded()) {
-      error = "a watch event is not JSON";
-      return false;
-    }
-    const std::string type = event.value("type", "");
-    if (!isChange(type) && type != "ERROR") {
-      error = "a watch event of unknown type \"" + type + "\"";
-      return false;
-    }
-    const Json& object = event["object"];
-    if (type == "ERROR") {
-      gone = object.value("code", 0) == 410;
-      error = object.value("message", "watch error");
-      return false;
-    }
-    const std::string rv = rawString(object, {"metadata", "resourceVersion"});
-    if (type != "BOOKMARK") {
-      auto typed = objectFromJson(kind_, object);
-      if (!typed.ok()) {
-        hostLogger().warn("watch of {}: skipping an object that does not convert: {}",
-                          kindResource(kind_), typed.status().message());
-      } else {
-        deliver(type, std::move(typed).value());
-      }
-    }
-    if (!rv.empty()) rv_ = rv;
-    return true;
-  }
-
-  void run() {
-    Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
-    while (!stopping_) {
-      const std::string path = resourcePath(kind_, namespace_) + "?watch=true&allowWatchBookmarks=true" +
-                               "&timeoutSeconds=" + std::to_string(backend_.options_.watch_timeout.count()) +
-                               "&resourceVersion=" + urlEncode(rv_);
-      JsonStreamSplitter splitter;  // a cut event is dropped; it comes again after reconnecting
-      bool gone = false;
-      std::string error;
-      const HttpResult result = backend_.client_->stream(
-          path,
-          [&](std::string_view data) {
-            for (const std::string& text : splitter.feed(data)) {
-              // A change is read straight from the text. Anything else (an ERROR, text that is
-              // not JSON or an object that does not convert) is read again as a tree.
-              auto event = watchEventFromJsonText(kind_, text);
-              if (!event.ok() || !isChange(event->type)) {
-                if (!handleTree(text, error, gone)) return false;
-                continue;
-              }
-              const std::string& type = event->type;
-              const std::string rv = metadataOf(event->object).resource_version();
-              if (type != "BOOKMARK") deliver(type, std::move(event->object));
-              if (!rv.empty()) rv_ = rv;
-            }
-            return !stopping_.load();
-          },
-          backend_.options_.watch_timeout + std::chrono::seconds(30), &stopping_);
-      if (stopping_) break;
-      if (gone || result.status == 410) {
-        end(Status(StatusCode::kAborted, "too old resource version: " + rv_));
-        return;
-      }
-      if (result.status >= 400) {
-        const Status s = statusOf(result, "watching " + std::string(kindResource(kind_)));
-        if (result.status == 401 || result.status == 403 || result.status == 404) {
-          end(s);
-          return;
-        }
-        hostLogger().warn("{}; reconnecting", s.message());
-      } else if (!error.empty()) {
-        hostLogger().warn("watch of {}: {}; reconnecting", kindResource(kind_), error);
-      }
-      const bool failed = result.status != 200 || !error.empty();
-      if (failed) {
-        std::this_thread::sleep_for(backoff.next());
-      } else {
-        backoff.reset();
-      }
-    }
-    end(Status(StatusCode::kUnavailable, "watch stopped"));
-  }
-
-  KubernetesBackend& backend_;
-  Kind kind_;
-  std::string namespace_;
-  std::string rv_;  // the last resourceVersion seen: where a reconnect resumes
-  std::atomic<bool> stopping_{false};
-  std::mutex mutex_;
-  std::condition_variable ready_;
-  std::deque<WatchEvent> queue_;
-  Status ended_;
-  std::thread thread_;
-};
-
-// ---- caches ---------------------------------------------------------------------------------
-
-class KubernetesBackend::Cache {
- public:
-  Cache(KubernetesBackend& backend, Kind kind, std::string namespace_)
-      : backend_(backend), kind_(kind), namespace_(std::move(namespace_)) {}
-  ~Cache() { stop(); }
-
-  void start() { thread_ = std::thread([this] { run(); }); }
-  void stop() {
-    stopping_ = true;
-    changed_.notify_all();
-    if (thread_.joinable()) thread_.join();
-  }
-  bool waitSynced(std::chrono::milliseconds timeout) {
-    std::unique_lock lock(mutex_);
-    return changed_.wait_for(lock, timeout, [&] { return synced_; });
-  }
-
-  struct Entry {
-    Json raw;
-    Object typed;
-  };
-  // Hands the object's typed form to `read`, under the cache's lock (what it takes is its
-  // own: a copy, or the encoding); false if the object is not here (or the cache is not
-  // synced yet).
-  bool readTyped(const std::string& ns, const std::string& name,
-                 const std::function<void(const Object&)>& read) {
-    std::lock_guard lock(mutex_);
-    const Entry* entry = findLocked(ns, name);
-    if (entry == nullptr) return false;
-    read(entry->typed);
-    return true;
-  }
-  // The object's raw form if the cache holds it at `resource_version` (only the raw form is
-  // copied: most reads want the typed one alone).
-  std::optional<Json> findRaw(const std::string& ns, const std::string& name,
-                              const std::string& resource_version) {
-    std::lock_guard lock(mutex_);
-    const Entry* entry = findLocked(ns, name);
-    if (entry == nullptr || entry->raw.is_null() ||
-        rawString(entry->raw, {"metadata", "resourceVersion"}) != resource_version) {
-      return std::nullopt;
-    }
-    return entry->raw;
-  }
-  // nullopt while not synced.
-  std::optional<kbinder::v1::ObjectList> list(const std::string& ns, const ListFilter& filter) {
-    std::lock_guard lock(mutex_);
-    if (!synced_) return std::nullopt;
-    kbinder::v1::ObjectList out;
-    const auto take = [&](const Entry& entry) {
-      if (!ns.empty() && metadataOf(entry.typed).namespace_() != ns) return;
-      if (!filter.matches(entry.typed)) return;
-      *out.add_items() = entry.typed;
-    };
-    // A selector on an indexed field, or volumes a node must admit, look only where an index
-    // points.
-    if (!indexes_.forEachCandidate(filter, [&](const EntryIt& it) { take(it->second); })) {
-      for (const auto& [key, entry] : entries_) take(entry);
-    }
-    out.set_resource_version(rv_);
-    return out;
-  }
-  bool synced() {
-    std::lock_guard lock(mutex_);
-    return synced_;
-  }
-
-  // Watches of a cached kind are served from the changes the cache applied (one stream per
-  // kind, each event parsed once), for as long as the cache keeps them: the newest kLogLimit,
-  // and only since its last list. Where a watch from `rv` starts, as (generation, the sequence
-  // number after which its events are); nullopt when the cache cannot serve `rv` (not one it
-  // listed or applied since its last list, or older than what it keeps).
-  std::optional<std::pair<uint64_t, uint64_t>> positionOf(const std::string& rv) {
-    std::lock_guard lock(mutex_);
-    if (!synced_ || rv.empty()) return std::nullopt;
-    for (auto it = log_.rbegin(); it != log_.rend(); ++it) {
-      if (it->rv == rv) return std::make_pair(generation_, it->seq);
-    }
-    if (rv == list_rv_ && (log_.empty() || log_.front().seq == list_seq_ + 1)) {
-      return std::make_pair(generation_, list_seq_);
-    }
-    return std::nullopt;
-  }
-  // The change after `seq` (then advanced), waiting up to `timeout`; ABORTED ("too old
-  // resource version", as the API server says it) once the cache listed again or no longer
-  // keeps it, UNAVAILABLE once the cache stopped.
-  StatusOr<std::optional<WatchEvent>> next(uint64_t generation, uint64_t& seq,
-                                           std::chrono::milliseconds timeout) {
-    const auto deadline = std::chrono::steady_clock::now() + timeout;
-    std::unique_lock lock(mutex_);
-    while (true) {
-      if (stopping_) return Status(StatusCode::kUnavailable, "watch stopped");
-      if (generation != generation_) {
-        return Status(StatusCode::kAborted, "too old resource version: the cache of " +
-                                                std::string(kindResource(kind_)) + " listed again");
-      }
-      if (!log_.empty() && log_.back().seq > seq) {
-        if (seq + 1 < log_.front().seq) {
-          return Status(StatusCode::kAborted, "too old resource version: the watch of " +
-                                                  std::string(kindResource(kind_)) + " fell behind");
-        }
-        const Logged& logged = log_[seq + 1 - log_.front().seq];
-        ++seq;
-        return std::optional<WatchEvent>(logged.event);
-      }
-      if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
-        return std::optional<WatchEvent>();
-      }
-    }
-  }
-
- private:
-  static constexpr size_t kLogLimit = 4096;
-
-  const Entry* findLocked(const std::string& ns, const std::string& name) const {
-    if (!synced_) return nullptr;
-    const auto it = entries_.find(keyOf(kindNamespaced(kind_) ? ns : "", name));
-    return it == entries_.end() ? nullptr : &it->second;
-  }
-
-  struct Logged {
-    uint64_t seq;
-    std::string rv;  // the resourceVersion the change brought the cache to
-    WatchEvent event;
-  };
-
-  void run() {
-    while (!stopping_) {
-      // List, raw, page by page.
-      std::map<std::string, Entry> fresh;
-      std::string rv, cont;
-      bool ok = true;
-      do {
-        std::string path = resourcePath(kind_, namespace_) + "?limit=" +
-                           std::to_string(backend_.options_.page_size);
-        if (!cont.empty()) path += "&continue=" + urlEncode(cont);
-        const HttpResult r = backend_.client_->request("GET", path);
-        if (r.status != 200) {
-          hostLogger().warn("{}; retrying", statusOf(r, "listing " + std::string(kindResource(kind_))).message());
-          ok = false;
-          break;
-        }
-        Json page = Json::parse(r.body, nullptr, false);
-        if (page.is_discarded()) {
-          ok = false;
-          break;
-        }
-        if (rv.empty()) rv = rawString(page, {"metadata", "resourceVersion"});
-        cont = rawString(page, {"metadata", "continue"});
-        for (auto& item : page["items"]) {
-          auto typed = objectFromJson(kind_, item);
-          if (!typed.ok()) continue;
-          // The key first: the assignment's right side is evaluated before its left.
-          const std::string key =
-              keyOf(rawString(item, {"metadata", "namespace"}), rawString(item, {"metadata", "name"}));
-          fresh[key] = Entry{std::move(item), std::move(typed).value()};
-        }
-      } while (!cont.empty() && !stopping_);
-      if (!ok) {
-        std::unique_lock lock(mutex_);
-        changed_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_.load(); });
-        continue;
-      }
-      {
-        std::lock_guard lock(mutex_);
-        entries_ = std::move(fresh);
-        indexes_.clear();
-        for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-          indexes_.update(it, nullptr, &it->second.typed);
-        }
-        rv_ = rv;
-        synced_ = true;
-        ++generation_;  // watches served from before this list are Gone
-        log_.clear();
-        list_rv_ = rv;
-        list_seq_ = next_seq_ - 1;
-        changed_.notify_all();
-      }
-      // Then follow the changes, raw, until the watch is gone.
-      StreamWatch watch(backend_, kind_, namespace_, rv);
-      while (!stopping_) {
-        auto event = watch.next(std::chrono::milliseconds(200));
-        if (!event.ok()) break;  // gone: list again
-        if (!event->has_value()) continue;
-        WatchEvent& e = **event;
-        const auto& meta = metadataOf(e.object);
-        std::lock_guard lock(mutex_);
-        const std::string key = keyOf(meta.namespace_(), meta.name());
-        if (e.type == WatchEvent::Type::kDeleted) {
-          if (const auto it = entries_.find(key); it != entries_.end()) {
-            indexes_.update(it, &it->second.typed, nullptr);
-            entries_.erase(it);
-          }
-        } else {
-          // The typed object carries what the cycle needs; the raw form is fetched again when
-          // a patch needs it, so a watched change only keeps the typed form current.
-          auto [it, created] = entries_.try_emplace(key);
-          indexes_.update(it, created ? nullptr : &it->second.typed, &e.object);
-          it->second.typed = e.object;
-          it->second.raw = Json();
-        }
-        rv_ = meta.resource_version();
-        log_.push_back(Logged{next_seq_++, rv_, std::move(e)});  // `meta` is not read after this
-        if (log_.size() > kLogLimit) log_.pop_front();
-        changed_.notify_all();
-      }
-    }
-  }
-
-  KubernetesBackend& backend_;
-  Kind kind_;
-  std::string namespace_;
-  std::atomic<bool> stopping_{false};
-  std::mutex mutex_;
-  std::condition_variable changed_;
-  bool synced_ = false;
-  std::string rv_;
-  std::map<std::string, Entry> entries_;
-  using EntryIt = std::map<std::string, Entry>::const_iterator;
-  struct ByKey {
-    bool operator()(const EntryIt& a, const EntryIt& b) const { return a->first < b->first; }
-  };
-  KindIndexes<EntryIt, ByKey> indexes_{kind_};  // see field_index.h
-  std::deque<Logged> log_;       // the newest changes applied since the last list
-  uint64_t next_seq_ = 1;
-  uint64_t generation_ = 0;      // lists so far
-  std::string list_rv_;          // the resourceVersion of the last list
-  uint64_t list_seq_ = 0;        // the sequence number before the last list's first change
-  std::thread thread_;
-};
-
-class KubernetesBackend::CacheWatch final : public Watch {
- public:
-  CacheWatch(Cache& cache, uint64_t generation, uint64_t seq)
-      : cache_(cache), generation_(generation), seq_(seq) {}
-  StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds timeout) override {
-    return cache_.next(generation_, seq_, timeout);
-  }
-
- private:
-  Cache& cache_;
-  uint64_t generation_;
-  uint64_t seq_;
-};
-
-// ---- the backend ------------------------------------------------------------------------------
-
-namespace {
 
 Status notJson() { return Status(StatusCode::kUnavailable, "the API server's answer is not JSON"); }
 
@@ -493,7 +38,8 @@ KubernetesBackend::~KubernetesBackend() { stop(); }
 Status KubernetesBackend::startCaches(std::chrono::milliseconds timeout) {
   if (!options_.caches) return okStatus();
   for (Kind kind : kCachedKinds) {
-    auto cache = std::make_unique<Cache>(*this, kind, kindNamespaced(kind) ? options_.namespace_ : "");
+    auto cache = std::make_unique<ObjectCache>(*client_, kind, kindNamespaced(kind) ? options_.namespace_ : "",
+                                               options_.page_size, options_.watch_timeout);
     cache->start();
     caches_[kind] = std::move(cache);
   }
@@ -608,8 +154,8 @@ StatusOr<kbinder::v1::ObjectList> KubernetesBackend::list(const kbinder::v1::Lis
   do {
     std::string path = resourcePath(kind, request.namespace_()) + "?limit=" +
                        std::to_string(options_.page_size);
-    if (!request.label_selector().empty()) path += "&labelSelector=" + urlEncode(request.label_selector());
-    if (!cont.empty()) path += "&continue=" + urlEncode(cont);
+    if (!request.label_selector().empty()) path += "&labelSelector=" + client_->escape(request.label_selector());
+    if (!cont.empty()) path += "&continue=" + client_->escape(cont);
     const HttpResult r = client_->request("GET", path);
     if (Status s = statusOf(r, "listing " + std::string(kindResource(kind))); !s.ok()) return s;
     const Json page = Json::parse(r.body, nullptr, false);
@@ -793,11 +339,12 @@ Status KubernetesBackend::recordEvent(const Object& event) {
 StatusOr<std::unique_ptr<Watch>> KubernetesBackend::watch(Kind kind, const std::string& resource_version) {
   if (const auto cache = caches_.find(kind); cache != caches_.end()) {
     if (const auto position = cache->second->positionOf(resource_version)) {
-      return std::unique_ptr<Watch>(new CacheWatch(*cache->second, position->first, position->second));
+      return std::unique_ptr<Watch>(
+          std::make_unique<CacheWatch>(*cache->second, position->first, position->second));
     }
   }
   const std::string ns = kindNamespaced(kind) ? options_.namespace_ : "";
-  return std::unique_ptr<Watch>(new StreamWatch(*this, kind, ns, resource_version));
+  return watchApi(*client_, kind, ns, resource_version, options_.watch_timeout);
 }
 
 Status KubernetesBackend::bindPod(const PodBinding& binding) {

@@ -30,22 +30,9 @@
 
 #include "host/cluster/cluster.h"
 #include "host/kube/kube_client.h"
+#include "host/kube/object_cache.h"
 
 namespace kbinder::host {
-
-// Splits a stream of concatenated JSON objects (a watch body) into whole objects, however the
-// bytes are chunked.
-class JsonStreamSplitter {
- public:
-  // Feeds bytes; returns the objects completed by them, in order.
-  std::vector<std::string> feed(std::string_view data);
-  bool midObject() const { return depth_ > 0; }
-
- private:
-  std::string current_;
-  int depth_ = 0;
-  bool in_string_ = false, escaped_ = false;
-};
 
 class KubernetesBackend final : public ClusterBackend {
  public:
@@ -89,9 +76,6 @@ class KubernetesBackend final : public ClusterBackend {
   StatusOr<Json> writeRaw(std::string_view method, const std::string& path, const Json& body);
 
  private:
-  class Cache;
-  class StreamWatch;
-  class CacheWatch;  // a watch served from a cache's log of the changes it applied
 
   // A read that need not be fresh, of a kind cached and synced, answered from the cache:
   // `read` is handed the cached object (under the cache's lock), or NOT_FOUND is returned.
@@ -120,7 +104,7 @@ class KubernetesBackend final : public ClusterBackend {
 
   std::unique_ptr<KubeClient> client_;
   Options options_;
-  std::map<Kind, std::unique_ptr<Cache>> caches_;
+  std::map<Kind, std::unique_ptr<ObjectCache>> caches_;
   // The raw objects this backend last read fresh or wrote, by path: a patch guarded by a
   // version just read needs the raw object of that version to compute its merge patch, and
   // the watch-fed caches may not have it yet. Bounded; cleared when full. Kept as the answer's
@@ -131,8 +115,5 @@ class KubernetesBackend final : public ClusterBackend {
   std::mutex remembered_mutex_;
   std::unordered_map<std::string, std::shared_ptr<const std::string>> remembered_;
 };
-
-// The URL path of a kind's collection ("/api/v1/namespaces/ns/pods") or of one object.
-std::string resourcePath(Kind kind, const std::string& namespace_, const std::string& name = "");
 
 }  // namespace kbinder::host

@@ -243,6 +243,13 @@ StatusOr<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config, Kube
   return std::unique_ptr<KubeClient>(new KubeClient(std::move(config), options));
 }
 
+std::string KubeClient::escape(std::string_view text) {
+  // libcurl ignores the handle here (since 7.82).
+  std::unique_ptr<char, decltype(&curl_free)> escaped(
+      curl_easy_escape(nullptr, text.data(), static_cast<int>(text.size())), curl_free);
+  return escaped == nullptr ? std::string() : std::string(escaped.get());
+}
+
 HttpResult KubeClient::request(std::string_view method, const std::string& path,
                                const std::string& body, const std::string& content_type) {
   HttpResult result;

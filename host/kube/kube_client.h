@@ -60,6 +60,9 @@ class KubeClient {
                     std::chrono::milliseconds timeout, const std::atomic<bool>* cancel = nullptr);
 
   const KubeConfig& config() const { return config_; }
+  // `text` percent-encoded for a URL's query: every byte but A-Z a-z 0-9 - . _ ~, as libcurl
+  // encodes it.
+  static std::string escape(std::string_view text);
   // Answers by verb and HTTP code ("GET 200", "PATCH 409", "GET 0" for transport errors).
   std::map<std::string, long> requestCounts() const;
 

@@ -1,10 +1,13 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "host/kube/kube_config.h"
 
+#include <openssl/evp.h>
+
 #include <cerrno>
 #include <cstdlib>
 #include <cstring>
 #include <fstream>
+#include <memory>
 #include <sstream>
 
 #include "host/model/manifest.h"
@@ -42,22 +45,24 @@ std::string stringField(const Json& object, const char* key) {
 }  // namespace
 
 StatusOr<std::string> decodeBase64(std::string_view text) {
-  static constexpr std::string_view kAlphabet =
-      "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/";
-  std::string out;
-  uint32_t buffer = 0;
-  int bits = 0;
-  for (char c : text) {
-    if (c == '=' || c == '\n' || c == '\r' || c == ' ') continue;
-    const size_t v = kAlphabet.find(c);
-    if (v == std::string_view::npos) return invalidArgument("not base64: unexpected character");
-    buffer = (buffer << 6) | static_cast<uint32_t>(v);
-    bits += 6;
-    if (bits >= 8) {
-      bits -= 8;
-      out.push_back(static_cast<char>((buffer >> bits) & 0xFF));
-    }
+  // OpenSSL's decoder, as PEM is read: line breaks and spaces are passed over, "=" may only pad
+  // the end, and the text must come in whole groups of four characters.
+  std::unique_ptr<EVP_ENCODE_CTX, decltype(&EVP_ENCODE_CTX_free)> ctx(EVP_ENCODE_CTX_new(),
+                                                                      EVP_ENCODE_CTX_free);
+  if (ctx == nullptr) return internalError("cannot set up a base64 decoder");
+  EVP_DecodeInit(ctx.get());
+  std::string out(text.size() + 3, '\0');  // what decodes is shorter than the text
+  auto* at = reinterpret_cast<unsigned char*>(out.data());
+  int decoded = 0, tail = 0;
+  if (EVP_DecodeUpdate(ctx.get(), at, &decoded,
+                       reinterpret_cast<const unsigned char*>(text.data()),
+                       static_cast<int>(text.size())) < 0 ||
+      EVP_DecodeFinal(ctx.get(), at + decoded, &tail) < 0) {
+    return invalidArgument(
+        "not base64: expected the standard alphabet (A-Z a-z 0-9 + /) in groups of four, "
+        "padded with '=' at the end");
   }
+  out.resize(static_cast<size_t>(decoded + tail));
   return out;
 }
 
@@ -102,7 +107,7 @@ StatusOr<KubeConfig> loadKubeconfig(const fs::path& path, const std::string& con
     const std::string data = stringField(entry, (std::string(key) + "-data").c_str());
     if (!data.empty()) {
       auto decoded = decodeBase64(data);
-      if (!decoded.ok()) return fail(what + "-data is not valid base64");
+      if (!decoded.ok()) return fail(what + "-data is " + decoded.status().message());
       into = std::move(decoded).value();
       return okStatus();
     }

@@ -45,7 +45,8 @@ StatusOr<KubeConfig> inClusterConfig(const InClusterEnvironment& environment);
 // else the in-cluster configuration.
 StatusOr<KubeConfig> resolveKubeConfig(const std::string& kubeconfig_flag, const std::string& context);
 
-// Standard base64, padded or not, line breaks ignored.
+// Standard base64 as kubectl reads kubeconfig data: in groups of four, padded with "=" at the
+// end only; line breaks and spaces are passed over.
 StatusOr<std::string> decodeBase64(std::string_view text);
 
 }  // namespace kbinder::host

@@ -23,23 +23,6 @@ using host::Json;
 using host::KubernetesBackend;
 using host::StatusCode;
 
-TEST(JsonStreamSplitterTest, FindsWholeObjectsHoweverTheBytesArrive) {
-  const std::string stream =
-      R"({"type":"ADDED","object":{"note":"a } brace and a \" quote {"}} )"
-      "\n"
-      R"({"type":"BOOKMARK","object":{}})";
-  for (size_t chunk : {1u, 2u, 7u, 1000u}) {
-    host::JsonStreamSplitter splitter;
-    std::vector<std::string> objects;
-    for (size_t i = 0; i < stream.size(); i += chunk) {
-      for (auto& o : splitter.feed(std::string_view(stream).substr(i, chunk))) objects.push_back(o);
-    }
-    ASSERT_EQ(objects.size(), 2u) << chunk;
-    EXPECT_EQ(Json::parse(objects[0])["object"]["note"], "a } brace and a \" quote {");
-    EXPECT_FALSE(splitter.midObject());
-  }
-}
-
 // A backend on `server`, with informer caches or without.
 std::unique_ptr<KubernetesBackend> backendOn(TestApiServer& server, bool caches,
                                              size_t page_size = 500) {

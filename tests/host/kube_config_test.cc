@@ -86,6 +86,17 @@ TEST_F(KubeConfigTest, NamedContextWithInlineData) {
   EXPECT_EQ(lab->token, "abc123");
 }
 
+TEST_F(KubeConfigTest, InlineDataThatIsNotBase64IsNamed) {
+  std::string text = kConfig;
+  text.replace(text.find("client-key-data: a2V5"), 21, "client-key-data: a2V");  // unpadded
+  const auto path = writeFile(dir_.path() / "bad-data", text);
+  const auto c = host::loadKubeconfig(path, "prod");
+  ASSERT_FALSE(c.ok());
+  EXPECT_NE(c.status().message().find("client-key-data is not base64"), std::string::npos)
+      << c.status().message();
+  EXPECT_NE(c.status().message().find(path.string()), std::string::npos) << c.status().message();
+}
+
 TEST_F(KubeConfigTest, ErrorsNameTheFileAndTheFix) {
   const std::string where = "kubeconfig " + path_.string() + ": ";
   EXPECT_EQ(host::loadKubeconfig(path_, "nope").status().message(), where + "context \"nope\" not found");
@@ -122,11 +133,20 @@ TEST_F(KubeConfigTest, InClusterReadsTheServiceAccount) {
   EXPECT_EQ(host::inClusterConfig(env)->server, "https://[fd00::1]:443");
 }
 
-TEST(Base64Test, DecodesPaddedAndUnpadded) {
+// Kubeconfig data is read as kubectl reads it: standard base64, padded, across lines.
+TEST(Base64Test, DecodesStrictlyPaddedBase64AcrossLines) {
   EXPECT_EQ(*host::decodeBase64("aGVsbG8="), "hello");
-  EXPECT_EQ(*host::decodeBase64("aGVsbG8"), "hello");
   EXPECT_EQ(*host::decodeBase64("aGVs\nbG8="), "hello");
-  EXPECT_FALSE(host::decodeBase64("a$b").ok());
+  EXPECT_EQ(*host::decodeBase64("aGVs\r\nbG8=\n"), "hello");
+  EXPECT_EQ(*host::decodeBase64("aGk="), "hi");
+  EXPECT_EQ(*host::decodeBase64(""), "");
+  EXPECT_FALSE(host::decodeBase64("a$b=").ok());
+  EXPECT_FALSE(host::decodeBase64("aGVsbG8").ok());    // not padded to a group of four
+  EXPECT_FALSE(host::decodeBase64("aGV=sbG8").ok());   // '=' before the end
+  EXPECT_FALSE(host::decodeBase64("aGVsbG8=aGk=").ok());
+  const auto refused = host::decodeBase64("a$b=");
+  EXPECT_NE(refused.status().message().find("padded with '='"), std::string::npos)
+      << refused.status().message();
 }
 
 }  // namespace

@@ -1,0 +1,41 @@
+// SPDX-License-Identifier: Apache-2.0
+// Watches on the API server: a kind's watch stream from a resourceVersion, which takes
+// bookmarks, reconnects from the last resourceVersion seen (nothing lost, nothing twice) with
+// backoff, and ends with ABORTED "too old resource version" on HTTP 410 or an ERROR event of
+// code 410, so that its reader lists again; and the paths and the splitting it rests on.
+#pragma once
+
+#include <chrono>
+#include <memory>
+#include <string>
+#include <string_view>
+#include <vector>
+
+#include "host/cluster/cluster.h"
+#include "host/kube/kube_client.h"
+
+namespace kbinder::host {
+
+// Splits a stream of concatenated JSON objects (a watch body) into whole objects, however the
+// bytes are chunked.
+class JsonStreamSplitter {
+ public:
+  // Feeds bytes; returns the objects completed by them, in order.
+  std::vector<std::string> feed(std::string_view data);
+  bool midObject() const { return depth_ > 0; }
+
+ private:
+  std::string current_;
+  int depth_ = 0;
+  bool in_string_ = false, escaped_ = false;
+};
+
+// The URL path of a kind's collection ("/api/v1/namespaces/ns/pods") or of one object.
+std::string resourcePath(Kind kind, const std::string& namespace_, const std::string& name = "");
+
+// `namespace_`'s objects of `kind` (all namespaces when empty), from `resource_version`; each
+// watch request lasts `timeout` before it is made again. The client must outlive the watch.
+std::unique_ptr<Watch> watchApi(KubeClient& client, Kind kind, const std::string& namespace_,
+                                const std::string& resource_version, std::chrono::seconds timeout);
+
+}  // namespace kbinder::host
