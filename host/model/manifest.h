@@ -1,6 +1,7 @@
 // SPDX-License-Identifier: Apache-2.0
 // Kubernetes manifests: the YAML or JSON text `kubectl get -o yaml|json` prints, read into JSON
-// values and written back in the same form. This is the host's one JSON/YAML conversion path.
+// values and written back in the same form. This is the host's one JSON/YAML conversion path
+// (YAML itself: yaml.h).
 //
 // Reading keeps every field and the order of keys; `kind: List` (and `*List` kinds with items)
 // is flattened into its items and remembered, so writing gives back the same shape.
@@ -10,8 +11,6 @@
 // Thread-safety: free functions over values.
 #pragma once
 
-#include <nlohmann/json.hpp>
-
 #include <functional>
 #include <memory>
 #include <ostream>
@@ -20,11 +19,10 @@
 #include <vector>
 
 #include "host/base/status.h"
+#include "host/model/json.h"
+#include "host/model/yaml.h"
 
 namespace kbinder::host {
-
-// Key order is kept so written manifests diff cleanly against what was read.
-using Json = nlohmann::ordered_json;
 
 enum class ManifestFormat { kYaml, kJson };
 
@@ -51,18 +49,5 @@ void writeManifest(const Manifest& form, const std::vector<const Json*>& objects
 using ManifestItem = std::function<StatusOr<std::shared_ptr<const Json>>(size_t index)>;
 Status writeManifest(const Manifest& form, size_t count, const ManifestItem& object,
                      std::ostream& out);
-
-// Gives back what `value`'s objects and arrays hold beyond their size, at every depth. Parsing
-// and adding keys grow them by doubling, so a stored object would otherwise carry up to as much
-// unused room as it has content.
-void shrinkToFit(Json& value);
-// `object[key]`, `object` made an object first when it is not one. A new key grows the object
-// by moving its values: operator[] on a full object (as shrinkToFit leaves it) copies every
-// value whole, since an element's key is const and its move may throw.
-Json& member(Json& object, const std::string& key);
-
-// One YAML document or JSON text to a value, and a value to block-style YAML.
-StatusOr<Json> parseYaml(std::string_view text, std::string_view source);
-std::string toYaml(const Json& value);
 
 }  // namespace kbinder::host
