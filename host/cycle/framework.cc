@@ -47,7 +47,7 @@ class Framework::Cycle {
   // fresh: read the pod from the server rather than from a watch-fed copy.
   Cycle(Framework& framework, const CycleInput& input, bool fresh)
       : fw_(framework), input_(input), fresh_(fresh),
-        states_(framework.profile_.plugins().size(), nullptr) {
+        states_(framework.plugins_.cyclePlugins().size(), nullptr) {
     const auto& spec = input.request.spec();
     log_context_ = "request " + input.request.metadata().namespace_() + "/" +
                    input.request.metadata().name() + " (pod " + spec.pod_name() + " -> " +
@@ -60,7 +60,7 @@ class Framework::Cycle {
 
   ~Cycle() {
     for (size_t i = 0; i < states_.size(); ++i) {
-      if (states_[i] != nullptr) fw_.profile_.plugins()[i]->releaseCycleState(states_[i]);
+      if (states_[i] != nullptr) fw_.plugins_.cyclePlugins()[i]->releaseCycleState(states_[i]);
     }
   }
 
@@ -213,7 +213,7 @@ class Framework::Cycle {
     return c;
   }
 
-  HookOutcome call(PluginInstance& plugin, ExtensionPoint point) {
+  HookOutcome call(CyclePlugin& plugin, ExtensionPoint point) {
     CallEnvironment env;
     env.timeout = plugin.hookTimeout();
     env.cancelled = input_.cancelled;
@@ -233,7 +233,7 @@ class Framework::Cycle {
     return outcome;
   }
 
-  std::string describe(const PluginInstance& plugin, ExtensionPoint point,
+  std::string describe(const CyclePlugin& plugin, ExtensionPoint point,
                        const HookOutcome& outcome) const {
     // A host-made fault message already names the plugin and the point.
     if (outcome.message.rfind("plugin '", 0) == 0) return outcome.message;
@@ -245,7 +245,7 @@ class Framework::Cycle {
   Failure validate() {
     std::vector<std::string> problems;
     bool fault = false;
-    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kValidate)) {
+    for (CyclePlugin* plugin : fw_.plugins_.runAt(ExtensionPoint::kValidate)) {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kValidate);
       if (outcome.code == Code::kSuccess && outcome.validate().errors().empty()) continue;
       fault = fault || outcome.code == Code::kError;
@@ -308,14 +308,14 @@ class Framework::Cycle {
   }
 
   Failure mutate() {
-    const auto& mutators = fw_.profile_.pluginsFor(ExtensionPoint::kMutate);
+    const auto& mutators = fw_.plugins_.runAt(ExtensionPoint::kMutate);
     if (mutators.empty()) return std::nullopt;
     // The pod's labels and annotations as the plugins leave them (the rest is not theirs).
     kbinder::v1::ObjectMeta meta;
     *meta.mutable_labels() = pod_.metadata().labels();
     *meta.mutable_annotations() = pod_.metadata().annotations();
     bool any = false;
-    for (PluginInstance* plugin : mutators) {
+    for (CyclePlugin* plugin : mutators) {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kMutate);
       if (outcome.code != Code::kSuccess) {
         return fail(CycleOutcome::kRetry, describe(*plugin, ExtensionPoint::kMutate, outcome));
@@ -398,8 +398,8 @@ class Framework::Cycle {
   // annotations (a Binding carries no labels and removes nothing), and the default binder binds
   // (no Bind plugin).
   bool bindsWithAnnotations(const std::vector<MetadataEdit>& edits) const {
-    if (!fw_.profile_.profile().cycle.annotations_with_binding) return false;
-    if (!fw_.profile_.pluginsFor(ExtensionPoint::kBind).empty()) return false;
+    if (!fw_.plugins_.cycleSettings().annotations_with_binding) return false;
+    if (!fw_.plugins_.runAt(ExtensionPoint::kBind).empty()) return false;
     return std::all_of(edits.begin(), edits.end(), [](const MetadataEdit& edit) {
       return edit.map == MetadataEdit::Map::kAnnotations && edit.value.has_value();
     });
@@ -407,14 +407,14 @@ class Framework::Cycle {
 
   // Reserve through Bind; a failure here is rolled back by the caller.
   Failure afterAssume() {
-    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kReserve)) {
+    for (CyclePlugin* plugin : fw_.plugins_.runAt(ExtensionPoint::kReserve)) {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kReserve);
       if (outcome.code != Code::kSuccess) {
         return fail(outcomeFor(outcome.code), describe(*plugin, ExtensionPoint::kReserve, outcome));
       }
     }
     if (auto failed = permit()) return failed;
-    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kPreBind)) {
+    for (CyclePlugin* plugin : fw_.plugins_.runAt(ExtensionPoint::kPreBind)) {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kPreBind);
       if (outcome.code != Code::kSuccess) {
         return fail(outcomeFor(outcome.code), describe(*plugin, ExtensionPoint::kPreBind, outcome));
@@ -425,8 +425,8 @@ class Framework::Cycle {
 
   Failure permit() {
     std::map<std::string, Clock::time_point> waits;
-    const auto max_wait = fw_.profile_.profile().cycle.permit_max_wait;
-    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kPermit)) {
+    const auto max_wait = fw_.plugins_.cycleSettings().permit_max_wait;
+    for (CyclePlugin* plugin : fw_.plugins_.runAt(ExtensionPoint::kPermit)) {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kPermit);
       if (outcome.code == Code::kSuccess) continue;
       if (outcome.code == Code::kWait) {
@@ -451,7 +451,7 @@ class Framework::Cycle {
   }
 
   Failure bind() {
-    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kBind)) {
+    for (CyclePlugin* plugin : fw_.plugins_.runAt(ExtensionPoint::kBind)) {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kBind);
       if (outcome.code == Code::kSkip) continue;
       if (outcome.code == Code::kSuccess) return std::nullopt;
@@ -498,7 +498,7 @@ class Framework::Cycle {
   }
 
   void rollback() {
-    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kUnreserve)) {
+    for (CyclePlugin* plugin : fw_.plugins_.runAt(ExtensionPoint::kUnreserve)) {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kUnreserve);
       if (outcome.code != Code::kSuccess) {
         hostLogger().warn("{}: {}", log_context_,
@@ -509,7 +509,7 @@ class Framework::Cycle {
   }
 
   void postBind() {
-    for (PluginInstance* plugin : fw_.profile_.pluginsFor(ExtensionPoint::kPostBind)) {
+    for (CyclePlugin* plugin : fw_.plugins_.runAt(ExtensionPoint::kPostBind)) {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kPostBind);
       if (outcome.code != Code::kSuccess) {
         hostLogger().warn("{}: {} (post_bind failures do not fail the request)", log_context_,

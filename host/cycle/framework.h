@@ -24,7 +24,7 @@
 #include "host/cluster/object_services.h"
 #include "host/cycle/assume_cache.h"
 #include "host/cycle/waiting_pods.h"
-#include "host/plugin/loaded_profile.h"
+#include "host/plugin/cycle_plugin.h"
 
 namespace kbinder::host {
 
@@ -57,10 +57,12 @@ struct CycleInput {
 
 class Framework {
  public:
-  Framework(const LoadedProfile& profile, ClusterBackend& cluster, AssumeCache& cache,
+  // Runs cycles through `plugins` (a loaded profile, or plugins registered in-process), on
+  // `cluster`, assuming pods into `cache`; records into `metrics` when it is not null.
+  Framework(const ProfilePlugins& plugins, ClusterBackend& cluster, AssumeCache& cache,
             MetricsRecorder* metrics = nullptr)
-      : profile_(profile), cluster_(cluster), cache_(cache), metrics_(metrics) {
-    for (size_t i = 0; i < profile.plugins().size(); ++i) slot_[profile.plugins()[i].get()] = i;
+      : plugins_(plugins), cluster_(cluster), cache_(cache), metrics_(metrics) {
+    for (size_t i = 0; i < plugins.cyclePlugins().size(); ++i) slot_[plugins.cyclePlugins()[i]] = i;
   }
 
   CycleResult run(const CycleInput& input);
@@ -68,11 +70,11 @@ class Framework {
  private:
   class Cycle;
 
-  const LoadedProfile& profile_;
+  const ProfilePlugins& plugins_;
   ClusterBackend& cluster_;
   AssumeCache& cache_;
   MetricsRecorder* metrics_;  // may be null
-  std::unordered_map<const PluginInstance*, size_t> slot_;  // a plugin's cycle-state slot
+  std::unordered_map<const CyclePlugin*, size_t> slot_;  // a plugin's cycle-state slot
   WaitingPodRegistry waiting_;
   std::atomic<uint64_t> next_cycle_id_{1};
 };

@@ -53,7 +53,9 @@ StatusOr<std::unique_ptr<LoadedProfile>> LoadedProfile::load(Profile profile,
       if (plugin->implements(point)) order.push_back(plugin.get());
     }
     if (point == ExtensionPoint::kUnreserve) std::reverse(order.begin(), order.end());
+    loaded->run_at_[static_cast<size_t>(point)].assign(order.begin(), order.end());
   }
+  for (const auto& plugin : loaded->plugins_) loaded->cycle_plugins_.push_back(plugin.get());
   loaded->profile_ = std::move(profile);
   return loaded;
 }

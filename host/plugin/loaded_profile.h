@@ -11,6 +11,7 @@
 #include <string>
 #include <vector>
 
+#include "host/plugin/cycle_plugin.h"
 #include "host/plugin/extension_point.h"
 #include "host/plugin/plugin_instance.h"
 #include "host/plugin/profile.h"
@@ -24,7 +25,7 @@ struct ProfileLoadOptions {
   std::filesystem::path builtin_plugin_dir;
 };
 
-class LoadedProfile {
+class LoadedProfile final : public ProfilePlugins {
  public:
   static StatusOr<std::unique_ptr<LoadedProfile>> load(Profile profile,
                                                        const ProfileLoadOptions& options = {});
@@ -37,6 +38,13 @@ class LoadedProfile {
     return plan_[static_cast<size_t>(point)];
   }
 
+  // ProfilePlugins
+  const CycleSettings& cycleSettings() const override { return profile_.cycle; }
+  const std::vector<CyclePlugin*>& cyclePlugins() const override { return cycle_plugins_; }
+  const std::vector<CyclePlugin*>& runAt(ExtensionPoint point) const override {
+    return run_at_[static_cast<size_t>(point)];
+  }
+
   // A human-readable description of the resolved plan (what `kbinder profile check` prints).
   std::string describe() const;
 
@@ -46,6 +54,9 @@ class LoadedProfile {
   Profile profile_;
   std::vector<std::unique_ptr<PluginInstance>> plugins_;
   std::array<std::vector<PluginInstance*>, kAllExtensionPoints.size()> plan_;
+  // The same, as the cycle sees them.
+  std::vector<CyclePlugin*> cycle_plugins_;
+  std::array<std::vector<CyclePlugin*>, kAllExtensionPoints.size()> run_at_;
 };
 
 }  // namespace kbinder::host

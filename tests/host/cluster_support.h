@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "host/cycle/assume_cache.h"
 #include "host/model/manifest.h"
 #include "host/plugin/loaded_profile.h"
 #include "host/store/embedded_store.h"
@@ -111,7 +112,38 @@ inline std::string recorder(const std::string& name, const std::filesystem::path
          ".so\"\n[plugins.args]\nlog = \"" + log.string() + "\"\n" + args + "\n";
 }
 
-inline std::vector<std::string> readLines(const std::filesystem::path& path) {
+// Hands the store's nodes and pods to the assume cache, as the controller's informers do.
+inline void feed(host::AssumeCache& cache, EmbeddedStore& store) {
+  for (const char* kind : {"Node", "Pod"}) {
+    kbinder::v1::ListRequest list;
+    list.set_kind(kind);
+    auto items = store.list(list);
+    ASSERT_TRUE(items.ok());
+    for (const auto& item : items->items()) {
+      if (item.has_node()) cache.upsertNode(item.node());
+      if (item.has_pod()) cache.upsertPod(item.pod());
+    }
+  }
+}
+
+// The BindRequest default/`name`, as the store holds it.
+inline kbinder::v1::BindRequest request(EmbeddedStore& store, const std::string& name) {
+  kbinder::v1::GetRequest get;
+  get.set_kind("BindRequest");
+  get.set_namespace_("default");
+  get.set_name(name);
+  auto got = store.get(get);
+  EXPECT_TRUE(got.ok()) << got.status().message();
+  return got->bind_request();
+}
+
+// The node the pod default/`pod` is bound to: "" when none, "<missing>" when there is no pod.
+inline std::string boundNode(EmbeddedStore& store, const std::string& pod) {
+  auto raw = RawStore(store).getRaw("Pod", "default", pod);
+  return raw.ok() ? host::rawString(*raw, {"spec", "nodeName"}) : "<missing>";
+}
+inline std::vector<std::string> readLines(
+const std::filesystem::path& path) {
   std::ifstream in(path);
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);
