@@ -12,10 +12,12 @@
 #pragma once
 
 #include <chrono>
+#include <functional>
 #include <map>
 #include <memory>
 #include <optional>
 #include <string>
+#include <string_view>
 #include <vector>
 
 #include "host/base/status.h"
@@ -29,6 +31,9 @@ struct WatchEvent {
   enum class Type { kAdded, kModified, kDeleted };
   Type type = Type::kAdded;
   kbinder::v1::Object object;  // for kDeleted, the object's last state
+  // The object as the cluster holds it (every field), where the source kept it (a list from
+  // the API server); else null.
+  std::shared_ptr<Json> raw = nullptr;
 };
 
 // A change with its object left in wire form (a kbinder.v1.Object; several records that
@@ -52,6 +57,22 @@ class Watch {
   virtual StatusOr<std::optional<EncodedWatchEvent>> nextEncoded(std::chrono::milliseconds) {
     return Status(StatusCode::kUnimplemented, "this watch hands over decoded objects only");
   }
+};
+
+// Changes of one kind as an informer hands them over (see ClusterBackend::subscribe): decoded,
+// or left in wire form (a kbinder.v1.Object, valid during the call).
+using WatchHandler = std::function<void(const WatchEvent&)>;
+using EncodedWatchHandler = std::function<void(WatchEvent::Type, std::string_view)>;
+
+// A handler's subscription to one kind's changes (ClusterBackend::subscribe).
+class Subscription {
+ public:
+  virtual ~Subscription() = default;
+  // Blocks until the objects there were when it began were handed over, or it stopped; then
+  // the error that kept it from listing.
+  virtual Status waitForSync() = 0;
+  // No handler call begins after this returns. Idempotent; the destructor stops it too.
+  virtual void stop() = 0;
 };
 
 // What ClusterBackend::bindPod sends: a pods/{name}/binding object.
@@ -135,6 +156,18 @@ class ClusterBackend : public ObjectServices {
 
   // Changes since `resource_version` (as a list returned it) of one kind, in order.
   virtual StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) = 0;
+
+  // Hands `handler` every object of `kind` (in `namespace_`; all when empty) there is now, as
+  // an addition, then every change, in order, from a thread of its own; after its watch was
+  // lost it lists again and hands over every object again, as additions. `encoded`, when
+  // given, takes the changes a backend can hand over in wire form instead (see
+  // Informer::handleEncoded). By default an informer of its own over list() and watch(); a
+  // backend that already follows the kind (the Kubernetes backend's caches) serves it from
+  // there, so that each kind is listed and watched once.
+  virtual StatusOr<std::unique_ptr<Subscription>> subscribe(Kind kind,
+                                                            const std::string& namespace_,
+                                                            WatchHandler handler,
+                                                            EncodedWatchHandler encoded = {});
 
   // The Binding subresource (POST pods/{name}/binding) with the pod's UID as precondition and,
   // when the binding names one, its resourceVersion; the API server merges the binding's

@@ -57,46 +57,52 @@ std::chrono::milliseconds Controller::backoffDelay(const CycleSettings& settings
 }
 
 Status Controller::start() {
-  pods_ = std::make_unique<Informer>(cluster_, Kind::kPod, "", [this](const WatchEvent& e) {
-    if (e.type == WatchEvent::Type::kDeleted) {
-      cache_.removePod(e.object.pod());
-    } else {
-      cache_.upsertPod(e.object.pod());
-    }
-  });
   // Most changes to a pod the cache settles from its uid, node and phase (a Mutate's write, the
-  // Binding it assumed): read from the bytes, the pod is decoded only when its requests count.
-  pods_->handleEncoded([this](WatchEvent::Type type, std::string_view encoded) {
-    const bool deleted = type == WatchEvent::Type::kDeleted;
-    PodFacts facts;
-    if (podFactsFromEncoded(encoded, facts) && cache_.notePod(facts, deleted)) return;
-    kbinder::v1::Object object;
-    if (!object.ParseFromArray(encoded.data(), static_cast<int>(encoded.size())) ||
-        !object.has_pod()) {
-      hostLogger().error("the pod watch handed over an object that is not a pod; skipped");
-      return;
-    }
-    if (deleted) {
-      cache_.removePod(object.pod());
-    } else {
-      cache_.upsertPod(object.pod());
-    }
-  });
-  nodes_ = std::make_unique<Informer>(cluster_, Kind::kNode, "", [this](const WatchEvent& e) {
+  // Binding it assumed): read from the bytes where the backend hands them over encoded, the pod
+  // is decoded only when its requests count.
+  auto pods = cluster_.subscribe(
+      Kind::kPod, "",
+      [this](const WatchEvent& e) {
+        if (e.type == WatchEvent::Type::kDeleted) {
+          cache_.removePod(e.object.pod());
+        } else {
+          cache_.upsertPod(e.object.pod());
+        }
+      },
+      [this](WatchEvent::Type type, std::string_view encoded) {
+        const bool deleted = type == WatchEvent::Type::kDeleted;
+        PodFacts facts;
+        if (podFactsFromEncoded(encoded, facts) && cache_.notePod(facts, deleted)) return;
+        kbinder::v1::Object object;
+        if (!object.ParseFromArray(encoded.data(), static_cast<int>(encoded.size())) ||
+            !object.has_pod()) {
+          hostLogger().error("the pod watch handed over an object that is not a pod; skipped");
+          return;
+        }
+        if (deleted) {
+          cache_.removePod(object.pod());
+        } else {
+          cache_.upsertPod(object.pod());
+        }
+      });
+  if (!pods.ok()) return pods.status().withContext("following pods");
+  pods_ = std::move(pods).value();
+  auto nodes = cluster_.subscribe(Kind::kNode, "", [this](const WatchEvent& e) {
     if (e.type == WatchEvent::Type::kDeleted) {
       cache_.removeNode(e.object.node().metadata().name());
     } else {
       cache_.upsertNode(e.object.node());
     }
   });
-  requests_ = std::make_unique<Informer>(cluster_, Kind::kBindRequest, options_.namespace_,
-                                         [this](const WatchEvent& e) { onRequestEvent(e); });
-  pods_->start();
-  nodes_->start();
-  for (Informer* informer : {pods_.get(), nodes_.get()}) {
-    if (Status s = informer->waitForSync(); !s.ok()) return s.withContext("reading the cluster");
+  if (!nodes.ok()) return nodes.status().withContext("following nodes");
+  nodes_ = std::move(nodes).value();
+  for (Subscription* subscription : {pods_.get(), nodes_.get()}) {
+    if (Status s = subscription->waitForSync(); !s.ok()) return s.withContext("reading the cluster");
   }
-  requests_->start();
+  auto requests = cluster_.subscribe(Kind::kBindRequest, options_.namespace_,
+                                     [this](const WatchEvent& e) { onRequestEvent(e); });
+  if (!requests.ok()) return requests.status().withContext("following BindRequests");
+  requests_ = std::move(requests).value();
   if (Status s = requests_->waitForSync(); !s.ok()) return s.withContext("reading BindRequests");
   const int workers = std::max(1, current()->profile->profile().cycle.workers);
   for (int i = 0; i < workers; ++i) workers_.emplace_back([this] { worker(); });
@@ -116,8 +122,8 @@ void Controller::drain(std::chrono::milliseconds grace) {
     if (t.joinable()) t.join();
   }
   workers_.clear();
-  for (auto* informer : {requests_.get(), pods_.get(), nodes_.get()}) {
-    if (informer != nullptr) informer->stop();
+  for (Subscription* subscription : {requests_.get(), pods_.get(), nodes_.get()}) {
+    if (subscription != nullptr) subscription->stop();
   }
 }
 

@@ -27,7 +27,6 @@
 #include <vector>
 
 #include "host/cluster/cluster.h"
-#include "host/cluster/informer.h"
 #include "host/cycle/assume_cache.h"
 #include "host/cycle/framework.h"
 #include "host/cycle/status_writer.h"
@@ -62,7 +61,8 @@ class Controller {
   Controller(const Controller&) = delete;
   Controller& operator=(const Controller&) = delete;
 
-  // Starts the informers, waits until they listed the cluster, then starts the workers.
+  // Subscribes to pods, nodes and BindRequests (ClusterBackend::subscribe), waits until each
+  // was listed, then starts the workers.
   Status start();
   // Cancels waiting cycles, lets running ones end, joins every thread. Idempotent.
   void stop() { drain(std::chrono::milliseconds(0)); }
@@ -117,7 +117,7 @@ class Controller {
   WorkQueue queue_;
   AssumeCache cache_;
   std::shared_ptr<Generation> generation_;  // guarded by mutex_
-  std::unique_ptr<Informer> requests_, pods_, nodes_;
+  std::unique_ptr<Subscription> requests_, pods_, nodes_;
 
   std::atomic<bool> stopping_{false};   // no more requests are taken
   std::atomic<bool> cancelled_{false};  // cycles in flight stop waiting and roll back

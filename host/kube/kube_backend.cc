@@ -337,14 +337,19 @@ Status KubernetesBackend::recordEvent(const Object& event) {
 }
 
 StatusOr<std::unique_ptr<Watch>> KubernetesBackend::watch(Kind kind, const std::string& resource_version) {
-  if (const auto cache = caches_.find(kind); cache != caches_.end()) {
-    if (const auto position = cache->second->positionOf(resource_version)) {
-      return std::unique_ptr<Watch>(
-          std::make_unique<CacheWatch>(*cache->second, position->first, position->second));
-    }
-  }
   const std::string ns = kindNamespaced(kind) ? options_.namespace_ : "";
   return watchApi(*client_, kind, ns, resource_version, options_.watch_timeout);
+}
+
+StatusOr<std::unique_ptr<Subscription>> KubernetesBackend::subscribe(Kind kind,
+                                                                     const std::string& namespace_,
+                                                                     WatchHandler handler,
+                                                                     EncodedWatchHandler encoded) {
+  if (const auto cache = caches_.find(kind); cache != caches_.end()) {
+    const std::string& held = cache->second->heldNamespace();
+    if (held.empty() || held == namespace_) return cache->second->subscribe(namespace_, std::move(handler));
+  }
+  return ClusterBackend::subscribe(kind, namespace_, std::move(handler), std::move(encoded));
 }
 
 Status KubernetesBackend::bindPod(const PodBinding& binding) {

@@ -7,7 +7,8 @@
 // - Lists are paged (limit/continue). Watches stream from a resourceVersion, take bookmarks,
 //   reconnect from the last resourceVersion seen (nothing lost, nothing twice), and report
 //   "too old resource version" (HTTP 410 or an ERROR event in the stream) as ABORTED so the
-//   caller lists again.
+//   caller lists again. Subscribers to a cached kind are handed the changes its cache follows:
+//   each cached kind is listed and watched once (object_cache.h).
 // - A patch is computed against the object as it is at the resourceVersion the caller read
 //   (the cache's copy or a fresh GET; a newer object is a conflict without a request) and sent
 //   as a JSON merge patch carrying that resourceVersion as precondition; statuses go through
@@ -67,7 +68,13 @@ class KubernetesBackend final : public ClusterBackend {
   StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& object) override;
   // POSTed as create() does; the answer is checked, not read.
   Status recordEvent(const kbinder::v1::Object& event) override;
+  // From the API server, always (caches hand their changes to subscribers, not to watches).
   StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) override;
+  // From the kind's cache, when there is one holding `namespace_` (or all namespaces): the
+  // changes it follows are handed on, and the API server is not listed or watched again.
+  StatusOr<std::unique_ptr<Subscription>> subscribe(Kind kind, const std::string& namespace_,
+                                                    WatchHandler handler,
+                                                    EncodedWatchHandler encoded = {}) override;
   Status bindPod(const PodBinding& binding) override;
   std::string describe() const override { return client_->config().server; }
 

@@ -1,6 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "host/kube/object_cache.h"
 
+#include <utility>
+#include <vector>
+
 #include "host/base/logging.h"
 #include "host/base/object_key.h"
 #include "host/kube/watch_stream.h"
@@ -9,15 +12,40 @@ namespace kbinder::host {
 
 using kbinder::v1::Object;
 
+ObjectCache::ObjectCache(KubeClient& client, Kind kind, std::string namespace_, size_t page_size,
+                         std::chrono::seconds watch_timeout)
+    : ObjectCache(std::make_unique<ApiListWatch>(client, kind, namespace_, page_size, watch_timeout),
+                  kind, namespace_) {}
+
+ObjectCache::ObjectCache(std::unique_ptr<ListWatch> source, Kind kind, std::string namespace_)
+    : kind_(kind),
+      namespace_(std::move(namespace_)),
+      informer_(std::move(source), kind, this->namespace_,
+                [this](const WatchEvent& event) { apply(event); }) {
+  informer_.handleLists([this](Informer::ListPhase phase, const std::string& resource_version) {
+    listed(phase, resource_version);
+  });
+}
+
 void ObjectCache::stop() {
-  stopping_ = true;
+  {
+    std::lock_guard lock(mutex_);
+    stopping_ = true;
+  }
   changed_.notify_all();
-  if (thread_.joinable()) thread_.join();
+  informer_.stop();
+  std::lock_guard deliver(deliver_mutex_);
+  stopped_ = true;
 }
 
 bool ObjectCache::waitSynced(std::chrono::milliseconds timeout) {
   std::unique_lock lock(mutex_);
-  return changed_.wait_for(lock, timeout, [&] { return synced_; });
+  return changed_.wait_for(lock, timeout, [&] { return synced_ || stopping_; }) && synced_;
+}
+
+bool ObjectCache::synced() {
+  std::lock_guard lock(mutex_);
+  return synced_;
 }
 
 bool ObjectCache::readTyped(const std::string& ns, const std::string& name,
@@ -33,11 +61,11 @@ std::optional<Json> ObjectCache::findRaw(const std::string& ns, const std::strin
                             const std::string& resource_version) {
   std::lock_guard lock(mutex_);
   const Entry* entry = findLocked(ns, name);
-  if (entry == nullptr || entry->raw.is_null() ||
-      rawString(entry->raw, {"metadata", "resourceVersion"}) != resource_version) {
+  if (entry == nullptr || entry->raw == nullptr ||
+      rawString(*entry->raw, {"metadata", "resourceVersion"}) != resource_version) {
     return std::nullopt;
   }
-  return entry->raw;
+  return *entry->raw;
 }
 
 std::optional<kbinder::v1::ObjectList> ObjectCache::list(const std::string& ns, const ListFilter& filter) {
@@ -58,135 +86,114 @@ std::optional<kbinder::v1::ObjectList> ObjectCache::list(const std::string& ns, 
   return out;
 }
 
-bool ObjectCache::synced() {
-  std::lock_guard lock(mutex_);
-  return synced_;
-}
-
-std::optional<std::pair<uint64_t, uint64_t>> ObjectCache::positionOf(const std::string& rv) {
-  std::lock_guard lock(mutex_);
-  if (!synced_ || rv.empty()) return std::nullopt;
-  for (auto it = log_.rbegin(); it != log_.rend(); ++it) {
-    if (it->rv == rv) return std::make_pair(generation_, it->seq);
-  }
-  if (rv == list_rv_ && (log_.empty() || log_.front().seq == list_seq_ + 1)) {
-    return std::make_pair(generation_, list_seq_);
-  }
-  return std::nullopt;
-}
-
-StatusOr<std::optional<WatchEvent>> ObjectCache::next(uint64_t generation, uint64_t& seq,
-                                         std::chrono::milliseconds timeout) {
-  const auto deadline = std::chrono::steady_clock::now() + timeout;
-  std::unique_lock lock(mutex_);
-  while (true) {
-    if (stopping_) return Status(StatusCode::kUnavailable, "watch stopped");
-    if (generation != generation_) {
-      return Status(StatusCode::kAborted, "too old resource version: the cache of " +
-                                              std::string(kindResource(kind_)) + " listed again");
-    }
-    if (!log_.empty() && log_.back().seq > seq) {
-      if (seq + 1 < log_.front().seq) {
-        return Status(StatusCode::kAborted, "too old resource version: the watch of " +
-                                                std::string(kindResource(kind_)) + " fell behind");
-      }
-      const Logged& logged = log_[seq + 1 - log_.front().seq];
-      ++seq;
-      return std::optional<WatchEvent>(logged.event);
-    }
-    if (changed_.wait_until(lock, deadline) == std::cv_status::timeout) {
-      return std::optional<WatchEvent>();
-    }
-  }
-}
-
 const ObjectCache::Entry* ObjectCache::findLocked(const std::string& ns, const std::string& name) const {
   if (!synced_) return nullptr;
   const auto it = entries_.find(objectKey(kindNamespaced(kind_) ? ns : "", name));
   return it == entries_.end() ? nullptr : &it->second;
 }
 
-void ObjectCache::run() {
-  while (!stopping_) {
-    // List, raw, page by page.
-    std::map<std::string, Entry> fresh;
-    std::string rv, cont;
-    bool ok = true;
-    do {
-      std::string path = resourcePath(kind_, namespace_) + "?limit=" +
-                         std::to_string(page_size_);
-      if (!cont.empty()) path += "&continue=" + client_.escape(cont);
-      const HttpResult r = client_.request("GET", path);
-      if (r.status != 200) {
-        hostLogger().warn("{}; retrying", statusOf(r, "listing " + std::string(kindResource(kind_))).message());
-        ok = false;
-        break;
+void ObjectCache::apply(const WatchEvent& event) {
+  std::lock_guard deliver(deliver_mutex_);
+  {
+    const auto& meta = metadataOf(event.object);
+    const std::string key = objectKey(kindNamespaced(kind_) ? meta.namespace_() : "", meta.name());
+    std::lock_guard lock(mutex_);
+    if (event.type == WatchEvent::Type::kDeleted) {
+      if (const auto it = entries_.find(key); it != entries_.end()) {
+        indexes_.update(it, &it->second.typed, nullptr);
+        entries_.erase(it);
       }
-      Json page = Json::parse(r.body, nullptr, false);
-      if (page.is_discarded()) {
-        ok = false;
-        break;
-      }
-      if (rv.empty()) rv = rawString(page, {"metadata", "resourceVersion"});
-      cont = rawString(page, {"metadata", "continue"});
-      for (auto& item : page["items"]) {
-        auto typed = objectFromJson(kind_, item);
-        if (!typed.ok()) continue;
-        // The key first: the assignment's right side is evaluated before its left.
-        const std::string key =
-            objectKey(rawString(item, {"metadata", "namespace"}), rawString(item, {"metadata", "name"}));
-        fresh[key] = Entry{std::move(item), std::move(typed).value()};
-      }
-    } while (!cont.empty() && !stopping_);
-    if (!ok) {
-      std::unique_lock lock(mutex_);
-      changed_.wait_for(lock, std::chrono::seconds(1), [&] { return stopping_.load(); });
-      continue;
+    } else {
+      // The typed object carries what the cycle needs. A listed object keeps its raw form, the
+      // base of a patch guarded by its version; a watched change replaces it, and the raw form
+      // is fetched again when a patch needs it.
+      auto [it, created] = entries_.try_emplace(key);
+      indexes_.update(it, created ? nullptr : &it->second.typed, &event.object);
+      it->second.typed = event.object;
+      it->second.raw = event.raw;
+      it->second.list = list_;
     }
-    {
-      std::lock_guard lock(mutex_);
-      entries_ = std::move(fresh);
-      indexes_.clear();
-      for (auto it = entries_.begin(); it != entries_.end(); ++it) {
-        indexes_.update(it, nullptr, &it->second.typed);
-      }
-      rv_ = rv;
-      synced_ = true;
-      ++generation_;  // watches served from before this list are Gone
-      log_.clear();
-      list_rv_ = rv;
-      list_seq_ = next_seq_ - 1;
-      changed_.notify_all();
+    // Objects listed carry older versions than the list's: the list sets it when complete.
+    if (event.raw == nullptr) rv_ = meta.resource_version();
+    changed_.notify_all();
+  }
+  deliverLocked(event);
+}
+
+void ObjectCache::listed(Informer::ListPhase phase, const std::string& resource_version) {
+  std::lock_guard deliver(deliver_mutex_);
+  std::vector<WatchEvent> gone;
+  {
+    std::lock_guard lock(mutex_);
+    if (phase == Informer::ListPhase::kBegin) {
+      ++list_;
+      return;
     }
-    // Then follow the changes, raw, until the watch is gone.
-    const auto watch = watchApi(client_, kind_, namespace_, rv, watch_timeout_);
-    while (!stopping_) {
-      auto event = watch->next(std::chrono::milliseconds(200));
-      if (!event.ok()) break;  // gone: list again
-      if (!event->has_value()) continue;
-      WatchEvent& e = **event;
-      const auto& meta = metadataOf(e.object);
-      std::lock_guard lock(mutex_);
-      const std::string key = objectKey(meta.namespace_(), meta.name());
-      if (e.type == WatchEvent::Type::kDeleted) {
-        if (const auto it = entries_.find(key); it != entries_.end()) {
-          indexes_.update(it, &it->second.typed, nullptr);
-          entries_.erase(it);
-        }
-      } else {
-        // The typed object carries what the cycle needs; the raw form is fetched again when
-        // a patch needs it, so a watched change only keeps the typed form current.
-        auto [it, created] = entries_.try_emplace(key);
-        indexes_.update(it, created ? nullptr : &it->second.typed, &e.object);
-        it->second.typed = e.object;
-        it->second.raw = Json();
+    if (phase != Informer::ListPhase::kComplete) return;  // kept as they are: listed again
+    // What the complete list no longer has was deleted while no watch ran.
+    for (auto it = entries_.begin(); it != entries_.end();) {
+      if (it->second.list == list_) {
+        ++it;
+        continue;
       }
-      rv_ = meta.resource_version();
-      log_.push_back(Logged{next_seq_++, rv_, std::move(e)});  // `meta` is not read after this
-      if (log_.size() > kLogLimit) log_.pop_front();
-      changed_.notify_all();
+      indexes_.update(it, &it->second.typed, nullptr);
+      gone.push_back(WatchEvent{WatchEvent::Type::kDeleted, std::move(it->second.typed), nullptr});
+      it = entries_.erase(it);
+    }
+    rv_ = resource_version;
+    synced_ = true;
+    changed_.notify_all();
+  }
+  for (const WatchEvent& event : gone) deliverLocked(event);
+}
+
+void ObjectCache::deliverLocked(const WatchEvent& event) {
+  if (stopped_ || subscribers_.empty()) return;
+  const std::string& ns = metadataOf(event.object).namespace_();
+  for (const Subscriber& subscriber : subscribers_) {
+    if (subscriber.namespace_.empty() || subscriber.namespace_ == ns) subscriber.handler(event);
+  }
+}
+
+class ObjectCache::CacheSubscription final : public Subscription {
+ public:
+  CacheSubscription(ObjectCache& cache, std::list<Subscriber>::iterator at)
+      : cache_(cache), at_(at) {}
+  ~CacheSubscription() override { stop(); }
+  Status waitForSync() override {
+    std::unique_lock lock(cache_.mutex_);
+    cache_.changed_.wait(lock, [&] { return cache_.synced_ || cache_.stopping_; });
+    if (cache_.synced_) return okStatus();
+    return Status(StatusCode::kUnavailable,
+                  "the cache of " + std::string(kindResource(cache_.kind_)) + " stopped");
+  }
+  void stop() override {
+    std::lock_guard deliver(cache_.deliver_mutex_);
+    if (!left_) cache_.subscribers_.erase(at_);
+    left_ = true;
+  }
+
+ private:
+  ObjectCache& cache_;
+  std::list<Subscriber>::iterator at_;
+  bool left_ = false;  // guarded by the cache's deliver_mutex_
+};
+
+std::unique_ptr<Subscription> ObjectCache::subscribe(const std::string& namespace_,
+                                                     WatchHandler handler) {
+  std::lock_guard deliver(deliver_mutex_);
+  std::vector<WatchEvent> now;
+  {
+    std::lock_guard lock(mutex_);
+    now.reserve(entries_.size());
+    for (const auto& [key, entry] : entries_) {
+      if (!namespace_.empty() && metadataOf(entry.typed).namespace_() != namespace_) continue;
+      now.push_back(WatchEvent{WatchEvent::Type::kAdded, entry.typed, nullptr});
     }
   }
+  for (const WatchEvent& event : now) handler(event);
+  subscribers_.push_back(Subscriber{namespace_, std::move(handler)});
+  return std::make_unique<CacheSubscription>(*this, std::prev(subscribers_.end()));
 }
 
 }  // namespace kbinder::host

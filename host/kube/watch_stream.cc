@@ -210,4 +210,34 @@ std::unique_ptr<Watch> watchApi(KubeClient& client, Kind kind, const std::string
   return std::make_unique<ApiWatch>(client, kind, namespace_, resource_version, timeout);
 }
 
+StatusOr<std::string> ApiListWatch::list(const std::function<void(WatchEvent&&)>& item) {
+  const std::string what = "listing " + std::string(kindResource(kind_));
+  std::string rv, cont;
+  do {
+    std::string path = resourcePath(kind_, namespace_) + "?limit=" + std::to_string(page_size_);
+    if (!cont.empty()) path += "&continue=" + KubeClient::escape(cont);
+    const HttpResult r = client_.request("GET", path);
+    if (r.status != 200) return statusOf(r, what);
+    Json page = Json::parse(r.body, nullptr, false);
+    if (page.is_discarded() || !page.is_object()) {
+      return Status(StatusCode::kUnavailable, what + ": the API server's answer is not JSON");
+    }
+    if (rv.empty()) rv = rawString(page, {"metadata", "resourceVersion"});
+    cont = rawString(page, {"metadata", "continue"});
+    const auto items = page.find("items");
+    if (items == page.end() || !items->is_array()) continue;
+    for (auto& raw : *items) {
+      auto typed = objectFromJson(kind_, raw);
+      if (!typed.ok()) {
+        hostLogger().warn("{}: skipping an object that does not convert: {}", what,
+                          typed.status().message());
+        continue;
+      }
+      item(WatchEvent{WatchEvent::Type::kAdded, std::move(typed).value(),
+                      std::make_shared<Json>(std::move(raw))});
+    }
+  } while (!cont.empty());
+  return rv;
+}
+
 }  // namespace kbinder::host

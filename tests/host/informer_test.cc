@@ -1,11 +1,16 @@
 // SPDX-License-Identifier: Apache-2.0
 // The informer: the first list goes to the handler, then every change in order; a handler of
-// encoded changes takes them where the watch serves them so.
+// encoded changes takes them where the watch serves them so; when the watch ends it lists
+// again (a failed list is tried again), and a list handler is told where each list begins and
+// how it ended.
 #include "host/cluster/informer.h"
 
 #include <gtest/gtest.h>
 
 #include <chrono>
+#include <functional>
+#include <memory>
+#include <optional>
 #include <mutex>
 #include <string>
 #include <thread>
@@ -95,6 +100,71 @@ TEST(InformerTest, ChangesGoToTheEncodedHandlerWhereTheWatchServesThem) {
   EXPECT_EQ(pods_of_default.awaitCount(4), in_default);
   EXPECT_EQ(volumes.awaitCount(2), (std::vector<std::string>{"decoded v1", "decoded v1"}));
   for (Informer* informer : {&pod_informer, &default_informer, &volume_informer}) informer->stop();
+}
+
+// A source scripted by the test: each list() hands over `pods` (failing after the first
+// object when `fail_lists` says so), and each watch() yields one change, then ends as Gone.
+class ScriptedSource final : public host::ListWatch {
+ public:
+  explicit ScriptedSource(int fail_lists) : fail_lists_(fail_lists) {}
+  host::StatusOr<std::string> list(const std::function<void(WatchEvent&&)>& item) override {
+    ++lists_;
+    for (const char* name : {"a", "b"}) {
+      WatchEvent event;
+      event.object.mutable_pod()->mutable_metadata()->set_name(name);
+      item(std::move(event));
+      if (fail_lists_ > 0) {
+        --fail_lists_;
+        return host::Status(host::StatusCode::kUnavailable, "the server went away mid-list");
+      }
+    }
+    return std::to_string(lists_);
+  }
+  host::StatusOr<std::unique_ptr<host::Watch>> watch(const std::string& rv) override {
+    class OneChange final : public host::Watch {
+     public:
+      explicit OneChange(std::string rv) : rv_(std::move(rv)) {}
+      host::StatusOr<std::optional<WatchEvent>> next(std::chrono::milliseconds) override {
+        if (given_) return host::Status(host::StatusCode::kAborted, "too old resource version");
+        given_ = true;
+        WatchEvent event;
+        event.type = WatchEvent::Type::kModified;
+        event.object.mutable_pod()->mutable_metadata()->set_name("from-watch-" + rv_);
+        return std::optional<WatchEvent>(std::move(event));
+      }
+
+     private:
+      std::string rv_;
+      bool given_ = false;
+    };
+    return std::unique_ptr<host::Watch>(std::make_unique<OneChange>(rv));
+  }
+
+ private:
+  int fail_lists_;
+  int lists_ = 0;
+};
+
+TEST(InformerTest, ListsAgainWhenTheWatchEndsAndTellsHowEachListEnded) {
+  Seen seen;
+  Informer informer(std::make_unique<ScriptedSource>(/*fail_lists=*/1), host::Kind::kPod, "",
+                    [&](const WatchEvent& e) { seen.add(e.object.pod().metadata().name()); });
+  informer.handleLists([&](Informer::ListPhase phase, const std::string& rv) {
+    seen.add(phase == Informer::ListPhase::kBegin      ? "begin"
+             : phase == Informer::ListPhase::kComplete ? "complete " + rv
+                                                       : "failed");
+  });
+  informer.start();
+  ASSERT_TRUE(informer.waitForSync().ok());
+  const auto lines = seen.awaitCount(14);
+  informer.stop();
+  ASSERT_GE(lines.size(), 14u);
+  // The first list fails after one object and is tried again (after a backoff); the watch
+  // from the complete list's version gives one change and ends; the informer lists again.
+  EXPECT_EQ(std::vector<std::string>(lines.begin(), lines.begin() + 14),
+            (std::vector<std::string>{"begin", "a", "failed", "begin", "a", "b", "complete 2",
+                                      "from-watch-2", "begin", "a", "b", "complete 3",
+                                      "from-watch-3", "begin"}));
 }
 
 }  // namespace

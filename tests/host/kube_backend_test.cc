@@ -527,68 +527,88 @@ TEST_F(KubeBackendTest, CachedReadsFollowTheCluster) {
   b->stop();
 }
 
-// A watch of a cached kind from a version the cache listed or applied is served from the
-// cache's own stream (no second watch of the API server, each event parsed once); from any
-// other version it is the API server's watch, as before.
-TEST_F(KubeBackendTest, WatchesOfCachedKindsAreServedFromTheCache) {
+// Subscribers to a cached kind are handed what its cache follows: the objects there are, then
+// every change, in order, with no second list or watch of the API server. A watch of a cached
+// kind is the API server's own.
+TEST_F(KubeBackendTest, SubscribersOfCachedKindsAreServedFromTheCache) {
   auto b = backend(/*caches=*/true);
   ASSERT_TRUE(b->startCaches(std::chrono::seconds(10)).ok());
   const auto count = [&](const std::string& verb) {
     const auto counts = server_.requestCounts();
     return counts.count(verb) ? counts.at(verb) : 0;
   };
-  kbinder::v1::ListRequest list;
-  list.set_kind("Pod");
-  list.set_namespace_("default");
-  const auto lists = count("list");
-  const auto listed = b->list(list);
-  ASSERT_TRUE(listed.ok()) << listed.status().message();
-  EXPECT_EQ(count("list"), lists) << "served by the cache";
   // The caches' own watches (one per cached kind) open right after their lists.
   for (int i = 0; i < 100 && count("watch") < 6; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
   ASSERT_EQ(count("watch"), 6);
-  const auto watches = count("watch");
-  auto watch = b->watch(host::Kind::kPod, listed->resource_version());
-  ASSERT_TRUE(watch.ok());
-  const auto next = [&](host::Watch& w) -> std::optional<host::WatchEvent> {
-    for (int i = 0; i < 50; ++i) {
-      auto event = w.next(std::chrono::milliseconds(100));
-      EXPECT_TRUE(event.ok()) << event.status().message();
-      if (!event.ok()) return std::nullopt;
-      if (event->has_value()) return **event;
-    }
-    return std::nullopt;
+  const auto lists = count("list");
+  std::mutex mutex;
+  std::vector<std::string> seen;  // "<type> <pod> <node>"
+  const auto handler = [&](const host::WatchEvent& e) {
+    const char* type = e.type == host::WatchEvent::Type::kAdded      ? "ADDED"
+                       : e.type == host::WatchEvent::Type::kModified ? "MODIFIED"
+                                                                     : "DELETED";
+    std::lock_guard lock(mutex);
+    seen.push_back(std::string(type) + " " + e.object.pod().metadata().name() + " " +
+                   e.object.pod().spec().node_name());
   };
-  // Changes made after the list come in order, including one made before the watch opened.
-  ASSERT_TRUE(bindPod(server_.store(), "default", "p", "", "n1").ok());
-  std::this_thread::sleep_for(std::chrono::milliseconds(300));
-  auto late = b->watch(host::Kind::kPod, listed->resource_version());  // the same version again
-  ASSERT_TRUE(late.ok());
-  ASSERT_TRUE(bindPod(server_.store(), "default", "q", "", "n2").ok());
-  for (host::Watch* w : {watch->get(), late->get()}) {
-    const auto first = next(*w);
-    ASSERT_TRUE(first.has_value());
-    EXPECT_EQ(first->object.pod().metadata().name(), "p");
-    EXPECT_EQ(first->object.pod().spec().node_name(), "n1");
-    const auto second = next(*w);
-    ASSERT_TRUE(second.has_value());
-    EXPECT_EQ(second->object.pod().metadata().name(), "q");
-    EXPECT_EQ(second->type, host::WatchEvent::Type::kModified);
+  auto all = b->subscribe(host::Kind::kPod, "", handler);
+  ASSERT_TRUE(all.ok()) << all.status().message();
+  ASSERT_TRUE((*all)->waitForSync().ok());
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(seen, (std::vector<std::string>{"ADDED p ", "ADDED q ", "ADDED r "}));
+    seen.clear();
   }
-  EXPECT_EQ(count("watch"), watches) << "no watch of the API server for a cached kind";
-  // A version the cache did not see: the API server's own watch.
-  auto other = b->watch(host::Kind::kPod, "1");
-  ASSERT_TRUE(other.ok());
-  ASSERT_TRUE(bindPod(server_.store(), "default", "r", "", "n1").ok());
-  for (int i = 0; i < 50 && count("watch") == watches; ++i) {
+  ASSERT_TRUE(bindPod(server_.store(), "default", "p", "", "n1").ok());
+  ASSERT_TRUE(server_.raw().remove("Pod", "default", "q").ok());
+  for (int i = 0; i < 200; ++i) {
+    {
+      std::lock_guard lock(mutex);
+      if (seen.size() >= 2) break;
+    }
+    std::this_thread::sleep_for(std::chrono::milliseconds(10));
+  }
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(seen, (std::vector<std::string>{"MODIFIED p n1", "DELETED q "}));
+  }
+  EXPECT_EQ(count("list"), lists) << "no list of the API server for a subscriber";
+  EXPECT_EQ(count("watch"), 6) << "no watch of the API server for a subscriber";
+  // A stopped subscription is handed nothing more.
+  (*all)->stop();
+  ASSERT_TRUE(bindPod(server_.store(), "default", "r", "", "n2").ok());
+  std::this_thread::sleep_for(std::chrono::milliseconds(300));
+  {
+    std::lock_guard lock(mutex);
+    EXPECT_EQ(seen.size(), 2u);
+  }
+  // A watch of a cached kind: the API server's own.
+  auto watch = b->watch(host::Kind::kPod, "1");
+  ASSERT_TRUE(watch.ok());
+  for (int i = 0; i < 50 && count("watch") == 6; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(20));
   }
-  EXPECT_EQ(count("watch"), watches + 1);
+  EXPECT_EQ(count("watch"), 7);
   b->stop();
-  auto stopped = (*watch)->next(std::chrono::milliseconds(10));
-  EXPECT_FALSE(stopped.ok());
+}
+
+// A kind with no cache (BindRequests), or a namespace the cache does not hold, is followed by
+// an informer of the subscription's own.
+TEST_F(KubeBackendTest, SubscribersOfOtherKindsListAndWatchThemselves) {
+  auto b = backend(/*caches=*/true);
+  ASSERT_TRUE(b->startCaches(std::chrono::seconds(10)).ok());
+  const auto lists = server_.requestCounts().at("list");
+  std::atomic<int> added{0};
+  auto requests = b->subscribe(host::Kind::kBindRequest, "default", [&](const host::WatchEvent& e) {
+    if (e.type == host::WatchEvent::Type::kAdded) ++added;
+  });
+  ASSERT_TRUE(requests.ok());
+  ASSERT_TRUE((*requests)->waitForSync().ok());
+  EXPECT_GE(added.load(), 1);
+  EXPECT_EQ(server_.requestCounts().at("list"), lists + 1);
+  b->stop();
 }
 
 TEST(KubeBackendDemoTest, TheControllerBindsTheDemoClusterOverHttps) {
