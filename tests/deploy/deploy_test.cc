@@ -11,7 +11,7 @@
 #include "host/model/manifest.h"
 #include "host/model/objects.h"
 #include "host/plugin/loaded_profile.h"
-#include "host/test_support.h"
+#include "test_support.h"
 
 namespace kbinder::testing {
 namespace {

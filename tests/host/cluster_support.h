@@ -142,6 +142,29 @@ inline std::string boundNode(EmbeddedStore& store, const std::string& pod) {
   auto raw = RawStore(store).getRaw("Pod", "default", pod);
   return raw.ok() ? host::rawString(*raw, {"spec", "nodeName"}) : "<missing>";
 }
+// The object of `kind` named `name` (in `ns`), as the store holds it; an empty Object when it
+// cannot be read (the test fails then).
+inline kbinder::v1::Object getObject(EmbeddedStore& store, const std::string& kind, const std::string& name,
+                              const std::string& ns = "default") {
+  kbinder::v1::GetRequest get;
+  get.set_kind(kind);
+  get.set_namespace_(ns);
+  get.set_name(name);
+  auto got = store.get(get);
+  EXPECT_TRUE(got.ok()) << got.status().message();
+  return got.ok() ? *got : kbinder::v1::Object();
+}
+
+// Patches `object` into the store (its `subresource`, when given).
+inline host::Status patchObject(EmbeddedStore& store, const kbinder::v1::Object& object,
+                         const std::string& subresource = "") {
+  kbinder::v1::PatchRequest patch;
+  *patch.mutable_object() = object;
+  patch.set_subresource(subresource);
+  auto written = store.patch(patch);
+  return written.ok() ? host::okStatus() : written.status();
+}
+
 inline std::vector<std::string> readLines(
 const std::filesystem::path& path) {
   std::ifstream in(path);

@@ -2,14 +2,14 @@
 // The binding cycle's order and rollback rules, with plugins registered in-process (see
 // fake_plugins.h): what runs, in which order, what a failure at each point rolls back, and how
 // Permit waits. What plugins loaded through the ABI add (faults, deadlines, results written
-// back to the cluster) is tested in tests/host/framework_test.cc.
+// back to the cluster) is tested in framework_test.cc.
 #include <gtest/gtest.h>
 
 #include <algorithm>
 #include <chrono>
 #include <thread>
 
-#include "../cluster_support.h"
+#include "cluster_support.h"
 #include "fake_plugins.h"
 #include "host/cycle/framework.h"
 

@@ -4,7 +4,7 @@
 
 #include <gtest/gtest.h>
 
-#include "host/test_support.h"
+#include "test_support.h"
 
 namespace kbinder::host {
 namespace {

@@ -5,7 +5,7 @@
 #include <gtest/gtest.h>
 
 #include "host/base/sha256.h"
-#include "host/test_support.h"
+#include "test_support.h"
 
 namespace kbinder::host {
 namespace {

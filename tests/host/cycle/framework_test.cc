@@ -2,7 +2,7 @@
 // The binding cycle with plugins loaded through the ABI (order-recording test plugins): the
 // cycle's order end to end, Mutate's changes written to the cluster and reverted, faults and
 // deadlines of plugin code, Permit's allow() as a host service, and backends that answer late,
-// garbled or in conflict. The cycle's own rules, with plugins in-process: cycle/cycle_test.cc.
+// garbled or in conflict. The cycle's own rules, with plugins in-process: cycle_test.cc.
 #include "host/cycle/framework.h"
 
 #include <gtest/gtest.h>

@@ -13,33 +13,12 @@
 
 #include "cluster_support.h"
 #include "host/model/field_selector.h"
-#include "host/store/volume_controller.h"
 
 namespace kbinder::testing {
 namespace {
 
 using host::Json;
 using host::StatusCode;
-
-kbinder::v1::Object getObject(EmbeddedStore& store, const std::string& kind, const std::string& name,
-                              const std::string& ns = "default") {
-  kbinder::v1::GetRequest get;
-  get.set_kind(kind);
-  get.set_namespace_(ns);
-  get.set_name(name);
-  auto got = store.get(get);
-  EXPECT_TRUE(got.ok()) << got.status().message();
-  return got.ok() ? *got : kbinder::v1::Object();
-}
-
-host::Status patchObject(EmbeddedStore& store, const kbinder::v1::Object& object,
-                         const std::string& subresource = "") {
-  kbinder::v1::PatchRequest patch;
-  *patch.mutable_object() = object;
-  patch.set_subresource(subresource);
-  auto written = store.patch(patch);
-  return written.ok() ? host::okStatus() : written.status();
-}
 
 TEST(EmbeddedStoreTest, EveryWriteStampsTheNextGlobalResourceVersion) {
   auto store = storeFrom(nodeYaml("n1", "4") + podYaml("p", "1") + podYaml("q", "1"));
@@ -1180,115 +1159,6 @@ TEST(EmbeddedStoreTest, SnapshotKeepsUnmodeledKindsAndFields) {
   EXPECT_EQ(snapshot->objects[0]["data"]["k"], "v");
   EXPECT_EQ(snapshot->objects[1]["spec"]["containers"][0]["image"], "busybox");
   EXPECT_EQ(snapshot->objects[1]["spec"]["nodeName"], "n1");
-}
-
-// ---- the PersistentVolume controller ------------------------------------------------------
-
-const char* kVolumes = R"(apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: local}
-provisioner: kubernetes.io/no-provisioner
-volumeBindingMode: WaitForFirstConsumer
----
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: fast}
-provisioner: csi.example.com
-volumeBindingMode: WaitForFirstConsumer
----
-apiVersion: v1
-kind: PersistentVolume
-metadata: {name: pv1}
-spec:
-  capacity: {storage: 10Gi}
-  accessModes: [ReadWriteOnce]
-  storageClassName: local
-  csi: {driver: local.csi, volumeHandle: v-1}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data, namespace: default}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: local
-  resources: {requests: {storage: 5Gi}}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: scratch, namespace: default}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: fast
-  resources: {requests: {storage: 20Gi}}
-)";
-
-TEST(VolumeControllerTest, CompletesABindTheBinderStarted) {
-  auto store = storeFrom(kVolumes);
-  host::VolumeController controller(*store);
-  EXPECT_EQ(controller.syncOnce(), 0);  // nothing asked for yet
-  auto pv = getObject(*store, "PersistentVolume", "pv1", "");
-  auto claim = getObject(*store, "PersistentVolumeClaim", "data");
-  auto& ref = *pv.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref();
-  ref.set_namespace_("default");
-  ref.set_name("data");
-  ref.set_uid(claim.persistent_volume_claim().metadata().uid());
-  ASSERT_TRUE(patchObject(*store, pv).ok());
-  for (int i = 0; i < 3; ++i) controller.syncOnce();
-  claim = getObject(*store, "PersistentVolumeClaim", "data");
-  const auto& pvc = claim.persistent_volume_claim();
-  EXPECT_EQ(pvc.spec().volume_name(), "pv1");
-  EXPECT_EQ(pvc.metadata().annotations().at(host::kBindCompletedAnnotation), "yes");
-  EXPECT_EQ(pvc.status().phase(), "Bound");
-  EXPECT_EQ(pvc.status().capacity().at("storage"), "10Gi");
-  EXPECT_EQ(getObject(*store, "PersistentVolume", "pv1", "").persistent_volume().status().phase(),
-            "Bound");
-  EXPECT_EQ(controller.syncOnce(), 0);  // settled
-  // The volume's unmodeled source survived.
-  EXPECT_EQ((*RawStore(*store).getRaw("PersistentVolume", "", "pv1"))["spec"]["csi"]["volumeHandle"], "v-1");
-}
-
-TEST(VolumeControllerTest, ProvisionsOnTheSelectedNode) {
-  auto store = storeFrom(kVolumes);
-  host::VolumeController controller(*store);
-  EXPECT_EQ(controller.syncOnce(), 0);  // WaitForFirstConsumer: waits for a selected node
-  auto claim = getObject(*store, "PersistentVolumeClaim", "scratch");
-  (*claim.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations())
-      [host::kSelectedNodeAnnotation] = "n1";
-  ASSERT_TRUE(patchObject(*store, claim).ok());
-  // One pass makes the volume and binds both: the volume, its status, the claim, its status.
-  EXPECT_EQ(controller.syncOnce(), 4);
-  EXPECT_EQ(controller.syncOnce(), 0);  // settled
-  const auto pvc = getObject(*store, "PersistentVolumeClaim", "scratch").persistent_volume_claim();
-  const std::string pv_name = "pvc-" + pvc.metadata().uid();
-  EXPECT_EQ(pvc.spec().volume_name(), pv_name);
-  EXPECT_EQ(pvc.status().phase(), "Bound");
-  const auto pv = getObject(*store, "PersistentVolume", pv_name, "").persistent_volume();
-  EXPECT_EQ(pv.spec().capacity().at("storage"), "20Gi");
-  EXPECT_EQ(pv.spec().storage_class_name(), "fast");
-  EXPECT_EQ(pv.spec().node_affinity().required().node_selector_terms(0).match_expressions(0).values(0),
-            "n1");
-  EXPECT_EQ(pv.metadata().annotations().at(host::kProvisionedByAnnotation), "csi.example.com");
-  EXPECT_EQ(pv.status().phase(), "Bound");
-  EXPECT_EQ(pv.spec().claim_ref().uid(), pvc.metadata().uid());
-  EXPECT_EQ(pvc.metadata().annotations().at(host::kBindCompletedAnnotation), "yes");
-}
-
-TEST(VolumeControllerTest, RunsOnItsOwnThreadUntilStopped) {
-  auto store = storeFrom(kVolumes);
-  host::VolumeController controller(*store);
-  controller.start();
-  auto claim = getObject(*store, "PersistentVolumeClaim", "scratch");
-  (*claim.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations())
-      [host::kSelectedNodeAnnotation] = "n1";
-  ASSERT_TRUE(patchObject(*store, claim).ok());
-  bool bound = false;
-  for (int i = 0; i < 500 && !bound; ++i) {
-    std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    bound = getObject(*store, "PersistentVolumeClaim", "scratch").persistent_volume_claim()
-                .status().phase() == "Bound";
-  }
-  controller.stop();
-  EXPECT_TRUE(bound);
 }
 
 }  // namespace

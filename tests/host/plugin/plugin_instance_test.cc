@@ -7,7 +7,7 @@
 
 #include <thread>
 
-#include "host/test_support.h"
+#include "test_support.h"
 #include "kbinder/v1/objects.pb.h"
 
 namespace kbinder::host {
