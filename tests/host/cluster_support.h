@@ -59,6 +59,15 @@ inline std::string requestYaml(const std::string& name, const std::string& pod,
          (extra_spec.empty() ? "" : ", " + extra_spec) + "}\n---\n";
 }
 
+// Two storage classes, both binding when a pod is scheduled: "local" (static volumes) and "fast"
+// (provisioned by csi.example.com).
+inline std::string storageClassesYaml() {
+  return "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: local}\n"
+         "provisioner: kubernetes.io/no-provisioner\nvolumeBindingMode: WaitForFirstConsumer\n---\n"
+         "apiVersion: storage.k8s.io/v1\nkind: StorageClass\nmetadata: {name: fast}\n"
+         "provisioner: csi.example.com\nvolumeBindingMode: WaitForFirstConsumer\n---\n";
+}
+
 // Two labelled nodes and three volumes of class "local": one whose node affinity admits nodes
 // labelled zone=a, one admitting node n2 by name, one without node affinity.
 inline std::string volumesWithNodeAffinityYaml() {

@@ -10,33 +10,22 @@
 
 #include "host/model/manifest.h"
 #include "host/model/objects.h"
-#include "test_support.h"
+#include "cluster_support.h"
 
 namespace kbinder::testing {
 namespace {
 
 using host::Json;
 
-const char* kCluster = R"(apiVersion: v1
+const std::string kCluster = R"(apiVersion: v1
 kind: Node
 metadata: {name: gpu-1, labels: {kubernetes.io/hostname: gpu-1}}
 status:
   allocatable: {cpu: "16", memory: 64Gi, pods: "110", nvidia.com/gpu: "4"}
   conditions: [{type: Ready, status: "True"}]
 ---
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: local}
-provisioner: kubernetes.io/no-provisioner
-volumeBindingMode: WaitForFirstConsumer
----
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: fast}
-provisioner: csi.example.com
-volumeBindingMode: WaitForFirstConsumer
----
-apiVersion: v1
+)" + storageClassesYaml() +
+                              R"(apiVersion: v1
 kind: PersistentVolume
 metadata: {name: disk-a}
 spec:
@@ -93,7 +82,7 @@ class RunTest : public ::testing::Test {
  protected:
   // Runs the cluster above through the built-ins plus `extra` (TOML) and returns the exit code.
   int run(const std::string& extra, bool volume_controller, const std::string& volume_args = "",
-          const char* cluster = kCluster) {
+          const std::string& cluster = kCluster) {
     const auto profile = writeFile(
         dir_.path() / "profile.toml",
         "name = \"e2e\"\n[cycle]\nbackoff_base_seconds = 0.01\n"
@@ -148,7 +137,7 @@ TEST_F(RunTest, EveryPluginDoesItsJob) {
 // the claim (it looks into the pod's bytes before decoding them) and gpuvalidator passes the
 // node without reading it.
 TEST_F(RunTest, AnEphemeralVolumesClaimIsBoundForAPlainPod) {
-  const std::string cluster = std::string(kCluster) + R"(---
+  const std::string cluster = kCluster + R"(---
 apiVersion: v1
 kind: PersistentVolumeClaim
 metadata: {name: web-cache, namespace: ml}
@@ -169,7 +158,7 @@ kind: BindRequest
 metadata: {name: web, namespace: ml}
 spec: {podName: web, selectedNode: gpu-1, backoffLimit: 1}
 )";
-  ASSERT_EQ(run("", true, "", cluster.c_str()), 0) << output_;
+  ASSERT_EQ(run("", true, "", cluster), 0) << output_;
   EXPECT_NE(output_.find("2 requests: 2 succeeded"), std::string::npos) << output_;
   EXPECT_EQ(object("Pod/web")["spec"]["nodeName"], "gpu-1");
   EXPECT_EQ(host::rawString(object("PersistentVolumeClaim/web-cache"),

@@ -10,19 +10,7 @@
 namespace kbinder::testing {
 namespace {
 
-const char* kVolumes = R"(apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: local}
-provisioner: kubernetes.io/no-provisioner
-volumeBindingMode: WaitForFirstConsumer
----
-apiVersion: storage.k8s.io/v1
-kind: StorageClass
-metadata: {name: fast}
-provisioner: csi.example.com
-volumeBindingMode: WaitForFirstConsumer
----
-apiVersion: v1
+const std::string kVolumes = storageClassesYaml() + R"(apiVersion: v1
 kind: PersistentVolume
 metadata: {name: pv1}
 spec:
