@@ -6,7 +6,7 @@
 //
 // On any failure after assume, Unreserve runs for every plugin that has it, in reverse profile
 // order, exactly once, whether or not its Reserve ran; then the cache forgets the pod.
-// Per-cycle plugin state is released on every path. See DESIGN.md "The binding cycle".
+// Per-cycle plugin state is released on every path. See README.md, "What a binding cycle does".
 //
 // A Framework holds no global state: everything a cycle touches comes from its constructor.
 // Thread-safety: run() may be called from many threads at once (one cycle each).

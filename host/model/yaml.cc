@@ -53,8 +53,8 @@ bool isCoreFloat(const std::string& s) {
   return i == s.size();
 }
 
-// YAML 1.2 core schema resolution of a plain (unquoted) scalar. Hand-written matchers: this
-// runs for every plain scalar read and every string written, where std::regex was the cost.
+// YAML 1.2 core schema resolution of a plain (unquoted) scalar. Hand-written matchers, not
+// regular expressions: this runs for every plain scalar read and every string written.
 Json resolvePlainScalar(const std::string& s) {
   if (s.empty() || s == "~" || s == "null" || s == "Null" || s == "NULL") return nullptr;
   if (s == "true" || s == "True" || s == "TRUE") return true;

@@ -98,10 +98,10 @@ class StoreWatch final : public Watch {
       std::chrono::milliseconds timeout) {
     using Taken = std::optional<std::pair<WatchEvent::Type, Typed>>;
     if (pending_.empty()) {
-      // Events are taken in batches, under one lock: a watcher taking the store's lock once per
-      // event fell behind busy writers. A watcher that had to wait lets a moment's worth of
-      // events gather before it takes them: woken by every write of its kind, the store's
-      // watchers spent more time waking than binding. Every event of the kind is wanted.
+      // Events are taken in batches, under one lock, so that a watcher keeps up with busy
+      // writers without taking the store's lock once per event. A watcher that had to wait lets
+      // a moment's worth of events gather before it takes them, so that it is not woken once
+      // per write (bench/HISTORY.md has both). Every event of the kind is wanted.
       const auto wanted = [](const Logged&) { return true; };
       // What is logged already, up to a batch (nothing is read past what the batch holds).
       const auto take_logged = [&](std::unique_lock<AdaptiveMutex>& lock) {
