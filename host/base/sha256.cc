@@ -61,12 +61,6 @@ std::array<uint8_t, 32> sha256(std::string_view data) {
   return digest;
 }
 
-std::string sha256Hex(std::string_view data) {
-  Digest ctx = newDigest();
-  assert(ctx && "SHA-256 is always available from OpenSSL");
-  EVP_DigestUpdate(ctx.get(), data.data(), data.size());
-  return finishHex(ctx.get());
-}
 
 bool isSha256Hex(const std::string& text) {
   if (text.size() != 64) return false;

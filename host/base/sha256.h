@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
-// SHA-256 as lowercase hex: of files, for pinning plugin libraries in profiles, and of text;
-// and the digest of text itself.
+// SHA-256: of files as lowercase hex, for pinning plugin libraries in profiles; of text.
 #pragma once
 
 #include <array>
@@ -14,8 +13,7 @@
 namespace kbinder::host {
 
 StatusOr<std::string> sha256File(const std::filesystem::path& path);
-std::string sha256Hex(std::string_view data);
-// The digest itself.
+// The digest of `data`.
 std::array<uint8_t, 32> sha256(std::string_view data);
 
 // True for 64 hex digits (either case).

@@ -28,8 +28,6 @@ enum class StatusCode {
   kInternal,
 };
 
-std::string_view statusCodeName(StatusCode code);
-
 class [[nodiscard]] Status {
  public:
   Status() = default;
@@ -38,8 +36,6 @@ class [[nodiscard]] Status {
   bool ok() const { return code_ == StatusCode::kOk; }
   StatusCode code() const { return code_; }
   const std::string& message() const { return message_; }
-  // "NOT_FOUND: message", or "OK".
-  std::string toString() const;
 
   // The same status with `context + ": "` put in front of its message.
   Status withContext(std::string_view context) const;

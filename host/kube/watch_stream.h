@@ -24,7 +24,6 @@ class JsonStreamSplitter {
  public:
   // Feeds bytes; returns the objects completed by them, in order.
   std::vector<std::string> feed(std::string_view data);
-  bool midObject() const { return depth_ > 0; }
 
  private:
   std::string current_;

@@ -287,7 +287,6 @@ std::string scalarText(const Json& value) {
 
 bool isEmptyCollection(const Json& v) { return (v.is_object() || v.is_array()) && v.empty(); }
 
-
 void emit(std::string& out, const Json& value, int indent);
 
 // Writes the value of a "key:" or "- " that has just been written.
@@ -363,12 +362,6 @@ StatusOr<Json> parseYaml(std::string_view text, std::string_view source) {
   if (!documents.ok()) return invalidArgument(std::string(source) + ":" + documents.status().message());
   if (documents->empty()) return Json();
   return std::move(documents->front().value);
-}
-
-std::string toYaml(const Json& value) {
-  std::string out;
-  emit(out, value, 0);
-  return out;
 }
 
 }  // namespace kbinder::host

@@ -31,9 +31,7 @@ StatusOr<std::vector<YamlDocument>> readYamlDocuments(std::string_view text);
 
 // One YAML document to a value; `source` names the text in messages.
 StatusOr<Json> parseYaml(std::string_view text, std::string_view source);
-// A value to block-style YAML.
-std::string toYaml(const Json& value);
-// The same, appended to `out`, every line indented by `indent` spaces.
+// A value appended to `out` as block-style YAML, every line indented by `indent` spaces.
 void appendYaml(std::string& out, const Json& value, int indent);
 
 }  // namespace kbinder::host

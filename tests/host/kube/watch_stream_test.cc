@@ -24,7 +24,10 @@ TEST(JsonStreamSplitterTest, FindsWholeObjectsHoweverTheBytesArrive) {
     }
     ASSERT_EQ(objects.size(), 2u) << chunk;
     EXPECT_EQ(Json::parse(objects[0])["object"]["note"], "a } brace and a \" quote {");
-    EXPECT_FALSE(splitter.midObject());
+    // Nothing is left over: the next object is found on its own.
+    const auto next = splitter.feed(R"({"type":"DELETED"})");
+    ASSERT_EQ(next.size(), 1u) << chunk;
+    EXPECT_EQ(Json::parse(next[0])["type"], "DELETED");
   }
 }
 

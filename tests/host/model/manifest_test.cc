@@ -20,6 +20,12 @@
 namespace kbinder::host {
 namespace {
 
+std::string toYaml(const Json& value) {
+  std::string out;
+  appendYaml(out, value, 0);
+  return out;
+}
+
 TEST(ManifestTest, MultiDocumentYamlRoundTripsEveryField) {
   const std::string text =
       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: ml\nspec:\n"

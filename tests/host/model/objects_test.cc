@@ -36,7 +36,12 @@ TEST(ObjectsTest, RandomUidsAreVersionFourUuids) {
 // SHA-256 (so a rehearsal's uids do not change from one release to the next).
 TEST(ObjectsTest, SeededUidsAreStable) {
   // sha256("Pod/default/p"), cut after 32 hex digits.
-  const std::string hex = host::sha256Hex("Pod/default/p");
+  std::string hex;
+  for (const uint8_t byte : host::sha256("Pod/default/p")) {
+    static constexpr char kHex[] = "0123456789abcdef";
+    hex += kHex[byte >> 4];
+    hex += kHex[byte & 15];
+  }
   EXPECT_EQ(host::uidFromSeed("Pod/default/p"), hex.substr(0, 8) + "-" + hex.substr(8, 4) + "-" +
                                                     hex.substr(12, 4) + "-" + hex.substr(16, 4) +
                                                     "-" + hex.substr(20, 12));

@@ -36,7 +36,7 @@ TEST(LoadedProfileTest, ShippedDefaultProfileLoadsTheBuiltins) {
   ProfileLoadOptions options;
   options.builtin_plugin_dir = KBINDER_BUILTIN_PLUGIN_DIR;
   auto loaded = LoadedProfile::load(std::move(profile).value(), options);
-  ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   std::vector<std::string> loaded_names;
   for (const auto& p : (*loaded)->plugins()) loaded_names.push_back(p->name());
   EXPECT_EQ(loaded_names, (std::vector<std::string>{"gpuvalidator", "volumebinding", "dra"}));
@@ -59,7 +59,7 @@ library = "cplugin_concurrent.so"
 name = "gpuvalidator"
 enabled = false
 )");
-  ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   const LoadedProfile& p = **loaded;
   EXPECT_EQ(p.plugins().size(), 3u) << "disabled plugins are not loaded";
   EXPECT_EQ(names(p.pluginsFor(ExtensionPoint::kValidate)),
@@ -130,7 +130,7 @@ TEST(LoadedProfileTest, InsecurePluginDirectoryIsRefusedUnlessTheProfileOptsOut)
             std::string::npos)
       << refused.status().message();
   auto allowed = loadText(dir.path() / "p.toml", "allow_insecure_permissions = true\n" + body);
-  EXPECT_TRUE(allowed.ok()) << allowed.status().toString();
+  EXPECT_TRUE(allowed.ok()) << allowed.status().message();
 }
 
 TEST(LoadedProfileTest, Sha256PinIsEnforced) {

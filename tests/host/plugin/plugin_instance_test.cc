@@ -38,10 +38,10 @@ struct CycleBytes {
 std::unique_ptr<PluginInstance> instantiate(const std::string& file,
                                             const kbinder::v1::PluginConfig& config = {}) {
   auto library = PluginLibrary::open(file);
-  EXPECT_TRUE(library.ok()) << library.status().toString();
+  EXPECT_TRUE(library.ok()) << library.status().message();
   if (!library.ok()) return nullptr;
   auto instance = PluginInstance::create(*library, config, std::chrono::seconds(5));
-  EXPECT_TRUE(instance.ok()) << instance.status().toString();
+  EXPECT_TRUE(instance.ok()) << instance.status().message();
   return instance.ok() ? std::move(instance).value() : nullptr;
 }
 

@@ -29,7 +29,7 @@ TEST_P(LoadFailureTest, SaysExactlyWhatIsWrong) {
   const auto path = testPlugin(c.file);
   auto loaded = PluginLibrary::open(path);
   ASSERT_FALSE(loaded.ok()) << c.file << " loaded, but must not";
-  EXPECT_EQ(loaded.status().code(), c.code) << loaded.status().toString();
+  EXPECT_EQ(loaded.status().code(), c.code) << loaded.status().message();
   EXPECT_NE(loaded.status().message().find(path.string()), std::string::npos)
       << "the message names the file: " << loaded.status().message();
   for (const auto& part : c.message_parts) {
@@ -91,7 +91,7 @@ TEST(PluginLibraryTest, NotAnElfFileCannotBeLoaded) {
 
 TEST(PluginLibraryTest, LoadsThePlainCPlugin) {
   auto loaded = PluginLibrary::open(testPlugin("cplugin.so"));
-  ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   const PluginLibrary& lib = **loaded;
   EXPECT_EQ(lib.name(), "cplugin");
   EXPECT_EQ(lib.version(), "1.0.0");
@@ -106,7 +106,7 @@ TEST(PluginLibraryTest, LoadsThePlainCPlugin) {
 
 TEST(PluginLibraryTest, PluginBuiltAgainstAnOlderMinorLoadsWithItsTailAbsent) {
   auto loaded = PluginLibrary::open(testPlugin("fault_old_minor.so"));
-  ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+  ASSERT_TRUE(loaded.ok()) << loaded.status().message();
   EXPECT_EQ((*loaded)->name(), "oldminor");
   EXPECT_EQ((*loaded)->abiMinor(), 0u);
   // 1.1's description lies past the 1.0 descriptor: absent, not read from what follows.
@@ -127,7 +127,7 @@ TEST(PluginLibraryTest, TheSameLibraryLoadsTwiceAndOutlivesEitherHandle) {
 TEST(PluginLibraryTest, BuiltinPluginsLoadWithTheirNames) {
   for (const std::string name : {"volumebinding", "dra", "gpuvalidator"}) {
     auto loaded = PluginLibrary::open(builtinPlugin(name + ".so"));
-    ASSERT_TRUE(loaded.ok()) << loaded.status().toString();
+    ASSERT_TRUE(loaded.ok()) << loaded.status().message();
     EXPECT_EQ((*loaded)->name(), name);
     EXPECT_EQ((*loaded)->concurrency(), KBINDER_CONCURRENCY_CONCURRENT);
     EXPECT_FALSE((*loaded)->description().empty());
@@ -138,7 +138,7 @@ TEST(ResolvePluginLibraryTest, SearchesDirectoriesInOrderAndListsThemWhenNotFoun
   TempDir a, b;
   writeFile(b.path() / "x.so", "");
   auto found = resolvePluginLibrary("x.so", a.path(), PluginSearch{{a.path(), b.path()}});
-  ASSERT_TRUE(found.ok()) << found.status().toString();
+  ASSERT_TRUE(found.ok()) << found.status().message();
   EXPECT_EQ(*found, b.path() / "x.so");
 
   writeFile(a.path() / "x.so", "");

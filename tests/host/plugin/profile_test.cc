@@ -48,7 +48,7 @@ zones = ["a", "b"]
 limits = { cpu = 4 }
 )",
                                   "/etc/kbinder/gpu.toml");
-  ASSERT_TRUE(profile.ok()) << profile.status().toString();
+  ASSERT_TRUE(profile.ok()) << profile.status().message();
   const Profile& p = *profile;
   EXPECT_EQ(p.name, "gpu-cluster");
   EXPECT_EQ(p.description, "for the GPU fleet");
@@ -99,7 +99,7 @@ limits = { cpu = 4 }
 
 TEST(ProfileTest, DefaultsApplyAndAnEmptyPluginListIsTheHostAlone) {
   auto profile = parseProfileText("name = \"bare\"\n", "bare.toml");
-  ASSERT_TRUE(profile.ok()) << profile.status().toString();
+  ASSERT_TRUE(profile.ok()) << profile.status().message();
   EXPECT_TRUE(profile->plugins.empty());
   EXPECT_EQ(profile->cycle.workers, 16);
   EXPECT_EQ(profile->cycle.default_backoff_limit, 5);
@@ -185,7 +185,7 @@ TEST(ProfileTest, UnreadableFileIsReported) {
 TEST(ProfileTest, ShippedProfilesParse) {
   for (const char* name : {"default.toml", "storage-only.toml"}) {
     auto profile = parseProfile(std::filesystem::path(KBINDER_SOURCE_DIR) / "config" / "profiles" / name);
-    EXPECT_TRUE(profile.ok()) << name << ": " << profile.status().toString();
+    EXPECT_TRUE(profile.ok()) << name << ": " << profile.status().message();
   }
 }
 
