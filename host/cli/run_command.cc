@@ -15,6 +15,7 @@
 #include <set>
 #include <sstream>
 
+#include "host/base/object_key.h"
 #include "host/cli/commands.h"
 #include "host/cycle/controller.h"
 #include "host/plugin/loaded_profile.h"
@@ -151,7 +152,7 @@ int runRehearsal(const RunOptions& options, std::ostream& out, std::ostream& err
   size_t succeeded = 0, failed = 0;
   for (const auto& item : requests->items()) {
     const auto& r = item.bind_request();
-    const std::string key = r.metadata().namespace_() + "/" + r.metadata().name();
+    const std::string key = objectKey(r.metadata().namespace_(), r.metadata().name());
     const std::string phase = r.status().phase().empty() ? "Pending" : r.status().phase();
     succeeded += phase == "Succeeded";
     failed += phase == "Failed";

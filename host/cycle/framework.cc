@@ -7,6 +7,7 @@
 
 #include "host/base/logging.h"
 #include "host/base/metrics.h"
+#include "host/base/object_key.h"
 
 namespace kbinder::host {
 namespace {
@@ -49,9 +50,9 @@ class Framework::Cycle {
       : fw_(framework), input_(input), fresh_(fresh),
         states_(framework.plugins_.cyclePlugins().size(), nullptr) {
     const auto& spec = input.request.spec();
-    log_context_ = "request " + input.request.metadata().namespace_() + "/" +
-                   input.request.metadata().name() + " (pod " + spec.pod_name() + " -> " +
-                   spec.selected_node() + ")";
+    log_context_ = "request " +
+                   objectKey(input.request.metadata().namespace_(), input.request.metadata().name()) +
+                   " (pod " + spec.pod_name() + " -> " + spec.selected_node() + ")";
   }
 
   std::chrono::nanoseconds pluginTime() const { return plugin_time_; }

@@ -114,8 +114,7 @@ void ObjectCache::apply(const WatchEvent& event) {
       it->second.list = list_;
     }
     // Objects listed carry older versions than the list's: the list sets it when complete.
-    if (event.raw == nullptr) rv_ = meta.resource_version();
-    changed_.notify_all();
+    if (!listing_) rv_ = meta.resource_version();
   }
   deliverLocked(event);
 }
@@ -125,6 +124,7 @@ void ObjectCache::listed(Informer::ListPhase phase, const std::string& resource_
   std::vector<WatchEvent> gone;
   {
     std::lock_guard lock(mutex_);
+    listing_ = phase == Informer::ListPhase::kBegin;
     if (phase == Informer::ListPhase::kBegin) {
       ++list_;
       return;

@@ -91,11 +91,12 @@ class ObjectCache {
   std::list<Subscriber> subscribers_;
   bool stopped_ = false;  // guarded by deliver_mutex_
   std::mutex mutex_;      // the objects
-  std::condition_variable changed_;
+  std::condition_variable changed_;  // synced_ or stopping_ became true
   bool synced_ = false;
   bool stopping_ = false;  // guarded by mutex_
   std::string rv_;
-  uint64_t list_ = 0;  // lists begun
+  uint64_t list_ = 0;     // lists begun
+  bool listing_ = false;  // between a list's beginning and its end
   std::map<std::string, Entry> entries_;
   using EntryIt = std::map<std::string, Entry>::const_iterator;
   struct ByKey {
