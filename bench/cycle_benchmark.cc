@@ -68,7 +68,8 @@ std::unique_ptr<LoadedProfile> load(int plugins) {
 void BM_HooksThroughAbi(benchmark::State& state) {
   const auto profile = load(1);
   PluginInstance& plugin = *profile->plugins().front();
-  const std::string bytes = objectFromJson(Kind::kPod, Json::parse(kPod))->pod().SerializeAsString();
+  const std::string bytes =
+      objectFromJson(Kind::kPod, Json::parse(kPod))->pod().SerializeAsString();
   kbinder_cycle cycle{};
   cycle.struct_size = sizeof cycle;
   cycle.pod = {reinterpret_cast<const uint8_t*>(bytes.data()), bytes.size()};

@@ -139,7 +139,8 @@ class CycleLog final : public host::MetricsRecorder {
     printLine(out, "  cycles          %zu: p50 %.3f ms, p99 %.3f ms, max %.3f ms\n",
               durations_.size(), at(0.50), at(0.99), static_cast<double>(durations_.back()) / 1e6);
     const double total = static_cast<double>(total_.count());
-    const double host_share = total > 0 ? 1.0 - static_cast<double>(plugin_nanoseconds_.load()) / total : 0;
+    const double host_share =
+        total > 0 ? 1.0 - static_cast<double>(plugin_nanoseconds_.load()) / total : 0;
     printLine(out,
               "  host share      %.1f %% of cycle time (plugin hooks %.1f %%, counting the host "
               "services they call)\n",

@@ -14,15 +14,19 @@ static kbinder_status_t create(kbinder_call* call, kbinder_bytes config, void** 
   *instance_out = NULL;
   return KBINDER_STATUS_SUCCESS;
 }
-static void destroy(void* instance) { (void)instance; }
-static kbinder_status_t ok(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** state) {
+static void destroy(void* instance) {
+  (void)instance;
+}
+static kbinder_status_t ok(void* instance, kbinder_call* call, const kbinder_cycle* cycle,
+                           void** state) {
   (void)instance;
   (void)call;
   (void)cycle;
   (void)state;
   return KBINDER_STATUS_SUCCESS;
 }
-static kbinder_status_t skip(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** state) {
+static kbinder_status_t skip(void* instance, kbinder_call* call, const kbinder_cycle* cycle,
+                             void** state) {
   (void)instance;
   (void)call;
   (void)cycle;
@@ -30,10 +34,24 @@ static kbinder_status_t skip(void* instance, kbinder_call* call, const kbinder_c
   return KBINDER_STATUS_SKIP;
 }
 
-static const kbinder_plugin_descriptor kDescriptor = {
-    sizeof(kbinder_plugin_descriptor), KBINDER_ABI_VERSION, PLUGIN_NAME, "1.0.0",
-    KBINDER_CONCURRENCY_CONCURRENT, 0, create, destroy, NULL,
-    ok, ok, ok, ok, ok, ok, skip, ok, "Does nothing (benchmarks)"};
+static const kbinder_plugin_descriptor kDescriptor = {sizeof(kbinder_plugin_descriptor),
+                                                      KBINDER_ABI_VERSION,
+                                                      PLUGIN_NAME,
+                                                      "1.0.0",
+                                                      KBINDER_CONCURRENCY_CONCURRENT,
+                                                      0,
+                                                      create,
+                                                      destroy,
+                                                      NULL,
+                                                      ok,
+                                                      ok,
+                                                      ok,
+                                                      ok,
+                                                      ok,
+                                                      ok,
+                                                      skip,
+                                                      ok,
+                                                      "Does nothing (benchmarks)"};
 
 KBINDER_EXPORT const kbinder_plugin_descriptor* kbinder_plugin_v1(const kbinder_host_services* host,
                                                                   const char** error_out) {

@@ -19,11 +19,8 @@ std::chrono::milliseconds backoffDelay(std::chrono::milliseconds base,
 // loop.
 class Backoff {
  public:
-  Backoff(std::chrono::milliseconds base, std::chrono::milliseconds cap)
-      : base_(base), cap_(cap) {}
-  std::chrono::milliseconds next() {
-    return backoffDelay(base_, cap_, 0, ++failures_, 0.5);
-  }
+  Backoff(std::chrono::milliseconds base, std::chrono::milliseconds cap) : base_(base), cap_(cap) {}
+  std::chrono::milliseconds next() { return backoffDelay(base_, cap_, 0, ++failures_, 0.5); }
   void reset() { failures_ = 0; }
 
  private:

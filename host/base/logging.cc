@@ -21,7 +21,8 @@ std::shared_ptr<spdlog::logger> makeLogger(const std::string& name) {
 // %j: the message as a JSON string body (quotes, backslashes and control characters escaped).
 class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
  public:
-  void format(const spdlog::details::log_msg& msg, const std::tm&, spdlog::memory_buf_t& dest) override {
+  void format(const spdlog::details::log_msg& msg, const std::tm&,
+              spdlog::memory_buf_t& dest) override {
     for (char c : std::string_view(msg.payload.data(), msg.payload.size())) {
       switch (c) {
         case '"': dest.append(std::string_view("\\\"")); break;
@@ -49,7 +50,8 @@ class JsonEscapedMessage final : public spdlog::custom_flag_formatter {
 
 Status configureLogFormat(const std::string& format) {
   if (format == "text") return okStatus();
-  if (format != "json") return invalidArgument("unknown log format '" + format + "'; use text or json");
+  if (format != "json")
+    return invalidArgument("unknown log format '" + format + "'; use text or json");
   for (spdlog::logger* logger : {&hostLogger(), &pluginLogger()}) {
     auto formatter = std::make_unique<spdlog::pattern_formatter>(spdlog::pattern_time_type::utc);
     formatter->add_flag<JsonEscapedMessage>('j').set_pattern(

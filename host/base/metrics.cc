@@ -10,7 +10,7 @@ namespace {
 
 // Seconds: from a fast hook (1 ms) to a PreBind that waits minutes for volumes.
 constexpr double kBounds[] = {0.001, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5,
-                              1,     2.5,   5,    10,    30,   60,  300, 600};
+                              1,     2.5,   5,    10,    30,   60,  300,  600};
 
 std::string escape(const std::string& value) {
   std::string out;
@@ -83,16 +83,19 @@ std::string Metrics::render() const {
   std::ostringstream out;
   auto counters = [&](const char* name, const char* help, const std::map<Labels, double>& values) {
     out << "# HELP " << name << " " << help << "\n# TYPE " << name << " counter\n";
-    for (const auto& [labels, v] : values) out << name << labelText(labels) << " " << number(v) << "\n";
+    for (const auto& [labels, v] : values)
+      out << name << labelText(labels) << " " << number(v) << "\n";
   };
-  auto histograms = [&](const char* name, const char* help, const std::map<Labels, Histogram>& values) {
+  auto histograms = [&](const char* name, const char* help,
+                        const std::map<Labels, Histogram>& values) {
     out << "# HELP " << name << " " << help << "\n# TYPE " << name << " histogram\n";
     for (const auto& [labels, h] : values) {
       uint64_t cumulative = 0;
       for (size_t i = 0; i < h.buckets.size(); ++i) {
         cumulative += h.buckets[i];
         const std::string le = i < std::size(kBounds) ? number(kBounds[i]) : "+Inf";
-        out << name << "_bucket" << labelText(labels, "le=\"" + le + "\"") << " " << cumulative << "\n";
+        out << name << "_bucket" << labelText(labels, "le=\"" + le + "\"") << " " << cumulative
+            << "\n";
       }
       out << name << "_sum" << labelText(labels) << " " << number(h.sum) << "\n";
       out << name << "_count" << labelText(labels) << " " << h.count << "\n";
@@ -109,8 +112,10 @@ std::string Metrics::render() const {
     read = read_;
   }
   for (const auto& [name, family] : read) {
-    out << "# HELP " << name << " " << family.help << "\n# TYPE " << name << " " << family.type << "\n";
-    for (const auto& [labels, v] : family.reader()) out << name << labelText(labels) << " " << number(v) << "\n";
+    out << "# HELP " << name << " " << family.help << "\n# TYPE " << name << " " << family.type
+        << "\n";
+    for (const auto& [labels, v] : family.reader())
+      out << name << labelText(labels) << " " << number(v) << "\n";
   }
   return out.str();
 }

@@ -46,7 +46,8 @@ StatusOr<std::string> sha256File(const std::filesystem::path& path) {
   std::array<char, 1 << 16> buffer{};
   while (in) {
     in.read(buffer.data(), buffer.size());
-    if (in.gcount() > 0) EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(in.gcount()));
+    if (in.gcount() > 0)
+      EVP_DigestUpdate(ctx.get(), buffer.data(), static_cast<size_t>(in.gcount()));
   }
   if (in.bad()) return internalError("error reading " + path.string());
   return finishHex(ctx.get());
@@ -55,12 +56,12 @@ StatusOr<std::string> sha256File(const std::filesystem::path& path) {
 std::array<uint8_t, 32> sha256(std::string_view data) {
   std::array<uint8_t, 32> digest{};
   unsigned int size = 0;
-  const int done = EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr);
+  const int done =
+      EVP_Digest(data.data(), data.size(), digest.data(), &size, EVP_sha256(), nullptr);
   assert(done == 1 && size == digest.size() && "SHA-256 is always available from OpenSSL");
   (void)done;
   return digest;
 }
-
 
 bool isSha256Hex(const std::string& text) {
   if (text.size() != 64) return false;

@@ -16,8 +16,8 @@ namespace kbinder::host {
 
 enum class StatusCode {
   kOk = 0,
-  kInvalidArgument,     // bad input: a profile, a manifest, a flag
-  kNotFound,            // a file, a plugin, an object
+  kInvalidArgument,  // bad input: a profile, a manifest, a flag
+  kNotFound,         // a file, a plugin, an object
   kAlreadyExists,
   kFailedPrecondition,  // e.g. a plugin needs a newer host
   kPermissionDenied,    // e.g. a plugin file writable by others
@@ -45,21 +45,29 @@ class [[nodiscard]] Status {
   std::string message_;
 };
 
-inline Status okStatus() { return {}; }
-inline Status invalidArgument(std::string m) { return {StatusCode::kInvalidArgument, std::move(m)}; }
-inline Status notFound(std::string m) { return {StatusCode::kNotFound, std::move(m)}; }
+inline Status okStatus() {
+  return {};
+}
+inline Status invalidArgument(std::string m) {
+  return {StatusCode::kInvalidArgument, std::move(m)};
+}
+inline Status notFound(std::string m) {
+  return {StatusCode::kNotFound, std::move(m)};
+}
 inline Status failedPrecondition(std::string m) {
   return {StatusCode::kFailedPrecondition, std::move(m)};
 }
 inline Status permissionDenied(std::string m) {
   return {StatusCode::kPermissionDenied, std::move(m)};
 }
-inline Status internalError(std::string m) { return {StatusCode::kInternal, std::move(m)}; }
+inline Status internalError(std::string m) {
+  return {StatusCode::kInternal, std::move(m)};
+}
 
 template <class T>
 class [[nodiscard]] StatusOr {
  public:
-  StatusOr(T value) : value_(std::move(value)) {}  // NOLINT: implicit by design
+  StatusOr(T value) : value_(std::move(value)) {}         // NOLINT: implicit by design
   StatusOr(Status status) : status_(std::move(status)) {  // NOLINT: implicit by design
     assert(!status_.ok() && "StatusOr needs a value or a non-OK status");
   }

@@ -1,10 +1,9 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "host/cli/commands.h"
 
-#include <CLI/CLI.hpp>
-
 #include <unistd.h>
 
+#include <CLI/CLI.hpp>
 #include <filesystem>
 #include <string>
 #include <vector>
@@ -61,8 +60,8 @@ int pluginInspect(const std::string& file, std::ostream& out, std::ostream& err)
   if (!lib.description().empty()) out << "description:  " << lib.description() << "\n";
   out << "file:         " << path.string() << "\n"
       << "sha256:       " << (digest.ok() ? *digest : digest.status().message()) << "\n"
-      << "ABI:          " << lib.abiMajor() << "." << lib.abiMinor() << " (this host: "
-      << KBINDER_ABI_VERSION_MAJOR << "." << KBINDER_ABI_VERSION_MINOR << ")\n"
+      << "ABI:          " << lib.abiMajor() << "." << lib.abiMinor()
+      << " (this host: " << KBINDER_ABI_VERSION_MAJOR << "." << KBINDER_ABI_VERSION_MINOR << ")\n"
       << "concurrency:  " << concurrencyName(lib.concurrency()) << "\n"
       << "hooks:        " << (implemented.empty() ? "(none)" : implemented) << "\n"
       << "not present:  " << (missing.empty() ? "(none)" : missing) << "\n";
@@ -75,8 +74,8 @@ int runCommandLine(int argc, char** argv, std::ostream& out, std::ostream& err) 
   CLI::App app{"kbinder: carries out a scheduler's binding decisions through plugins", "kbinder"};
   app.set_version_flag("--version", std::string(KBINDER_VERSION) + " (plugin ABI " +
                                         std::to_string(KBINDER_ABI_VERSION_MAJOR) + "." +
-                                        std::to_string(KBINDER_ABI_VERSION_MINOR) +
-                                        ", allocator " + allocatorName() + ")");
+                                        std::to_string(KBINDER_ABI_VERSION_MINOR) + ", allocator " +
+                                        allocatorName() + ")");
   app.require_subcommand(1);
   std::string log_level = "warn";
   app.add_option("--log-level", log_level, "trace, debug, info, warn, error or off")
@@ -105,8 +104,9 @@ int runCommandLine(int argc, char** argv, std::ostream& out, std::ostream& err) 
   inspect->callback([&] { result = pluginInspect(plugin_file, out, err); });
 
   auto* run = app.add_subcommand(
-      "run", "Rehearse a cluster snapshot offline: run every pending BindRequest through a "
-             "profile on the embedded store and show what the binder would do");
+      "run",
+      "Rehearse a cluster snapshot offline: run every pending BindRequest through a "
+      "profile on the embedded store and show what the binder would do");
   RunOptions run_options;
   bool no_volume_controller = false;
   run->add_option("--profile", run_options.profile, "The profile (.toml)")->required();
@@ -127,8 +127,9 @@ int runCommandLine(int argc, char** argv, std::ostream& out, std::ostream& err) 
   });
 
   auto* serve = app.add_subcommand(
-      "serve", "Bind for a real cluster through the Kubernetes API until stopped (SIGTERM); "
-               "SIGHUP reloads the profile");
+      "serve",
+      "Bind for a real cluster through the Kubernetes API until stopped (SIGTERM); "
+      "SIGHUP reloads the profile");
   ServeOptions serve_options;
   double lease_duration = 15, renew_deadline = 10, retry_period = 2, grace = 30;
   std::string log_format = "text";
@@ -137,34 +138,43 @@ int runCommandLine(int argc, char** argv, std::ostream& out, std::ostream& err) 
                     "Also search this directory for plugin libraries (repeatable)");
   serve->add_option("--kubeconfig", serve_options.kubeconfig,
                     "A kubeconfig file (default: $KUBECONFIG, ~/.kube/config, then in-cluster)");
-  serve->add_option("--context", serve_options.context, "The kubeconfig context (default: current)");
+  serve->add_option("--context", serve_options.context,
+                    "The kubeconfig context (default: current)");
   serve->add_option("--namespace", serve_options.namespace_,
                     "Bind only the BindRequests of this namespace (default: all)");
-  serve->add_option("--listen-address", serve_options.listen_address,
-                    "Where to serve /healthz, /readyz and /metrics")
+  serve
+      ->add_option("--listen-address", serve_options.listen_address,
+                   "Where to serve /healthz, /readyz and /metrics")
       ->capture_default_str();
-  serve->add_option("--qps", serve_options.qps, "API requests per second (overrides the profile's [api])");
-  serve->add_option("--burst", serve_options.burst, "API request burst (overrides the profile's [api])");
+  serve->add_option("--qps", serve_options.qps,
+                    "API requests per second (overrides the profile's [api])");
+  serve->add_option("--burst", serve_options.burst,
+                    "API request burst (overrides the profile's [api])");
   serve->add_option("--max-in-flight", serve_options.max_in_flight,
                     "API requests open at once (overrides the profile's [api])");
   serve->add_flag("--leader-elect", serve_options.leader_elect,
                   "Bind only while holding the Lease (run several replicas for availability)");
   serve->add_option("--lease-namespace", serve_options.lease_namespace,
                     "The Lease's namespace (default: the context's or the pod's namespace)");
-  serve->add_option("--lease-name", serve_options.lease_name, "The Lease's name")->capture_default_str();
+  serve->add_option("--lease-name", serve_options.lease_name, "The Lease's name")
+      ->capture_default_str();
   serve->add_option("--identity", serve_options.identity,
                     "This replica's name in the Lease (default: host name and process id)");
-  serve->add_option("--lease-duration-seconds", lease_duration,
-                    "How long a standby waits without seeing a renewal before it takes over")
+  serve
+      ->add_option("--lease-duration-seconds", lease_duration,
+                   "How long a standby waits without seeing a renewal before it takes over")
       ->capture_default_str();
-  serve->add_option("--renew-deadline-seconds", renew_deadline,
-                    "How long the leader may fail to renew before it stops binding")
+  serve
+      ->add_option("--renew-deadline-seconds", renew_deadline,
+                   "How long the leader may fail to renew before it stops binding")
       ->capture_default_str();
-  serve->add_option("--retry-period-seconds", retry_period,
-                    "How often the leader renews and a standby tries")
+  serve
+      ->add_option("--retry-period-seconds", retry_period,
+                   "How often the leader renews and a standby tries")
       ->capture_default_str();
-  serve->add_option("--shutdown-grace-seconds", grace,
-                    "How long cycles in flight may take to finish after SIGTERM")
+  serve
+      ->add_option("--shutdown-grace-seconds", grace,
+                   "How long cycles in flight may take to finish after SIGTERM")
       ->capture_default_str();
   serve->add_option("--log-format", log_format, "text or json")->capture_default_str();
   serve->callback([&] {

@@ -12,7 +12,8 @@
 
 namespace kbinder::host {
 
-StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& address, Handler handler) {
+StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& address,
+                                                            Handler handler) {
   const size_t colon = address.rfind(':');
   if (colon == std::string::npos) {
     return invalidArgument("listen address \"" + address + "\" needs a port, e.g. \":8080\"");
@@ -29,7 +30,8 @@ StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& a
   sa.sin_port = htons(static_cast<uint16_t>(port));
   if (host.empty() || host == "0.0.0.0") {
     sa.sin_addr.s_addr = htonl(INADDR_ANY);
-  } else if (::inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &sa.sin_addr) != 1) {
+  } else if (::inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &sa.sin_addr) !=
+             1) {
     return invalidArgument("listen address \"" + address + "\": not an IPv4 address");
   }
   const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
@@ -42,7 +44,8 @@ StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& a
   }
   socklen_t length = sizeof sa;
   ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &length);
-  return std::unique_ptr<HttpEndpoint>(new HttpEndpoint(fd, ntohs(sa.sin_port), std::move(handler)));
+  return std::unique_ptr<HttpEndpoint>(
+      new HttpEndpoint(fd, ntohs(sa.sin_port), std::move(handler)));
 }
 
 HttpEndpoint::HttpEndpoint(int fd, int port, Handler handler)
@@ -84,9 +87,10 @@ void HttpEndpoint::run() {
       answer = handler_(path);
     }
     const std::string head = "HTTP/1.1 " + std::to_string(answer.status) + " " +
-                             (answer.status == 200 ? "OK" : "Error") + "\r\nContent-Type: " +
-                             answer.content_type + "\r\nContent-Length: " +
-                             std::to_string(answer.body.size()) + "\r\nConnection: close\r\n\r\n";
+                             (answer.status == 200 ? "OK" : "Error") +
+                             "\r\nContent-Type: " + answer.content_type +
+                             "\r\nContent-Length: " + std::to_string(answer.body.size()) +
+                             "\r\nConnection: close\r\n\r\n";
     const std::string out = head + answer.body;
     size_t sent = 0;
     while (sent < out.size()) {

@@ -29,7 +29,8 @@ namespace fs = std::filesystem;
 
 StatusOr<std::string> readFile(const std::string& path) {
   std::error_code ec;
-  if (fs::is_directory(path, ec)) return invalidArgument(path + ": is a directory, not a manifest file");
+  if (fs::is_directory(path, ec))
+    return invalidArgument(path + ": is a directory, not a manifest file");
   std::ifstream in(path, std::ios::binary);
   if (!in) return notFound("cannot read " + path + ": " + std::strerror(errno));
   std::ostringstream text;
@@ -114,7 +115,8 @@ int runRehearsal(const RunOptions& options, std::ostream& out, std::ostream& err
   auto profile = parseProfile(options.profile);
   if (!profile.ok()) return fail(profile.status());
   ProfileLoadOptions load_options;
-  for (const auto& dir : options.plugin_dirs) load_options.extra_plugin_dirs.emplace_back(fs::absolute(dir));
+  for (const auto& dir : options.plugin_dirs)
+    load_options.extra_plugin_dirs.emplace_back(fs::absolute(dir));
   auto loaded = LoadedProfile::load(std::move(profile).value(), load_options);
   if (!loaded.ok()) return fail(loaded.status());
 
@@ -177,12 +179,14 @@ int runRehearsal(const RunOptions& options, std::ostream& out, std::ostream& err
   if (event_rows.size() > 1 && event_rows.size() <= kMaxEventsShown + 1) {
     out << "\nevents:\n" << table(event_rows);
   } else if (event_rows.size() > 1) {
-    out << "\n" << event_rows.size() - 1 << " events recorded"
+    out << "\n"
+        << event_rows.size() - 1 << " events recorded"
         << (options.out.empty() ? "" : " (see " + options.out + ")") << "\n";
   }
 
   char summary[160];
-  std::snprintf(summary, sizeof summary, "\n%zu requests: %zu succeeded, %zu failed, %zu pending (%.1fs)\n",
+  std::snprintf(summary, sizeof summary,
+                "\n%zu requests: %zu succeeded, %zu failed, %zu pending (%.1fs)\n",
                 static_cast<size_t>(requests->items_size()), succeeded, failed,
                 static_cast<size_t>(requests->items_size()) - succeeded - failed, elapsed);
   out << summary;

@@ -28,7 +28,8 @@ StatusOr<std::shared_ptr<const LoadedProfile>> loadProfile(const ServeOptions& o
   auto profile = parseProfile(options.profile);
   if (!profile.ok()) return profile.status();
   ProfileLoadOptions load;
-  for (const auto& dir : options.plugin_dirs) load.extra_plugin_dirs.emplace_back(fs::absolute(dir));
+  for (const auto& dir : options.plugin_dirs)
+    load.extra_plugin_dirs.emplace_back(fs::absolute(dir));
   auto loaded = LoadedProfile::load(std::move(profile).value(), load);
   if (!loaded.ok()) return loaded.status();
   return std::shared_ptr<const LoadedProfile>(std::move(loaded).value());
@@ -66,7 +67,8 @@ int runServe(const ServeOptions& options, std::ostream&, std::ostream& err) {
   KubeClientOptions client_options;
   client_options.qps = options.qps >= 0 ? options.qps : api.qps;
   client_options.burst = options.burst >= 0 ? options.burst : api.burst;
-  client_options.max_in_flight = options.max_in_flight >= 0 ? options.max_in_flight : api.max_in_flight;
+  client_options.max_in_flight =
+      options.max_in_flight >= 0 ? options.max_in_flight : api.max_in_flight;
   client_options.request_timeout = api.request_timeout;
   auto client = KubeClient::create(*config, client_options);
   if (!client.ok()) return fail(client.status());
@@ -92,25 +94,28 @@ int runServe(const ServeOptions& options, std::ostream&, std::ostream& err) {
   metrics.addGauge("kbinder_leader", "1 while this replica leads (or runs without election).", [&] {
     return std::vector<std::pair<Metrics::Labels, double>>{{{}, leading ? 1.0 : 0.0}};
   });
-  metrics.addCounter("kbinder_api_requests_total", "Requests to the API server, by verb and code.", [&] {
-    std::vector<std::pair<Metrics::Labels, double>> rows;
-    for (const auto& [key, n] : kube->requestCounts()) {
-      const size_t space = key.find(' ');
-      rows.push_back({{{"verb", key.substr(0, space)}, {"code", key.substr(space + 1)}},
-                      static_cast<double>(n)});
-    }
-    return rows;
-  });
+  metrics.addCounter(
+      "kbinder_api_requests_total", "Requests to the API server, by verb and code.", [&] {
+        std::vector<std::pair<Metrics::Labels, double>> rows;
+        for (const auto& [key, n] : kube->requestCounts()) {
+          const size_t space = key.find(' ');
+          rows.push_back({{{"verb", key.substr(0, space)}, {"code", key.substr(space + 1)}},
+                          static_cast<double>(n)});
+        }
+        return rows;
+      });
 
-  auto endpoint = HttpEndpoint::start(options.listen_address, [&](const std::string& path) -> HttpAnswer {
-    if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
-    if (path == "/readyz") {
-      return synced ? HttpAnswer{200, "text/plain; charset=utf-8", "ok\n"}
-                    : HttpAnswer{503, "text/plain; charset=utf-8", "caches not synced yet\n"};
-    }
-    if (path == "/metrics") return {200, "text/plain; version=0.0.4; charset=utf-8", metrics.render()};
-    return {404, "text/plain; charset=utf-8", "not found\n"};
-  });
+  auto endpoint =
+      HttpEndpoint::start(options.listen_address, [&](const std::string& path) -> HttpAnswer {
+        if (path == "/healthz") return {200, "text/plain; charset=utf-8", "ok\n"};
+        if (path == "/readyz") {
+          return synced ? HttpAnswer{200, "text/plain; charset=utf-8", "ok\n"}
+                        : HttpAnswer{503, "text/plain; charset=utf-8", "caches not synced yet\n"};
+        }
+        if (path == "/metrics")
+          return {200, "text/plain; version=0.0.4; charset=utf-8", metrics.render()};
+        return {404, "text/plain; charset=utf-8", "not found\n"};
+      });
   if (!endpoint.ok()) return fail(endpoint.status());
   err << "kbinder: serving /healthz, /readyz and /metrics on port " << (*endpoint)->port()
       << "; API server " << config->server << " (" << config->source << ")" << std::endl;
@@ -151,7 +156,8 @@ int runServe(const ServeOptions& options, std::ostream&, std::ostream& err) {
   std::unique_ptr<LeaderElector> elector;
   if (options.leader_elect) {
     LeaderElectionOptions election;
-    election.namespace_ = options.lease_namespace.empty() ? config->namespace_ : options.lease_namespace;
+    election.namespace_ =
+        options.lease_namespace.empty() ? config->namespace_ : options.lease_namespace;
     election.name = options.lease_name;
     election.identity = options.identity;
     election.lease_duration = options.lease_duration;
@@ -222,8 +228,9 @@ int runServe(const ServeOptions& options, std::ostream&, std::ostream& err) {
                         current->profile().path.string());
     }
     if (terminate) {
-      hostLogger().warn("terminating: finishing the cycles in flight (grace {} s)",
-                        std::chrono::duration_cast<std::chrono::seconds>(options.shutdown_grace).count());
+      hostLogger().warn(
+          "terminating: finishing the cycles in flight (grace {} s)",
+          std::chrono::duration_cast<std::chrono::seconds>(options.shutdown_grace).count());
       controller->drain(options.shutdown_grace);
       leading = false;
       if (elector) elector->release();

@@ -155,7 +155,8 @@ class ClusterBackend : public ObjectServices {
   virtual Status recordEvent(const kbinder::v1::Object& event) { return create(event).status(); }
 
   // Changes since `resource_version` (as a list returned it) of one kind, in order.
-  virtual StatusOr<std::unique_ptr<Watch>> watch(Kind kind, const std::string& resource_version) = 0;
+  virtual StatusOr<std::unique_ptr<Watch>> watch(Kind kind,
+                                                 const std::string& resource_version) = 0;
 
   // Hands `handler` every object of `kind` (in `namespace_`; all when empty) there is now, as
   // an addition, then every change, in order, from a thread of its own; after its watch was

@@ -65,7 +65,8 @@ class FieldIndex {
  public:
   using Keys = std::set<Key, Less>;
 
-  FieldIndex(FieldPath path, const IndexedField& field) : path_(std::move(path)), read_(field.read) {}
+  FieldIndex(FieldPath path, const IndexedField& field)
+      : path_(std::move(path)), read_(field.read) {}
 
   const FieldPath& path() const { return path_; }
 

@@ -45,9 +45,9 @@ StatusOr<std::unique_ptr<Watch>> BackendListWatch::watch(const std::string& reso
 }
 
 StatusOr<std::unique_ptr<Subscription>> ClusterBackend::subscribe(Kind kind,
-                                                                 const std::string& namespace_,
-                                                                 WatchHandler handler,
-                                                                 EncodedWatchHandler encoded) {
+                                                                  const std::string& namespace_,
+                                                                  WatchHandler handler,
+                                                                  EncodedWatchHandler encoded) {
   auto informer = std::make_unique<Informer>(*this, kind, namespace_, std::move(handler));
   if (encoded) informer->handleEncoded(std::move(encoded));
   informer->start();

@@ -99,9 +99,10 @@ std::string formatAmount(const std::string& resource, int64_t m) {
   }
   const int64_t units = m / 1000;
   if (m % 1000 != 0) return std::to_string(m) + "m";
-  static constexpr std::pair<const char*, int64_t> kBinary[] = {
-      {"Ti", int64_t{1} << 40}, {"Gi", int64_t{1} << 30}, {"Mi", int64_t{1} << 20},
-      {"Ki", int64_t{1} << 10}};
+  static constexpr std::pair<const char*, int64_t> kBinary[] = {{"Ti", int64_t{1} << 40},
+                                                                {"Gi", int64_t{1} << 30},
+                                                                {"Mi", int64_t{1} << 20},
+                                                                {"Ki", int64_t{1} << 10}};
   if (resource == "memory" || resource == "ephemeral-storage" ||
       resource.rfind("hugepages-", 0) == 0) {
     for (const auto& [suffix, size] : kBinary) {
@@ -119,7 +120,8 @@ void AssumeCache::upsertNode(const Node& node) {
     if (c.type() == "Ready") facts.ready = c.status() == "True";
   }
   for (const auto& taint : node.spec().taints()) {
-    if (taint.effect() == "NoSchedule" || taint.effect() == "NoExecute") facts.taints.push_back(taint);
+    if (taint.effect() == "NoSchedule" || taint.effect() == "NoExecute")
+      facts.taints.push_back(taint);
   }
   const std::string where = "node " + node.metadata().name();
   for (const auto& [name, text] : node.status().allocatable()) {
@@ -208,9 +210,9 @@ Status AssumeCache::assume(const Pod& pod, const std::string& node_name) {
   };
   std::lock_guard lock(mutex_);
   if (pods_.count(pod.metadata().uid()) != 0) {
-    return Status(StatusCode::kAlreadyExists,
-                  "pod " + pod.metadata().name() + " is already assumed or bound on node " +
-                      pods_.at(pod.metadata().uid()).node);
+    return Status(StatusCode::kAlreadyExists, "pod " + pod.metadata().name() +
+                                                  " is already assumed or bound on node " +
+                                                  pods_.at(pod.metadata().uid()).node);
   }
   const auto it = nodes_.find(node_name);
   if (it == nodes_.end() || !it->second.known) return refuse("not found");
@@ -219,8 +221,9 @@ Status AssumeCache::assume(const Pod& pod, const std::string& node_name) {
   if (!node.ready) return refuse("is not Ready");
   for (const auto& taint : node.taints) {
     if (!tolerates(pod, taint)) {
-      return refuse("has taint " + taint.key() + (taint.value().empty() ? "" : "=" + taint.value()) +
-                    ":" + taint.effect() + " that the pod does not tolerate");
+      return refuse("has taint " + taint.key() +
+                    (taint.value().empty() ? "" : "=" + taint.value()) + ":" + taint.effect() +
+                    " that the pod does not tolerate");
     }
   }
   const NodeUsage& usage = node.usage;
@@ -236,8 +239,9 @@ Status AssumeCache::assume(const Pod& pod, const std::string& node_name) {
     const int64_t used = used_it == usage.requested.end() ? 0 : used_it->second;
     if (used + want > has) {
       short_of += (short_of.empty() ? "" : "; ") + name + ": requested " +
-                  formatAmount(name, want) + ", " + formatAmount(name, std::max<int64_t>(has - used, 0)) +
-                  " of " + formatAmount(name, has) + " free";
+                  formatAmount(name, want) + ", " +
+                  formatAmount(name, std::max<int64_t>(has - used, 0)) + " of " +
+                  formatAmount(name, has) + " free";
     }
   }
   if (!short_of.empty()) return refuse("has too little room (" + short_of + ")");

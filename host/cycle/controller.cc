@@ -14,7 +14,9 @@ namespace {
 
 using kbinder::v1::BindRequest;
 
-bool terminalPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
+bool terminalPhase(const std::string& phase) {
+  return phase == "Succeeded" || phase == "Failed";
+}
 
 }  // namespace
 
@@ -44,16 +46,22 @@ std::shared_ptr<Controller::Generation> Controller::current() const {
   return generation_;
 }
 
-size_t Controller::queueDepth() const { return queue_.depth(); }
+size_t Controller::queueDepth() const {
+  return queue_.depth();
+}
 
-int Controller::cyclesInFlight() const { return queue_.processing(); }
+int Controller::cyclesInFlight() const {
+  return queue_.processing();
+}
 
-Controller::~Controller() { stop(); }
+Controller::~Controller() {
+  stop();
+}
 
 std::chrono::milliseconds Controller::backoffDelay(const CycleSettings& settings,
                                                    int failed_attempts, double random_unit) {
   return host::backoffDelay(settings.backoff_base, settings.backoff_cap, settings.backoff_jitter,
-                           failed_attempts, random_unit);
+                            failed_attempts, random_unit);
 }
 
 Status Controller::start() {
@@ -97,7 +105,8 @@ Status Controller::start() {
   if (!nodes.ok()) return nodes.status().withContext("following nodes");
   nodes_ = std::move(nodes).value();
   for (Subscription* subscription : {pods_.get(), nodes_.get()}) {
-    if (Status s = subscription->waitForSync(); !s.ok()) return s.withContext("reading the cluster");
+    if (Status s = subscription->waitForSync(); !s.ok())
+      return s.withContext("reading the cluster");
   }
   auto requests = cluster_.subscribe(Kind::kBindRequest, options_.namespace_,
                                      [this](const WatchEvent& e) { onRequestEvent(e); });
@@ -228,7 +237,8 @@ void Controller::process(const std::string& key) {
   const CycleResult result = generation->framework->run(input);
   if (cancelled_ && result.outcome == CycleOutcome::kRetry) return;  // shutting down: no verdict
   if (options_.metrics != nullptr) {
-    options_.metrics->attempt(std::string(cycleOutcomeName(result.outcome)), Clock::now() - started);
+    options_.metrics->attempt(std::string(cycleOutcomeName(result.outcome)),
+                              Clock::now() - started);
   }
   const CycleSettings& settings = generation->profile->profile().cycle;
   {
@@ -247,15 +257,15 @@ void Controller::process(const std::string& key) {
     });
     if (phase == "Succeeded") {
       status_writer_.recordEvent(request, result.pod_uid, false, "Bound",
-                  result.already_bound ? "Pod " + request.spec().pod_name() + " was already bound to " +
-                                             request.spec().selected_node()
-                                       : "Bound pod " + request.spec().pod_name() + " to node " +
-                                             request.spec().selected_node());
+                                 result.already_bound
+                                     ? "Pod " + request.spec().pod_name() +
+                                           " was already bound to " + request.spec().selected_node()
+                                     : "Bound pod " + request.spec().pod_name() + " to node " +
+                                           request.spec().selected_node());
     }
   } else {
-    const int limit = request.spec().has_backoff_limit()
-                          ? request.spec().backoff_limit()
-                          : settings.default_backoff_limit;
+    const int limit = request.spec().has_backoff_limit() ? request.spec().backoff_limit()
+                                                         : settings.default_backoff_limit;
     phase = status_writer_.write(key, request, [&](const kbinder::v1::BindRequestStatus& current) {
       status = current;
       const int failed = current.failed_attempts() + 1;
@@ -268,14 +278,14 @@ void Controller::process(const std::string& key) {
     if (!phase.empty() && phase == status.phase()) {
       const int failed = status.failed_attempts();
       status_writer_.recordEvent(request, result.pod_uid, true, "BindAttemptFailed",
-                  "Attempt " + std::to_string(failed) + " failed: " + result.reason);
+                                 "Attempt " + std::to_string(failed) + " failed: " + result.reason);
       if (phase == "Failed") {
         const std::string why = result.outcome == CycleOutcome::kFailed
                                     ? "retrying cannot help"
                                     : "backoffLimit " + std::to_string(limit) + " reached";
         status_writer_.recordEvent(request, result.pod_uid, true, "BindFailed",
-                    "Gave up binding pod " + request.spec().pod_name() + " (" + why +
-                        "): " + result.reason);
+                                   "Gave up binding pod " + request.spec().pod_name() + " (" + why +
+                                       "): " + result.reason);
       }
     }
   }
@@ -294,8 +304,8 @@ void Controller::process(const std::string& key) {
   } else if (phase == "Pending") {
     std::uniform_real_distribution<double> unit(0.0, 1.0);
     // Looked at again once the backoff passed.
-    queue_.holdUntil(key, Clock::now() + backoffDelay(settings, status.failed_attempts(),
-                                                      unit(random_)));
+    queue_.holdUntil(
+        key, Clock::now() + backoffDelay(settings, status.failed_attempts(), unit(random_)));
   } else if (phase.empty()) {
     // The status was not written (the API server unreachable, conflicts without end): nothing
     // else would bring the request back, so look again after the base backoff. A pod this

@@ -38,17 +38,17 @@ namespace kbinder::host {
 class MetricsRecorder;
 
 struct ControllerOptions {
-  std::string namespace_;                  // BindRequests of one namespace; empty: all
+  std::string namespace_;                      // BindRequests of one namespace; empty: all
   std::string reporting_instance = "kbinder";  // Events' reportingInstance
-  MetricsRecorder* metrics = nullptr;      // where to record; may be null
+  MetricsRecorder* metrics = nullptr;          // where to record; may be null
 };
 
 // What the controller did with one request during its lifetime (for `kbinder run`).
 struct RequestRecord {
   std::string namespace_, name, pod, node;
-  std::string phase;    // as last written or seen
+  std::string phase;  // as last written or seen
   std::string reason;
-  int attempts = 0;     // cycles run by this controller
+  int attempts = 0;  // cycles run by this controller
 };
 
 class Controller {

@@ -47,12 +47,15 @@ class Framework::Cycle {
  public:
   // fresh: read the pod from the server rather than from a watch-fed copy.
   Cycle(Framework& framework, const CycleInput& input, bool fresh)
-      : fw_(framework), input_(input), fresh_(fresh),
+      : fw_(framework),
+        input_(input),
+        fresh_(fresh),
         states_(framework.plugins_.cyclePlugins().size(), nullptr) {
     const auto& spec = input.request.spec();
-    log_context_ = "request " +
-                   objectKey(input.request.metadata().namespace_(), input.request.metadata().name()) +
-                   " (pod " + spec.pod_name() + " -> " + spec.selected_node() + ")";
+    log_context_ =
+        "request " +
+        objectKey(input.request.metadata().namespace_(), input.request.metadata().name()) +
+        " (pod " + spec.pod_name() + " -> " + spec.selected_node() + ")";
   }
 
   std::chrono::nanoseconds pluginTime() const { return plugin_time_; }
@@ -73,9 +76,9 @@ class Framework::Cycle {
 
     if (Status s = fw_.cache_.assume(pod_, node_name_); !s.ok()) {
       revertMutation();
-      return fail(s.code() == StatusCode::kInvalidArgument ? CycleOutcome::kFailed
-                                                           : CycleOutcome::kRetry,
-                  "assume: " + s.message());
+      return fail(
+          s.code() == StatusCode::kInvalidArgument ? CycleOutcome::kFailed : CycleOutcome::kRetry,
+          "assume: " + s.message());
     }
     if (auto failed = afterAssume()) {
       rollback();
@@ -103,7 +106,8 @@ class Framework::Cycle {
   CycleResult load() {
     const auto& request = input_.request;
     node_name_ = request.spec().selected_node();
-    if (request.spec().pod_name().empty()) return fail(CycleOutcome::kFailed, "spec.podName is empty");
+    if (request.spec().pod_name().empty())
+      return fail(CycleOutcome::kFailed, "spec.podName is empty");
     if (node_name_.empty()) return fail(CycleOutcome::kFailed, "spec.selectedNode is empty");
     CycleResult decided = loadPod(fresh_);
     // A watch-fed copy may lag behind: whatever it shows but a pod to bind is confirmed afresh
@@ -126,8 +130,8 @@ class Framework::Cycle {
     auto node = fw_.cluster_.getEncoded(get);
     if (!node.ok()) {
       const bool gone = node.status().code() == StatusCode::kNotFound;
-      return fail(CycleOutcome::kRetry,
-                  gone ? "node " + node_name_ + " not found" : "reading node: " + node.status().message());
+      return fail(CycleOutcome::kRetry, gone ? "node " + node_name_ + " not found"
+                                             : "reading node: " + node.status().message());
     }
     node_bytes_.clear();
     if (!appendEncodedPayload(*node, node_bytes_)) {
@@ -162,9 +166,9 @@ class Framework::Cycle {
     }
     const std::string expected = expectedPodUid();
     if (!expected.empty() && expected != pod_.metadata().uid()) {
-      return fail(CycleOutcome::kFailed, "pod " + ns + "/" + pod_name +
-                                             " was recreated (uid " + pod_.metadata().uid() +
-                                             ", the request is for uid " + expected + ")");
+      return fail(CycleOutcome::kFailed, "pod " + ns + "/" + pod_name + " was recreated (uid " +
+                                             pod_.metadata().uid() + ", the request is for uid " +
+                                             expected + ")");
     }
     const std::string& bound_to = pod_.spec().node_name();
     if (bound_to == node_name_) {
@@ -250,7 +254,8 @@ class Framework::Cycle {
       HookOutcome outcome = call(*plugin, ExtensionPoint::kValidate);
       if (outcome.code == Code::kSuccess && outcome.validate().errors().empty()) continue;
       fault = fault || outcome.code == Code::kError;
-      for (const auto& e : outcome.validate().errors()) problems.push_back(plugin->name() + ": " + e);
+      for (const auto& e : outcome.validate().errors())
+        problems.push_back(plugin->name() + ": " + e);
       if (outcome.validate().errors().empty() || outcome.code == Code::kError) {
         problems.push_back(describe(*plugin, ExtensionPoint::kValidate, outcome));
       }
@@ -269,8 +274,8 @@ class Framework::Cycle {
     std::optional<std::string> before, after;
   };
 
-  static std::optional<std::string> valueOf(const google::protobuf::Map<std::string, std::string>& map,
-                                            const std::string& key) {
+  static std::optional<std::string> valueOf(
+      const google::protobuf::Map<std::string, std::string>& map, const std::string& key) {
     const auto it = map.find(key);
     if (it == map.end()) return std::nullopt;
     return it->second;
@@ -301,7 +306,8 @@ class Framework::Cycle {
       if (written.ok()) return;
       const StatusCode code = written.status().code();
       if (code != StatusCode::kAborted && code != StatusCode::kUnavailable) {
-        hostLogger().warn("{}: reverting Mutate's changes: {}", log_context_, written.status().message());
+        hostLogger().warn("{}: reverting Mutate's changes: {}", log_context_,
+                          written.status().message());
         return;
       }
       // A conflict: read again. The API server unreachable for a moment: try again.
@@ -351,8 +357,8 @@ class Framework::Cycle {
     }
     std::vector<MetadataEdit> edits;
     for (const Change& c : changes) {
-      edits.push_back({c.label ? MetadataEdit::Map::kLabels : MetadataEdit::Map::kAnnotations, c.key,
-                       c.after});
+      edits.push_back(
+          {c.label ? MetadataEdit::Map::kLabels : MetadataEdit::Map::kAnnotations, c.key, c.after});
     }
     if (bindsWithAnnotations(edits)) {
       // Annotations only set go with the Binding, which the API server merges into the pod's as
@@ -366,16 +372,16 @@ class Framework::Cycle {
       fragment.AppendToString(&pod_bytes_);
       return std::nullopt;
     }
-    auto written = fw_.cluster_.patchMetadata(Kind::kPod, pod_.metadata().namespace_(),
-                                              pod_.metadata().name(),
-                                              pod_.metadata().resource_version(), edits);
+    auto written =
+        fw_.cluster_.patchMetadata(Kind::kPod, pod_.metadata().namespace_(), pod_.metadata().name(),
+                                   pod_.metadata().resource_version(), edits);
     if (!written.ok()) {
       // A conflict on a watch-fed copy: the copy was behind; the caller starts over, fresh.
       stale_ = !fresh_ && written.status().code() == StatusCode::kAborted;
-      return fail(written.status().code() == StatusCode::kNotFound ? CycleOutcome::kFailed
-                                                                   : CycleOutcome::kRetry,
-                  "mutate: writing the pod's labels and annotations: " +
-                      written.status().message());
+      return fail(
+          written.status().code() == StatusCode::kNotFound ? CycleOutcome::kFailed
+                                                           : CycleOutcome::kRetry,
+          "mutate: writing the pod's labels and annotations: " + written.status().message());
     }
     // The pod as written: the version read (the write was guarded by its resourceVersion) with
     // the edits. Edits that only set keys are appended to the bytes the plugins are handed
@@ -445,7 +451,8 @@ class Framework::Cycle {
         fw_.waiting_.wait(pod_.metadata().uid(), waits, input_.cancelled, &cancelled);
     if (cancelled) return fail(CycleOutcome::kRetry, "permit: cancelled while waiting");
     if (!timed_out.empty()) {
-      return fail(CycleOutcome::kRetry, "permit " + timed_out + ": Unschedulable: not allowed within " +
+      return fail(CycleOutcome::kRetry, "permit " + timed_out +
+                                            ": Unschedulable: not allowed within " +
                                             seconds(Clock::now() - started) + " (timed out)");
     }
     return std::nullopt;
@@ -470,7 +477,8 @@ class Framework::Cycle {
     }
     const Status s = fw_.cluster_.bindPod(binding);
     if (s.ok()) return std::nullopt;
-    if (s.code() == StatusCode::kNotFound) return fail(CycleOutcome::kFailed, "bind: " + s.message());
+    if (s.code() == StatusCode::kNotFound)
+      return fail(CycleOutcome::kFailed, "bind: " + s.message());
     if (s.code() != StatusCode::kAborted) return fail(CycleOutcome::kRetry, "bind: " + s.message());
     // A conflict: read the pod again and let what it shows decide.
     kbinder::v1::GetRequest get;

@@ -32,26 +32,26 @@ class MetricsRecorder;
 
 enum class CycleOutcome {
   kSucceeded,
-  kRetry,      // failed; another attempt may succeed
-  kFailed,     // failed for good: invalid pod, unresolvable, pod gone or bound elsewhere
+  kRetry,   // failed; another attempt may succeed
+  kFailed,  // failed for good: invalid pod, unresolvable, pod gone or bound elsewhere
 };
 
 std::string_view cycleOutcomeName(CycleOutcome outcome);
 
 struct CycleResult {
   CycleOutcome outcome = CycleOutcome::kSucceeded;
-  std::string reason;            // for failures: what failed and why; for successes: a note
-  std::string pod_uid;           // the pod's uid as the cycle read it (empty if not read)
-  bool already_bound = false;    // succeeded because the pod was bound to the node before
-  std::chrono::nanoseconds duration{0};     // the whole cycle, as Framework::run measured it
+  std::string reason;                    // for failures: what failed and why; for successes: a note
+  std::string pod_uid;                   // the pod's uid as the cycle read it (empty if not read)
+  bool already_bound = false;            // succeeded because the pod was bound to the node before
+  std::chrono::nanoseconds duration{0};  // the whole cycle, as Framework::run measured it
   std::chrono::nanoseconds plugin_time{0};  // of which inside plugin hooks (with the host
                                             // services they called)
 };
 
 struct CycleInput {
   kbinder::v1::BindRequest request;
-  uint32_t attempt = 1;                        // 1 for the request's first attempt
-  std::string expected_pod_uid;                // empty: not known
+  uint32_t attempt = 1;                          // 1 for the request's first attempt
+  std::string expected_pod_uid;                  // empty: not known
   const std::atomic<bool>* cancelled = nullptr;  // stop waiting (shutdown)
 };
 
@@ -73,7 +73,7 @@ class Framework {
   const ProfilePlugins& plugins_;
   ClusterBackend& cluster_;
   AssumeCache& cache_;
-  MetricsRecorder* metrics_;  // may be null
+  MetricsRecorder* metrics_;                             // may be null
   std::unordered_map<const CyclePlugin*, size_t> slot_;  // a plugin's cycle-state slot
   WaitingPodRegistry waiting_;
   std::atomic<uint64_t> next_cycle_id_{1};

@@ -11,7 +11,9 @@ namespace {
 
 using kbinder::v1::BindRequest;
 
-bool terminalPhase(const std::string& phase) { return phase == "Succeeded" || phase == "Failed"; }
+bool terminalPhase(const std::string& phase) {
+  return phase == "Succeeded" || phase == "Failed";
+}
 
 }  // namespace
 
@@ -90,7 +92,8 @@ void RequestStatusWriter::recordEvent(const BindRequest& request, const std::str
   related.set_name(request.metadata().name());
   related.set_uid(request.metadata().uid());
   if (Status s = cluster_.recordEvent(object); !s.ok()) {
-    hostLogger().warn("recording event {} for {}: {}", reason, objectKey(request.metadata().namespace_(), request.metadata().name()),
+    hostLogger().warn("recording event {} for {}: {}", reason,
+                      objectKey(request.metadata().namespace_(), request.metadata().name()),
                       s.message());
   }
 }

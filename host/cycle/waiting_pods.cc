@@ -21,9 +21,9 @@ Status WaitingPodRegistry::allow(std::string_view pod_uid, std::string_view plug
   return okStatus();
 }
 
-std::string WaitingPodRegistry::wait(
-    const std::string& pod_uid, const std::map<std::string, Clock::time_point>& plugins,
-    const std::atomic<bool>* cancelled, bool* was_cancelled) {
+std::string WaitingPodRegistry::wait(const std::string& pod_uid,
+                                     const std::map<std::string, Clock::time_point>& plugins,
+                                     const std::atomic<bool>* cancelled, bool* was_cancelled) {
   std::unique_lock lock(mutex_);
   Waiting& waiting = waiting_[pod_uid];
   for (const auto& [name, deadline] : plugins) waiting.pending.insert(name);

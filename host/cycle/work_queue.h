@@ -51,8 +51,8 @@ class WorkQueue {
   // Waits up to `grace` for no key to be processed; whether none is.
   bool waitIdle(std::chrono::milliseconds grace);
 
-  size_t depth() const;     // keys queued
-  int processing() const;   // keys taken and not done
+  size_t depth() const;    // keys queued
+  int processing() const;  // keys taken and not done
 
  private:
   struct Item {

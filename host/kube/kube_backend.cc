@@ -13,12 +13,13 @@ namespace {
 using kbinder::v1::Object;
 
 // The kinds whose reads come from caches: what a cycle reads on every attempt.
-constexpr Kind kCachedKinds[] = {Kind::kPod,          Kind::kNode,
-                                 Kind::kPersistentVolumeClaim, Kind::kPersistentVolume,
-                                 Kind::kStorageClass, Kind::kResourceClaim};
+constexpr Kind kCachedKinds[] = {
+    Kind::kPod,          Kind::kNode,         Kind::kPersistentVolumeClaim, Kind::kPersistentVolume,
+    Kind::kStorageClass, Kind::kResourceClaim};
 
-
-Status notJson() { return Status(StatusCode::kUnavailable, "the API server's answer is not JSON"); }
+Status notJson() {
+  return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+}
 
 // An answer's object, read straight from its text.
 StatusOr<Object> objectFromAnswer(Kind kind, const std::string& text) {
@@ -33,12 +34,15 @@ StatusOr<Object> objectFromAnswer(Kind kind, const std::string& text) {
 KubernetesBackend::KubernetesBackend(std::unique_ptr<KubeClient> client, Options options)
     : client_(std::move(client)), options_(std::move(options)) {}
 
-KubernetesBackend::~KubernetesBackend() { stop(); }
+KubernetesBackend::~KubernetesBackend() {
+  stop();
+}
 
 Status KubernetesBackend::startCaches(std::chrono::milliseconds timeout) {
   if (!options_.caches) return okStatus();
   for (Kind kind : kCachedKinds) {
-    auto cache = std::make_unique<ObjectCache>(*client_, kind, kindNamespaced(kind) ? options_.namespace_ : "",
+    auto cache = std::make_unique<ObjectCache>(*client_, kind,
+                                               kindNamespaced(kind) ? options_.namespace_ : "",
                                                options_.page_size, options_.watch_timeout);
     cache->start();
     caches_[kind] = std::move(cache);
@@ -48,8 +52,9 @@ Status KubernetesBackend::startCaches(std::chrono::milliseconds timeout) {
     const auto left = std::chrono::duration_cast<std::chrono::milliseconds>(
         deadline - std::chrono::steady_clock::now());
     if (!cache->waitSynced(std::max(left, std::chrono::milliseconds(0)))) {
-      return Status(StatusCode::kUnavailable, "listing " + std::string(kindResource(kind)) + " from " +
-                                                  client_->config().server + " did not finish in time");
+      return Status(StatusCode::kUnavailable, "listing " + std::string(kindResource(kind)) +
+                                                  " from " + client_->config().server +
+                                                  " did not finish in time");
     }
   }
   return okStatus();
@@ -98,7 +103,8 @@ StatusOr<std::string> KubernetesBackend::fetchText(Kind kind, const std::string&
   return std::move(r.body);
 }
 
-StatusOr<Json> KubernetesBackend::fetchRaw(Kind kind, const std::string& ns, const std::string& name) {
+StatusOr<Json> KubernetesBackend::fetchRaw(Kind kind, const std::string& ns,
+                                           const std::string& name) {
   auto text = fetchText(kind, ns, name);
   if (!text.ok()) return text.status();
   Json raw = Json::parse(*text, nullptr, false);
@@ -152,14 +158,16 @@ StatusOr<kbinder::v1::ObjectList> KubernetesBackend::list(const kbinder::v1::Lis
   kbinder::v1::ObjectList out;
   std::string cont;
   do {
-    std::string path = resourcePath(kind, request.namespace_()) + "?limit=" +
-                       std::to_string(options_.page_size);
-    if (!request.label_selector().empty()) path += "&labelSelector=" + client_->escape(request.label_selector());
+    std::string path =
+        resourcePath(kind, request.namespace_()) + "?limit=" + std::to_string(options_.page_size);
+    if (!request.label_selector().empty())
+      path += "&labelSelector=" + client_->escape(request.label_selector());
     if (!cont.empty()) path += "&continue=" + client_->escape(cont);
     const HttpResult r = client_->request("GET", path);
     if (Status s = statusOf(r, "listing " + std::string(kindResource(kind))); !s.ok()) return s;
     const Json page = Json::parse(r.body, nullptr, false);
-    if (page.is_discarded()) return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
+    if (page.is_discarded())
+      return Status(StatusCode::kUnavailable, "the API server's answer is not JSON");
     if (out.resource_version().empty()) {
       out.set_resource_version(rawString(page, {"metadata", "resourceVersion"}));
     }
@@ -168,7 +176,8 @@ StatusOr<kbinder::v1::ObjectList> KubernetesBackend::list(const kbinder::v1::Lis
       auto typed = objectFromJson(kind, item);
       if (!typed.ok()) {
         return invalidArgument(std::string(kindName(kind)) + " " +
-                               rawString(item, {"metadata", "name"}) + ": " + typed.status().message());
+                               rawString(item, {"metadata", "name"}) + ": " +
+                               typed.status().message());
       }
       // The label selector was the server's too; field selectors are the host's alone (see
       // field_selector.h): applied here, never sent.
@@ -183,7 +192,8 @@ StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& reque
   const auto kind = kindOf(request.object());
   if (!kind) return invalidArgument("patch request carries no object");
   if (!request.subresource().empty() && request.subresource() != "status") {
-    return invalidArgument("unknown subresource \"" + request.subresource() + "\"; use \"\" or \"status\"");
+    return invalidArgument("unknown subresource \"" + request.subresource() +
+                           "\"; use \"\" or \"status\"");
   }
   const auto& meta = metadataOf(request.object());
   const std::string ns = kindNamespaced(*kind) ? meta.namespace_() : "";
@@ -196,7 +206,8 @@ StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& reque
     }
   }
   if (raw.is_null()) {
-    if (auto remembered = rememberedRaw(resourcePath(*kind, ns, meta.name()), meta.resource_version())) {
+    if (auto remembered =
+            rememberedRaw(resourcePath(*kind, ns, meta.name()), meta.resource_version())) {
       raw = std::move(*remembered);
     }
   }
@@ -212,14 +223,16 @@ StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& reque
   if (!meta.resource_version().empty() && meta.resource_version() != current_rv) {
     return Status(StatusCode::kAborted,
                   "Operation cannot be fulfilled on " + std::string(kindResource(*kind)) + " \"" +
-                      meta.name() + "\": the object has been modified; please apply your changes "
-                                    "to the latest version and try again");
+                      meta.name() +
+                      "\": the object has been modified; please apply your changes "
+                      "to the latest version and try again");
   }
   auto current = objectFromJson(*kind, raw);
   if (!current.ok()) return current.status();
-  const Json next = applySubsetChange(*kind, raw, *current, request.object(), request.subresource());
+  const Json next =
+      applySubsetChange(*kind, raw, *current, request.object(), request.subresource());
   Json body = mergePatch(raw, next);
-  if (body.empty()) return *current;  // nothing to write
+  if (body.empty()) return *current;                                          // nothing to write
   if (!current_rv.empty()) body["metadata"]["resourceVersion"] = current_rv;  // the precondition
   return sendMergePatch(*kind, ns, meta.name(), request.subresource(), body);
 }
@@ -256,7 +269,8 @@ StatusOr<HttpResult> KubernetesBackend::sendPatch(Kind kind, const std::string& 
 
 StatusOr<Object> KubernetesBackend::sendMergePatch(Kind kind, const std::string& ns,
                                                    const std::string& name,
-                                                   const std::string& subresource, const Json& body) {
+                                                   const std::string& subresource,
+                                                   const Json& body) {
   auto r = sendPatch(kind, ns, name, subresource, body);
   if (!r.ok()) return r.status();
   auto typed = objectFromAnswer(kind, r->body);
@@ -336,7 +350,8 @@ Status KubernetesBackend::recordEvent(const Object& event) {
   return post(event).status();
 }
 
-StatusOr<std::unique_ptr<Watch>> KubernetesBackend::watch(Kind kind, const std::string& resource_version) {
+StatusOr<std::unique_ptr<Watch>> KubernetesBackend::watch(Kind kind,
+                                                          const std::string& resource_version) {
   const std::string ns = kindNamespaced(kind) ? options_.namespace_ : "";
   return watchApi(*client_, kind, ns, resource_version, options_.watch_timeout);
 }
@@ -347,7 +362,8 @@ StatusOr<std::unique_ptr<Subscription>> KubernetesBackend::subscribe(Kind kind,
                                                                      EncodedWatchHandler encoded) {
   if (const auto cache = caches_.find(kind); cache != caches_.end()) {
     const std::string& held = cache->second->heldNamespace();
-    if (held.empty() || held == namespace_) return cache->second->subscribe(namespace_, std::move(handler));
+    if (held.empty() || held == namespace_)
+      return cache->second->subscribe(namespace_, std::move(handler));
   }
   return ClusterBackend::subscribe(kind, namespace_, std::move(handler), std::move(encoded));
 }
@@ -374,7 +390,8 @@ Status KubernetesBackend::bindPod(const PodBinding& binding) {
   if (!s.ok()) {
     // Keep the API server's words, without our prefix, as the embedded store gives them.
     const size_t colon = s.message().find(": ");
-    return Status(s.code(), colon == std::string::npos ? s.message() : s.message().substr(colon + 2));
+    return Status(s.code(),
+                  colon == std::string::npos ? s.message() : s.message().substr(colon + 2));
   }
   return s;
 }
@@ -388,7 +405,8 @@ StatusOr<Json> KubernetesBackend::getRaw(const std::string& path) {
   return raw;
 }
 
-StatusOr<Json> KubernetesBackend::writeRaw(std::string_view method, const std::string& path, const Json& body) {
+StatusOr<Json> KubernetesBackend::writeRaw(std::string_view method, const std::string& path,
+                                           const Json& body) {
   HttpResult r = client_->request(method, path, body.dump());
   if (Status s = statusOf(r, std::string(method) + " " + path); !s.ok()) return s;
   Json raw = Json::parse(r.body, nullptr, false);

@@ -83,14 +83,14 @@ class KubernetesBackend final : public ClusterBackend {
   StatusOr<Json> writeRaw(std::string_view method, const std::string& path, const Json& body);
 
  private:
-
   // A read that need not be fresh, of a kind cached and synced, answered from the cache:
   // `read` is handed the cached object (under the cache's lock), or NOT_FOUND is returned.
   // nullopt when the cache cannot answer (a fresh read, a kind not cached, not synced yet).
   std::optional<Status> readCached(const kbinder::v1::GetRequest& request, Kind kind,
                                    const std::function<void(const kbinder::v1::Object&)>& read);
   // A fresh read of an object: its text (remembered), or as a tree.
-  StatusOr<std::string> fetchText(Kind kind, const std::string& namespace_, const std::string& name);
+  StatusOr<std::string> fetchText(Kind kind, const std::string& namespace_,
+                                  const std::string& name);
   StatusOr<Json> fetchRaw(Kind kind, const std::string& namespace_, const std::string& name);
   // Sends a merge patch to the object (or its status): the answer, or the error it names.
   StatusOr<HttpResult> sendPatch(Kind kind, const std::string& namespace_, const std::string& name,

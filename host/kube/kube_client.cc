@@ -140,8 +140,9 @@ class KubeClient::Impl {
     std::unique_lock lock(mutex_);
     while (true) {
       const auto now = Clock::now();
-      tokens_ = std::min<double>(options_.burst,
-                                 tokens_ + std::chrono::duration<double>(now - refilled_).count() * options_.qps);
+      tokens_ = std::min<double>(
+          options_.burst,
+          tokens_ + std::chrono::duration<double>(now - refilled_).count() * options_.qps);
       refilled_ = now;
       if (tokens_ >= 1) {
         tokens_ -= 1;
@@ -182,7 +183,8 @@ class KubeClient::Impl {
     idle_.push_back(handle);
   }
 
-  void configure(CURL* handle, curl_slist** headers, const std::string& path, const std::string& bearer) {
+  void configure(CURL* handle, curl_slist** headers, const std::string& path,
+                 const std::string& bearer) {
     curl_easy_setopt(handle, CURLOPT_URL, (url_ + path).c_str());
     curl_easy_setopt(handle, CURLOPT_NOSIGNAL, 1L);
     curl_easy_setopt(handle, CURLOPT_CONNECTTIMEOUT_MS, 10000L);
@@ -195,8 +197,8 @@ class KubeClient::Impl {
       curl_easy_setopt(handle, CURLOPT_CAINFO_BLOB, &ca);
     }
     if (!config_.client_cert_pem.empty()) {
-      curl_blob cert{const_cast<char*>(config_.client_cert_pem.data()), config_.client_cert_pem.size(),
-                     CURL_BLOB_COPY};
+      curl_blob cert{const_cast<char*>(config_.client_cert_pem.data()),
+                     config_.client_cert_pem.size(), CURL_BLOB_COPY};
       curl_blob key{const_cast<char*>(config_.client_key_pem.data()), config_.client_key_pem.size(),
                     CURL_BLOB_COPY};
       curl_easy_setopt(handle, CURLOPT_SSLCERT_BLOB, &cert);
@@ -206,7 +208,8 @@ class KubeClient::Impl {
     }
     *headers = curl_slist_append(*headers, "Accept: application/json");
     *headers = curl_slist_append(*headers, "User-Agent: kbinder");
-    if (!bearer.empty()) *headers = curl_slist_append(*headers, ("Authorization: Bearer " + bearer).c_str());
+    if (!bearer.empty())
+      *headers = curl_slist_append(*headers, ("Authorization: Bearer " + bearer).c_str());
     curl_easy_setopt(handle, CURLOPT_HTTPHEADER, *headers);
   }
 
@@ -231,11 +234,14 @@ class KubeClient::Impl {
 };
 
 KubeClient::KubeClient(KubeConfig config, KubeClientOptions options)
-    : config_(std::move(config)), options_(options), impl_(std::make_unique<Impl>(config_, options_)) {}
+    : config_(std::move(config)),
+      options_(options),
+      impl_(std::make_unique<Impl>(config_, options_)) {}
 
 KubeClient::~KubeClient() = default;
 
-StatusOr<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config, KubeClientOptions options) {
+StatusOr<std::unique_ptr<KubeClient>> KubeClient::create(KubeConfig config,
+                                                         KubeClientOptions options) {
   static CurlGlobal global;
   if (config.server.empty()) return invalidArgument(config.source + ": no API server URL");
   if (options.burst < 1) options.burst = 1;
@@ -268,7 +274,8 @@ HttpResult KubeClient::request(std::string_view method, const std::string& path,
       curl_easy_setopt(handle, CURLOPT_POSTFIELDSIZE, static_cast<long>(body.size()));
     }
     curl_easy_setopt(handle, CURLOPT_CUSTOMREQUEST, std::string(method).c_str());
-    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS, static_cast<long>(options_.request_timeout.count()));
+    curl_easy_setopt(handle, CURLOPT_TIMEOUT_MS,
+                     static_cast<long>(options_.request_timeout.count()));
     result = HttpResult{};
     curl_easy_setopt(handle, CURLOPT_WRITEFUNCTION, &collectBody);
     curl_easy_setopt(handle, CURLOPT_WRITEDATA, &result.body);
@@ -298,8 +305,8 @@ HttpResult KubeClient::request(std::string_view method, const std::string& path,
     // A broken connection is retried for every verb: kbinder's writes are guarded by a
     // resourceVersion (a repeat that already applied gets a 409 and the caller reads again)
     // or are a Binding (a repeat gets "already assigned" to the same node).
-    const bool transient = result.status == 429 || result.status >= 500 ||
-                           (result.status == 0 && connection_error);
+    const bool transient =
+        result.status == 429 || result.status >= 500 || (result.status == 0 && connection_error);
     if (!transient || attempt >= options_.max_retries) return result;
     auto wait = backoff.next();
     if (const auto it = result.headers.find("retry-after"); it != result.headers.end()) {
@@ -309,7 +316,8 @@ HttpResult KubeClient::request(std::string_view method, const std::string& path,
       }
     }
     hostLogger().debug("{} {}: {}; retrying in {} ms", method, path,
-                       result.status == 0 ? result.error : std::to_string(result.status), wait.count());
+                       result.status == 0 ? result.error : std::to_string(result.status),
+                       wait.count());
     std::this_thread::sleep_for(std::min(wait, std::chrono::milliseconds(30000)));
   }
 }

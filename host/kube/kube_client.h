@@ -27,19 +27,19 @@
 namespace kbinder::host {
 
 struct KubeClientOptions {
-  double qps = 50;          // sustained requests per second; <= 0: no limit
-  int burst = 100;          // requests allowed at once above the rate
-  int max_in_flight = 64;   // requests open at once (watches not counted)
+  double qps = 50;         // sustained requests per second; <= 0: no limit
+  int burst = 100;         // requests allowed at once above the rate
+  int max_in_flight = 64;  // requests open at once (watches not counted)
   std::chrono::milliseconds request_timeout{30000};
   int max_retries = 5;
   std::chrono::milliseconds token_reread{60000};
 };
 
 struct HttpResult {
-  long status = 0;     // 0: no HTTP answer (see error)
+  long status = 0;  // 0: no HTTP answer (see error)
   std::string body;
   std::map<std::string, std::string> headers;  // lowercase names
-  std::string error;   // transport error, when status is 0
+  std::string error;                           // transport error, when status is 0
 };
 
 class KubeClient {

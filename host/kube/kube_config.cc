@@ -25,7 +25,8 @@ StatusOr<std::string> readText(const fs::path& path, const std::string& what) {
 }
 
 // The named entry of a kubeconfig list ("clusters", "users", "contexts"): its inner mapping.
-const Json* namedEntry(const Json& config, const char* list, const char* inner, const std::string& name) {
+const Json* namedEntry(const Json& config, const char* list, const char* inner,
+                       const std::string& name) {
   const auto it = config.find(list);
   if (it == config.end() || !it->is_array()) return nullptr;
   for (const auto& entry : *it) {
@@ -54,8 +55,7 @@ StatusOr<std::string> decodeBase64(std::string_view text) {
   std::string out(text.size() + 3, '\0');  // what decodes is shorter than the text
   auto* at = reinterpret_cast<unsigned char*>(out.data());
   int decoded = 0, tail = 0;
-  if (EVP_DecodeUpdate(ctx.get(), at, &decoded,
-                       reinterpret_cast<const unsigned char*>(text.data()),
+  if (EVP_DecodeUpdate(ctx.get(), at, &decoded, reinterpret_cast<const unsigned char*>(text.data()),
                        static_cast<int>(text.size())) < 0 ||
       EVP_DecodeFinal(ctx.get(), at + decoded, &tail) < 0) {
     return invalidArgument(
@@ -72,13 +72,15 @@ StatusOr<KubeConfig> loadKubeconfig(const fs::path& path, const std::string& con
   auto parsed = parseYaml(*text, path.string());
   if (!parsed.ok()) return parsed.status();
   const Json& config = *parsed;
-  if (!config.is_object()) return invalidArgument("kubeconfig " + path.string() + ": not a mapping");
+  if (!config.is_object())
+    return invalidArgument("kubeconfig " + path.string() + ": not a mapping");
   const fs::path dir = path.parent_path();
   auto fail = [&](const std::string& why) {
     return invalidArgument("kubeconfig " + path.string() + ": " + why);
   };
 
-  const std::string name = context_name.empty() ? stringField(config, "current-context") : context_name;
+  const std::string name =
+      context_name.empty() ? stringField(config, "current-context") : context_name;
   if (name.empty()) {
     return fail("no current-context; name one with --context or `kubectl config use-context`");
   }
@@ -91,7 +93,8 @@ StatusOr<KubeConfig> loadKubeconfig(const fs::path& path, const std::string& con
   const std::string cluster_name = stringField(*context, "cluster");
   const Json* cluster = namedEntry(config, "clusters", "cluster", cluster_name);
   if (cluster == nullptr) {
-    return fail("context \"" + name + "\" names cluster \"" + cluster_name + "\", which is not defined");
+    return fail("context \"" + name + "\" names cluster \"" + cluster_name +
+                "\", which is not defined");
   }
   out.server = stringField(*cluster, "server");
   while (!out.server.empty() && out.server.back() == '/') out.server.pop_back();
@@ -119,7 +122,8 @@ StatusOr<KubeConfig> loadKubeconfig(const fs::path& path, const std::string& con
     into = std::move(read).value();
     return okStatus();
   };
-  if (Status s = pem(*cluster, "certificate-authority", "certificate-authority", out.ca_pem); !s.ok()) {
+  if (Status s = pem(*cluster, "certificate-authority", "certificate-authority", out.ca_pem);
+      !s.ok()) {
     return s;
   }
 
@@ -127,23 +131,28 @@ StatusOr<KubeConfig> loadKubeconfig(const fs::path& path, const std::string& con
   if (!user_name.empty()) {
     const Json* user = namedEntry(config, "users", "user", user_name);
     if (user == nullptr) {
-      return fail("context \"" + name + "\" names user \"" + user_name + "\", which is not defined");
+      return fail("context \"" + name + "\" names user \"" + user_name +
+                  "\", which is not defined");
     }
     if (user->contains("exec") || user->contains("auth-provider")) {
-      return fail("user \"" + user_name + "\" authenticates through an exec or auth-provider "
+      return fail("user \"" + user_name +
+                  "\" authenticates through an exec or auth-provider "
                   "plugin, which kbinder does not run; give it a token, token file or client "
                   "certificate");
     }
-    if (Status s = pem(*user, "client-certificate", "client-certificate", out.client_cert_pem); !s.ok()) {
+    if (Status s = pem(*user, "client-certificate", "client-certificate", out.client_cert_pem);
+        !s.ok()) {
       return s;
     }
     if (Status s = pem(*user, "client-key", "client-key", out.client_key_pem); !s.ok()) return s;
     if (out.client_cert_pem.empty() != out.client_key_pem.empty()) {
-      return fail("user \"" + user_name + "\" has a client certificate without a key, or a key "
+      return fail("user \"" + user_name +
+                  "\" has a client certificate without a key, or a key "
                   "without a certificate");
     }
     out.token = stringField(*user, "token");
-    if (const std::string file = stringField(*user, "tokenFile"); !file.empty() && out.token.empty()) {
+    if (const std::string file = stringField(*user, "tokenFile");
+        !file.empty() && out.token.empty()) {
       out.token_file = fs::path(file).is_absolute() ? fs::path(file) : dir / file;
       auto read = readText(out.token_file, "kubeconfig " + path.string() + ": tokenFile");
       if (!read.ok()) return read.status();
@@ -161,8 +170,9 @@ InClusterEnvironment InClusterEnvironment::fromProcess() {
 
 StatusOr<KubeConfig> inClusterConfig(const InClusterEnvironment& env) {
   if (env.host.empty() || env.port.empty()) {
-    return failedPrecondition("not running in a cluster (KUBERNETES_SERVICE_HOST and "
-                              "KUBERNETES_SERVICE_PORT are unset); give --kubeconfig");
+    return failedPrecondition(
+        "not running in a cluster (KUBERNETES_SERVICE_HOST and "
+        "KUBERNETES_SERVICE_PORT are unset); give --kubeconfig");
   }
   KubeConfig out;
   out.source = "in-cluster configuration";
@@ -195,7 +205,8 @@ StatusOr<KubeConfig> resolveKubeConfig(const std::string& flag, const std::strin
     if (fs::exists(path, ec)) return loadKubeconfig(path, context);
   }
   if (!context.empty()) {
-    return invalidArgument("--context " + context + " given, but no kubeconfig was found "
+    return invalidArgument("--context " + context +
+                           " given, but no kubeconfig was found "
                            "(--kubeconfig, $KUBECONFIG or ~/.kube/config)");
   }
   return inClusterConfig(InClusterEnvironment::fromProcess());

@@ -43,7 +43,8 @@ StatusOr<KubeConfig> inClusterConfig(const InClusterEnvironment& environment);
 
 // --kubeconfig if given; else $KUBECONFIG (its first file); else ~/.kube/config if it exists;
 // else the in-cluster configuration.
-StatusOr<KubeConfig> resolveKubeConfig(const std::string& kubeconfig_flag, const std::string& context);
+StatusOr<KubeConfig> resolveKubeConfig(const std::string& kubeconfig_flag,
+                                       const std::string& context);
 
 // Standard base64 as kubectl reads kubeconfig data: in groups of four, padded with "=" at the
 // end only; line breaks and spaces are passed over.

@@ -41,15 +41,16 @@ bool LeaderElector::tryAcquireOrRenew() {
       hostLogger().warn("leader election: {}", lease.status().message());
       return false;
     }
-    const Json created = {{"apiVersion", "coordination.k8s.io/v1"},
-                          {"kind", "Lease"},
-                          {"metadata", {{"name", options_.name}, {"namespace", options_.namespace_}}},
-                          {"spec",
-                           {{"holderIdentity", options_.identity},
-                            {"leaseDurationSeconds", duration_seconds},
-                            {"acquireTime", now},
-                            {"renewTime", now},
-                            {"leaseTransitions", 0}}}};
+    const Json created = {
+        {"apiVersion", "coordination.k8s.io/v1"},
+        {"kind", "Lease"},
+        {"metadata", {{"name", options_.name}, {"namespace", options_.namespace_}}},
+        {"spec",
+         {{"holderIdentity", options_.identity},
+          {"leaseDurationSeconds", duration_seconds},
+          {"acquireTime", now},
+          {"renewTime", now},
+          {"leaseTransitions", 0}}}};
     return backend_.writeRaw("POST", collection, created).ok();
   }
   Json record = *lease;
@@ -63,7 +64,8 @@ bool LeaderElector::tryAcquireOrRenew() {
       observed_record_ = seen;
       observed_at_ = Clock::now();
     }
-    const auto their_duration = std::chrono::seconds(spec.value("leaseDurationSeconds", duration_seconds));
+    const auto their_duration =
+        std::chrono::seconds(spec.value("leaseDurationSeconds", duration_seconds));
     if (Clock::now() < observed_at_ + their_duration) return false;
     hostLogger().info("leader election: the lease of {} expired; taking over", holder);
   }
@@ -102,7 +104,8 @@ void LeaderElector::keepRenewing(std::function<void()> on_lost) {
     auto last_renewed = Clock::now();
     while (!stop_renewing_) {
       for (auto waited = std::chrono::milliseconds(0);
-           waited < options_.retry_period && !stop_renewing_; waited += std::chrono::milliseconds(50)) {
+           waited < options_.retry_period && !stop_renewing_;
+           waited += std::chrono::milliseconds(50)) {
         std::this_thread::sleep_for(std::chrono::milliseconds(50));
       }
       if (stop_renewing_) break;
@@ -110,9 +113,9 @@ void LeaderElector::keepRenewing(std::function<void()> on_lost) {
         last_renewed = Clock::now();
       } else if (Clock::now() - last_renewed > options_.renew_deadline) {
         leading_ = false;
-        hostLogger().error("leader election: {} could not renew lease {}/{} within {} ms; stepping down",
-                           options_.identity, options_.namespace_, options_.name,
-                           options_.renew_deadline.count());
+        hostLogger().error(
+            "leader election: {} could not renew lease {}/{} within {} ms; stepping down",
+            options_.identity, options_.namespace_, options_.name, options_.renew_deadline.count());
         on_lost();
         return;
       }
@@ -125,8 +128,8 @@ void LeaderElector::release() {
   if (renewer_.joinable()) renewer_.join();
   if (!leading_) return;
   leading_ = false;
-  const std::string path = "/apis/coordination.k8s.io/v1/namespaces/" + options_.namespace_ +
-                           "/leases/" + options_.name;
+  const std::string path =
+      "/apis/coordination.k8s.io/v1/namespaces/" + options_.namespace_ + "/leases/" + options_.name;
   auto lease = backend_.getRaw(path);
   if (!lease.ok() || (*lease)["spec"].value("holderIdentity", "") != options_.identity) return;
   Json record = *lease;

@@ -14,8 +14,9 @@ using kbinder::v1::Object;
 
 ObjectCache::ObjectCache(KubeClient& client, Kind kind, std::string namespace_, size_t page_size,
                          std::chrono::seconds watch_timeout)
-    : ObjectCache(std::make_unique<ApiListWatch>(client, kind, namespace_, page_size, watch_timeout),
-                  kind, namespace_) {}
+    : ObjectCache(
+          std::make_unique<ApiListWatch>(client, kind, namespace_, page_size, watch_timeout), kind,
+          namespace_) {}
 
 ObjectCache::ObjectCache(std::unique_ptr<ListWatch> source, Kind kind, std::string namespace_)
     : kind_(kind),
@@ -49,7 +50,7 @@ bool ObjectCache::synced() {
 }
 
 bool ObjectCache::readTyped(const std::string& ns, const std::string& name,
-               const std::function<void(const Object&)>& read) {
+                            const std::function<void(const Object&)>& read) {
   std::lock_guard lock(mutex_);
   const Entry* entry = findLocked(ns, name);
   if (entry == nullptr) return false;
@@ -58,7 +59,7 @@ bool ObjectCache::readTyped(const std::string& ns, const std::string& name,
 }
 
 std::optional<Json> ObjectCache::findRaw(const std::string& ns, const std::string& name,
-                            const std::string& resource_version) {
+                                         const std::string& resource_version) {
   std::lock_guard lock(mutex_);
   const Entry* entry = findLocked(ns, name);
   if (entry == nullptr || entry->raw == nullptr ||
@@ -68,7 +69,8 @@ std::optional<Json> ObjectCache::findRaw(const std::string& ns, const std::strin
   return *entry->raw;
 }
 
-std::optional<kbinder::v1::ObjectList> ObjectCache::list(const std::string& ns, const ListFilter& filter) {
+std::optional<kbinder::v1::ObjectList> ObjectCache::list(const std::string& ns,
+                                                         const ListFilter& filter) {
   std::lock_guard lock(mutex_);
   if (!synced_) return std::nullopt;
   kbinder::v1::ObjectList out;
@@ -86,7 +88,8 @@ std::optional<kbinder::v1::ObjectList> ObjectCache::list(const std::string& ns, 
   return out;
 }
 
-const ObjectCache::Entry* ObjectCache::findLocked(const std::string& ns, const std::string& name) const {
+const ObjectCache::Entry* ObjectCache::findLocked(const std::string& ns,
+                                                  const std::string& name) const {
   if (!synced_) return nullptr;
   const auto it = entries_.find(objectKey(kindNamespaced(kind_) ? ns : "", name));
   return it == entries_.end() ? nullptr : &it->second;

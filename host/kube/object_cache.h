@@ -89,8 +89,8 @@ class ObjectCache {
   // a subscriber misses nothing and sees nothing twice.
   std::mutex deliver_mutex_;
   std::list<Subscriber> subscribers_;
-  bool stopped_ = false;  // guarded by deliver_mutex_
-  std::mutex mutex_;      // the objects
+  bool stopped_ = false;             // guarded by deliver_mutex_
+  std::mutex mutex_;                 // the objects
   std::condition_variable changed_;  // synced_ or stopping_ became true
   bool synced_ = false;
   bool stopping_ = false;  // guarded by mutex_

@@ -102,7 +102,8 @@ class ApiWatch final : public Watch {
   void run() {
     Backoff backoff(std::chrono::milliseconds(100), std::chrono::milliseconds(5000));
     while (!stopping_) {
-      const std::string path = resourcePath(kind_, namespace_) + "?watch=true&allowWatchBookmarks=true" +
+      const std::string path = resourcePath(kind_, namespace_) +
+                               "?watch=true&allowWatchBookmarks=true" +
                                "&timeoutSeconds=" + std::to_string(timeout_.count()) +
                                "&resourceVersion=" + client_.escape(rv_);
       JsonStreamSplitter splitter;  // a cut event is dropped; it comes again after reconnecting

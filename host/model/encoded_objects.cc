@@ -88,7 +88,7 @@ void appendResourceVersionStamp(Kind kind, std::string_view resource_version,
   const auto [object_field, metadata_field] = numbers[static_cast<size_t>(kind)];
   std::string meta;
   wire::appendLengthDelimited(meta, kbinder::v1::ObjectMeta::kResourceVersionFieldNumber,
-                        resource_version);
+                              resource_version);
   std::string payload;
   wire::appendLengthDelimited(payload, metadata_field, meta);
   wire::appendLengthDelimited(encoded, object_field, payload);

@@ -112,8 +112,8 @@ StatusOr<FieldSelector> FieldSelector::parse(std::string_view text, Kind kind) {
     if (path.empty()) return bad("names no field");
     auto resolved = FieldPath::parse(path, kind);
     if (!resolved.ok()) return bad(resolved.status().message());
-    out.requirements_.push_back(Requirement{std::move(resolved).value(), equals,
-                                            std::string(trim(term.substr(value_at)))});
+    out.requirements_.push_back(
+        Requirement{std::move(resolved).value(), equals, std::string(trim(term.substr(value_at)))});
     if (comma == text.size()) break;
   }
   return out;
@@ -122,7 +122,8 @@ StatusOr<FieldSelector> FieldSelector::parse(std::string_view text, Kind kind) {
 bool FieldSelector::matches(const kbinder::v1::Object& object) const {
   std::string scratch;
   for (const Requirement& requirement : requirements_) {
-    if ((requirement.path.read(object, scratch) == requirement.value) != requirement.equals) return false;
+    if ((requirement.path.read(object, scratch) == requirement.value) != requirement.equals)
+      return false;
   }
   return true;
 }

@@ -64,7 +64,9 @@ struct Value {
     return "null";
   }
   // A scalar as JSON text.
-  std::string dump() const { return type == Type::kString ? Json(std::string(text)).dump() : scalar.dump(); }
+  std::string dump() const {
+    return type == Type::kString ? Json(std::string(text)).dump() : scalar.dump();
+  }
 };
 
 // `where` renders the value's place; called only for a message.
@@ -86,7 +88,8 @@ void appendMapEntry(std::string& out, int field_number, std::string_view key,
 // (YAML's `cpu: 2` is the quantity "2"). Nullopt when it is neither.
 std::optional<std::string> stringOf(const Value& value) {
   if (value.type == Value::Type::kString) return std::string(value.text);
-  if (value.type == Value::Type::kNumber || value.type == Value::Type::kBoolean) return value.scalar.dump();
+  if (value.type == Value::Type::kNumber || value.type == Value::Type::kBoolean)
+    return value.scalar.dump();
   return std::nullopt;
 }
 
@@ -102,7 +105,8 @@ Status setScalar(pb::Message& message, const pb::FieldDescriptor* field, const V
     case pb::FieldDescriptor::CPPTYPE_STRING: {
       std::optional<std::string> text = stringOf(value);
       if (!text) return expected(where, "a string", value);
-      repeated ? r.AddString(&message, field, std::move(*text)) : r.SetString(&message, field, std::move(*text));
+      repeated ? r.AddString(&message, field, std::move(*text))
+               : r.SetString(&message, field, std::move(*text));
       return okStatus();
     }
     case pb::FieldDescriptor::CPPTYPE_BOOL: {
@@ -120,7 +124,8 @@ Status setScalar(pb::Message& message, const pb::FieldDescriptor* field, const V
       } else {
         return expected(where, "a name or a number", value);
       }
-      if (e == nullptr) return invalidArgument(field->json_name() + ": unknown value " + value.dump());
+      if (e == nullptr)
+        return invalidArgument(field->json_name() + ": unknown value " + value.dump());
       repeated ? r.AddEnum(&message, field, e) : r.SetEnum(&message, field, e);
       return okStatus();
     }
@@ -128,7 +133,8 @@ Status setScalar(pb::Message& message, const pb::FieldDescriptor* field, const V
       return internalError(field->json_name() + " is a message");
     default:  // numbers
       if (value.type != Value::Type::kNumber) return expected(where, "a number", value);
-      if (value.scalar.is_number_float() && field->cpp_type() != pb::FieldDescriptor::CPPTYPE_DOUBLE &&
+      if (value.scalar.is_number_float() &&
+          field->cpp_type() != pb::FieldDescriptor::CPPTYPE_DOUBLE &&
           field->cpp_type() != pb::FieldDescriptor::CPPTYPE_FLOAT) {
         return expected(where, "an integer", value);
       }
@@ -137,10 +143,12 @@ Status setScalar(pb::Message& message, const pb::FieldDescriptor* field, const V
   const Json& n = value.scalar;
   switch (field->cpp_type()) {
     case pb::FieldDescriptor::CPPTYPE_INT32:
-      repeated ? r.AddInt32(&message, field, n.get<int32_t>()) : r.SetInt32(&message, field, n.get<int32_t>());
+      repeated ? r.AddInt32(&message, field, n.get<int32_t>())
+               : r.SetInt32(&message, field, n.get<int32_t>());
       break;
     case pb::FieldDescriptor::CPPTYPE_INT64:
-      repeated ? r.AddInt64(&message, field, n.get<int64_t>()) : r.SetInt64(&message, field, n.get<int64_t>());
+      repeated ? r.AddInt64(&message, field, n.get<int64_t>())
+               : r.SetInt64(&message, field, n.get<int64_t>());
       break;
     case pb::FieldDescriptor::CPPTYPE_UINT32:
       repeated ? r.AddUInt32(&message, field, n.get<uint32_t>())
@@ -151,13 +159,14 @@ Status setScalar(pb::Message& message, const pb::FieldDescriptor* field, const V
                : r.SetUInt64(&message, field, n.get<uint64_t>());
       break;
     case pb::FieldDescriptor::CPPTYPE_DOUBLE:
-      repeated ? r.AddDouble(&message, field, n.get<double>()) : r.SetDouble(&message, field, n.get<double>());
+      repeated ? r.AddDouble(&message, field, n.get<double>())
+               : r.SetDouble(&message, field, n.get<double>());
       break;
     case pb::FieldDescriptor::CPPTYPE_FLOAT:
-      repeated ? r.AddFloat(&message, field, n.get<float>()) : r.SetFloat(&message, field, n.get<float>());
+      repeated ? r.AddFloat(&message, field, n.get<float>())
+               : r.SetFloat(&message, field, n.get<float>());
       break;
-    default:
-      break;
+    default: break;
   }
   return okStatus();
 }
@@ -292,7 +301,8 @@ Status fillValue(const Node& value, const pb::FieldDescriptor* field, pb::Messag
   if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE) {
     return setScalar(message, field, value.value(), [&] { return path.str(); });
   }
-  if (isWellKnownJsonType(field->message_type())) return setWellKnown(messageFor(message, field), value.dump());
+  if (isWellKnownJsonType(field->message_type()))
+    return setWellKnown(messageFor(message, field), value.dump());
   if (!value.object()) return mismatch(path, "an object", value);
   return fillMessage(value, messageFor(message, field), path);
 }
@@ -316,8 +326,9 @@ Status fillField(const Node& value, const pb::FieldDescriptor* field, pb::Messag
         appendMapEntry(entries, field->number(), key, *text);
       } else if (value_field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
         if (!item.object()) return mismatch(item_path, "an object", item);
-        std::unique_ptr<pb::Message> child(
-            pb::MessageFactory::generated_factory()->GetPrototype(value_field->message_type())->New());
+        std::unique_ptr<pb::Message> child(pb::MessageFactory::generated_factory()
+                                               ->GetPrototype(value_field->message_type())
+                                               ->New());
         if (Status s = fillMessage(item, *child, item_path); !s.ok()) return s;
         appendMapEntry(entries, field->number(), key, child->SerializeAsString());
       } else {
@@ -334,7 +345,8 @@ Status fillField(const Node& value, const pb::FieldDescriptor* field, pb::Messag
     if (!value.list()) return mismatch(path, "a list", value);
     message.GetReflection()->ClearField(&message, field);
     return value.elements([&](size_t j, const Node& item) {
-      return item.null() ? okStatus() : fillValue(item, field, message, Path{&path, Path::Step::kIndex, {}, j});
+      return item.null() ? okStatus()
+                         : fillValue(item, field, message, Path{&path, Path::Step::kIndex, {}, j});
     });
   }
   return fillValue(value, field, message, path);
@@ -345,7 +357,8 @@ Status fillField(const Node& value, const pb::FieldDescriptor* field, pb::Messag
 template <class Node>
 Status fillMessage(const Node& raw, pb::Message& message, const Path& path) {
   if (!raw.object()) return okStatus();
-  return raw.modeled(message.GetDescriptor(), [&](const pb::FieldDescriptor* field, const Node& value) {
+  return raw.modeled(message.GetDescriptor(), [&](const pb::FieldDescriptor* field,
+                                                  const Node& value) {
     return fillField(value, field, message, Path{&path, Path::Step::kField, field->json_name()});
   });
 }
@@ -355,7 +368,8 @@ Status fillMessage(const Node& raw, pb::Message& message, const Path& path) {
 StatusOr<simdjson::dom::element> parseText(std::string_view text) {
   thread_local simdjson::dom::parser parser;
   simdjson::dom::element root;
-  if (const auto error = parser.parse(text.data(), text.size()).get(root); error != simdjson::SUCCESS) {
+  if (const auto error = parser.parse(text.data(), text.size()).get(root);
+      error != simdjson::SUCCESS) {
     return invalidArgument(std::string("not JSON: ") + simdjson::error_message(error));
   }
   return root;
@@ -375,7 +389,9 @@ StatusOr<Object> convert(Kind kind, const Node& raw) {
 
 }  // namespace
 
-StatusOr<Object> objectFromJson(Kind kind, const Json& raw) { return convert(kind, TreeNode{raw}); }
+StatusOr<Object> objectFromJson(Kind kind, const Json& raw) {
+  return convert(kind, TreeNode{raw});
+}
 
 StatusOr<Object> objectFromJsonText(Kind kind, std::string_view text, bool* not_json) {
   if (not_json != nullptr) *not_json = false;
@@ -444,7 +460,9 @@ Status refreshMessage(const Json& raw, const std::vector<std::string>& fields,
       reflection.ClearField(&message, field);
       if (it == raw.end() || it->is_null()) continue;
       try {
-        if (Status s = fillField(TreeNode{*it}, field, message, Path{&here, Path::Step::kField, name}); !s.ok()) {
+        if (Status s =
+                fillField(TreeNode{*it}, field, message, Path{&here, Path::Step::kField, name});
+            !s.ok()) {
           return s;
         }
       } catch (const Json::exception& e) {
@@ -461,7 +479,8 @@ Status refreshMessage(const Json& raw, const std::vector<std::string>& fields,
     }
     if (within.empty()) continue;
     if (field->cpp_type() != pb::FieldDescriptor::CPPTYPE_MESSAGE || field->is_repeated()) {
-      return invalidArgument("refreshing " + within.front() + " within " + name + ", not an object");
+      return invalidArgument("refreshing " + within.front() + " within " + name +
+                             ", not an object");
     }
     static const Json kAbsent = Json::object();
     const std::string inner = path.empty() ? name : path + "." + name;

@@ -101,15 +101,11 @@ bool LabelSelector::holds(const Requirement& r, const std::string* value) {
       value != nullptr && std::find(r.values.begin(), r.values.end(), *value) != r.values.end();
   switch (r.op) {
     case Op::kEquals:
-    case Op::kIn:
-      return in_values;
+    case Op::kIn: return in_values;
     case Op::kNotEquals:
-    case Op::kNotIn:
-      return !in_values;
-    case Op::kExists:
-      return value != nullptr;
-    case Op::kDoesNotExist:
-      return value == nullptr;
+    case Op::kNotIn: return !in_values;
+    case Op::kExists: return value != nullptr;
+    case Op::kDoesNotExist: return value == nullptr;
   }
   return false;
 }

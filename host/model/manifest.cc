@@ -164,14 +164,16 @@ bool isListKind(const Json& object) {
 // Checks that `object` is a Kubernetes object; `where` says which document it is.
 Status checkObject(const Json& object, const std::string& where) {
   if (!object.is_object()) {
-    return invalidArgument(where + ": not a Kubernetes object (expected a mapping with "
-                                   "apiVersion, kind and metadata)");
+    return invalidArgument(where +
+                           ": not a Kubernetes object (expected a mapping with "
+                           "apiVersion, kind and metadata)");
   }
   for (const char* field : {"apiVersion", "kind"}) {
     const auto it = object.find(field);
     if (it == object.end() || !it->is_string() || it->get_ref<const std::string&>().empty()) {
-      return invalidArgument(where + ": has no " + field + "; every object needs apiVersion, "
-                                                           "kind and metadata.name");
+      return invalidArgument(where + ": has no " + field +
+                             "; every object needs apiVersion, "
+                             "kind and metadata.name");
     }
   }
   const auto meta = object.find("metadata");
@@ -209,8 +211,9 @@ StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source)
   Manifest manifest;
   const size_t first = text.find_first_not_of(" \t\r\n");
   if (first == std::string_view::npos) {
-    return invalidArgument(std::string(source) + ": is empty; expected Kubernetes objects in "
-                                                 "YAML or JSON");
+    return invalidArgument(std::string(source) +
+                           ": is empty; expected Kubernetes objects in "
+                           "YAML or JSON");
   }
   if (text[first] == '{' || text[first] == '[') {
     manifest.format = ManifestFormat::kJson;
@@ -253,8 +256,8 @@ StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source)
     if (yaml.value.is_null()) continue;  // an empty document, e.g. a leading or trailing "---"
     ++documents;
     Json document = std::move(yaml.value);
-    const std::string where = std::string(source) + ":" + std::to_string(yaml.line) + ": document " +
-                              std::to_string(documents);
+    const std::string where = std::string(source) + ":" + std::to_string(yaml.line) +
+                              ": document " + std::to_string(documents);
     const bool list = isListKind(document);
     if (list) {
       manifest.list_api_version = document.value("apiVersion", "v1");
@@ -264,8 +267,9 @@ StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source)
     if (Status s = addDocument(manifest, std::move(document), where); !s.ok()) return s;
   }
   if (documents == 0) {
-    return invalidArgument(std::string(source) + ": has no objects; expected Kubernetes objects in "
-                                                 "YAML or JSON");
+    return invalidArgument(std::string(source) +
+                           ": has no objects; expected Kubernetes objects in "
+                           "YAML or JSON");
   }
   return manifest;
 }
@@ -369,8 +373,8 @@ Status writeManifest(const Manifest& form, size_t count, const ManifestItem& obj
     return okStatus();
   }
   return writeRendered(
-      count, object, [](const Json& value, std::string& text) { appendYaml(text, value, 0); }, "---\n",
-      out);
+      count, object, [](const Json& value, std::string& text) { appendYaml(text, value, 0); },
+      "---\n", out);
 }
 
 void writeManifest(const Manifest& form, const std::vector<const Json*>& objects,

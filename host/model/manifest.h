@@ -28,7 +28,7 @@ enum class ManifestFormat { kYaml, kJson };
 
 struct Manifest {
   ManifestFormat format = ManifestFormat::kYaml;
-  bool as_list = false;       // the text was one List object wrapping the items
+  bool as_list = false;  // the text was one List object wrapping the items
   std::string list_api_version = "v1";
   std::string list_kind = "List";
   std::vector<Json> objects;  // each has apiVersion, kind and metadata.name
@@ -40,7 +40,8 @@ StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source)
 std::string writeManifest(const Manifest& manifest);
 // The same for `objects` (in place of manifest.objects, which is ignored), streamed to `out`:
 // nothing is copied, so a store can write a large snapshot without holding it twice.
-void writeManifest(const Manifest& form, const std::vector<const Json*>& objects, std::ostream& out);
+void writeManifest(const Manifest& form, const std::vector<const Json*>& objects,
+                   std::ostream& out);
 // The same for `count` objects handed over by `object`, which is called for each index once,
 // from several threads at once (the objects are written to text on every core, a few
 // thousand at a time): what it returns is let go once written to text, so objects made for

@@ -20,7 +20,8 @@ Json valueToJson(const pb::Message& message, const pb::FieldDescriptor* field, i
   const bool rep = field->is_repeated();
   switch (field->cpp_type()) {
     case pb::FieldDescriptor::CPPTYPE_MESSAGE: {
-      const pb::Message& child = rep ? r.GetRepeatedMessage(message, field, i) : r.GetMessage(message, field);
+      const pb::Message& child =
+          rep ? r.GetRepeatedMessage(message, field, i) : r.GetMessage(message, field);
       if (isWellKnownJsonType(field->message_type())) {
         std::string text;
         const auto status = pb::util::MessageToJsonString(child, &text);
@@ -88,7 +89,8 @@ Json setFieldToJson(const pb::Message& message, const pb::FieldDescriptor* field
 
 Json fieldToJson(const pb::Message& message, const pb::FieldDescriptor* field) {
   const pb::Reflection& r = *message.GetReflection();
-  const bool set = field->is_repeated() ? r.FieldSize(message, field) > 0 : r.HasField(message, field);
+  const bool set =
+      field->is_repeated() ? r.FieldSize(message, field) > 0 : r.HasField(message, field);
   return set ? setFieldToJson(message, field) : Json();
 }
 
@@ -106,6 +108,8 @@ Json messageToJson(const pb::Message& message) {
   return out;
 }
 
-Json objectToJson(const Object& object) { return messageToJson(payload(object)); }
+Json objectToJson(const Object& object) {
+  return messageToJson(payload(object));
+}
 
 }  // namespace kbinder::host

@@ -1,10 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
+#include "host/model/objects.h"
+
 #include <google/protobuf/descriptor.h>
 #include <google/protobuf/message.h>
 
 #include <cassert>
-
-#include "host/model/objects.h"
 
 namespace kbinder::host {
 namespace {
@@ -33,15 +33,27 @@ constexpr KindInfo kKinds[] = {
     {Kind::kEvent, "Event", "events.k8s.io/v1", "events", true, false},
 };
 
-const KindInfo& info(Kind kind) { return kKinds[static_cast<size_t>(kind)]; }
+const KindInfo& info(Kind kind) {
+  return kKinds[static_cast<size_t>(kind)];
+}
 
 }  // namespace
 
-std::string_view kindName(Kind kind) { return info(kind).name; }
-std::string_view kindApiVersion(Kind kind) { return info(kind).api_version; }
-std::string_view kindResource(Kind kind) { return info(kind).resource; }
-bool kindNamespaced(Kind kind) { return info(kind).namespaced; }
-bool kindHasStatusSubresource(Kind kind) { return info(kind).status_subresource; }
+std::string_view kindName(Kind kind) {
+  return info(kind).name;
+}
+std::string_view kindApiVersion(Kind kind) {
+  return info(kind).api_version;
+}
+std::string_view kindResource(Kind kind) {
+  return info(kind).resource;
+}
+bool kindNamespaced(Kind kind) {
+  return info(kind).namespaced;
+}
+bool kindHasStatusSubresource(Kind kind) {
+  return info(kind).status_subresource;
+}
 
 std::optional<Kind> kindFromName(std::string_view name) {
   for (const auto& k : kKinds) {

@@ -34,10 +34,14 @@ enum class Kind {
   kEvent,
 };
 
-inline constexpr Kind kAllKinds[] = {Kind::kPod,          Kind::kNode,
-                                     Kind::kPersistentVolumeClaim, Kind::kPersistentVolume,
-                                     Kind::kStorageClass, Kind::kResourceClaim,
-                                     Kind::kBindRequest,  Kind::kEvent};
+inline constexpr Kind kAllKinds[] = {Kind::kPod,
+                                     Kind::kNode,
+                                     Kind::kPersistentVolumeClaim,
+                                     Kind::kPersistentVolume,
+                                     Kind::kStorageClass,
+                                     Kind::kResourceClaim,
+                                     Kind::kBindRequest,
+                                     Kind::kEvent};
 
 // "Pod", "PersistentVolumeClaim", ...: the `kind` field, and what Get/List requests name.
 std::string_view kindName(Kind kind);

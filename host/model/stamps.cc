@@ -1,11 +1,10 @@
 // SPDX-License-Identifier: Apache-2.0
 // What the API server stamps on a new object: uids and timestamps.
+#include <algorithm>
+#include <array>
 #include <boost/uuid/random_generator.hpp>
 #include <boost/uuid/uuid.hpp>
 #include <boost/uuid/uuid_io.hpp>
-
-#include <algorithm>
-#include <array>
 #include <chrono>
 
 #include "host/base/sha256.h"

@@ -82,7 +82,8 @@ std::string deterministicEncoding(const pb::Message& m) {
 }
 
 // Whether element `i` of repeated `field` (not a map) is the same in both messages.
-bool sameElement(const pb::Message& a, const pb::Message& b, const pb::FieldDescriptor* field, int i) {
+bool sameElement(const pb::Message& a, const pb::Message& b, const pb::FieldDescriptor* field,
+                 int i) {
   const pb::Reflection& ra = *a.GetReflection();
   const pb::Reflection& rb = *b.GetReflection();
   switch (field->cpp_type()) {
@@ -91,16 +92,25 @@ bool sameElement(const pb::Message& a, const pb::Message& b, const pb::FieldDesc
              deterministicEncoding(rb.GetRepeatedMessage(b, field, i));
     case pb::FieldDescriptor::CPPTYPE_STRING: {
       std::string sa, sb;
-      return ra.GetRepeatedStringReference(a, field, i, &sa) == rb.GetRepeatedStringReference(b, field, i, &sb);
+      return ra.GetRepeatedStringReference(a, field, i, &sa) ==
+             rb.GetRepeatedStringReference(b, field, i, &sb);
     }
-    case pb::FieldDescriptor::CPPTYPE_BOOL: return ra.GetRepeatedBool(a, field, i) == rb.GetRepeatedBool(b, field, i);
-    case pb::FieldDescriptor::CPPTYPE_INT32: return ra.GetRepeatedInt32(a, field, i) == rb.GetRepeatedInt32(b, field, i);
-    case pb::FieldDescriptor::CPPTYPE_INT64: return ra.GetRepeatedInt64(a, field, i) == rb.GetRepeatedInt64(b, field, i);
-    case pb::FieldDescriptor::CPPTYPE_UINT32: return ra.GetRepeatedUInt32(a, field, i) == rb.GetRepeatedUInt32(b, field, i);
-    case pb::FieldDescriptor::CPPTYPE_UINT64: return ra.GetRepeatedUInt64(a, field, i) == rb.GetRepeatedUInt64(b, field, i);
-    case pb::FieldDescriptor::CPPTYPE_DOUBLE: return ra.GetRepeatedDouble(a, field, i) == rb.GetRepeatedDouble(b, field, i);
-    case pb::FieldDescriptor::CPPTYPE_FLOAT: return ra.GetRepeatedFloat(a, field, i) == rb.GetRepeatedFloat(b, field, i);
-    case pb::FieldDescriptor::CPPTYPE_ENUM: return ra.GetRepeatedEnumValue(a, field, i) == rb.GetRepeatedEnumValue(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_BOOL:
+      return ra.GetRepeatedBool(a, field, i) == rb.GetRepeatedBool(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_INT32:
+      return ra.GetRepeatedInt32(a, field, i) == rb.GetRepeatedInt32(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_INT64:
+      return ra.GetRepeatedInt64(a, field, i) == rb.GetRepeatedInt64(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_UINT32:
+      return ra.GetRepeatedUInt32(a, field, i) == rb.GetRepeatedUInt32(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_UINT64:
+      return ra.GetRepeatedUInt64(a, field, i) == rb.GetRepeatedUInt64(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+      return ra.GetRepeatedDouble(a, field, i) == rb.GetRepeatedDouble(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_FLOAT:
+      return ra.GetRepeatedFloat(a, field, i) == rb.GetRepeatedFloat(b, field, i);
+    case pb::FieldDescriptor::CPPTYPE_ENUM:
+      return ra.GetRepeatedEnumValue(a, field, i) == rb.GetRepeatedEnumValue(b, field, i);
   }
   return false;
 }
@@ -118,11 +128,15 @@ bool sameScalar(const pb::Message& a, const pb::Message& b, const pb::FieldDescr
     case pb::FieldDescriptor::CPPTYPE_BOOL: return ra.GetBool(a, field) == rb.GetBool(b, field);
     case pb::FieldDescriptor::CPPTYPE_INT32: return ra.GetInt32(a, field) == rb.GetInt32(b, field);
     case pb::FieldDescriptor::CPPTYPE_INT64: return ra.GetInt64(a, field) == rb.GetInt64(b, field);
-    case pb::FieldDescriptor::CPPTYPE_UINT32: return ra.GetUInt32(a, field) == rb.GetUInt32(b, field);
-    case pb::FieldDescriptor::CPPTYPE_UINT64: return ra.GetUInt64(a, field) == rb.GetUInt64(b, field);
-    case pb::FieldDescriptor::CPPTYPE_DOUBLE: return ra.GetDouble(a, field) == rb.GetDouble(b, field);
+    case pb::FieldDescriptor::CPPTYPE_UINT32:
+      return ra.GetUInt32(a, field) == rb.GetUInt32(b, field);
+    case pb::FieldDescriptor::CPPTYPE_UINT64:
+      return ra.GetUInt64(a, field) == rb.GetUInt64(b, field);
+    case pb::FieldDescriptor::CPPTYPE_DOUBLE:
+      return ra.GetDouble(a, field) == rb.GetDouble(b, field);
     case pb::FieldDescriptor::CPPTYPE_FLOAT: return ra.GetFloat(a, field) == rb.GetFloat(b, field);
-    case pb::FieldDescriptor::CPPTYPE_ENUM: return ra.GetEnumValue(a, field) == rb.GetEnumValue(b, field);
+    case pb::FieldDescriptor::CPPTYPE_ENUM:
+      return ra.GetEnumValue(a, field) == rb.GetEnumValue(b, field);
     case pb::FieldDescriptor::CPPTYPE_MESSAGE: break;
   }
   return false;
@@ -148,7 +162,8 @@ bool sameField(const pb::Message& a, const pb::Message& b, const pb::FieldDescri
   }
   if (field->cpp_type() == pb::FieldDescriptor::CPPTYPE_MESSAGE) {
     if (ra.HasField(a, field) != rb.HasField(b, field)) return false;
-    return deterministicEncoding(ra.GetMessage(a, field)) == deterministicEncoding(rb.GetMessage(b, field));
+    return deterministicEncoding(ra.GetMessage(a, field)) ==
+           deterministicEncoding(rb.GetMessage(b, field));
   }
   return sameScalar(a, b, field);
 }
@@ -203,7 +218,8 @@ SubsetChange subsetChange(Kind kind, const Object& current, const Object& reques
     const pb::FieldDescriptor* field = descriptor->field(i);
     const std::string& name = field->json_name();
     // What the other subresource owns is not changed by this one.
-    if (subresource == "status" ? name != "status" : (kindHasStatusSubresource(kind) && name == "status")) {
+    if (subresource == "status" ? name != "status"
+                                : (kindHasStatusSubresource(kind) && name == "status")) {
       continue;
     }
     if (sameField(from, to, field)) continue;

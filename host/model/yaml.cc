@@ -71,8 +71,10 @@ Json resolvePlainScalar(const std::string& s) {
   };
   const size_t sign = (first == '-' || first == '+') ? 1 : 0;
   if (allDigits(s, sign, 10)) return integer(s.c_str(), 10);
-  if (s.size() > 2 && s[0] == '0' && s[1] == 'o' && allDigits(s, 2, 8)) return integer(s.c_str() + 2, 8);
-  if (s.size() > 2 && s[0] == '0' && s[1] == 'x' && allDigits(s, 2, 16)) return integer(s.c_str() + 2, 16);
+  if (s.size() > 2 && s[0] == '0' && s[1] == 'o' && allDigits(s, 2, 8))
+    return integer(s.c_str() + 2, 8);
+  if (s.size() > 2 && s[0] == '0' && s[1] == 'x' && allDigits(s, 2, 16))
+    return integer(s.c_str() + 2, 16);
   if (isCoreFloat(s)) return std::strtod(s.c_str(), nullptr);
   const std::string rest = s.substr(sign);
   if (rest == ".inf" || rest == ".Inf" || rest == ".INF") {
@@ -203,8 +205,7 @@ class YamlReader {
         deliver(it->second, "");
         break;
       }
-      default:
-        break;
+      default: break;
     }
     return okStatus();
   }
@@ -262,9 +263,8 @@ bool plainSafe(const std::string& s) {
   if (s[0] == '-' || s[0] == '.' || s[0] == '_') return false;
   if ((s[0] >= '0' && s[0] <= '9') && s.find('_') != std::string::npos) return false;
   if (!resolvePlainScalar(s).is_string()) return false;
-  static const char* const kYaml11Words[] = {"y",  "Y",  "yes", "Yes", "YES", "n",   "N",
-                                             "no", "No", "NO",  "on",  "On",  "ON",  "off",
-                                             "Off", "OFF"};
+  static const char* const kYaml11Words[] = {"y",  "Y",  "yes", "Yes", "YES", "n",   "N",   "no",
+                                             "No", "NO", "on",  "On",  "ON",  "off", "Off", "OFF"};
   for (const char* word : kYaml11Words) {
     if (s == word) return false;
   }
@@ -285,7 +285,9 @@ std::string scalarText(const Json& value) {
   return value.dump();
 }
 
-bool isEmptyCollection(const Json& v) { return (v.is_object() || v.is_array()) && v.empty(); }
+bool isEmptyCollection(const Json& v) {
+  return (v.is_object() || v.is_array()) && v.empty();
+}
 
 void emit(std::string& out, const Json& value, int indent);
 
@@ -327,7 +329,8 @@ void emit(std::string& out, const Json& value, int indent) {
       }
     }
   } else {
-    out += pad + (isEmptyCollection(value) ? (value.is_object() ? "{}" : "[]") : scalarText(value)) +
+    out += pad +
+           (isEmptyCollection(value) ? (value.is_object() ? "{}" : "[]") : scalarText(value)) +
            '\n';
   }
 }
@@ -355,11 +358,14 @@ StatusOr<std::vector<YamlDocument>> readYamlDocuments(std::string_view text) {
   return documents;
 }
 
-void appendYaml(std::string& out, const Json& value, int indent) { emit(out, value, indent); }
+void appendYaml(std::string& out, const Json& value, int indent) {
+  emit(out, value, indent);
+}
 
 StatusOr<Json> parseYaml(std::string_view text, std::string_view source) {
   auto documents = YamlReader(text).read(/*first_only=*/true);
-  if (!documents.ok()) return invalidArgument(std::string(source) + ":" + documents.status().message());
+  if (!documents.ok())
+    return invalidArgument(std::string(source) + ":" + documents.status().message());
   if (documents->empty()) return Json();
   return std::move(documents->front().value);
 }

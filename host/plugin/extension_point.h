@@ -19,9 +19,9 @@ enum class ExtensionPoint {
 };
 
 inline constexpr std::array<ExtensionPoint, 8> kAllExtensionPoints = {
-    ExtensionPoint::kValidate, ExtensionPoint::kMutate,  ExtensionPoint::kReserve,
-    ExtensionPoint::kUnreserve, ExtensionPoint::kPermit, ExtensionPoint::kPreBind,
-    ExtensionPoint::kBind,     ExtensionPoint::kPostBind,
+    ExtensionPoint::kValidate,  ExtensionPoint::kMutate,   ExtensionPoint::kReserve,
+    ExtensionPoint::kUnreserve, ExtensionPoint::kPermit,   ExtensionPoint::kPreBind,
+    ExtensionPoint::kBind,      ExtensionPoint::kPostBind,
 };
 
 // The name used in messages, plans and metrics: "validate", "pre_bind", ...

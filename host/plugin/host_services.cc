@@ -43,7 +43,9 @@ void serviceLog(kbinder_call* call, kbinder_log_level_t level, const char* messa
   }
 }
 
-kbinder_log_level_t serviceLogLevel(kbinder_call*) { return fromSpdlogLevel(pluginLogger().level()); }
+kbinder_log_level_t serviceLogLevel(kbinder_call*) {
+  return fromSpdlogLevel(pluginLogger().level());
+}
 
 int64_t serviceNowUnixNanos() {
   return std::chrono::duration_cast<std::chrono::nanoseconds>(
@@ -51,7 +53,9 @@ int64_t serviceNowUnixNanos() {
       .count();
 }
 
-int64_t serviceMonotonicNanos() { return toNanos(std::chrono::steady_clock::now()); }
+int64_t serviceMonotonicNanos() {
+  return toNanos(std::chrono::steady_clock::now());
+}
 
 int64_t serviceDeadline(kbinder_call* call) {
   if (call == nullptr || !call->deadline) return std::numeric_limits<int64_t>::max();
@@ -87,8 +91,8 @@ kbinder_status_t objectService(kbinder_call* call, kbinder_bytes request, kbinde
     return code;
   };
   if (call->objects == nullptr) {
-    return fail(KBINDER_STATUS_ABI_UNAVAILABLE, "object services are not available during " +
-                                                    std::string(call->operation));
+    return fail(KBINDER_STATUS_ABI_UNAVAILABLE,
+                "object services are not available during " + std::string(call->operation));
   }
   Request decoded;
   if (!decoded.ParseFromArray(request.data, static_cast<int>(request.size))) {
@@ -130,7 +134,8 @@ kbinder_status_t serviceAllow(kbinder_call* call, const char* uid, size_t uid_si
   }
   if (call->waiting_pods == nullptr) {
     std::lock_guard lock(call->mutex);
-    call->last_error = "allowing waiting pods is not available during " + std::string(call->operation);
+    call->last_error =
+        "allowing waiting pods is not available during " + std::string(call->operation);
     return KBINDER_STATUS_ABI_UNAVAILABLE;
   }
   const Status status =
@@ -183,6 +188,8 @@ constexpr kbinder_host_services kServices = {
 
 }  // namespace
 
-const kbinder_host_services& hostServices() { return kServices; }
+const kbinder_host_services& hostServices() {
+  return kServices;
+}
 
 }  // namespace kbinder::host

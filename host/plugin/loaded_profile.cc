@@ -26,7 +26,8 @@ StatusOr<std::unique_ptr<LoadedProfile>> LoadedProfile::load(Profile profile,
         "profile " + profile.where(spec.position) + ": plugin '" + spec.name + "'";
     auto path = resolvePluginLibrary(spec.library, profile.path.parent_path(), search);
     if (!path.ok()) return path.status().withContext(context);
-    if (Status s = checkPluginFile(*path, profile.allow_insecure_permissions, spec.sha256); !s.ok()) {
+    if (Status s = checkPluginFile(*path, profile.allow_insecure_permissions, spec.sha256);
+        !s.ok()) {
       return s.withContext(context);
     }
     auto library = PluginLibrary::open(*path);
@@ -42,7 +43,8 @@ StatusOr<std::unique_ptr<LoadedProfile>> LoadedProfile::load(Profile profile,
     config.set_profile_path(profile.path.string());
     *config.mutable_args() = spec.args;
     auto instance = PluginInstance::create(*library, config, profile.cycle.hook_timeout);
-    if (!instance.ok()) return instance.status().withContext("profile " + profile.where(spec.position));
+    if (!instance.ok())
+      return instance.status().withContext("profile " + profile.where(spec.position));
     (*instance)->setHookTimeout(spec.hook_timeout.value_or(profile.cycle.hook_timeout));
     loaded->plugins_.push_back(std::move(instance).value());
   }
@@ -72,8 +74,8 @@ std::string LoadedProfile::describe() const {
         << (lib.version().empty() ? "(no version)" : lib.version()) << "  ABI " << lib.abiMajor()
         << "." << lib.abiMinor() << ", " << concurrencyName(lib.concurrency());
     if (plugins_[i]->hookTimeout() != profile_.cycle.hook_timeout) {
-      out << ", hook timeout "
-          << std::chrono::duration<double>(plugins_[i]->hookTimeout()).count() << "s";
+      out << ", hook timeout " << std::chrono::duration<double>(plugins_[i]->hookTimeout()).count()
+          << "s";
     }
     out << "\n"
         << "     " << lib.path().string() << "\n";

@@ -17,8 +17,7 @@ bool allowed(ExtensionPoint point, Code code) {
     case Code::kSuccess:
     case Code::kError: return true;
     case Code::kUnschedulable:
-    case Code::kUnschedulableAndUnresolvable:
-      return point != ExtensionPoint::kMutate;
+    case Code::kUnschedulableAndUnresolvable: return point != ExtensionPoint::kMutate;
     case Code::kWait: return point == ExtensionPoint::kPermit;
     case Code::kSkip: return point == ExtensionPoint::kBind;
   }
@@ -167,8 +166,8 @@ HookOutcome PluginInstance::invoke(ExtensionPoint point, const kbinder_cycle& cy
   }
   const Code code = static_cast<Code>(status);
   if (!allowed(point, code)) {
-    return fault("returned " + std::string(codeName(code)) + ", which " +
-                 std::string(point_name) + " does not allow");
+    return fault("returned " + std::string(codeName(code)) + ", which " + std::string(point_name) +
+                 " does not allow");
   }
   if (call.result) {
     bool decoded = true;

@@ -39,7 +39,9 @@ bool validPluginName(const std::string& name) {
   return std::regex_match(name, kName);
 }
 
-std::string copyString(const char* text) { return text == nullptr ? std::string() : text; }
+std::string copyString(const char* text) {
+  return text == nullptr ? std::string() : text;
+}
 
 }  // namespace
 
@@ -82,20 +84,23 @@ StatusOr<std::shared_ptr<const PluginLibrary>> PluginLibrary::open(const fs::pat
           ", and this host speaks major " + std::to_string(KBINDER_ABI_VERSION_MAJOR) +
           ": use a build of the plugin for ABI major 1");
     }
-    return failedPrecondition(where + " has no entry symbol " KBINDER_PLUGIN_ENTRY_SYMBOL
+    return failedPrecondition(where +
+                              " has no entry symbol " KBINDER_PLUGIN_ENTRY_SYMBOL
                               ": it is not a kbinder plugin (or exports the entry with C++ name "
                               "mangling; declare it extern \"C\")");
   }
 
-  auto entry = plugin->library_.get<const kbinder_plugin_descriptor*(const kbinder_host_services*,
-                                                                     const char**)>(
-      KBINDER_PLUGIN_ENTRY_SYMBOL);
+  auto entry =
+      plugin->library_
+          .get<const kbinder_plugin_descriptor*(const kbinder_host_services*, const char**)>(
+              KBINDER_PLUGIN_ENTRY_SYMBOL);
   const char* refusal = nullptr;
   const kbinder_plugin_descriptor* raw = nullptr;
   try {
     raw = entry(&hostServices(), &refusal);
   } catch (...) {
-    return failedPrecondition(where + ": " KBINDER_PLUGIN_ENTRY_SYMBOL
+    return failedPrecondition(where +
+                              ": " KBINDER_PLUGIN_ENTRY_SYMBOL
                               " threw an exception; a plugin must not let exceptions escape");
   }
   if (raw == nullptr) {
@@ -106,10 +111,9 @@ StatusOr<std::shared_ptr<const PluginLibrary>> PluginLibrary::open(const fs::pat
   const std::string malformed = where + ": malformed descriptor: ";
   const uint32_t size = raw->struct_size;
   if (size < KBINDER_PLUGIN_DESCRIPTOR_SIZE_V1_0) {
-    return invalidArgument(malformed + "struct_size is " + std::to_string(size) +
-                           " bytes, less than the " +
-                           std::to_string(KBINDER_PLUGIN_DESCRIPTOR_SIZE_V1_0) +
-                           " bytes of an ABI 1.0 descriptor");
+    return invalidArgument(
+        malformed + "struct_size is " + std::to_string(size) + " bytes, less than the " +
+        std::to_string(KBINDER_PLUGIN_DESCRIPTOR_SIZE_V1_0) + " bytes of an ABI 1.0 descriptor");
   }
   const uint32_t version = raw->struct_version;
   if (KBINDER_ABI_VERSION_GET_MAJOR(version) != KBINDER_ABI_VERSION_MAJOR) {
@@ -125,10 +129,10 @@ StatusOr<std::shared_ptr<const PluginLibrary>> PluginLibrary::open(const fs::pat
                               versionText(KBINDER_ABI_VERSION) + " or older");
   }
   if (KBINDER_ABI_VERSION_GET_MINOR(version) >= 1 && size < sizeof(kbinder_plugin_descriptor)) {
-    return invalidArgument(malformed + "it declares ABI " + versionText(version) +
-                           " but struct_size is " + std::to_string(size) + " bytes, less than the " +
-                           std::to_string(sizeof(kbinder_plugin_descriptor)) +
-                           " bytes of that version");
+    return invalidArgument(
+        malformed + "it declares ABI " + versionText(version) + " but struct_size is " +
+        std::to_string(size) + " bytes, less than the " +
+        std::to_string(sizeof(kbinder_plugin_descriptor)) + " bytes of that version");
   }
   // Copy what the plugin laid out; anything its minor lacks stays zero ("absent").
   std::memcpy(&plugin->descriptor_, raw, std::min<size_t>(size, sizeof(kbinder_plugin_descriptor)));
@@ -145,15 +149,16 @@ StatusOr<std::shared_ptr<const PluginLibrary>> PluginLibrary::open(const fs::pat
   if (d.create == nullptr) return invalidArgument(named + "has no create function");
   if (d.destroy == nullptr) return invalidArgument(named + "has no destroy function");
   if ((d.reserve == nullptr) != (d.unreserve == nullptr)) {
-    return invalidArgument(named + (d.reserve != nullptr ? "has reserve without unreserve"
-                                                         : "has unreserve without reserve") +
-                           "; they come as a pair");
+    return invalidArgument(
+        named +
+        (d.reserve != nullptr ? "has reserve without unreserve" : "has unreserve without reserve") +
+        "; they come as a pair");
   }
   if (d.concurrency != KBINDER_CONCURRENCY_SERIALIZED &&
       d.concurrency != KBINDER_CONCURRENCY_CONCURRENT) {
-    return invalidArgument(named + "declares unknown concurrency mode " +
-                           std::to_string(d.concurrency) +
-                           " (KBINDER_CONCURRENCY_SERIALIZED = 1, KBINDER_CONCURRENCY_CONCURRENT = 2)");
+    return invalidArgument(
+        named + "declares unknown concurrency mode " + std::to_string(d.concurrency) +
+        " (KBINDER_CONCURRENCY_SERIALIZED = 1, KBINDER_CONCURRENCY_CONCURRENT = 2)");
   }
   plugin->version_ = copyString(d.version);
   plugin->description_ = copyString(d.description);

@@ -1,13 +1,14 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "host/plugin/profile.h"
 
+#include <toml++/toml.h>
+
 #include <cmath>
 #include <cstring>
 #include <fstream>
 #include <map>
 #include <regex>
 #include <sstream>
-#include <toml++/toml.h>
 
 #include "host/base/sha256.h"
 
@@ -62,7 +63,8 @@ class ProfileReader {
   Status readBool(const toml::table& table, const char* key, bool& out) const {
     const toml::node* node = table.get(key);
     if (node == nullptr) return okStatus();
-    if (!node->is_boolean()) return error(*node, std::string("'") + key + "' must be true or false");
+    if (!node->is_boolean())
+      return error(*node, std::string("'") + key + "' must be true or false");
     out = node->as_boolean()->get();
     return okStatus();
   }
@@ -81,8 +83,8 @@ class ProfileReader {
     return okStatus();
   }
 
-  Status readNumber(const toml::table& table, const char* key, double& out, double min,
-                    double max, bool min_exclusive) const {
+  Status readNumber(const toml::table& table, const char* key, double& out, double min, double max,
+                    bool min_exclusive) const {
     const toml::node* node = table.get(key);
     if (node == nullptr) return okStatus();
     double v = 0;
@@ -163,7 +165,9 @@ void toValue(const toml::node& node, kbinder::v1::Value& out) {
   switch (node.type()) {
     case toml::node_type::boolean: out.set_bool_value(node.as_boolean()->get()); break;
     case toml::node_type::integer: out.set_int_value(node.as_integer()->get()); break;
-    case toml::node_type::floating_point: out.set_float_value(node.as_floating_point()->get()); break;
+    case toml::node_type::floating_point:
+      out.set_float_value(node.as_floating_point()->get());
+      break;
     case toml::node_type::string: out.set_string_value(node.as_string()->get()); break;
     case toml::node_type::date:
     case toml::node_type::time:
@@ -193,7 +197,8 @@ Status readCycle(const ProfileReader& reader, const toml::table& table, CycleSet
     s = reader.readInt(table, "default_backoff_limit", cycle.default_backoff_limit, 1, 1000000);
   }
   if (s.ok()) s = reader.readSeconds(table, "hook_timeout_seconds", cycle.hook_timeout, 3600);
-  if (s.ok()) s = reader.readSeconds(table, "permit_max_wait_seconds", cycle.permit_max_wait, 86400);
+  if (s.ok())
+    s = reader.readSeconds(table, "permit_max_wait_seconds", cycle.permit_max_wait, 86400);
   if (s.ok())
     s = reader.readBool(table, "annotations_with_binding", cycle.annotations_with_binding);
   if (s.ok() && cycle.backoff_cap < cycle.backoff_base) {
@@ -206,9 +211,9 @@ Status readCycle(const ProfileReader& reader, const toml::table& table, CycleSet
 
 Status readPlugin(const ProfileReader& reader, const toml::table& table, PluginSpec& spec) {
   spec.position = positionOf(table);
-  Status s = reader.rejectUnknownKeys(table, {"name", "library", "enabled", "sha256",
-                                              "hook_timeout_seconds", "args"},
-                                      "a [[plugins]] entry");
+  Status s = reader.rejectUnknownKeys(
+      table, {"name", "library", "enabled", "sha256", "hook_timeout_seconds", "args"},
+      "a [[plugins]] entry");
   if (s.ok()) s = reader.readString(table, "name", spec.name, /*required=*/true);
   if (!s.ok()) return s;
   static const std::regex kName("[a-z0-9][a-z0-9_.-]{0,62}");
@@ -281,18 +286,20 @@ StatusOr<Profile> parseProfileText(std::string_view text, const fs::path& path) 
   } catch (const toml::parse_error& e) {
     const SourcePosition at{static_cast<uint32_t>(e.source().begin.line),
                             static_cast<uint32_t>(e.source().begin.column)};
-    return invalidArgument("profile " + profile.where(at) + ": invalid TOML: " +
-                           std::string(e.description()));
+    return invalidArgument("profile " + profile.where(at) +
+                           ": invalid TOML: " + std::string(e.description()));
   }
 
-  Status s = reader.rejectUnknownKeys(
-      root,
-      {"name", "description", "plugin_dirs", "allow_insecure_permissions", "cycle", "api", "plugins"},
-      "the profile");
+  Status s = reader.rejectUnknownKeys(root,
+                                      {"name", "description", "plugin_dirs",
+                                       "allow_insecure_permissions", "cycle", "api", "plugins"},
+                                      "the profile");
   if (s.ok()) s = reader.readString(root, "name", profile.name, /*required=*/true);
-  if (s.ok() && profile.name.empty()) s = reader.error(*root.get("name"), "'name' must not be empty");
+  if (s.ok() && profile.name.empty())
+    s = reader.error(*root.get("name"), "'name' must not be empty");
   if (s.ok()) s = reader.readString(root, "description", profile.description);
-  if (s.ok()) s = reader.readBool(root, "allow_insecure_permissions", profile.allow_insecure_permissions);
+  if (s.ok())
+    s = reader.readBool(root, "allow_insecure_permissions", profile.allow_insecure_permissions);
   if (!s.ok()) return s;
 
   const fs::path base = profile.path.parent_path();
@@ -315,19 +322,21 @@ StatusOr<Profile> parseProfileText(std::string_view text, const fs::path& path) 
   if (const toml::node* api = root.get("api")) {
     if (!api->is_table()) return reader.error(*api, "'api' must be a table ([api])");
     const toml::table& table = *api->as_table();
-    s = reader.rejectUnknownKeys(table, {"qps", "burst", "max_in_flight", "request_timeout_seconds"},
-                                 "[api]");
+    s = reader.rejectUnknownKeys(
+        table, {"qps", "burst", "max_in_flight", "request_timeout_seconds"}, "[api]");
     if (s.ok()) s = reader.readNumber(table, "qps", profile.api.qps, 0, 100000, true);
     if (s.ok()) s = reader.readInt(table, "burst", profile.api.burst, 1, 100000);
     if (s.ok()) s = reader.readInt(table, "max_in_flight", profile.api.max_in_flight, 1, 10000);
-    if (s.ok()) s = reader.readSeconds(table, "request_timeout_seconds", profile.api.request_timeout, 3600);
+    if (s.ok())
+      s = reader.readSeconds(table, "request_timeout_seconds", profile.api.request_timeout, 3600);
     if (!s.ok()) return s;
   }
 
   if (const toml::node* plugins = root.get("plugins")) {
     if (!plugins->is_array_of_tables()) {
-      return reader.error(*plugins, "'plugins' must be an array of tables: write each plugin as "
-                                    "a [[plugins]] entry");
+      return reader.error(*plugins,
+                          "'plugins' must be an array of tables: write each plugin as "
+                          "a [[plugins]] entry");
     }
     std::map<std::string, SourcePosition> seen;
     for (const auto& entry : *plugins->as_array()) {
@@ -336,8 +345,7 @@ StatusOr<Profile> parseProfileText(std::string_view text, const fs::path& path) 
       if (auto [it, inserted] = seen.emplace(spec.name, spec.position); !inserted) {
         return reader.error(*entry.as_table(),
                             "plugin '" + spec.name + "' is listed twice (first at line " +
-                                std::to_string(it->second.line) +
-                                "); give each plugin one entry");
+                                std::to_string(it->second.line) + "); give each plugin one entry");
       }
       profile.plugins.push_back(std::move(spec));
     }

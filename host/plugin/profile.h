@@ -26,7 +26,7 @@ struct PluginSpec {
   std::string name;     // the plugin's name, as its descriptor reports it
   std::string library;  // a file name searched for, or a path (relative to the profile)
   bool enabled = true;
-  std::string sha256;   // lowercase hex pin, or empty
+  std::string sha256;  // lowercase hex pin, or empty
   // This plugin's hook deadline, in place of [cycle] hook_timeout_seconds (e.g. for a PreBind
   // that waits on the cluster).
   std::optional<std::chrono::milliseconds> hook_timeout;
@@ -49,7 +49,7 @@ struct CycleSettings {
 
 // How `kbinder serve` talks to the API server (command-line flags override these).
 struct ApiSettings {
-  double qps = 50;    // sustained requests per second
+  double qps = 50;  // sustained requests per second
   int burst = 100;
   int max_in_flight = 64;
   std::chrono::milliseconds request_timeout{30000};

@@ -133,8 +133,8 @@ Status EmbeddedStore::bindPod(const PodBinding& binding) {
   });
   if (!merged.ok()) return merged.status();
   if (merged->outcome != Merged::Outcome::kNotMergeable) return okStatus();
-  auto written =
-      state_->editTyped(key, [&](const Json& current, Object& typed) -> StatusOr<std::optional<RawEdit>> {
+  auto written = state_->editTyped(
+      key, [&](const Json& current, Object& typed) -> StatusOr<std::optional<RawEdit>> {
         if (Status s = refusal(current); !s.ok()) return s;
         setPodScheduled(*typed.mutable_pod(), node, now);
         annotate(*typed.mutable_pod());
@@ -147,39 +147,38 @@ StatusOr<std::string> EmbeddedStore::writeBindRequestStatus(kbinder::v1::BindReq
   const auto& meta = request.metadata();
   const Key key{std::string(kindName(Kind::kBindRequest)), meta.namespace_(), meta.name()};
   const kbinder::v1::BindRequestStatus& next = request.status();
-  auto merged =
-      state_->mergeTyped(key, [&](const Json& raw) -> StatusOr<std::optional<Merge>> {
-        if (Status s = checkVersion(raw, meta.resource_version(),
-                                    std::string(kindResource(Kind::kBindRequest)), meta.name());
-            !s.ok()) {
-          return s;
-        }
-        const auto status = raw.find("status");
-        const Json* held = status != raw.end() && status->is_object() ? &*status : nullptr;
-        // The fields that differ from what the raw status holds (absent or null: the default).
-        // Merging `next` whole sets them; a field it would clear cannot be merged.
-        const Json wanted = {{"phase", next.phase()},
-                             {"reason", next.reason()},
-                             {"failedAttempts", next.failed_attempts()}};
-        Json changed = Json::object();
-        for (const auto& [name, value] : wanted.items()) {
-          const auto it = held == nullptr ? Json::const_iterator() : held->find(name);
-          const bool absent = held == nullptr || it == held->end() || it->is_null();
-          const bool cleared = value == Json("") || value == Json(0);
-          if (absent ? cleared : *it == value) continue;
-          if (cleared) return std::optional<Merge>(Merge{std::nullopt, {}});
-          changed[name] = value;
-        }
-        if (changed.empty()) return std::optional<Merge>();
-        Object fragment;
-        *fragment.mutable_bind_request()->mutable_status() = next;
-        return std::optional<Merge>(
-            Merge{std::move(fragment), [changed = std::move(changed)](Json& target) {
-                    Json& status = member(target, "status");
-                    if (!status.is_object()) status = Json::object();
-                    for (const auto& [name, value] : changed.items()) member(status, name) = value;
-                  }});
-      });
+  auto merged = state_->mergeTyped(key, [&](const Json& raw) -> StatusOr<std::optional<Merge>> {
+    if (Status s = checkVersion(raw, meta.resource_version(),
+                                std::string(kindResource(Kind::kBindRequest)), meta.name());
+        !s.ok()) {
+      return s;
+    }
+    const auto status = raw.find("status");
+    const Json* held = status != raw.end() && status->is_object() ? &*status : nullptr;
+    // The fields that differ from what the raw status holds (absent or null: the default).
+    // Merging `next` whole sets them; a field it would clear cannot be merged.
+    const Json wanted = {{"phase", next.phase()},
+                         {"reason", next.reason()},
+                         {"failedAttempts", next.failed_attempts()}};
+    Json changed = Json::object();
+    for (const auto& [name, value] : wanted.items()) {
+      const auto it = held == nullptr ? Json::const_iterator() : held->find(name);
+      const bool absent = held == nullptr || it == held->end() || it->is_null();
+      const bool cleared = value == Json("") || value == Json(0);
+      if (absent ? cleared : *it == value) continue;
+      if (cleared) return std::optional<Merge>(Merge{std::nullopt, {}});
+      changed[name] = value;
+    }
+    if (changed.empty()) return std::optional<Merge>();
+    Object fragment;
+    *fragment.mutable_bind_request()->mutable_status() = next;
+    return std::optional<Merge>(
+        Merge{std::move(fragment), [changed = std::move(changed)](Json& target) {
+                Json& status = member(target, "status");
+                if (!status.is_object()) status = Json::object();
+                for (const auto& [name, value] : changed.items()) member(status, name) = value;
+              }});
+  });
   if (!merged.ok()) return merged.status();
   if (merged->outcome != Merged::Outcome::kNotMergeable) return merged->resource_version;
   return ClusterBackend::writeBindRequestStatus(std::move(request));

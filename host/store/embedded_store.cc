@@ -34,7 +34,9 @@ EmbeddedStore::EmbeddedStore(Options options)
 
 EmbeddedStore::~EmbeddedStore() = default;
 
-uint64_t EmbeddedStore::resourceVersion() const { return state_->resourceVersion(); }
+uint64_t EmbeddedStore::resourceVersion() const {
+  return state_->resourceVersion();
+}
 
 StatusOr<Object> EmbeddedStore::get(const kbinder::v1::GetRequest& request) {
   auto typed = state_->typedFor(request);
@@ -100,55 +102,56 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
   const auto& meta = metadataOf(request.object());
   const Key key{std::string(kindName(*kind)), kindNamespaced(*kind) ? meta.namespace_() : "",
                 meta.name()};
-  return state_->editTyped(key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<RawEdit>> {
-    if (Status s = checkVersion(raw, meta.resource_version(), std::string(kindResource(*kind)),
-                                meta.name());
-        !s.ok()) {
-      return s;
-    }
-    SubsetChange change = subsetChange(*kind, typed, request.object(), request.subresource());
-    // Only the top-level fields the change names are copied and rebased (a BindRequest's
-    // status, not its spec); the edit moves them into the stored object.
-    std::vector<std::string> keys;
-    Json next = Json::object();
-    for (const Json* side : {&change.before, &change.after}) {
-      for (const auto& [name, value] : side->items()) {
-        if (std::find(keys.begin(), keys.end(), name) != keys.end()) continue;
-        keys.push_back(name);
-        if (const auto it = raw.find(name); it != raw.end()) member(next, name) = *it;
-      }
-    }
-    rebaseInPlace(next, change.before, change.after);
-    // Only the changed fields can differ: those are compared and converted.
-    const auto same = [&](const std::string& path) {
-      const Json* a = &raw;
-      const Json* b = &next;
-      for (size_t at = 0; a != nullptr && b != nullptr && at <= path.size();) {
-        const size_t dot = std::min(path.find('.', at), path.size());
-        const std::string name = path.substr(at, dot - at);
-        const auto ia = a->is_object() ? a->find(name) : a->end();
-        const auto ib = b->is_object() ? b->find(name) : b->end();
-        a = ia == a->end() ? nullptr : &*ia;
-        b = ib == b->end() ? nullptr : &*ib;
-        at = dot + 1;
-      }
-      return (a == nullptr) == (b == nullptr) && (a == nullptr || *a == *b);
-    };
-    if (std::all_of(change.changed.begin(), change.changed.end(), same)) {
-      return std::optional<RawEdit>();  // nothing changed: no write, as the API server
-    }
-    if (Status s = refreshFields(*kind, next, change.changed, typed); !s.ok()) return s;
-    return std::optional<RawEdit>(
-        [next = std::move(next), keys = std::move(keys)](Json& target) mutable {
-          for (const std::string& name : keys) {
-            if (const auto it = next.find(name); it != next.end()) {
-              member(target, name) = std::move(*it);
-            } else {
-              target.erase(name);
-            }
+  return state_->editTyped(
+      key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<RawEdit>> {
+        if (Status s = checkVersion(raw, meta.resource_version(), std::string(kindResource(*kind)),
+                                    meta.name());
+            !s.ok()) {
+          return s;
+        }
+        SubsetChange change = subsetChange(*kind, typed, request.object(), request.subresource());
+        // Only the top-level fields the change names are copied and rebased (a BindRequest's
+        // status, not its spec); the edit moves them into the stored object.
+        std::vector<std::string> keys;
+        Json next = Json::object();
+        for (const Json* side : {&change.before, &change.after}) {
+          for (const auto& [name, value] : side->items()) {
+            if (std::find(keys.begin(), keys.end(), name) != keys.end()) continue;
+            keys.push_back(name);
+            if (const auto it = raw.find(name); it != raw.end()) member(next, name) = *it;
           }
-        });
-  });
+        }
+        rebaseInPlace(next, change.before, change.after);
+        // Only the changed fields can differ: those are compared and converted.
+        const auto same = [&](const std::string& path) {
+          const Json* a = &raw;
+          const Json* b = &next;
+          for (size_t at = 0; a != nullptr && b != nullptr && at <= path.size();) {
+            const size_t dot = std::min(path.find('.', at), path.size());
+            const std::string name = path.substr(at, dot - at);
+            const auto ia = a->is_object() ? a->find(name) : a->end();
+            const auto ib = b->is_object() ? b->find(name) : b->end();
+            a = ia == a->end() ? nullptr : &*ia;
+            b = ib == b->end() ? nullptr : &*ib;
+            at = dot + 1;
+          }
+          return (a == nullptr) == (b == nullptr) && (a == nullptr || *a == *b);
+        };
+        if (std::all_of(change.changed.begin(), change.changed.end(), same)) {
+          return std::optional<RawEdit>();  // nothing changed: no write, as the API server
+        }
+        if (Status s = refreshFields(*kind, next, change.changed, typed); !s.ok()) return s;
+        return std::optional<RawEdit>(
+            [next = std::move(next), keys = std::move(keys)](Json& target) mutable {
+              for (const std::string& name : keys) {
+                if (const auto it = next.find(name); it != next.end()) {
+                  member(target, name) = std::move(*it);
+                } else {
+                  target.erase(name);
+                }
+              }
+            });
+      });
 }
 
 StatusOr<std::string> EmbeddedStore::patchMetadata(Kind kind, const std::string& namespace_,
@@ -181,29 +184,28 @@ StatusOr<std::string> EmbeddedStore::patchMetadata(Kind kind, const std::string&
   // judged on the raw form, which holds the same labels and annotations.
   const bool sets_only = editsOnlySet(edits);
   if (sets_only) {
-    auto merged =
-        state_->mergeTyped(key, [&](const Json& raw) -> StatusOr<std::optional<Merge>> {
-          if (Status s = precondition(raw); !s.ok()) return s;
-          const Json* meta = raw.contains("metadata") ? &raw.at("metadata") : nullptr;
-          const auto changes = [&](const MetadataEdit& edit) {
-            const char* field = edit.map == MetadataEdit::Map::kLabels ? "labels" : "annotations";
-            if (meta == nullptr || !meta->contains(field)) return true;
-            const Json& map = meta->at(field);
-            const auto it = map.find(edit.key);
-            return it == map.end() || !it->is_string() ||
-                   it->get_ref<const std::string&>() != *edit.value;
-          };
-          if (std::none_of(edits.begin(), edits.end(), changes)) return std::optional<Merge>();
-          Object fragment;
-          mutablePayload(fragment, kind);
-          applyMetadataEdits(edits, mutableMetadataOf(fragment));  // sets only
-          return std::optional<Merge>(Merge{std::move(fragment), raw_edit});
-        });
+    auto merged = state_->mergeTyped(key, [&](const Json& raw) -> StatusOr<std::optional<Merge>> {
+      if (Status s = precondition(raw); !s.ok()) return s;
+      const Json* meta = raw.contains("metadata") ? &raw.at("metadata") : nullptr;
+      const auto changes = [&](const MetadataEdit& edit) {
+        const char* field = edit.map == MetadataEdit::Map::kLabels ? "labels" : "annotations";
+        if (meta == nullptr || !meta->contains(field)) return true;
+        const Json& map = meta->at(field);
+        const auto it = map.find(edit.key);
+        return it == map.end() || !it->is_string() ||
+               it->get_ref<const std::string&>() != *edit.value;
+      };
+      if (std::none_of(edits.begin(), edits.end(), changes)) return std::optional<Merge>();
+      Object fragment;
+      mutablePayload(fragment, kind);
+      applyMetadataEdits(edits, mutableMetadataOf(fragment));  // sets only
+      return std::optional<Merge>(Merge{std::move(fragment), raw_edit});
+    });
     if (!merged.ok()) return merged.status();
     if (merged->outcome != Merged::Outcome::kNotMergeable) return merged->resource_version;
   }
-  auto edited =
-      state_->editTyped(key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<RawEdit>> {
+  auto edited = state_->editTyped(
+      key, [&](const Json& raw, Object& typed) -> StatusOr<std::optional<RawEdit>> {
         if (Status s = precondition(raw); !s.ok()) return s;
         // Applied to both forms alike; an edit that changes nothing is no write, as a merge patch
         // that changes nothing is none on the API server.
@@ -274,10 +276,11 @@ StatusOr<Object> EmbeddedStore::create(const Object& object) {
     WriteLock lock(*state_);
     if (state_->objects_.count(key) != 0) {
       if (generated) continue;
-      return Status(StatusCode::kAlreadyExists,
-                    std::string(kindResource(*kind)) + " \"" + std::get<2>(key) + "\" already exists");
+      return Status(StatusCode::kAlreadyExists, std::string(kindResource(*kind)) + " \"" +
+                                                    std::get<2>(key) + "\" already exists");
     }
-    StoreState::Entry* entry = state_->commitLocked(key, kind, version, /*raw_in_place=*/false, raw_later);
+    StoreState::Entry* entry =
+        state_->commitLocked(key, kind, version, /*raw_in_place=*/false, raw_later);
     state_->logLocked(WatchEvent::Type::kAdded, std::get<0>(key), kind, entry->typed, entry->raw);
     return std::move(typed);
   }

@@ -14,7 +14,8 @@ using kbinder::v1::Object;
 std::string resourceOf(const std::string& kind) {
   if (auto k = kindFromName(kind)) return std::string(kindResource(*k));
   std::string lower;
-  for (char c : kind) lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
+  for (char c : kind)
+    lower.push_back(static_cast<char>(std::tolower(static_cast<unsigned char>(c))));
   return lower + "s";
 }
 
@@ -98,8 +99,7 @@ StatusOr<StoreState::Version> StoreState::convert(std::optional<Kind> kind, Json
 }
 
 StoreState::Entry* StoreState::commitLocked(const Key& key, std::optional<Kind> kind,
-                                                  Version& version, bool raw_in_place,
-                                                  bool no_raw) {
+                                            Version& version, bool raw_in_place, bool no_raw) {
   const std::string stamp = std::to_string(++resource_version_);
   Typed typed;
   if (kind && (version.typed || !version.encoded.empty())) {
@@ -133,8 +133,8 @@ StatusOr<StoreState::Entry*> StoreState::storeLocked(const Key& key, Json raw) {
   return commitLocked(key, kind, *version);
 }
 
-StatusOr<std::pair<std::shared_ptr<const Json>, StoreState::Typed>>
-StoreState::currentVersion(const Key& key) const {
+StatusOr<std::pair<std::shared_ptr<const Json>, StoreState::Typed>> StoreState::currentVersion(
+    const Key& key) const {
   std::lock_guard lock(mutex_);
   const auto it = objects_.find(key);
   if (it == objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
@@ -188,8 +188,8 @@ StatusOr<StoreState::Merged> StoreState::mergeTyped(const Key& key, const MergeE
 }
 
 StatusOr<bool> StoreState::commitEdit(const Key& key, std::optional<Kind> kind,
-                                         std::shared_ptr<const Json> raw, const RawEdit& apply,
-                                         Version& version, std::string* written) {
+                                      std::shared_ptr<const Json> raw, const RawEdit& apply,
+                                      Version& version, std::string* written) {
   {
     WriteLock lock(*this);
     const auto it = objects_.find(key);

@@ -126,7 +126,7 @@ class StoreState {
     uint64_t sequence = 0;  // load/creation order, for snapshots
     std::optional<Kind> kind;
     mutable std::shared_ptr<const Json> raw;  // null: not made yet (see above)
-    Typed typed;  // modeled kinds only (else empty)
+    Typed typed;                              // modeled kinds only (else empty)
   };
   struct Logged {
     uint64_t resource_version;
@@ -294,12 +294,12 @@ class StoreState {
   std::map<Key, Entry> objects_;
   std::vector<Indexes> indexes_ = makeIndexes();  // one per Kind, by its value; see field_index.h
   std::deque<Logged> history_;
-  uint64_t history_floor_ = 0;  // watches from below this resourceVersion are Gone
+  uint64_t history_floor_ = 0;   // watches from below this resourceVersion are Gone
   std::vector<Logged> retired_;  // trimmed from the history, for WriteLock to destroy unlocked
   std::vector<std::shared_ptr<const Json>> retired_raw_;  // superseded raw versions, the same
   // How far each open watch has read (the resourceVersion of its last event); see ReadPosition.
   std::list<uint64_t> watch_positions_;
-  Manifest form_;               // the loaded manifest's shape, without its objects
+  Manifest form_;  // the loaded manifest's shape, without its objects
 };
 
 }  // namespace kbinder::host::store_internal

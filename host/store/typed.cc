@@ -17,7 +17,9 @@ bool indexed(Kind kind) {
 }
 }  // namespace
 
-bool StoreState::Typed::encoded(Kind kind) { return !indexed(kind); }
+bool StoreState::Typed::encoded(Kind kind) {
+  return !indexed(kind);
+}
 
 StoreState::Typed::Typed(Kind kind, const Object& object) {
   if (encoded(kind)) {
@@ -29,8 +31,7 @@ StoreState::Typed::Typed(Kind kind, const Object& object) {
 }
 
 StoreState::Typed StoreState::Typed::stamped(Kind kind, std::string encoded,
-                                                   const std::string& resource_version,
-                                                   size_t whole) {
+                                             const std::string& resource_version, size_t whole) {
   Typed typed;
   typed.whole_ = std::min(whole, encoded.size());
   appendResourceVersionStamp(kind, resource_version, encoded);  // made under the lock: no message
@@ -49,7 +50,8 @@ std::optional<std::string> StoreState::Typed::merged(const Object& fragment) con
   return out;
 }
 
-StoreState::Typed StoreState::Typed::restamped(Kind kind, const std::string& resource_version) const {
+StoreState::Typed StoreState::Typed::restamped(Kind kind,
+                                               const std::string& resource_version) const {
   if (encoded_ != nullptr) return stamped(kind, *encoded_, resource_version, whole_);
   Typed typed;
   if (message_ != nullptr) {

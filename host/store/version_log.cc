@@ -9,8 +9,9 @@
 namespace kbinder::host::store_internal {
 
 StatusOr<const StoreState::Logged*> StoreState::nextLoggedLocked(
-    std::unique_lock<AdaptiveMutex>& lock, uint64_t& after, std::chrono::steady_clock::time_point deadline,
-    const std::string& kind_name, const std::function<bool(const Logged&)>& wanted) {
+    std::unique_lock<AdaptiveMutex>& lock, uint64_t& after,
+    std::chrono::steady_clock::time_point deadline, const std::string& kind_name,
+    const std::function<bool(const Logged&)>& wanted) {
   while (true) {
     if (after < history_floor_) {
       return Status(StatusCode::kAborted, "too old resource version: " + std::to_string(after) +
@@ -31,8 +32,7 @@ StatusOr<const StoreState::Logged*> StoreState::nextLoggedLocked(
 }
 
 void StoreState::logLocked(WatchEvent::Type type, const std::string& kind_name,
-                              std::optional<Kind> kind, Typed typed,
-                              std::shared_ptr<const Json> raw) {
+                           std::optional<Kind> kind, Typed typed, std::shared_ptr<const Json> raw) {
   // Without raw watches nobody reads a logged raw version: the entry keeps it to itself.
   if (!options_.raw_watches) raw.reset();
   history_.push_back(
@@ -118,8 +118,9 @@ class StoreWatch final : public Watch {
       std::unique_lock lock(store_.mutex_);
       Status taken = take_logged(lock);
       if (pending_.empty() && taken.ok()) {
-        auto logged = store_.nextLoggedLocked(
-            lock, position_.after(), std::chrono::steady_clock::now() + timeout, kind_name_, wanted);
+        auto logged =
+            store_.nextLoggedLocked(lock, position_.after(),
+                                    std::chrono::steady_clock::now() + timeout, kind_name_, wanted);
         if (!logged.ok()) return logged.status();
         if (*logged == nullptr) return Taken();
         pending_.emplace_back((*logged)->type, (*logged)->typed);

@@ -42,7 +42,8 @@ bool complete(const PersistentVolumeClaim& pvc) {
 
 }  // namespace
 
-const PersistentVolume* VolumeController::VolumeIndex::find(const PersistentVolumeClaim& pvc) const {
+const PersistentVolume* VolumeController::VolumeIndex::find(
+    const PersistentVolumeClaim& pvc) const {
   if (!pvc.spec().volume_name().empty()) {
     const auto it = by_name.find(pvc.spec().volume_name());
     if (it == by_name.end()) return nullptr;
@@ -61,7 +62,8 @@ const PersistentVolume* VolumeController::VolumeIndex::find(const PersistentVolu
 void VolumeController::VolumeIndex::add(const PersistentVolume& pv) {
   by_name[pv.metadata().name()] = &pv;
   if (pv.spec().has_claim_ref() && !pv.spec().claim_ref().name().empty()) {
-    by_claim.emplace(claimKey(pv.spec().claim_ref().namespace_(), pv.spec().claim_ref().name()), &pv);
+    by_claim.emplace(claimKey(pv.spec().claim_ref().namespace_(), pv.spec().claim_ref().name()),
+                     &pv);
   }
 }
 
@@ -117,8 +119,8 @@ void VolumeController::start() {
 
 void VolumeController::forgetClaimRefLocked(const PersistentVolume& pv) {
   if (!pv.spec().has_claim_ref()) return;
-  const auto range =
-      claim_refs_.equal_range(claimKey(pv.spec().claim_ref().namespace_(), pv.spec().claim_ref().name()));
+  const auto range = claim_refs_.equal_range(
+      claimKey(pv.spec().claim_ref().namespace_(), pv.spec().claim_ref().name()));
   for (auto it = range.first; it != range.second; ++it) {
     if (it->second == pv.metadata().name()) {
       claim_refs_.erase(it);
@@ -164,7 +166,8 @@ void VolumeController::run() {
         const auto v = volumes_.find(pvc.spec().volume_name());
         if (v != volumes_.end()) volumes.emplace(v->first, v->second);
         const auto refs = claim_refs_.equal_range(key);
-        for (auto r = refs.first; r != refs.second; ++r) volumes.emplace(r->second, volumes_.at(r->second));
+        for (auto r = refs.first; r != refs.second; ++r)
+          volumes.emplace(r->second, volumes_.at(r->second));
       }
       dirty_.clear();
       if (work.empty()) continue;
@@ -182,7 +185,8 @@ int VolumeController::syncOnce() {
   VolumeIndex index;
   for (const auto& v : volumes->items()) index.add(v.persistent_volume());
   int writes = 0;
-  for (const auto& item : claims->items()) writes += syncClaim(item.persistent_volume_claim(), index);
+  for (const auto& item : claims->items())
+    writes += syncClaim(item.persistent_volume_claim(), index);
   return writes;
 }
 
@@ -217,7 +221,8 @@ int VolumeController::syncClaim(const PersistentVolumeClaim& pvc, const VolumeIn
     if (sc.provisioner().empty() || sc.provisioner() == kNoProvisioner) return writes;
     const auto selected = annotations.find(kSelectedNodeAnnotation);
     const bool wait_for_consumer = sc.volume_binding_mode() == "WaitForFirstConsumer";
-    if (wait_for_consumer && (selected == annotations.end() || selected->second.empty())) return writes;
+    if (wait_for_consumer && (selected == annotations.end() || selected->second.empty()))
+      return writes;
     kbinder::v1::Object object;
     PersistentVolume& pv = *object.mutable_persistent_volume();
     pv.set_api_version("v1");
@@ -240,7 +245,9 @@ int VolumeController::syncClaim(const PersistentVolumeClaim& pvc, const VolumeIn
     ref.set_name(pvc.metadata().name());
     ref.set_uid(pvc.metadata().uid());
     if (selected != annotations.end() && !selected->second.empty()) {
-      auto& term = *pv.mutable_spec()->mutable_node_affinity()->mutable_required()
+      auto& term = *pv.mutable_spec()
+                        ->mutable_node_affinity()
+                        ->mutable_required()
                         ->add_node_selector_terms();
       auto& req = *term.add_match_expressions();
       req.set_key("kubernetes.io/hostname");
@@ -287,7 +294,8 @@ int VolumeController::syncClaim(const PersistentVolumeClaim& pvc, const VolumeIn
   PersistentVolumeClaim& claim = *pvc_object.mutable_persistent_volume_claim();
   claim = pvc;
   auto& claim_annotations = *claim.mutable_metadata()->mutable_annotations();
-  if (claim.spec().volume_name().empty() || claim_annotations.count(kBindCompletedAnnotation) == 0) {
+  if (claim.spec().volume_name().empty() ||
+      claim_annotations.count(kBindCompletedAnnotation) == 0) {
     if (claim.spec().volume_name().empty()) {
       claim.mutable_spec()->set_volume_name(volume->metadata().name());
       claim_annotations[kBoundByControllerAnnotation] = "yes";

@@ -75,9 +75,9 @@ class VolumeController {
   std::condition_variable changed_;
   std::map<std::string, kbinder::v1::PersistentVolumeClaim> claims_;  // by "namespace/name"
   std::map<std::string, kbinder::v1::PersistentVolume> volumes_;      // by name
-  std::multimap<std::string, std::string> claim_refs_;  // claim key -> volumes naming it
+  std::multimap<std::string, std::string> claim_refs_;           // claim key -> volumes naming it
   std::unordered_map<std::string, std::string> named_by_claim_;  // volume -> claim naming it
-  std::set<std::string> dirty_;  // claims to look at
+  std::set<std::string> dirty_;                                  // claims to look at
 };
 
 }  // namespace kbinder::host

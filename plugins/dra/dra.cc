@@ -14,7 +14,9 @@ using kbinder::v1::Pod;
 using kbinder::v1::ResourceClaim;
 using sdk::Verdict;
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string quoted(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 // Two allocations are the same when they name the same devices for the same requests on the
 // same nodes (the timestamp and device configuration do not make them different).
@@ -39,7 +41,8 @@ bool reservedForPod(const ResourceClaim& claim, const Pod& pod) {
 }
 
 std::string claimText(const ClaimWork& w) {
-  return "ResourceClaim " + w.namespace_ + "/" + w.name + " (pod claim " + quoted(w.pod_claim) + ")";
+  return "ResourceClaim " + w.namespace_ + "/" + w.name + " (pod claim " + quoted(w.pod_claim) +
+         ")";
 }
 
 // Why the claim cannot take this allocation now, or empty.
@@ -83,13 +86,14 @@ Verdict Dra::reserve(sdk::Cluster& cluster, const Pod& pod, const kbinder::v1::B
       work.name = it->resource_claim_name();
     } else {
       for (const auto& s : pod.status().resource_claim_statuses()) {
-        if (s.name() == entry.name() && s.has_resource_claim_name()) work.name = s.resource_claim_name();
+        if (s.name() == entry.name() && s.has_resource_claim_name())
+          work.name = s.resource_claim_name();
       }
       if (work.name.empty()) {
-        return Verdict::unschedulable("the ResourceClaim for pod claim " + quoted(entry.name()) +
-                                      " (from template " +
-                                      quoted(it->resource_claim_template_name()) +
-                                      ") is not created yet (no status.resourceClaimStatuses entry)");
+        return Verdict::unschedulable(
+            "the ResourceClaim for pod claim " + quoted(entry.name()) + " (from template " +
+            quoted(it->resource_claim_template_name()) +
+            ") is not created yet (no status.resourceClaimStatuses entry)");
       }
     }
     if (entry.allocation().devices().results().empty()) {
@@ -119,7 +123,8 @@ Verdict Dra::preBind(sdk::Cluster& cluster, const Pod& pod, const kbinder::v1::B
     int conflicts = 0;
     while (true) {
       kbinder::v1::Object object;
-      const sdk::Result got = cluster.get("ResourceClaim", work.namespace_, work.name, true, &object);
+      const sdk::Result got =
+          cluster.get("ResourceClaim", work.namespace_, work.name, true, &object);
       if (got.notFound()) return Verdict::unschedulable(claimText(work) + " not found");
       if (!got.ok()) return Verdict::error("reading " + claimText(work) + ": " + got.message);
       ResourceClaim& claim = *object.mutable_resource_claim();
@@ -170,7 +175,8 @@ void Dra::unreserve(sdk::Cluster& cluster, const Pod& pod, CycleState& state) co
     // Not bounded by cancellation: taking back is what a cancelled cycle must still do.
     for (int attempt = 0; attempt < 20; ++attempt) {
       kbinder::v1::Object object;
-      const sdk::Result got = cluster.get("ResourceClaim", work.namespace_, work.name, true, &object);
+      const sdk::Result got =
+          cluster.get("ResourceClaim", work.namespace_, work.name, true, &object);
       if (got.notFound()) break;  // gone: nothing left to take back
       if (!got.ok()) {
         cluster.sleep(std::chrono::milliseconds(200));

@@ -36,9 +36,9 @@ Config parseConfig(const kbinder::v1::PluginConfig& config);
 
 // One claim the request allocates: resolved at Reserve, written at PreBind.
 struct ClaimWork {
-  std::string pod_claim;   // the pod's name for it (PodResourceClaim.name)
+  std::string pod_claim;  // the pod's name for it (PodResourceClaim.name)
   std::string namespace_;
-  std::string name;        // the ResourceClaim's name
+  std::string name;  // the ResourceClaim's name
   kbinder::v1::AllocationResult allocation;
   bool wrote_allocation = false;
   bool added_reservation = false;

@@ -13,7 +13,9 @@ using kbinder::plugins::dra::Dra;
 using kbinder::sdk::Call;
 using kbinder::sdk::decode;
 
-const Dra& self(void* instance) { return *static_cast<const Dra*>(instance); }
+const Dra& self(void* instance) {
+  return *static_cast<const Dra*>(instance);
+}
 
 template <class Body>
 kbinder_status_t hook(kbinder_call* call, const kbinder_cycle* cycle, Body&& body) {
@@ -33,15 +35,19 @@ kbinder_status_t hook(kbinder_call* call, const kbinder_cycle* cycle, Body&& bod
   });
 }
 
-kbinder_status_t reserve(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** slot) {
+kbinder_status_t reserve(void* instance, kbinder_call* call, const kbinder_cycle* cycle,
+                         void** slot) {
   return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto& request) {
-    return self(instance).reserve(cluster, pod, request, kbinder::sdk::cycleState<CycleState>(slot));
+    return self(instance).reserve(cluster, pod, request,
+                                  kbinder::sdk::cycleState<CycleState>(slot));
   });
 }
 
-kbinder_status_t preBind(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** slot) {
+kbinder_status_t preBind(void* instance, kbinder_call* call, const kbinder_cycle* cycle,
+                         void** slot) {
   return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto& request) {
-    return self(instance).preBind(cluster, pod, request, kbinder::sdk::cycleState<CycleState>(slot));
+    return self(instance).preBind(cluster, pod, request,
+                                  kbinder::sdk::cycleState<CycleState>(slot));
   });
 }
 
@@ -54,7 +60,9 @@ kbinder_status_t unreserve(void* instance, kbinder_call* call, const kbinder_cyc
   });
 }
 
-void release(void*, void* state) { delete static_cast<CycleState*>(state); }
+void release(void*, void* state) {
+  delete static_cast<CycleState*>(state);
+}
 
 const kbinder_plugin_descriptor kDescriptor = {
     .struct_size = sizeof(kbinder_plugin_descriptor),
@@ -74,7 +82,8 @@ const kbinder_plugin_descriptor kDescriptor = {
     .pre_bind = &preBind,
     .bind = nullptr,
     .post_bind = nullptr,
-    .description = "Writes the request's dynamic resource claim allocations and reserves the claims",
+    .description =
+        "Writes the request's dynamic resource claim allocations and reserves the claims",
 };
 
 }  // namespace

@@ -11,7 +11,9 @@ using kbinder::plugins::gpuvalidator::GpuValidator;
 using kbinder::sdk::Call;
 using kbinder::sdk::CycleObjects;
 
-const GpuValidator& self(void* instance) { return *static_cast<const GpuValidator*>(instance); }
+const GpuValidator& self(void* instance) {
+  return *static_cast<const GpuValidator*>(instance);
+}
 
 // Validate, Mutate and PreBind read the same pod and request: decoded once for the cycle.
 CycleObjects& objects(void** state) {

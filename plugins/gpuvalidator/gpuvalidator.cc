@@ -34,7 +34,9 @@ std::optional<double> parseFraction(const std::string& text) {
   return v;
 }
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string quoted(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 // What the pod asks for, read from its annotations and limits, with every problem found.
 struct PodGpuRequest {
@@ -43,7 +45,7 @@ struct PodGpuRequest {
   int64_t memory = 0;
   int64_t devices = 1;
   bool mps = false;
-  int64_t whole = 0;                // effective whole-GPU count
+  int64_t whole = 0;                  // effective whole-GPU count
   std::string first_whole_container;  // a container with a whole-GPU limit, for messages
   std::vector<std::string> problems;
 
@@ -68,7 +70,8 @@ PodGpuRequest readRequest(const Pod& pod, const std::string& resource) {
     if (!r.fraction) {
       r.problems.push_back(std::string("annotation ") + kFractionAnnotation +
                            " must be a decimal number strictly between 0 and 1, such as \"0.5\"; "
-                           "got " + quoted(*r.fraction_text));
+                           "got " +
+                           quoted(*r.fraction_text));
     }
   }
   if (r.memory_text && !positiveInteger(*r.memory_text, &r.memory)) {
@@ -91,9 +94,9 @@ PodGpuRequest readRequest(const Pod& pod, const std::string& resource) {
       const auto q = sdk::Quantity::parse(it->second);
       const auto milli = q ? q->milliValue() : std::nullopt;
       if (!milli || q->isNegative() || *milli % 1000 != 0) {
-        r.problems.push_back(std::string(init ? "init container " : "container ") + quoted(c.name()) +
-                             ": limit " + resource + " must be a whole number of GPUs; got " +
-                             quoted(it->second));
+        r.problems.push_back(std::string(init ? "init container " : "container ") +
+                             quoted(c.name()) + ": limit " + resource +
+                             " must be a whole number of GPUs; got " + quoted(it->second));
         continue;
       }
       const int64_t n = *milli / 1000;
@@ -149,7 +152,8 @@ Config parseConfig(const kbinder::v1::PluginConfig& config) {
   if (parsed.gpu_resource_name.empty() || parsed.gpu_resource_name.find('/') == std::string::npos) {
     throw sdk::ConfigError(
         "argument 'gpu_resource_name' must be an extended resource name such as "
-        "\"nvidia.com/gpu\", got \"" + parsed.gpu_resource_name + "\"");
+        "\"nvidia.com/gpu\", got \"" +
+        parsed.gpu_resource_name + "\"");
   }
   args.finish();
   return parsed;
@@ -161,8 +165,9 @@ std::vector<std::string> GpuValidator::validate(const Pod& pod, const BindReques
   const auto& spec = request.spec();
   const std::string type = receivedType(request);
   if (type != "Regular" && type != "Fraction") {
-    problems.push_back("BindRequest receivedResourceType must be \"Regular\" or \"Fraction\"; got " +
-                       quoted(type));
+    problems.push_back(
+        "BindRequest receivedResourceType must be \"Regular\" or \"Fraction\"; got " +
+        quoted(type));
     return problems;
   }
   if (r.fractional() && type != "Fraction") {
@@ -171,9 +176,10 @@ std::vector<std::string> GpuValidator::validate(const Pod& pod, const BindReques
     return problems;
   }
   if (!r.fractional() && type == "Fraction") {
-    problems.push_back("BindRequest receivedResourceType is \"Fraction\" but the pod asks for no "
-                       "GPU fraction (no " + std::string(kFractionAnnotation) + " or " +
-                       kMemoryAnnotation + " annotation)");
+    problems.push_back(
+        "BindRequest receivedResourceType is \"Fraction\" but the pod asks for no "
+        "GPU fraction (no " +
+        std::string(kFractionAnnotation) + " or " + kMemoryAnnotation + " annotation)");
     return problems;
   }
   if (type == "Fraction") {
@@ -191,9 +197,10 @@ std::vector<std::string> GpuValidator::validate(const Pod& pod, const BindReques
       }
     }
     if (spec.received_gpu().count() != r.devices) {
-      problems.push_back("BindRequest receivedGPU.count " + std::to_string(spec.received_gpu().count()) +
-                         " does not match the " + std::to_string(r.devices) +
-                         " fractional device(s) the pod asks for (" + kDevicesAnnotation + ")");
+      problems.push_back("BindRequest receivedGPU.count " +
+                         std::to_string(spec.received_gpu().count()) + " does not match the " +
+                         std::to_string(r.devices) + " fractional device(s) the pod asks for (" +
+                         kDevicesAnnotation + ")");
     }
     if (spec.selected_gpu_groups_size() != r.devices) {
       problems.push_back("BindRequest selectedGPUGroups has " +
@@ -201,9 +208,9 @@ std::vector<std::string> GpuValidator::validate(const Pod& pod, const BindReques
                          std::to_string(r.devices) + " fractional device(s) the pod asks for");
     }
   } else if (spec.received_gpu().count() != r.whole) {
-    problems.push_back("BindRequest receivedGPU.count " + std::to_string(spec.received_gpu().count()) +
-                       " does not match the pod's " + config_.gpu_resource_name + " limits (" +
-                       std::to_string(r.whole) + ")");
+    problems.push_back("BindRequest receivedGPU.count " +
+                       std::to_string(spec.received_gpu().count()) + " does not match the pod's " +
+                       config_.gpu_resource_name + " limits (" + std::to_string(r.whole) + ")");
   }
   return problems;
 }

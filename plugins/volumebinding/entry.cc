@@ -44,13 +44,15 @@ kbinder_status_t hook(kbinder_call* call, const kbinder_cycle* cycle, Body&& bod
   });
 }
 
-kbinder_status_t reserve(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** slot) {
+kbinder_status_t reserve(void* instance, kbinder_call* call, const kbinder_cycle* cycle,
+                         void** slot) {
   return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto& node) {
     return self(instance).reserve(cluster, pod, node, kbinder::sdk::cycleState<CycleState>(slot));
   });
 }
 
-kbinder_status_t preBind(void* instance, kbinder_call* call, const kbinder_cycle* cycle, void** slot) {
+kbinder_status_t preBind(void* instance, kbinder_call* call, const kbinder_cycle* cycle,
+                         void** slot) {
   return hook(call, cycle, [&](auto& cluster, const auto& pod, const auto& node) {
     return self(instance).preBind(cluster, pod, node, kbinder::sdk::cycleState<CycleState>(slot));
   });
@@ -89,8 +91,9 @@ const kbinder_plugin_descriptor kDescriptor = {
     .pre_bind = &preBind,
     .bind = nullptr,
     .post_bind = nullptr,
-    .description = "Binds the pod's PersistentVolumeClaims: chooses volumes or asks for "
-                   "provisioning, writes the binds and waits until they complete",
+    .description =
+        "Binds the pod's PersistentVolumeClaims: chooses volumes or asks for "
+        "provisioning, writes the binds and waits until they complete",
 };
 
 }  // namespace

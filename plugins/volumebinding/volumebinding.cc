@@ -21,7 +21,9 @@ using kbinder::v1::Pod;
 using sdk::requirementMatches;
 using sdk::Verdict;
 
-std::string quoted(const std::string& s) { return "\"" + s + "\""; }
+std::string quoted(const std::string& s) {
+  return "\"" + s + "\"";
+}
 
 std::optional<int64_t> bytes(const google::protobuf::Map<std::string, std::string>& resources) {
   const auto it = resources.find("storage");
@@ -78,12 +80,14 @@ std::string mismatch(const PersistentVolume& pv, const PersistentVolumeClaim& cl
     const auto& modes = pv.spec().access_modes();
     if (std::find(modes.begin(), modes.end(), mode) == modes.end()) return "access modes";
   }
-  if (volumeMode(pv.spec().has_volume_mode() ? std::optional(pv.spec().volume_mode()) : std::nullopt) !=
+  if (volumeMode(pv.spec().has_volume_mode() ? std::optional(pv.spec().volume_mode())
+                                             : std::nullopt) !=
       volumeMode(claim.spec().has_volume_mode() ? std::optional(claim.spec().volume_mode())
                                                 : std::nullopt)) {
     return "volume mode";
   }
-  if (claim.spec().has_selector() && !selectorMatches(claim.spec().selector(), pv.metadata().labels())) {
+  if (claim.spec().has_selector() &&
+      !selectorMatches(claim.spec().selector(), pv.metadata().labels())) {
     return "selector";
   }
   if (!nodeAffinityAdmits(pv, node)) return "node affinity";
@@ -142,7 +146,8 @@ Verdict VolumeBinding::reserve(sdk::Cluster& cluster, const Pod& pod, const Node
   for (const std::string& name : podClaimNames(pod)) {
     const std::string what = claimText(ns, name);
     kbinder::v1::Object object;
-    if (const sdk::Result r = cluster.get("PersistentVolumeClaim", ns, name, true, &object); !r.ok()) {
+    if (const sdk::Result r = cluster.get("PersistentVolumeClaim", ns, name, true, &object);
+        !r.ok()) {
       if (r.notFound()) return Verdict::unschedulable(what + " not found");
       return Verdict::error("reading " + what + ": " + r.message);
     }
@@ -155,12 +160,14 @@ Verdict VolumeBinding::reserve(sdk::Cluster& cluster, const Pod& pod, const Node
     if (!claim.spec().volume_name().empty()) {
       // Bound, or being bound: the volume must be usable from this node.
       kbinder::v1::Object pv;
-      const sdk::Result r = cluster.get("PersistentVolume", "", claim.spec().volume_name(), true, &pv);
+      const sdk::Result r =
+          cluster.get("PersistentVolume", "", claim.spec().volume_name(), true, &pv);
       if (r.notFound()) {
         return Verdict::unschedulable(what + " is bound to volume " + claim.spec().volume_name() +
                                       ", which does not exist");
       }
-      if (!r.ok()) return Verdict::error("reading volume " + claim.spec().volume_name() + ": " + r.message);
+      if (!r.ok())
+        return Verdict::error("reading volume " + claim.spec().volume_name() + ": " + r.message);
       if (!nodeAffinityAdmits(pv.persistent_volume(), node)) {
         return Verdict::unschedulable(what + ": its volume " + claim.spec().volume_name() +
                                       " has a node affinity that does not admit node " + node_name);
@@ -176,16 +183,18 @@ Verdict VolumeBinding::reserve(sdk::Cluster& cluster, const Pod& pod, const Node
       kbinder::v1::Object sc;
       const sdk::Result r = cluster.get("StorageClass", "", class_name, false, &sc);
       if (r.notFound()) {
-        return Verdict::unschedulable(what + ": storage class " + quoted(class_name) + " not found");
+        return Verdict::unschedulable(what + ": storage class " + quoted(class_name) +
+                                      " not found");
       }
       if (!r.ok()) return Verdict::error("reading storage class " + class_name + ": " + r.message);
       storage_class = sc.storage_class();
     }
     const bool wait_for_consumer = storage_class.volume_binding_mode() == "WaitForFirstConsumer";
     if (!wait_for_consumer) {
-      return Verdict::unschedulable(what + " uses Immediate binding and is not bound yet; the "
-                                           "PersistentVolume controller binds it before the pod "
-                                           "can be placed");
+      return Verdict::unschedulable(what +
+                                    " uses Immediate binding and is not bound yet; the "
+                                    "PersistentVolume controller binds it before the pod "
+                                    "can be placed");
     }
     // A volume pre-bound to this claim comes first (whatever its phase: the PersistentVolume
     // controller may have bound the volume and not yet the claim).
@@ -306,7 +315,8 @@ Verdict VolumeBinding::preBind(sdk::Cluster& cluster, const Pod& pod, const Node
       sdk::Result r = cluster.get("PersistentVolumeClaim", ns, d.claim, true, &claim_object);
       if (!r.ok()) return {Verdict::unschedulable("reading " + what + ": " + r.message), false};
       r = cluster.get("PersistentVolume", "", d.volume, true, &pv_object);
-      if (!r.ok()) return {Verdict::unschedulable("reading volume " + d.volume + ": " + r.message), false};
+      if (!r.ok())
+        return {Verdict::unschedulable("reading volume " + d.volume + ": " + r.message), false};
       const PersistentVolumeClaim& claim = claim_object.persistent_volume_claim();
       PersistentVolume& pv = *pv_object.mutable_persistent_volume();
       if (claimRefNames(pv, claim)) return {Verdict::success(), false};  // pre-bound or written
@@ -341,7 +351,8 @@ Verdict VolumeBinding::preBind(sdk::Cluster& cluster, const Pod& pod, const Node
       kbinder::v1::Object object;
       sdk::Result r = cluster.get("PersistentVolumeClaim", ns, d.claim, true, &object);
       if (!r.ok()) return {Verdict::unschedulable("reading " + what + ": " + r.message), false};
-      auto& annotations = *object.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations();
+      auto& annotations =
+          *object.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations();
       const auto it = annotations.find(kSelectedNodeAnnotation);
       if (it != annotations.end()) {
         if (it->second == node_name) return {Verdict::success(), false};
@@ -383,9 +394,9 @@ Verdict VolumeBinding::preBind(sdk::Cluster& cluster, const Pod& pod, const Node
         if (r.ok()) {
           const PersistentVolume& pv = pv_object.persistent_volume();
           if (!pv.spec().claim_ref().name().empty() && !claimRefNames(pv, claim)) {
-            return Verdict::unschedulable("volume " + volume + " chosen for " + what +
-                                          " was taken by claim " + pv.spec().claim_ref().namespace_() +
-                                          "/" + pv.spec().claim_ref().name());
+            return Verdict::unschedulable(
+                "volume " + volume + " chosen for " + what + " was taken by claim " +
+                pv.spec().claim_ref().namespace_() + "/" + pv.spec().claim_ref().name());
           }
           if (!nodeAffinityAdmits(pv, node)) {
             return Verdict::unschedulable("volume " + volume + " of " + what +
@@ -429,9 +440,10 @@ Verdict VolumeBinding::preBind(sdk::Cluster& cluster, const Pod& pod, const Node
       for (const auto& c : pending) list += (list.empty() ? "" : ", ") + c;
       char seconds[32];
       std::snprintf(seconds, sizeof seconds, "%.1fs", static_cast<double>(waited.count()) / 1000);
-      return Verdict::error("timed out after " + std::string(seconds) + " (" +
-                            (budget == config_.bind_timeout ? "bind_timeout" : "the hook's deadline") +
-                            ") waiting for claims in " + ns + " to be bound: " + list);
+      return Verdict::error(
+          "timed out after " + std::string(seconds) + " (" +
+          (budget == config_.bind_timeout ? "bind_timeout" : "the hook's deadline") +
+          ") waiting for claims in " + ns + " to be bound: " + list);
     }
     cluster.sleep(pause);
     waited += pause;
@@ -468,22 +480,24 @@ void VolumeBinding::unreserve(sdk::Cluster& cluster, const Pod& pod, CycleState&
   for (auto it = state.claims.rbegin(); it != state.claims.rend(); ++it) {
     ClaimDecision& d = *it;
     if (!d.claim_ref_written_at.empty()) {
-      takeBack("PersistentVolume", "", d.volume, d.claim_ref_written_at,
-               [](kbinder::v1::Object& o) {
-                 PersistentVolume& pv = *o.mutable_persistent_volume();
-                 pv.mutable_spec()->clear_claim_ref();
-                 pv.mutable_metadata()->mutable_annotations()->erase(kBoundByControllerAnnotation);
-               },
-               "released volume " + d.volume + " taken for " + claimText(ns, d.claim));
+      takeBack(
+          "PersistentVolume", "", d.volume, d.claim_ref_written_at,
+          [](kbinder::v1::Object& o) {
+            PersistentVolume& pv = *o.mutable_persistent_volume();
+            pv.mutable_spec()->clear_claim_ref();
+            pv.mutable_metadata()->mutable_annotations()->erase(kBoundByControllerAnnotation);
+          },
+          "released volume " + d.volume + " taken for " + claimText(ns, d.claim));
       d.claim_ref_written_at.clear();
     }
     if (!d.selected_node_written_at.empty()) {
-      takeBack("PersistentVolumeClaim", ns, d.claim, d.selected_node_written_at,
-               [](kbinder::v1::Object& o) {
-                 o.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations()->erase(
-                     kSelectedNodeAnnotation);
-               },
-               "withdrew the provisioning request of " + claimText(ns, d.claim));
+      takeBack(
+          "PersistentVolumeClaim", ns, d.claim, d.selected_node_written_at,
+          [](kbinder::v1::Object& o) {
+            o.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations()->erase(
+                kSelectedNodeAnnotation);
+          },
+          "withdrew the provisioning request of " + claimText(ns, d.claim));
       d.selected_node_written_at.clear();
     }
   }

@@ -13,4 +13,6 @@ _Static_assert(KBINDER_ABI_VERSION_GET_MAJOR(KBINDER_ABI_VERSION) == KBINDER_ABI
 _Static_assert(KBINDER_ABI_VERSION_GET_MINOR(KBINDER_ABI_VERSION) == KBINDER_ABI_VERSION_MINOR,
                "version packing");
 
-int kbinder_abi_header_c11_check(void) { return KBINDER_STATUS_SUCCESS; }
+int kbinder_abi_header_c11_check(void) {
+  return KBINDER_STATUS_SUCCESS;
+}

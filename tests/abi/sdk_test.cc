@@ -63,8 +63,11 @@ TEST(SdkNodeAffinityTest, AVolumeWithoutRequiredTermsAdmitsEveryNode) {
   // A term without requirements matches no node.
   volume.mutable_spec()->mutable_node_affinity()->mutable_required()->add_node_selector_terms();
   EXPECT_FALSE(nodeAffinityAdmits(volume, node));
-  auto* field = volume.mutable_spec()->mutable_node_affinity()->mutable_required()
-                    ->mutable_node_selector_terms(0)->add_match_fields();
+  auto* field = volume.mutable_spec()
+                    ->mutable_node_affinity()
+                    ->mutable_required()
+                    ->mutable_node_selector_terms(0)
+                    ->add_match_fields();
   field->set_key("metadata.name");
   field->set_operator_("NotIn");
   field->add_values("n2");

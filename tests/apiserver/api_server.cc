@@ -107,13 +107,14 @@ std::optional<Target> parseTarget(const std::string& path) {
 
 TestApiServer::TestApiServer(std::unique_ptr<host::EmbeddedStore> store, Options options)
     : store_(std::move(store)), options_(std::move(options)) {
-  server_ = std::make_unique<HttpsServer>(ca_.serverCertificate(), ca_.certificatePem(),
-                                          [this](const HttpRequest& r, HttpResponder& w) {
-                                            handle(r, w);
-                                          });
+  server_ = std::make_unique<HttpsServer>(
+      ca_.serverCertificate(), ca_.certificatePem(),
+      [this](const HttpRequest& r, HttpResponder& w) { handle(r, w); });
 }
 
-TestApiServer::~TestApiServer() { server_->stop(); }
+TestApiServer::~TestApiServer() {
+  server_->stop();
+}
 
 std::filesystem::path TestApiServer::writeKubeconfig(const std::filesystem::path& dir,
                                                      const std::string& token) const {
@@ -164,7 +165,9 @@ void TestApiServer::setForbidden(std::set<std::string> resources) {
   options_.forbidden = std::move(resources);
 }
 
-void TestApiServer::compact() { raw_.compactHistory(); }
+void TestApiServer::compact() {
+  raw_.compactHistory();
+}
 
 std::map<std::string, int> TestApiServer::requestCounts() const {
   std::lock_guard lock(mutex_);
@@ -172,7 +175,8 @@ std::map<std::string, int> TestApiServer::requestCounts() const {
 }
 
 void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
-  auto send = [&](int code, const Json& body, const std::map<std::string, std::string>& headers = {}) {
+  auto send = [&](int code, const Json& body,
+                  const std::map<std::string, std::string>& headers = {}) {
     w.respond(code, "application/json", body.dump(), headers);
   };
   auto fail = [&](int code, const std::string& message, const std::string& name = "",
@@ -213,7 +217,9 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
   // Discovery.
   if (request.method == "GET") {
     if (request.path == "/version") {
-      send(200, {{"major", "1"}, {"minor", "34"}, {"gitVersion", "v1.34.0-kbinder-test"},
+      send(200, {{"major", "1"},
+                 {"minor", "34"},
+                 {"gitVersion", "v1.34.0-kbinder-test"},
                  {"platform", "linux/amd64"}});
       return;
     }
@@ -227,9 +233,7 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
       switch (negotiateOpenApiV2(accept == request.headers.end() ? "" : accept->second)) {
         case OpenApiV2Form::kJson: send(200, document); break;
         case OpenApiV2Form::kProtobuf: w.respond(200, kOpenApiV2ProtobufType, protobuf, {}); break;
-        case OpenApiV2Form::kNotAcceptable:
-          w.respond(406, "text/plain", "", {});
-          break;
+        case OpenApiV2Form::kNotAcceptable: w.respond(406, "text/plain", "", {}); break;
       }
       return;
     }
@@ -259,7 +263,8 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
       for (const auto& r : kResources) {
         if (std::string(r.group).empty() || !seen.insert(r.group).second) continue;
         Json version = {{"groupVersion", groupVersion(r)}, {"version", r.version}};
-        groups.push_back({{"name", r.group}, {"versions", {version}}, {"preferredVersion", version}});
+        groups.push_back(
+            {{"name", r.group}, {"versions", {version}}, {"preferredVersion", version}});
       }
       send(200, {{"kind", "APIGroupList"}, {"apiVersion", "v1"}, {"groups", groups}});
       return;
@@ -328,13 +333,16 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     std::lock_guard lock(mutex_);
     ++counts_[verb];
     if (options_.forbidden.count(res.plural) != 0) {
-      const std::string where =
-          target->namespace_.empty() ? "at the cluster scope" : "in the namespace \"" + target->namespace_ + "\"";
-      send(403, statusBody(403,
-                           std::string(res.plural) + (target->name.empty() ? "" : " \"" + target->name + "\"") +
-                               " is forbidden: User \"" + user + "\" cannot " + verb + " resource \"" +
-                               res.plural + "\" in API group \"" + res.group + "\" " + where,
-                           "Forbidden", target->name, res.plural));
+      const std::string where = target->namespace_.empty()
+                                    ? "at the cluster scope"
+                                    : "in the namespace \"" + target->namespace_ + "\"";
+      send(403,
+           statusBody(403,
+                      std::string(res.plural) +
+                          (target->name.empty() ? "" : " \"" + target->name + "\"") +
+                          " is forbidden: User \"" + user + "\" cannot " + verb + " resource \"" +
+                          res.plural + "\" in API group \"" + res.group + "\" " + where,
+                      "Forbidden", target->name, res.plural));
       return;
     }
   }
@@ -343,7 +351,8 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     return;
   }
   if (roll(faults.throttle_share)) {
-    send(429, statusBody(429, "Too many requests, please try again later."), {{"Retry-After", "1"}});
+    send(429, statusBody(429, "Too many requests, please try again later."),
+         {{"Retry-After", "1"}});
     return;
   }
   if (roll(faults.error_share)) {
@@ -352,9 +361,10 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
   }
   const bool write = verb == "create" || verb == "patch" || verb == "update";
   if (write && roll(faults.conflict_share)) {
-    fail(409, "Operation cannot be fulfilled on " + std::string(res.plural) + " \"" + target->name +
-                  "\": the object has been modified; please apply your changes to the latest "
-                  "version and try again",
+    fail(409,
+         "Operation cannot be fulfilled on " + std::string(res.plural) + " \"" + target->name +
+             "\": the object has been modified; please apply your changes to the latest "
+             "version and try again",
          target->name, res.plural);
     return;
   }
@@ -368,9 +378,10 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
       send(ok_code, object);
     } else {
       const int code = httpCode(result.status());
-      send(code, statusBody(code, result.status().message(),
-                            result.status().code() == StatusCode::kAlreadyExists ? "AlreadyExists" : "",
-                            target->name, res.plural));
+      send(code,
+           statusBody(code, result.status().message(),
+                      result.status().code() == StatusCode::kAlreadyExists ? "AlreadyExists" : "",
+                      target->name, res.plural));
     }
   };
   auto parseBody = [&]() -> std::optional<Json> {
@@ -392,8 +403,8 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     const auto cont = request.query.find("continue");
     const auto selector = request.query.find("labelSelector");
     auto listed = raw_.listRaw(kind, target->namespace_,
-                                  selector == request.query.end() ? "" : selector->second, limit,
-                                  cont == request.query.end() ? "" : cont->second);
+                               selector == request.query.end() ? "" : selector->second, limit,
+                               cont == request.query.end() ? "" : cont->second);
     if (!listed.ok()) {
       fail(400, listed.status().message());
       return;
@@ -489,11 +500,13 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
       } else if (!w.write(" ")) {  // whitespace between events: notices a client that left
         return;
       }
-      if (bookmarks && std::chrono::steady_clock::now() - last_bookmark > options_.bookmark_interval) {
+      if (bookmarks &&
+          std::chrono::steady_clock::now() - last_bookmark > options_.bookmark_interval) {
         last_bookmark = std::chrono::steady_clock::now();
-        Json bookmark = {{"kind", kind},
-                         {"apiVersion", groupVersion(res)},
-                         {"metadata", {{"resourceVersion", std::to_string((*stream)->position())}}}};
+        Json bookmark = {
+            {"kind", kind},
+            {"apiVersion", groupVersion(res)},
+            {"metadata", {{"resourceVersion", std::to_string((*stream)->position())}}}};
         if (!w.write(Json{{"type", "BOOKMARK"}, {"object", bookmark}}.dump() + "\n")) return;
       }
     }
@@ -507,7 +520,8 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     const bool pod_binding = target->subresource == "binding" && std::string(res.plural) == "pods";
     const bool bindings = std::string(res.plural) == "bindings" && target->name.empty();
     if (pod_binding || bindings) {
-      const std::string pod = pod_binding ? target->name : host::rawString(*body, {"metadata", "name"});
+      const std::string pod =
+          pod_binding ? target->name : host::rawString(*body, {"metadata", "name"});
       if (pod_binding && !host::rawString(*body, {"metadata", "name"}).empty() &&
           host::rawString(*body, {"metadata", "name"}) != pod) {
         fail(400, "name in URL does not match name in Binding object");
@@ -540,7 +554,9 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
       if (s.ok()) {
         send(201, statusBody(201, ""));
       } else {
-        fail(s.code() == StatusCode::kNotFound ? 404 : s.code() == StatusCode::kAborted ? 409 : 422,
+        fail(s.code() == StatusCode::kNotFound  ? 404
+             : s.code() == StatusCode::kAborted ? 409
+                                                : 422,
              s.message(), pod, "pods/binding");
       }
       return;
@@ -553,8 +569,9 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
     if (res.namespaced) {
       const std::string given = host::rawString(*body, {"metadata", "namespace"});
       if (!given.empty() && given != target->namespace_) {
-        fail(400, "the namespace of the provided object does not match the namespace sent on the "
-                  "request");
+        fail(400,
+             "the namespace of the provided object does not match the namespace sent on the "
+             "request");
         return;
       }
       (*body)["metadata"]["namespace"] = target->namespace_;
@@ -570,9 +587,11 @@ void TestApiServer::handle(const HttpRequest& request, HttpResponder& w) {
   const std::string ns = res.namespaced ? target->namespace_ : "";
   if (request.method == "PATCH") {
     const auto type = request.headers.find("content-type");
-    if (type == request.headers.end() || type->second.rfind("application/merge-patch+json", 0) != 0) {
-      fail(415, "the body of the request was in an unknown format - accepted media types include: "
-                "application/merge-patch+json");
+    if (type == request.headers.end() ||
+        type->second.rfind("application/merge-patch+json", 0) != 0) {
+      fail(415,
+           "the body of the request was in an unknown format - accepted media types include: "
+           "application/merge-patch+json");
       return;
     }
     auto body = parseBody();

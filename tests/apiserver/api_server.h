@@ -5,10 +5,11 @@
 //
 // Serves: discovery (/api, /apis, /version, resource lists), OpenAPI v2 (JSON and protobuf)
 // and v3 (openapi.h); get, list (paging with limit/continue, label selectors), watch
-// (bookmarks, an in-stream 410 ERROR after compaction), create (generateName), merge patch and update (resourceVersion preconditions,
-// status subresources), delete (finalizers and deletionTimestamp), pods/binding; bearer-token
-// authentication (401) and client certificates, forbidden resources (403); Status bodies with
-// the API server's reasons and messages. Faults can be injected at run time.
+// (bookmarks, an in-stream 410 ERROR after compaction), create (generateName), merge patch and
+// update (resourceVersion preconditions, status subresources), delete (finalizers and
+// deletionTimestamp), pods/binding; bearer-token authentication (401) and client certificates,
+// forbidden resources (403); Status bodies with the API server's reasons and messages. Faults can
+// be injected at run time.
 //
 // Thread-safety: all methods may be called from any thread while it serves.
 #pragma once
@@ -30,13 +31,13 @@ namespace kbinder::testing {
 
 struct ApiFaults {
   std::chrono::milliseconds latency{0};  // added to every request
-  double conflict_share = 0;   // writes answered 409 Conflict without being applied
-  double throttle_share = 0;   // requests answered 429 with Retry-After: 1
-  double error_share = 0;      // requests answered 500
-  double drop_share = 0;       // connections dropped before answering
-  int cut_watch_after = 0;     // > 0: watch streams cut in the middle of this many-th event
+  double conflict_share = 0;             // writes answered 409 Conflict without being applied
+  double throttle_share = 0;             // requests answered 429 with Retry-After: 1
+  double error_share = 0;                // requests answered 500
+  double drop_share = 0;                 // connections dropped before answering
+  int cut_watch_after = 0;        // > 0: watch streams cut in the middle of this many-th event
   bool gone_as_http_410 = false;  // a watch from a compacted version: HTTP 410, not an ERROR event
-  double garbled_share = 0;    // answers that would succeed given as HTML instead (a broken proxy)
+  double garbled_share = 0;  // answers that would succeed given as HTML instead (a broken proxy)
   // Faults hit only clients whose User-Agent starts with this (kbinder's is "kbinder"), so a
   // test can inspect the cluster with kubectl while kbinder meets the faults. Empty: everyone.
   std::string user_agent_prefix = "kbinder";

@@ -23,8 +23,8 @@ class ApiServerTest : public ::testing::Test {
     options.max_retries = 0;
     client_ = std::move(host::KubeClient::create(config, options)).value();
   }
-  host::HttpResult call(const std::string& method, const std::string& path, const Json& body = nullptr,
-                        const std::string& type = "application/json") {
+  host::HttpResult call(const std::string& method, const std::string& path,
+                        const Json& body = nullptr, const std::string& type = "application/json") {
     return client_->request(method, path, body.is_null() ? "" : body.dump(), type);
   }
   static Json json(const host::HttpResult& r) { return Json::parse(r.body); }
@@ -42,8 +42,9 @@ TEST_F(ApiServerTest, FinalizersHoldADeletedObjectUntilRemoved) {
   ASSERT_EQ(deleted.status, 200);
   EXPECT_FALSE(host::rawString(json(deleted), {"metadata", "deletionTimestamp"}).empty());
   EXPECT_EQ(call("GET", "/api/v1/namespaces/default/configmaps/c").status, 200);  // still there
-  const auto patched = call("PATCH", "/api/v1/namespaces/default/configmaps/c",
-                            {{"metadata", {{"finalizers", nullptr}}}}, "application/merge-patch+json");
+  const auto patched =
+      call("PATCH", "/api/v1/namespaces/default/configmaps/c",
+           {{"metadata", {{"finalizers", nullptr}}}}, "application/merge-patch+json");
   EXPECT_EQ(patched.status, 200) << patched.body;
   EXPECT_EQ(call("GET", "/api/v1/namespaces/default/configmaps/c").status, 404);  // now gone
 }
@@ -77,10 +78,11 @@ TEST_F(ApiServerTest, UpdatesAndPatchesHonourResourceVersions) {
                           {{"metadata", {{"resourceVersion", "1"}, {"labels", {{"b", "2"}}}}}},
                           "application/merge-patch+json");
   EXPECT_EQ(patch.status, 409);
-  EXPECT_EQ(call("PATCH", "/api/v1/namespaces/default/pods/p", {{"metadata", {{"labels", {{"b", "2"}}}}}},
-                 "application/strategic-merge-patch+json")
-                .status,
-            415);
+  EXPECT_EQ(
+      call("PATCH", "/api/v1/namespaces/default/pods/p", {{"metadata", {{"labels", {{"b", "2"}}}}}},
+           "application/strategic-merge-patch+json")
+          .status,
+      415);
 }
 
 // A Binding's annotations must be strings, as the API server decodes them; a refused Binding
@@ -103,8 +105,9 @@ TEST_F(ApiServerTest, NamesAreGeneratedAndTaken) {
                       {{"metadata", {{"generateName", "p."}}}, {"reason", "Bound"}});
   ASSERT_EQ(a.status, 201);
   EXPECT_EQ(host::rawString(json(a), {"metadata", "name"}).rfind("p.", 0), 0u);
-  const auto taken = call("POST", "/api/v1/namespaces/default/pods",
-                          {{"metadata", {{"name", "p"}}}, {"spec", {{"containers", Json::array()}}}});
+  const auto taken =
+      call("POST", "/api/v1/namespaces/default/pods",
+           {{"metadata", {{"name", "p"}}}, {"spec", {{"containers", Json::array()}}}});
   EXPECT_EQ(taken.status, 409);
   EXPECT_EQ(json(taken)["reason"], "AlreadyExists");
   EXPECT_EQ(json(taken)["message"], "pods \"p\" already exists");
@@ -127,8 +130,9 @@ TEST_F(ApiServerTest, ForbiddenResourcesGetTheApiServersMessage) {
   server_.setForbidden({"nodes"});
   const auto r = call("GET", "/api/v1/nodes");
   EXPECT_EQ(r.status, 403);
-  EXPECT_EQ(json(r)["message"], "nodes is forbidden: User \"system:serviceaccount:kbinder-system:kbinder\" "
-                                "cannot list resource \"nodes\" in API group \"\" at the cluster scope");
+  EXPECT_EQ(json(r)["message"],
+            "nodes is forbidden: User \"system:serviceaccount:kbinder-system:kbinder\" "
+            "cannot list resource \"nodes\" in API group \"\" at the cluster scope");
 }
 
 }  // namespace

@@ -3,7 +3,6 @@
 // trying kubectl against it. Writes `kubeconfig` (and `url`) into --dir, prints "ready <url>",
 // serves until SIGTERM or SIGINT.
 #include <CLI/CLI.hpp>
-
 #include <csignal>
 #include <fstream>
 #include <iostream>
@@ -14,7 +13,9 @@
 
 namespace {
 volatile std::sig_atomic_t g_stop = 0;
-void onSignal(int) { g_stop = 1; }
+void onSignal(int) {
+  g_stop = 1;
+}
 }  // namespace
 
 int main(int argc, char** argv) {
@@ -32,7 +33,8 @@ int main(int argc, char** argv) {
   app.add_option("--throttle-share", faults.throttle_share, "Share of requests answered 429");
   app.add_option("--error-share", faults.error_share, "Share of requests answered 500");
   app.add_option("--drop-share", faults.drop_share, "Share of connections dropped");
-  app.add_option("--cut-watch-after", faults.cut_watch_after, "Cut watch streams mid-event after N");
+  app.add_option("--cut-watch-after", faults.cut_watch_after,
+                 "Cut watch streams mid-event after N");
   app.add_option("--garbled-share", faults.garbled_share,
                  "Share of answers that would succeed given as HTML instead (a broken proxy)");
   app.add_option("--forbid", forbidden, "A resource (plural) every request for is denied");

@@ -13,8 +13,8 @@ namespace {
 using Json = nlohmann::json;
 
 std::string definitionName(const Resource& r) {
-  return std::string("io.kbinder.test.") + (*r.group == '\0' ? "core" : r.group) + "." +
-         r.version + "." + r.kind;
+  return std::string("io.kbinder.test.") + (*r.group == '\0' ? "core" : r.group) + "." + r.version +
+         "." + r.kind;
 }
 
 Json groupVersionKind(const Resource& r) {

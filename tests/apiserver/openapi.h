@@ -5,10 +5,9 @@
 // so objects with fields kbinder does not model pass as they would on a real server.
 #pragma once
 
+#include <nlohmann/json.hpp>
 #include <optional>
 #include <string>
-
-#include <nlohmann/json.hpp>
 
 namespace kbinder::testing {
 

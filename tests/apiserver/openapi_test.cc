@@ -2,9 +2,8 @@
 // The test API server's OpenAPI documents: what kubectl reads before it writes an object.
 #include "openapi.h"
 
-#include <gtest/gtest.h>
-
 #include <google/protobuf/unknown_field_set.h>
+#include <gtest/gtest.h>
 
 #include "openapi_v2.pb.h"
 #include "resources.h"
@@ -32,7 +31,8 @@ TEST(OpenApiTest, EveryServedKindHasADefinitionNamingItsGroupVersionKind) {
     int found = 0;
     for (const auto& [name, schema] : document.at("definitions").items()) {
       const Json& gvk = schema.at("x-kubernetes-group-version-kind").at(0);
-      if (gvk.at("group") == r.group && gvk.at("version") == r.version && gvk.at("kind") == r.kind) {
+      if (gvk.at("group") == r.group && gvk.at("version") == r.version &&
+          gvk.at("kind") == r.kind) {
         ++found;
         EXPECT_EQ(schema.at("type"), "object") << name;
         EXPECT_TRUE(schema.at("properties").contains("metadata")) << name;
@@ -113,9 +113,11 @@ TEST(OpenApiTest, VersionThreeServesOneDocumentPerGroupVersion) {
     EXPECT_TRUE(index.at("paths").contains(groupVersionPath(r))) << groupVersionPath(r);
     const auto document = openApiV3(groupVersionPath(r));
     ASSERT_TRUE(document.has_value()) << groupVersionPath(r);
-    EXPECT_TRUE(document->at("components").at("schemas").contains(
-        std::string("io.kbinder.test.") + (*r.group == '\0' ? "core" : r.group) + "." + r.version +
-        "." + r.kind));
+    EXPECT_TRUE(document->at("components")
+                    .at("schemas")
+                    .contains(std::string("io.kbinder.test.") +
+                              (*r.group == '\0' ? "core" : r.group) + "." + r.version + "." +
+                              r.kind));
   }
   EXPECT_FALSE(openApiV3("apis/apps/v1").has_value());
 }

@@ -13,17 +13,17 @@ namespace {
 
 using host::invalidArgument;
 using host::Json;
-using host::StatusOr;
-using host::Manifest;
-using host::notFound;
-using host::okStatus;
-using host::rawString;
-using host::Status;
-using host::StatusCode;
 using host::kindFromName;
 using host::kindHasStatusSubresource;
 using host::LabelSelector;
+using host::Manifest;
+using host::notFound;
+using host::okStatus;
 using host::randomUid;
+using host::rawString;
+using host::Status;
+using host::StatusCode;
+using host::StatusOr;
 using host::timestampNow;
 using host::store_internal::StoreState;
 using WriteLock = StoreState::WriteLock;
@@ -41,7 +41,8 @@ std::map<std::string, std::string> rawLabels(const Json& object) {
   if (meta == object.end() || !meta->is_object()) return out;
   const auto labels = meta->find("labels");
   if (labels == meta->end() || !labels->is_object()) return out;
-  for (const auto& [k, v] : labels->items()) out[k] = v.is_string() ? v.get<std::string>() : v.dump();
+  for (const auto& [k, v] : labels->items())
+    out[k] = v.is_string() ? v.get<std::string>() : v.dump();
   return out;
 }
 
@@ -56,7 +57,8 @@ class StoreRawWatch final : public RawStore::RawWatch {
   StoreRawWatch(StoreState& store, std::string kind, std::string ns, uint64_t after)
       : store_(store), kind_(std::move(kind)), ns_(std::move(ns)), position_(store, after) {}
 
-  host::StatusOr<std::optional<RawStore::RawEvent>> next(std::chrono::milliseconds timeout) override {
+  host::StatusOr<std::optional<RawStore::RawEvent>> next(
+      std::chrono::milliseconds timeout) override {
     std::unique_lock lock(store_.mutex_);
     auto logged = store_.nextLoggedLocked(
         lock, position_.after(), std::chrono::steady_clock::now() + timeout, kind_,
@@ -81,7 +83,7 @@ class StoreRawWatch final : public RawStore::RawWatch {
 }  // namespace
 
 StatusOr<Json> RawStore::getRaw(const std::string& kind, const std::string& namespace_,
-                                     const std::string& name) const {
+                                const std::string& name) const {
   std::lock_guard lock(state_.mutex_);
   const auto it = state_.objects_.find(Key{kind, namespace_, name});
   if (it == state_.objects_.end()) return notFoundError(kind, name);
@@ -108,7 +110,7 @@ StatusOr<Json> RawStore::put(Json raw) {
 }
 
 Status RawStore::remove(const std::string& kind, const std::string& namespace_,
-                             const std::string& name) {
+                        const std::string& name) {
   WriteLock lock(state_);
   const auto it = state_.objects_.find(Key{kind, namespace_, name});
   if (it == state_.objects_.end()) return notFoundError(kind, name);
@@ -119,10 +121,9 @@ Status RawStore::remove(const std::string& kind, const std::string& namespace_,
 }
 
 StatusOr<RawStore::RawList> RawStore::listRaw(const std::string& kind,
-                                                        const std::string& namespace_,
-                                                        const std::string& label_selector,
-                                                        size_t limit,
-                                                        const std::string& continue_token) const {
+                                              const std::string& namespace_,
+                                              const std::string& label_selector, size_t limit,
+                                              const std::string& continue_token) const {
   auto selector = LabelSelector::parse(label_selector);
   if (!selector.ok()) return selector.status();
   RawList out;
@@ -151,8 +152,9 @@ StatusOr<RawStore::RawList> RawStore::listRaw(const std::string& kind,
   return out;
 }
 
-StatusOr<std::unique_ptr<RawStore::RawWatch>> RawStore::watchRaw(
-    const std::string& kind, const std::string& namespace_, uint64_t after) {
+StatusOr<std::unique_ptr<RawStore::RawWatch>> RawStore::watchRaw(const std::string& kind,
+                                                                 const std::string& namespace_,
+                                                                 uint64_t after) {
   if (!state_.options_.raw_watches) {
     return Status(StatusCode::kFailedPrecondition,
                   "this embedded store keeps no raw watch history (Options::raw_watches is off)");
@@ -175,17 +177,19 @@ StatusOr<Json> RawStore::createRaw(Json raw) {
   WriteLock lock(state_);
   if (rawString(raw, {"metadata", "name"}).empty()) {
     const std::string prefix = rawString(raw, {"metadata", "generateName"});
-    if (prefix.empty()) return invalidArgument("metadata.name or metadata.generateName is required");
+    if (prefix.empty())
+      return invalidArgument("metadata.name or metadata.generateName is required");
     do {
       meta["name"] = prefix + randomSuffix();
     } while (state_.objects_.count(Key{kind_name, rawString(raw, {"metadata", "namespace"}),
-                                rawString(raw, {"metadata", "name"})}) != 0);
+                                       rawString(raw, {"metadata", "name"})}) != 0);
   }
   meta.erase("resourceVersion");
   meta["uid"] = randomUid();
   meta["creationTimestamp"] = timestampNow();
   if (Status s = state_.prepareNewLocked(raw, kind); !s.ok()) return s;
-  const Key key{kind_name, rawString(raw, {"metadata", "namespace"}), rawString(raw, {"metadata", "name"})};
+  const Key key{kind_name, rawString(raw, {"metadata", "namespace"}),
+                rawString(raw, {"metadata", "name"})};
   if (state_.objects_.count(key) != 0) {
     return Status(StatusCode::kAlreadyExists,
                   resourceOf(kind_name) + " \"" + std::get<2>(key) + "\" already exists");
@@ -196,8 +200,8 @@ StatusOr<Json> RawStore::createRaw(Json raw) {
 }
 
 StatusOr<Json> RawStore::replaceLocked(const Key& key, Json replacement,
-                                            const std::string& subresource,
-                                            const std::string& precondition) {
+                                       const std::string& subresource,
+                                       const std::string& precondition) {
   const auto it = state_.objects_.find(key);
   if (it == state_.objects_.end()) return notFoundError(std::get<0>(key), std::get<2>(key));
   auto current_raw = state_.rawLocked(it->second);
@@ -234,7 +238,8 @@ StatusOr<Json> RawStore::replaceLocked(const Key& key, Json replacement,
     }
     // Identity stays: name, namespace, uid, creationTimestamp, deletionTimestamp.
     Json& meta = metadata(next);
-    for (const char* field : {"name", "namespace", "uid", "creationTimestamp", "deletionTimestamp"}) {
+    for (const char* field :
+         {"name", "namespace", "uid", "creationTimestamp", "deletionTimestamp"}) {
       const auto old = current["metadata"].find(field);
       if (old != current["metadata"].end()) {
         meta[field] = *old;
@@ -260,8 +265,8 @@ StatusOr<Json> RawStore::replaceLocked(const Key& key, Json replacement,
 }
 
 StatusOr<Json> RawStore::patchRaw(const std::string& kind, const std::string& namespace_,
-                                       const std::string& name, const Json& merge_patch,
-                                       const std::string& subresource) {
+                                  const std::string& name, const Json& merge_patch,
+                                  const std::string& subresource) {
   if (!merge_patch.is_object()) return invalidArgument("a merge patch must be a JSON object");
   WriteLock lock(state_);
   const Key key{kind, namespace_, name};
@@ -277,14 +282,15 @@ StatusOr<Json> RawStore::patchRaw(const std::string& kind, const std::string& na
 
 StatusOr<Json> RawStore::updateRaw(Json object, const std::string& subresource) {
   const std::string kind = rawString(object, {"kind"});
-  const Key key{kind, rawString(object, {"metadata", "namespace"}), rawString(object, {"metadata", "name"})};
+  const Key key{kind, rawString(object, {"metadata", "namespace"}),
+                rawString(object, {"metadata", "name"})};
   const std::string precondition = rawString(object, {"metadata", "resourceVersion"});
   WriteLock lock(state_);
   return replaceLocked(key, std::move(object), subresource, precondition);
 }
 
 StatusOr<Json> RawStore::deleteRaw(const std::string& kind, const std::string& namespace_,
-                                        const std::string& name) {
+                                   const std::string& name) {
   {
     WriteLock lock(state_);
     const Key key{kind, namespace_, name};

@@ -13,8 +13,8 @@
 #include <unistd.h>
 
 #include <algorithm>
-#include <csignal>
 #include <atomic>
+#include <csignal>
 #include <cstring>
 #include <sstream>
 #include <stdexcept>
@@ -151,7 +151,8 @@ class Connection final : public HttpResponder {
   void respond(int status, const std::string& content_type, const std::string& body,
                const std::map<std::string, std::string>& headers) override {
     std::string head = "HTTP/1.1 " + std::to_string(status) + " " + reasonPhrase(status) + "\r\n";
-    head += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) + "\r\n";
+    head += "Content-Type: " + content_type + "\r\nContent-Length: " + std::to_string(body.size()) +
+            "\r\n";
     for (const auto& [k, v] : headers) head += k + ": " + v + "\r\n";
     send(head + "\r\n" + body);
     answered_ = true;
@@ -222,7 +223,9 @@ Pem TestCa::issue(const std::string& cn, const std::string& org, bool server) co
   return out;
 }
 
-Pem TestCa::serverCertificate() const { return issue("kbinder-test-apiserver", "", true); }
+Pem TestCa::serverCertificate() const {
+  return issue("kbinder-test-apiserver", "", true);
+}
 Pem TestCa::clientCertificate(const std::string& cn, const std::string& org) const {
   return issue(cn, org, false);
 }
@@ -233,7 +236,8 @@ HttpsServer::HttpsServer(const Pem& server, const std::string& client_ca_pem, Ha
   std::signal(SIGPIPE, SIG_IGN);
   ctx_ = SSL_CTX_new(TLS_server_method());
   check(ctx_ != nullptr, "making the TLS context");
-  BIO* bio = BIO_new_mem_buf(server.certificate.data(), static_cast<int>(server.certificate.size()));
+  BIO* bio =
+      BIO_new_mem_buf(server.certificate.data(), static_cast<int>(server.certificate.size()));
   X509* cert = PEM_read_bio_X509(bio, nullptr, nullptr, nullptr);
   BIO_free(bio);
   bio = BIO_new_mem_buf(server.key.data(), static_cast<int>(server.key.size()));
@@ -361,7 +365,8 @@ void HttpsServer::serve(int fd) {
       buffer.erase(0, header_end + 4 + length);
       const size_t question = request.target.find('?');
       request.path = request.target.substr(0, question);
-      if (question != std::string::npos) request.query = parseQuery(request.target.substr(question + 1));
+      if (question != std::string::npos)
+        request.query = parseQuery(request.target.substr(question + 1));
 
       Connection connection(ssl);
       handler_(request, connection);

@@ -49,8 +49,8 @@ struct HttpRequest {
   std::string method;
   std::string target;  // path and query, as sent
   std::string path;
-  std::map<std::string, std::string> query;     // decoded
-  std::map<std::string, std::string> headers;   // lowercase names
+  std::map<std::string, std::string> query;    // decoded
+  std::map<std::string, std::string> headers;  // lowercase names
   std::string body;
   std::string client_common_name;  // from a verified client certificate, or empty
 };

@@ -27,7 +27,8 @@ std::vector<Json> load(const std::string& file) {
   return manifest.ok() ? manifest->objects : std::vector<Json>{};
 }
 
-const Json& find(const std::vector<Json>& objects, const std::string& kind, const std::string& name) {
+const Json& find(const std::vector<Json>& objects, const std::string& kind,
+                 const std::string& name) {
   for (const auto& o : objects) {
     if (o.value("kind", "") == kind && host::rawString(o, {"metadata", "name"}) == name) return o;
   }
@@ -58,36 +59,51 @@ TEST(DeployTest, RbacGrantsExactlyWhatKbinderUses) {
       for (const auto& group : rule["apiGroups"]) {
         for (const auto& resource : rule["resources"]) {
           for (const auto& verb : rule["verbs"]) {
-            granted.insert({group.get<std::string>(), resource.get<std::string>(), verb.get<std::string>()});
+            granted.insert(
+                {group.get<std::string>(), resource.get<std::string>(), verb.get<std::string>()});
           }
         }
       }
     }
   }
   const std::set<std::tuple<std::string, std::string, std::string>> used = {
-      {"", "pods", "get"}, {"", "pods", "list"}, {"", "pods", "watch"}, {"", "pods", "patch"},
+      {"", "pods", "get"},
+      {"", "pods", "list"},
+      {"", "pods", "watch"},
+      {"", "pods", "patch"},
       {"", "pods/binding", "create"},
-      {"", "nodes", "get"}, {"", "nodes", "list"}, {"", "nodes", "watch"},
-      {"storage.k8s.io", "storageclasses", "get"}, {"storage.k8s.io", "storageclasses", "list"},
+      {"", "nodes", "get"},
+      {"", "nodes", "list"},
+      {"", "nodes", "watch"},
+      {"storage.k8s.io", "storageclasses", "get"},
+      {"storage.k8s.io", "storageclasses", "list"},
       {"storage.k8s.io", "storageclasses", "watch"},
-      {"", "persistentvolumeclaims", "get"}, {"", "persistentvolumeclaims", "list"},
-      {"", "persistentvolumeclaims", "watch"}, {"", "persistentvolumeclaims", "patch"},
-      {"", "persistentvolumes", "get"}, {"", "persistentvolumes", "list"},
-      {"", "persistentvolumes", "watch"}, {"", "persistentvolumes", "patch"},
-      {"resource.k8s.io", "resourceclaims", "get"}, {"resource.k8s.io", "resourceclaims", "list"},
+      {"", "persistentvolumeclaims", "get"},
+      {"", "persistentvolumeclaims", "list"},
+      {"", "persistentvolumeclaims", "watch"},
+      {"", "persistentvolumeclaims", "patch"},
+      {"", "persistentvolumes", "get"},
+      {"", "persistentvolumes", "list"},
+      {"", "persistentvolumes", "watch"},
+      {"", "persistentvolumes", "patch"},
+      {"resource.k8s.io", "resourceclaims", "get"},
+      {"resource.k8s.io", "resourceclaims", "list"},
       {"resource.k8s.io", "resourceclaims", "watch"},
       {"resource.k8s.io", "resourceclaims/status", "patch"},
-      {"scheduling.run.ai", "bindrequests", "get"}, {"scheduling.run.ai", "bindrequests", "list"},
+      {"scheduling.run.ai", "bindrequests", "get"},
+      {"scheduling.run.ai", "bindrequests", "list"},
       {"scheduling.run.ai", "bindrequests", "watch"},
       {"scheduling.run.ai", "bindrequests/status", "patch"},
       {"events.k8s.io", "events", "create"},
-      {"coordination.k8s.io", "leases", "get"}, {"coordination.k8s.io", "leases", "create"},
+      {"coordination.k8s.io", "leases", "get"},
+      {"coordination.k8s.io", "leases", "create"},
       {"coordination.k8s.io", "leases", "update"},
   };
   EXPECT_EQ(granted, used);
   // The Lease permission is namespaced to kbinder's own namespace.
-  EXPECT_EQ(host::rawString(find(objects, "Role", "kbinder-leader-election"), {"metadata", "namespace"}),
-            "kbinder-system");
+  EXPECT_EQ(
+      host::rawString(find(objects, "Role", "kbinder-leader-election"), {"metadata", "namespace"}),
+      "kbinder-system");
 }
 
 TEST(DeployTest, TheCrdMatchesTheSchemaAndHasAStatusSubresource) {

@@ -36,8 +36,8 @@ inline std::string nodeYaml(const std::string& name, const std::string& cpu,
                             const std::string& extra_allocatable = "",
                             const std::string& spec = "") {
   return "apiVersion: v1\nkind: Node\nmetadata: {name: " + name + "}\n" +
-         (spec.empty() ? "" : "spec: " + spec + "\n") +
-         "status:\n  allocatable: {cpu: \"" + cpu + "\", memory: 64Gi, pods: \"110\"" +
+         (spec.empty() ? "" : "spec: " + spec + "\n") + "status:\n  allocatable: {cpu: \"" + cpu +
+         "\", memory: 64Gi, pods: \"110\"" +
          (extra_allocatable.empty() ? "" : ", " + extra_allocatable) +
          "}\n  conditions:\n  - {type: Ready, status: \"True\"}\n---\n";
 }
@@ -74,7 +74,8 @@ inline std::string volumesWithNodeAffinityYaml() {
   const auto volume = [](const std::string& name, const std::string& terms) {
     return "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: " + name +
            "}\nspec:\n  storageClassName: local\n  capacity: {storage: 1Gi}\n" +
-           (terms.empty() ? "" : "  nodeAffinity: {required: {nodeSelectorTerms: [" + terms + "]}}\n") +
+           (terms.empty() ? ""
+                          : "  nodeAffinity: {required: {nodeSelectorTerms: [" + terms + "]}}\n") +
            "---\n";
   };
   return "apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {zone: a}}\n---\n"
@@ -101,10 +102,10 @@ inline std::unique_ptr<LoadedProfile> profileFrom(const TempDir& dir, const std:
   if (cycle.find("backoff_base_seconds") == std::string::npos) {
     settings += "\nbackoff_base_seconds = 0.01\nbackoff_cap_seconds = 0.05\n";
   }
-  const auto path = writeFile(
-      dir.path() / "profile.toml",
-      "name = \"test\"\nplugin_dirs = [\"" + std::string(KBINDER_TEST_PLUGIN_DIR) + "\"]\n" +
-          "[cycle]\n" + settings + "\n" + plugins);
+  const auto path =
+      writeFile(dir.path() / "profile.toml", "name = \"test\"\nplugin_dirs = [\"" +
+                                                 std::string(KBINDER_TEST_PLUGIN_DIR) + "\"]\n" +
+                                                 "[cycle]\n" + settings + "\n" + plugins);
   auto profile = host::parseProfile(path);
   EXPECT_TRUE(profile.ok()) << profile.status().message();
   auto loaded = LoadedProfile::load(std::move(profile).value());
@@ -153,8 +154,8 @@ inline std::string boundNode(EmbeddedStore& store, const std::string& pod) {
 }
 // The object of `kind` named `name` (in `ns`), as the store holds it; an empty Object when it
 // cannot be read (the test fails then).
-inline kbinder::v1::Object getObject(EmbeddedStore& store, const std::string& kind, const std::string& name,
-                              const std::string& ns = "default") {
+inline kbinder::v1::Object getObject(EmbeddedStore& store, const std::string& kind,
+                                     const std::string& name, const std::string& ns = "default") {
   kbinder::v1::GetRequest get;
   get.set_kind(kind);
   get.set_namespace_(ns);
@@ -166,7 +167,7 @@ inline kbinder::v1::Object getObject(EmbeddedStore& store, const std::string& ki
 
 // Patches `object` into the store (its `subresource`, when given).
 inline host::Status patchObject(EmbeddedStore& store, const kbinder::v1::Object& object,
-                         const std::string& subresource = "") {
+                                const std::string& subresource = "") {
   kbinder::v1::PatchRequest patch;
   *patch.mutable_object() = object;
   patch.set_subresource(subresource);
@@ -174,8 +175,7 @@ inline host::Status patchObject(EmbeddedStore& store, const kbinder::v1::Object&
   return written.ok() ? host::okStatus() : written.status();
 }
 
-inline std::vector<std::string> readLines(
-const std::filesystem::path& path) {
+inline std::vector<std::string> readLines(const std::filesystem::path& path) {
   std::ifstream in(path);
   std::vector<std::string> lines;
   for (std::string line; std::getline(in, line);) lines.push_back(line);

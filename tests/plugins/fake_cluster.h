@@ -26,7 +26,8 @@ class FakeCluster final : public sdk::Cluster {
     objects_[keyOf(object)] = object;
     return object;
   }
-  kbinder::v1::Object* find(const std::string& kind, const std::string& ns, const std::string& name) {
+  kbinder::v1::Object* find(const std::string& kind, const std::string& ns,
+                            const std::string& name) {
     const auto it = objects_.find(Key{kind, ns, name});
     return it == objects_.end() ? nullptr : &it->second;
   }
@@ -60,7 +61,8 @@ class FakeCluster final : public sdk::Cluster {
     }
     auto* object = find(std::string(kind), std::string(ns), std::string(name));
     if (object == nullptr) {
-      return {sdk::Result::Code::kNotFound, std::string(kind) + " \"" + std::string(name) + "\" not found"};
+      return {sdk::Result::Code::kNotFound,
+              std::string(kind) + " \"" + std::string(name) + "\" not found"};
     }
     *out = *object;
     return {};
@@ -154,8 +156,10 @@ class FakeCluster final : public sdk::Cluster {
         return *o.mutable_persistent_volume_claim()->mutable_metadata();
       case kbinder::v1::Object::kPersistentVolume:
         return *o.mutable_persistent_volume()->mutable_metadata();
-      case kbinder::v1::Object::kStorageClass: return *o.mutable_storage_class()->mutable_metadata();
-      case kbinder::v1::Object::kResourceClaim: return *o.mutable_resource_claim()->mutable_metadata();
+      case kbinder::v1::Object::kStorageClass:
+        return *o.mutable_storage_class()->mutable_metadata();
+      case kbinder::v1::Object::kResourceClaim:
+        return *o.mutable_resource_claim()->mutable_metadata();
       case kbinder::v1::Object::kBindRequest: return *o.mutable_bind_request()->mutable_metadata();
       default: return *o.mutable_event()->mutable_metadata();
     }
@@ -163,8 +167,12 @@ class FakeCluster final : public sdk::Cluster {
   static const kbinder::v1::ObjectMeta& metadataOf(const kbinder::v1::Object& o) {
     return metadata(const_cast<kbinder::v1::Object&>(o));
   }
-  void bump(kbinder::v1::Object& o) { metadata(o).set_resource_version(std::to_string(++version_)); }
-  Key keyOf(kbinder::v1::Object& o) { return Key{kindOf(o), metadata(o).namespace_(), metadata(o).name()}; }
+  void bump(kbinder::v1::Object& o) {
+    metadata(o).set_resource_version(std::to_string(++version_));
+  }
+  Key keyOf(kbinder::v1::Object& o) {
+    return Key{kindOf(o), metadata(o).namespace_(), metadata(o).name()};
+  }
 
   std::map<Key, kbinder::v1::Object> objects_;
   uint64_t version_ = 0;

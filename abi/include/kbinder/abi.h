@@ -44,7 +44,8 @@ extern "C" {
 /* A version packed into 32 bits: major in the high 16, minor in the low 16. */
 #define KBINDER_ABI_MAKE_VERSION(major, minor) \
   ((uint32_t)(((uint32_t)(major) << 16) | ((uint32_t)(minor)&0xFFFFu)))
-#define KBINDER_ABI_VERSION KBINDER_ABI_MAKE_VERSION(KBINDER_ABI_VERSION_MAJOR, KBINDER_ABI_VERSION_MINOR)
+#define KBINDER_ABI_VERSION \
+  KBINDER_ABI_MAKE_VERSION(KBINDER_ABI_VERSION_MAJOR, KBINDER_ABI_VERSION_MINOR)
 #define KBINDER_ABI_VERSION_GET_MAJOR(v) ((uint32_t)(v) >> 16)
 #define KBINDER_ABI_VERSION_GET_MINOR(v) ((uint32_t)(v)&0xFFFFu)
 
@@ -67,11 +68,11 @@ typedef int32_t kbinder_status_t;
 
 enum {
   KBINDER_STATUS_SUCCESS = 0,
-  KBINDER_STATUS_ERROR = 1,                            /* failed; the cycle may be retried */
-  KBINDER_STATUS_UNSCHEDULABLE = 2,                    /* node cannot take the pod right now */
-  KBINDER_STATUS_UNSCHEDULABLE_AND_UNRESOLVABLE = 3,   /* retrying will not help */
-  KBINDER_STATUS_WAIT = 4,                             /* permit only: wait for an allow */
-  KBINDER_STATUS_SKIP = 5,                             /* bind only: "not mine" */
+  KBINDER_STATUS_ERROR = 1,                          /* failed; the cycle may be retried */
+  KBINDER_STATUS_UNSCHEDULABLE = 2,                  /* node cannot take the pod right now */
+  KBINDER_STATUS_UNSCHEDULABLE_AND_UNRESOLVABLE = 3, /* retrying will not help */
+  KBINDER_STATUS_WAIT = 4,                           /* permit only: wait for an allow */
+  KBINDER_STATUS_SKIP = 5,                           /* bind only: "not mine" */
 
   KBINDER_STATUS_ABI_INVALID_ARGUMENT = -1,  /* a service was called with bad arguments */
   KBINDER_STATUS_ABI_BAD_MESSAGE = -2,       /* bytes do not decode as the expected message */
@@ -127,8 +128,8 @@ typedef struct kbinder_call kbinder_call;
 typedef struct kbinder_cycle {
   uint32_t struct_size;
   uint32_t struct_version;
-  uint64_t cycle_id;          /* unique per cycle within one host process */
-  uint32_t attempt;           /* 1 for a request's first attempt */
+  uint64_t cycle_id; /* unique per cycle within one host process */
+  uint32_t attempt;  /* 1 for a request's first attempt */
   uint32_t reserved0;
   kbinder_bytes bind_request; /* kbinder.v1.BindRequest */
   kbinder_bytes pod;          /* kbinder.v1.Pod, as read at the start of the cycle; from
@@ -177,7 +178,8 @@ typedef struct kbinder_host_services {
    * ABI_UNAVAILABLE or ABI_INTERNAL; on failure a message is available through last_error.
    * `response` OWNERSHIP: host. LIFETIME: until the current call returns (the host frees every
    * response of a call when the call ends). THREADING: the call's threads. */
-  kbinder_status_t (*get_object)(kbinder_call* call, kbinder_bytes request, kbinder_bytes* response);
+  kbinder_status_t (*get_object)(kbinder_call* call, kbinder_bytes request,
+                                 kbinder_bytes* response);
   kbinder_status_t (*list_objects)(kbinder_call* call, kbinder_bytes request,
                                    kbinder_bytes* response);
   kbinder_status_t (*patch_object)(kbinder_call* call, kbinder_bytes request,
@@ -252,10 +254,10 @@ typedef struct kbinder_plugin_descriptor {
   const char* name;    /* required: [a-z0-9][a-z0-9_.-]*, the name profiles use */
   const char* version; /* the plugin's own version, free form; may be NULL */
   kbinder_concurrency_t concurrency;
-  uint32_t reserved0;  /* zero */
+  uint32_t reserved0; /* zero */
 
-  kbinder_hook_create_fn create;   /* required */
-  kbinder_hook_destroy_fn destroy; /* required */
+  kbinder_hook_create_fn create;                           /* required */
+  kbinder_hook_destroy_fn destroy;                         /* required */
   kbinder_hook_release_cycle_state_fn release_cycle_state; /* required if any hook sets state */
 
   /* Extension points; NULL = not implemented. reserve and unreserve come as a pair. */

@@ -15,7 +15,7 @@ TEST(BackoffTest, DoublesFromTheBaseUpToTheCap) {
   EXPECT_EQ(backoffDelay(ms(100), ms(1000), 0, 4, 0.5), ms(800));
   EXPECT_EQ(backoffDelay(ms(100), ms(1000), 0, 5, 0.5), ms(1000));
   EXPECT_EQ(backoffDelay(ms(100), ms(1000), 0, 1000000, 0.5), ms(1000));  // no overflow
-  EXPECT_EQ(backoffDelay(ms(100), ms(1000), 0, 0, 0.5), ms(100));   // as the first failure
+  EXPECT_EQ(backoffDelay(ms(100), ms(1000), 0, 0, 0.5), ms(100));         // as the first failure
   EXPECT_EQ(backoffDelay(ms(100), ms(1000), 0, -3, 0.5), ms(100));
 }
 

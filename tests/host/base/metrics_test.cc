@@ -27,10 +27,14 @@ TEST(MetricsTest, RendersCountersHistogramsAndReadGauges) {
   has("# TYPE kbinder_requests_total counter");
   has("kbinder_requests_total{phase=\"Succeeded\"} 2");
   has("# TYPE kbinder_plugin_duration_seconds histogram");
-  has("kbinder_plugin_duration_seconds_bucket{plugin=\"dra\",extension_point=\"pre_bind\",status=\"Success\",le=\"0.005\"} 1");
-  has("kbinder_plugin_duration_seconds_bucket{plugin=\"dra\",extension_point=\"pre_bind\",status=\"Success\",le=\"2.5\"} 2");
-  has("kbinder_plugin_duration_seconds_bucket{plugin=\"dra\",extension_point=\"pre_bind\",status=\"Success\",le=\"+Inf\"} 2");
-  has("kbinder_plugin_duration_seconds_count{plugin=\"dra\",extension_point=\"pre_bind\",status=\"Success\"} 2");
+  has("kbinder_plugin_duration_seconds_bucket{plugin=\"dra\",extension_point=\"pre_bind\",status="
+      "\"Success\",le=\"0.005\"} 1");
+  has("kbinder_plugin_duration_seconds_bucket{plugin=\"dra\",extension_point=\"pre_bind\",status="
+      "\"Success\",le=\"2.5\"} 2");
+  has("kbinder_plugin_duration_seconds_bucket{plugin=\"dra\",extension_point=\"pre_bind\",status="
+      "\"Success\",le=\"+Inf\"} 2");
+  has("kbinder_plugin_duration_seconds_count{plugin=\"dra\",extension_point=\"pre_bind\",status="
+      "\"Success\"} 2");
   has("kbinder_binding_duration_seconds_count{outcome=\"Succeeded\"} 1");
   has("# TYPE kbinder_queue_depth gauge");
   has("kbinder_queue_depth 4");

@@ -8,9 +8,9 @@
 #include <fstream>
 #include <sstream>
 
+#include "cluster_support.h"
 #include "host/model/manifest.h"
 #include "host/model/objects.h"
-#include "cluster_support.h"
 
 namespace kbinder::testing {
 namespace {
@@ -25,7 +25,7 @@ status:
   conditions: [{type: Ready, status: "True"}]
 ---
 )" + storageClassesYaml() +
-                              R"(apiVersion: v1
+                             R"(apiVersion: v1
 kind: PersistentVolume
 metadata: {name: disk-a}
 spec:
@@ -189,10 +189,12 @@ TEST_F(RunTest, WithoutTheVolumeControllerBindingTimesOutAndReleasesWhatItTook) 
 }
 
 TEST_F(RunTest, FailureInALaterPluginAtPermitLeavesEverythingAsBefore) {
-  const std::string later = "[[plugins]]\nname = \"rec-a\"\nlibrary = \"rec_a.so\"\n"
-                            "[plugins.args]\nfail_at = \"permit\"\n";
+  const std::string later =
+      "[[plugins]]\nname = \"rec-a\"\nlibrary = \"rec_a.so\"\n"
+      "[plugins.args]\nfail_at = \"permit\"\n";
   ASSERT_EQ(run(later, true), 0) << output_;
-  EXPECT_NE(output_.find("permit rec-a: Error: rec-a fails permit as configured"), std::string::npos)
+  EXPECT_NE(output_.find("permit rec-a: Error: rec-a fails permit as configured"),
+            std::string::npos)
       << output_;
   EXPECT_FALSE(object("PersistentVolume/disk-a")["spec"].contains("claimRef"));
   EXPECT_EQ(object("PersistentVolume/disk-a")["status"]["phase"], "Available");
@@ -205,8 +207,9 @@ TEST_F(RunTest, FailureInALaterPluginAtPermitLeavesEverythingAsBefore) {
 }
 
 TEST_F(RunTest, FailureAtBindTakesBackClaimsAndLabels) {
-  const std::string later = "[[plugins]]\nname = \"rec-a\"\nlibrary = \"rec_a.so\"\n"
-                            "[plugins.args]\nfail_at = \"bind\"\n";
+  const std::string later =
+      "[[plugins]]\nname = \"rec-a\"\nlibrary = \"rec_a.so\"\n"
+      "[plugins.args]\nfail_at = \"bind\"\n";
   ASSERT_EQ(run(later, true), 0) << output_;
   EXPECT_NE(output_.find("bind rec-a: Error: rec-a fails bind as configured"), std::string::npos)
       << output_;

@@ -119,8 +119,11 @@ TEST(FieldIndexTest, VolumesForANodeAreLookedForWhereTheirAffinityNamesIt) {
   const auto pinned = [](const std::string& name, const std::string& key, const std::string& op,
                          std::vector<std::string> values, bool by_field = false) {
     auto o = volume(name, "local");
-    auto* term = o.mutable_persistent_volume()->mutable_spec()->mutable_node_affinity()
-                     ->mutable_required()->add_node_selector_terms();
+    auto* term = o.mutable_persistent_volume()
+                     ->mutable_spec()
+                     ->mutable_node_affinity()
+                     ->mutable_required()
+                     ->add_node_selector_terms();
     auto* r = by_field ? term->add_match_fields() : term->add_match_expressions();
     r->set_key(key);
     r->set_operator_(op);
@@ -137,15 +140,20 @@ TEST(FieldIndexTest, VolumesForANodeAreLookedForWhereTheirAffinityNamesIt) {
   };
   // Two terms: the volume may go where either names.
   auto either = pinned("either", "kubernetes.io/hostname", "In", {"host-1"});
-  auto* second = either.mutable_persistent_volume()->mutable_spec()->mutable_node_affinity()
-                     ->mutable_required()->add_node_selector_terms()->add_match_fields();
+  auto* second = either.mutable_persistent_volume()
+                     ->mutable_spec()
+                     ->mutable_node_affinity()
+                     ->mutable_required()
+                     ->add_node_selector_terms()
+                     ->add_match_fields();
   second->set_key("metadata.name");
   second->set_operator_("In");
   second->add_values("n2");
   volumes.push_back(either);
 
   Indexes indexes(Kind::kPersistentVolume);
-  for (const auto& v : volumes) indexes.update(v.persistent_volume().metadata().name(), nullptr, &v);
+  for (const auto& v : volumes)
+    indexes.update(v.persistent_volume().metadata().name(), nullptr, &v);
   const auto look = [&](const std::string& node_name, const std::string& hostname) {
     kbinder::v1::ListRequest request;
     request.set_kind("PersistentVolume");
@@ -154,15 +162,18 @@ TEST(FieldIndexTest, VolumesForANodeAreLookedForWhereTheirAffinityNamesIt) {
     EXPECT_TRUE(filter.ok());
     auto node = std::make_shared<kbinder::v1::Node>();
     node->mutable_metadata()->set_name(node_name);
-    if (!hostname.empty()) (*node->mutable_metadata()->mutable_labels())["kubernetes.io/hostname"] = hostname;
+    if (!hostname.empty())
+      (*node->mutable_metadata()->mutable_labels())["kubernetes.io/hostname"] = hostname;
     filter->node = node;
     std::vector<std::string> keys;
-    EXPECT_TRUE(indexes.forEachCandidate(*filter, [&](const std::string& k) { keys.push_back(k); }));
+    EXPECT_TRUE(
+        indexes.forEachCandidate(*filter, [&](const std::string& k) { keys.push_back(k); }));
     // Whatever the node admits is among them.
     for (const auto& v : volumes) {
       const auto& name = v.persistent_volume().metadata().name();
       if (kbinder::sdk::nodeAffinityAdmits(v.persistent_volume(), *node)) {
-        EXPECT_NE(std::find(keys.begin(), keys.end(), name), keys.end()) << name << " for " << node_name;
+        EXPECT_NE(std::find(keys.begin(), keys.end(), name), keys.end())
+            << name << " for " << node_name;
       }
     }
     return keys;
@@ -170,15 +181,17 @@ TEST(FieldIndexTest, VolumesForANodeAreLookedForWhereTheirAffinityNamesIt) {
   // In key order, each once.
   EXPECT_EQ(look("n1", "host-1"), (std::vector<std::string>{"by-hostname", "by-name", "by-zone",
                                                             "either", "no-affinity", "not-on-n3"}));
-  EXPECT_EQ(look("n2", ""), (std::vector<std::string>{"by-name", "by-zone", "either",
-                                                      "no-affinity", "not-on-n3"}));
-  EXPECT_EQ(look("n3", "host-3"), (std::vector<std::string>{"by-zone", "no-affinity", "not-on-n3"}));
+  EXPECT_EQ(look("n2", ""),
+            (std::vector<std::string>{"by-name", "by-zone", "either", "no-affinity", "not-on-n3"}));
+  EXPECT_EQ(look("n3", "host-3"),
+            (std::vector<std::string>{"by-zone", "no-affinity", "not-on-n3"}));
 
   // A volume whose affinity changes moves; one deleted is gone.
   auto moved = pinned("elsewhere", "kubernetes.io/hostname", "In", {"host-3"});
   indexes.update("elsewhere", &volumes[2], &moved);
   indexes.update("by-zone", &volumes[3], nullptr);
-  EXPECT_EQ(look("n3", "host-3"), (std::vector<std::string>{"elsewhere", "no-affinity", "not-on-n3"}));
+  EXPECT_EQ(look("n3", "host-3"),
+            (std::vector<std::string>{"elsewhere", "no-affinity", "not-on-n3"}));
 
   // A narrower field index wins: the claim names one volume.
   auto claimed = pinned("claimed", "kubernetes.io/hostname", "In", {"host-1"});

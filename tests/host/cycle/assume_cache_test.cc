@@ -14,8 +14,8 @@ using kbinder::v1::Node;
 using kbinder::v1::Pod;
 
 Pod pod(const std::string& yaml_spec, const std::string& name = "p") {
-  auto json = parseYaml("apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: d, uid: " +
-                            name + "-uid}\nspec:\n" + yaml_spec,
+  auto json = parseYaml("apiVersion: v1\nkind: Pod\nmetadata: {name: " + name +
+                            ", namespace: d, uid: " + name + "-uid}\nspec:\n" + yaml_spec,
                         "pod");
   EXPECT_TRUE(json.ok()) << json.status().message();
   auto object = objectFromJson(Kind::kPod, *json);
@@ -30,7 +30,8 @@ Pod simplePod(const std::string& name, const std::string& cpu, const std::string
 }
 
 Node node(const std::string& name, const std::string& yaml_rest) {
-  auto json = parseYaml("apiVersion: v1\nkind: Node\nmetadata: {name: " + name + "}\n" + yaml_rest, "node");
+  auto json =
+      parseYaml("apiVersion: v1\nkind: Node\nmetadata: {name: " + name + "}\n" + yaml_rest, "node");
   EXPECT_TRUE(json.ok()) << json.status().message();
   auto object = objectFromJson(Kind::kNode, *json);
   EXPECT_TRUE(object.ok()) << object.status().message();
@@ -76,13 +77,16 @@ TEST(AssumeCacheTest, RefusalsNameTheNodeAndWhatIsWrong) {
   AssumeCache cache;
   cache.upsertNode(node("ok", kReady));
   cache.upsertNode(node("cordoned", std::string("spec: {unschedulable: true}\n") + kReady));
-  cache.upsertNode(node("notready", "status:\n  allocatable: {cpu: \"4\"}\n  conditions:\n"
-                                    "  - {type: Ready, status: \"False\"}\n"));
+  cache.upsertNode(node("notready",
+                        "status:\n  allocatable: {cpu: \"4\"}\n  conditions:\n"
+                        "  - {type: Ready, status: \"False\"}\n"));
   cache.upsertNode(node("tainted", std::string("spec:\n  taints:\n  - {key: gpu, value: yes, "
-                                               "effect: NoSchedule}\n") + kReady));
+                                               "effect: NoSchedule}\n") +
+                                       kReady));
   auto refuse = [&](const Pod& p, const std::string& n) { return cache.assume(p, n).message(); };
   EXPECT_EQ(refuse(simplePod("a", "1"), "gone"), "node gone not found");
-  EXPECT_EQ(refuse(simplePod("a", "1"), "cordoned"), "node cordoned is cordoned (spec.unschedulable)");
+  EXPECT_EQ(refuse(simplePod("a", "1"), "cordoned"),
+            "node cordoned is cordoned (spec.unschedulable)");
   EXPECT_EQ(refuse(simplePod("a", "1"), "notready"), "node notready is not Ready");
   EXPECT_EQ(refuse(simplePod("a", "1"), "tainted"),
             "node tainted has taint gpu=yes:NoSchedule that the pod does not tolerate");
@@ -100,14 +104,17 @@ struct TolerationCase {
   bool tolerated;
 };
 
-void PrintTo(const TolerationCase& c, std::ostream* out) { *out << c.toleration; }
+void PrintTo(const TolerationCase& c, std::ostream* out) {
+  *out << c.toleration;
+}
 
 class Tolerations : public ::testing::TestWithParam<TolerationCase> {};
 
 TEST_P(Tolerations, MatchTheTaint) {
   AssumeCache cache;
   cache.upsertNode(node("n", std::string("spec:\n  taints:\n  - {key: gpu, value: a100, effect: "
-                                         "NoExecute}\n") + kReady));
+                                         "NoExecute}\n") +
+                                 kReady));
   const Pod p = pod(std::string("  tolerations:\n  - ") + GetParam().toleration +
                     "\n  containers:\n  - {name: c}\n");
   EXPECT_EQ(cache.assume(p, "n").ok(), GetParam().tolerated) << GetParam().toleration;
@@ -115,7 +122,8 @@ TEST_P(Tolerations, MatchTheTaint) {
 
 INSTANTIATE_TEST_SUITE_P(
     Cases, Tolerations,
-    ::testing::Values(TolerationCase{"{key: gpu, operator: Equal, value: a100, effect: NoExecute}", true},
+    ::testing::Values(TolerationCase{"{key: gpu, operator: Equal, value: a100, effect: NoExecute}",
+                                     true},
                       TolerationCase{"{key: gpu, value: a100}", true},  // Equal is the default
                       TolerationCase{"{key: gpu, value: h100}", false},
                       TolerationCase{"{key: gpu, operator: Exists}", true},
@@ -148,13 +156,15 @@ TEST(AssumeCacheTest, NodeChangesTakeEffectAndKeepWhatIsOnTheNode) {
   cache.upsertNode(node("n", std::string("spec: {unschedulable: true}\n") + kReady));
   EXPECT_EQ(cache.assume(simplePod("b", "1"), "n").message(),
             "node n is cordoned (spec.unschedulable)");
-  cache.upsertNode(node("n", "spec:\n  taints:\n  - {key: k, effect: NoExecute}\n"
-                             "status:\n  allocatable: {cpu: \"8\", pods: bad}\n"
-                             "  conditions:\n  - {type: Ready, status: \"True\"}\n"));
+  cache.upsertNode(node("n",
+                        "spec:\n  taints:\n  - {key: k, effect: NoExecute}\n"
+                        "status:\n  allocatable: {cpu: \"8\", pods: bad}\n"
+                        "  conditions:\n  - {type: Ready, status: \"True\"}\n"));
   EXPECT_EQ(cache.assume(simplePod("b", "1"), "n").message(),
             "node n has taint k:NoExecute that the pod does not tolerate");
-  cache.upsertNode(node("n", "status:\n  allocatable: {cpu: \"8\", pods: bad}\n"
-                             "  conditions:\n  - {type: Ready, status: \"True\"}\n"));
+  cache.upsertNode(node("n",
+                        "status:\n  allocatable: {cpu: \"8\", pods: bad}\n"
+                        "  conditions:\n  - {type: Ready, status: \"True\"}\n"));
   // Untainted, 8 CPUs of which a's 3 are taken; an unparsable pod count sets no limit.
   EXPECT_EQ(cache.assume(simplePod("b", "6"), "n").message(),
             "node n has too little room (cpu: requested 6, 5 of 8 free)");

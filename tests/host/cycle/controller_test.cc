@@ -81,7 +81,8 @@ TEST_F(ControllerTest, SuccessMarksTheRequestSucceededWithANormalEvent) {
   EXPECT_EQ(s.phase, "Succeeded");
   EXPECT_EQ(s.failed_attempts, 0);
   EXPECT_EQ(events(*store_), (Lines{"Normal Bound p"}));
-  EXPECT_EQ(host::rawString(*RawStore(*store_).getRaw("Pod", "default", "p"), {"spec", "nodeName"}), "n1");
+  EXPECT_EQ(host::rawString(*RawStore(*store_).getRaw("Pod", "default", "p"), {"spec", "nodeName"}),
+            "n1");
 }
 
 TEST_F(ControllerTest, FailedAttemptsGrowWhilePendingThenTheRetrySucceeds) {
@@ -101,8 +102,8 @@ TEST_F(ControllerTest, FailedAttemptsGrowWhilePendingThenTheRetrySucceeds) {
     seen.push_back(st.phase() + " " + std::to_string(st.failed_attempts()));
   }
   EXPECT_EQ(seen, (Lines{"Pending 1", "Pending 2", "Succeeded 2"}));
-  EXPECT_EQ(events(*store_),
-            (Lines{"Warning BindAttemptFailed p", "Warning BindAttemptFailed p", "Normal Bound p"}));
+  EXPECT_EQ(events(*store_), (Lines{"Warning BindAttemptFailed p", "Warning BindAttemptFailed p",
+                                    "Normal Bound p"}));
   const Lines calls = readLines(log_);
   EXPECT_NE(std::find(calls.begin(), calls.end(), "rec-a reserve p 3"), calls.end());
 }
@@ -246,8 +247,8 @@ class ChangingBeforeStatusWrite final : public host::ClusterBackend {
       first = changed_.insert(r.object().bind_request().metadata().name()).second;
     }
     if (first && change_) {
-      auto raw =
-          RawStore(store_).getRaw("BindRequest", "default", r.object().bind_request().metadata().name());
+      auto raw = RawStore(store_).getRaw("BindRequest", "default",
+                                         r.object().bind_request().metadata().name());
       EXPECT_TRUE(raw.ok());
       change_(*raw);
       EXPECT_TRUE(RawStore(store_).put(*raw).ok());
@@ -289,7 +290,8 @@ class ChangingBeforeStatusWrite final : public host::ClusterBackend {
 TEST_F(ControllerTest, StatusWriteAfterAConcurrentChangeGoesOntoTheFreshVersion) {
   store_ = storeFrom(kCluster + requestYaml("r", "p", "n1"));
   profile_ = profileFrom(dir_, rec("rec-a"), "");
-  ChangingBeforeStatusWrite backend(*store_, [](Json& raw) { raw["metadata"]["labels"]["touched"] = "yes"; });
+  ChangingBeforeStatusWrite backend(
+      *store_, [](Json& raw) { raw["metadata"]["labels"]["touched"] = "yes"; });
   Controller controller(*profile_, backend, ControllerOptions{});
   ASSERT_TRUE(controller.start().ok());
   controller.waitUntilSettled({});
@@ -328,14 +330,16 @@ TEST_F(ControllerTest, AStatusWriteThatFailedIsTriedAgain) {
   ASSERT_TRUE(controller.start().ok());
   // Not waitUntilSettled: without the retry it would wait for ever.
   const auto deadline = std::chrono::steady_clock::now() + std::chrono::seconds(20);
-  while (statusOf(*store_, "r").phase != "Succeeded" && std::chrono::steady_clock::now() < deadline) {
+  while (statusOf(*store_, "r").phase != "Succeeded" &&
+         std::chrono::steady_clock::now() < deadline) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
   }
   controller.stop();
   const Status status = statusOf(*store_, "r");
   EXPECT_EQ(status.phase, "Succeeded");
   EXPECT_EQ(status.reason, "pod already bound to n1");
-  EXPECT_EQ(host::rawString(*RawStore(*store_).getRaw("Pod", "default", "p"), {"spec", "nodeName"}), "n1");
+  EXPECT_EQ(host::rawString(*RawStore(*store_).getRaw("Pod", "default", "p"), {"spec", "nodeName"}),
+            "n1");
   const auto records = controller.records();
   ASSERT_EQ(records.size(), 1u);
   EXPECT_EQ(records[0].attempts, 2);
@@ -345,8 +349,10 @@ TEST_F(ControllerTest, AStatusWriteThatFailedIsTriedAgain) {
 // again on a fresh read: attempts counted meanwhile are kept, and the limit applies to the sum.
 TEST_F(ControllerTest, AFailureAfterAConflictCountsOnTheStoredAttempts) {
   store_ = storeFrom(kCluster + requestYaml("r", "p", "n1", "backoffLimit: 3"));
-  profile_ = profileFrom(dir_, rec("rec-a", "fail_at = \"reserve\""), "backoff_base_seconds = 0.01");
-  ChangingBeforeStatusWrite backend(*store_, [](Json& raw) { raw["status"]["failedAttempts"] = 2; });
+  profile_ =
+      profileFrom(dir_, rec("rec-a", "fail_at = \"reserve\""), "backoff_base_seconds = 0.01");
+  ChangingBeforeStatusWrite backend(*store_,
+                                    [](Json& raw) { raw["status"]["failedAttempts"] = 2; });
   Controller controller(*profile_, backend, ControllerOptions{});
   ASSERT_TRUE(controller.start().ok());
   controller.waitUntilSettled({});
@@ -382,8 +388,8 @@ TEST(ControllerConcurrencyTest, ManyWorkersNeverOverCommitANodeOrBindAPodTwice) 
   for (int n = 0; n < kNodes; ++n) yaml += nodeYaml("n" + std::to_string(n), "10");
   for (int i = 0; i < kNodes * kPodsPerNode; ++i) {
     const std::string pod = "p" + std::to_string(i);
-    yaml += podYaml(pod, "1") +
-            requestYaml("r" + std::to_string(i), pod, "n" + std::to_string(i % kNodes), "backoffLimit: 1");
+    yaml += podYaml(pod, "1") + requestYaml("r" + std::to_string(i), pod,
+                                            "n" + std::to_string(i % kNodes), "backoffLimit: 1");
     if (i % 10 == 0) {  // a second request for the same decision: must not bind twice
       yaml += requestYaml("dup" + std::to_string(i), pod, "n" + std::to_string(i % kNodes),
                           "backoffLimit: 2");

@@ -27,10 +27,11 @@ using Lines = std::vector<std::string>;
 class CycleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = storeFrom(nodeYaml("n1", "4") + nodeYaml("cordoned", "4", "", "{unschedulable: true}") +
-                       podYaml("p", "1") + podYaml("gang-wait-1", "1") + podYaml("q", "1") +
-                       requestYaml("r", "p", "n1") + requestYaml("cordoned", "q", "cordoned") +
-                       requestYaml("gang", "gang-wait-1", "n1"));
+    store_ =
+        storeFrom(nodeYaml("n1", "4") + nodeYaml("cordoned", "4", "", "{unschedulable: true}") +
+                  podYaml("p", "1") + podYaml("gang-wait-1", "1") + podYaml("q", "1") +
+                  requestYaml("r", "p", "n1") + requestYaml("cordoned", "q", "cordoned") +
+                  requestYaml("gang", "gang-wait-1", "n1"));
     feed(cache_, *store_);
   }
 
@@ -63,7 +64,7 @@ TEST_F(CycleTest, SuccessRunsEveryExtensionPointInProfileOrder) {
                           "a reserve p 1", "b reserve p 1", "a permit p 1", "b permit p 1",
                           "a pre_bind p 1", "b pre_bind p 1", "a bind p 1", "b bind p 1",
                           "a post_bind p 1", "b post_bind p 1", "a release p", "b release p"}));
-  EXPECT_EQ(boundNode(*store_, "p"), "n1");  // both skipped Bind: the default binder bound it
+  EXPECT_EQ(boundNode(*store_, "p"), "n1");       // both skipped Bind: the default binder bound it
   EXPECT_TRUE(cache_.isAssumed(result.pod_uid));  // until the cluster shows it bound
 }
 
@@ -205,7 +206,7 @@ TEST_F(CycleTest, AnotherCycleCanAllowAWaitingPod) {
   // a holds gang-wait-* pods at Permit; b, in p's cycle, allows the waiting one for a.
   profile_.add("a").on(ExtensionPoint::kPermit, [](const FakeCall& call) {
     return call.pod.metadata().name().rfind("gang-wait", 0) == 0 ? permitWait(60000)
-                                                                  : outcome(Code::kSuccess);
+                                                                 : outcome(Code::kSuccess);
   });
   auto waiter = RawStore(*store_).getRaw("Pod", "default", "gang-wait-1");
   ASSERT_TRUE(waiter.ok());

@@ -132,8 +132,8 @@ class FakeProfile final : public host::ProfilePlugins {
   explicit FakeProfile(host::CycleSettings settings = {}) : settings_(settings) {}
 
   FakePlugin& add(const std::string& name,
-                  std::vector<host::ExtensionPoint> points = {std::begin(host::kAllExtensionPoints),
-                                                              std::end(host::kAllExtensionPoints)}) {
+                  std::vector<host::ExtensionPoint> points = {
+                      std::begin(host::kAllExtensionPoints), std::end(host::kAllExtensionPoints)}) {
     plugins_.push_back(std::make_unique<FakePlugin>(name, log_, std::move(points)));
     all_.push_back(plugins_.back().get());
     for (const host::ExtensionPoint point : host::kAllExtensionPoints) {

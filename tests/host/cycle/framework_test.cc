@@ -26,9 +26,10 @@ using Lines = std::vector<std::string>;
 class FrameworkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ = storeFrom(nodeYaml("n1", "4") + nodeYaml("cordoned", "4", "", "{unschedulable: true}") +
-                       podYaml("p", "1") + podYaml("gang-wait-1", "1") + podYaml("q", "1") +
-                       requestYaml("r", "p", "n1") + requestYaml("cordoned", "q", "cordoned"));
+    store_ =
+        storeFrom(nodeYaml("n1", "4") + nodeYaml("cordoned", "4", "", "{unschedulable: true}") +
+                  podYaml("p", "1") + podYaml("gang-wait-1", "1") + podYaml("q", "1") +
+                  requestYaml("r", "p", "n1") + requestYaml("cordoned", "q", "cordoned"));
     feed(cache_, *store_);
   }
 
@@ -68,13 +69,13 @@ class FrameworkTest : public ::testing::Test {
 TEST_F(FrameworkTest, SuccessRunsEveryExtensionPointInProfileOrder) {
   const CycleResult result = run(rec("rec-a") + rec("rec-b"));
   ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
-  EXPECT_EQ(log(), (Lines{"rec-a validate p 1", "rec-b validate p 1", "rec-a mutate p 1",
-                          "rec-b mutate p 1", "rec-a reserve p 1", "rec-b reserve p 1",
-                          "rec-a permit p 1", "rec-b permit p 1", "rec-a pre_bind p 1",
-                          "rec-b pre_bind p 1", "rec-a bind p 1", "rec-b bind p 1",
-                          "rec-a post_bind p 1", "rec-b post_bind p 1", "rec-a release p",
-                          "rec-b release p"}));
-  EXPECT_EQ(boundNode(*store_, "p"), "n1");  // both skipped Bind: the default binder bound it
+  EXPECT_EQ(
+      log(),
+      (Lines{"rec-a validate p 1", "rec-b validate p 1", "rec-a mutate p 1", "rec-b mutate p 1",
+             "rec-a reserve p 1", "rec-b reserve p 1", "rec-a permit p 1", "rec-b permit p 1",
+             "rec-a pre_bind p 1", "rec-b pre_bind p 1", "rec-a bind p 1", "rec-b bind p 1",
+             "rec-a post_bind p 1", "rec-b post_bind p 1", "rec-a release p", "rec-b release p"}));
+  EXPECT_EQ(boundNode(*store_, "p"), "n1");       // both skipped Bind: the default binder bound it
   EXPECT_TRUE(cache_.isAssumed(result.pod_uid));  // until the cluster shows it bound
 }
 
@@ -127,8 +128,9 @@ TEST_F(FrameworkTest, FailedCycleRevertsMutatesChangesStillAsWritten) {
 
 TEST_F(FrameworkTest, RevertLeavesLabelsChangedByOthersSinceMutate) {
   // rec-b's Reserve fails; before that, someone else changes the label Mutate wrote.
-  profile_ = profileFrom(dir_, rec("rec-a", "set_label = \"team=ml\"\nsleep_at = \"reserve\"\nsleep_ms = 200") +
-                                   rec("rec-b", "fail_at = \"reserve\""));
+  profile_ = profileFrom(
+      dir_, rec("rec-a", "set_label = \"team=ml\"\nsleep_at = \"reserve\"\nsleep_ms = 200") +
+                rec("rec-b", "fail_at = \"reserve\""));
   framework_ = std::make_unique<Framework>(*profile_, *store_, cache_);
   CycleResult result;
   std::thread cycle([&] {
@@ -146,17 +148,21 @@ TEST_F(FrameworkTest, RevertLeavesLabelsChangedByOthersSinceMutate) {
   ASSERT_TRUE(RawStore(*store_).put(*pod).ok());
   cycle.join();
   EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
-  EXPECT_EQ((*RawStore(*store_).getRaw("Pod", "default", "p"))["metadata"]["labels"]["team"], "ops");
+  EXPECT_EQ((*RawStore(*store_).getRaw("Pod", "default", "p"))["metadata"]["labels"]["team"],
+            "ops");
 }
 
 TEST_F(FrameworkTest, AnotherCycleCanAllowAWaitingPod) {
   // rec-a holds gang-wait-* pods at Permit; rec-b, in p's cycle, allows the waiting one.
-  ASSERT_TRUE(RawStore(*store_).put(host::Json::parse(R"({"apiVersion": "scheduling.run.ai/v1alpha2",
+  ASSERT_TRUE(RawStore(*store_)
+                  .put(host::Json::parse(R"({"apiVersion": "scheduling.run.ai/v1alpha2",
       "kind": "BindRequest", "metadata": {"name": "gang", "namespace": "default"},
-      "spec": {"podName": "gang-wait-1", "selectedNode": "n1"}})")).ok());
+      "spec": {"podName": "gang-wait-1", "selectedNode": "n1"}})"))
+                  .ok());
   profile_ = profileFrom(
-      dir_, rec("rec-a", "permit = \"wait\"\npermit_timeout_ms = 60000\nwait_pods = \"gang-wait\"") +
-                rec("rec-b", "allow_annotation = \"test/allow\""));
+      dir_,
+      rec("rec-a", "permit = \"wait\"\npermit_timeout_ms = 60000\nwait_pods = \"gang-wait\"") +
+          rec("rec-b", "allow_annotation = \"test/allow\""));
   framework_ = std::make_unique<Framework>(*profile_, *store_, cache_);
   CycleResult waiting_result;
   std::thread waiting([&] {
@@ -188,8 +194,8 @@ TEST_F(FrameworkTest, AnotherCycleCanAllowAWaitingPod) {
 }
 
 TEST_F(FrameworkTest, HookOverrunningItsDeadlineIsAnErrorNamingPluginAndPoint) {
-  const CycleResult result =
-      run(rec("rec-a", "sleep_at = \"pre_bind\"\nsleep_ms = 300"), "r", "hook_timeout_seconds = 0.05");
+  const CycleResult result = run(rec("rec-a", "sleep_at = \"pre_bind\"\nsleep_ms = 300"), "r",
+                                 "hook_timeout_seconds = 0.05");
   EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
   EXPECT_NE(result.reason.find("plugin 'rec-a' at pre_bind: overran its deadline"),
             std::string::npos)
@@ -199,7 +205,8 @@ TEST_F(FrameworkTest, HookOverrunningItsDeadlineIsAnErrorNamingPluginAndPoint) {
 
 TEST_F(FrameworkTest, PluginsOwnHookTimeoutReplacesTheProfiles) {
   const CycleResult result =
-      run("[[plugins]]\nname = \"rec-a\"\nlibrary = \"rec_a.so\"\nhook_timeout_seconds = 5\n[plugins.args]\nlog = \"" +
+      run("[[plugins]]\nname = \"rec-a\"\nlibrary = \"rec_a.so\"\nhook_timeout_seconds = "
+          "5\n[plugins.args]\nlog = \"" +
               log_.string() + "\"\nsleep_at = \"pre_bind\"\nsleep_ms = 100\n",
           "r", "hook_timeout_seconds = 0.05");
   EXPECT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
@@ -210,13 +217,15 @@ struct FaultCase {
   const char* message;
 };
 
-void PrintTo(const FaultCase& c, std::ostream* out) { *out << c.library; }
+void PrintTo(const FaultCase& c, std::ostream* out) {
+  *out << c.library;
+}
 
 class FaultyPlugin : public FrameworkTest, public ::testing::WithParamInterface<FaultCase> {};
 
 TEST_P(FaultyPlugin, BecomesAnErrorNamingPluginAndPoint) {
-  const CycleResult result =
-      run("[[plugins]]\nname = \"faulty\"\nlibrary = \"" + std::string(GetParam().library) + "\"\n");
+  const CycleResult result = run("[[plugins]]\nname = \"faulty\"\nlibrary = \"" +
+                                 std::string(GetParam().library) + "\"\n");
   EXPECT_EQ(result.outcome, CycleOutcome::kRetry);
   EXPECT_NE(result.reason.find(std::string("plugin 'faulty' at validate: ") + GetParam().message),
             std::string::npos)
@@ -234,7 +243,9 @@ INSTANTIATE_TEST_SUITE_P(
 class Forwarding : public host::ClusterBackend {
  public:
   explicit Forwarding(EmbeddedStore& store) : store_(store) {}
-  host::StatusOr<kbinder::v1::Object> get(const kbinder::v1::GetRequest& r) override { return store_.get(r); }
+  host::StatusOr<kbinder::v1::Object> get(const kbinder::v1::GetRequest& r) override {
+    return store_.get(r);
+  }
   host::StatusOr<kbinder::v1::ObjectList> list(const kbinder::v1::ListRequest& r) override {
     return store_.list(r);
   }
@@ -246,7 +257,9 @@ class Forwarding : public host::ClusterBackend {
                                             const std::vector<host::MetadataEdit>& edits) override {
     return store_.patchMetadata(kind, ns, name, rv, edits);
   }
-  host::StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& o) override { return store_.create(o); }
+  host::StatusOr<kbinder::v1::Object> create(const kbinder::v1::Object& o) override {
+    return store_.create(o);
+  }
   host::StatusOr<std::unique_ptr<host::Watch>> watch(host::Kind k, const std::string& rv) override {
     return store_.watch(k, rv);
   }
@@ -372,9 +385,9 @@ void expectAPatchFirst(EmbeddedStore& store, const CycleResult& result,
   ASSERT_EQ(cluster.bindings.size(), 1u);
   EXPECT_TRUE(cluster.bindings[0].annotations.empty());
   EXPECT_TRUE(cluster.bindings[0].resource_version.empty());
-  EXPECT_EQ(
-      host::rawString(*RawStore(store).getRaw("Pod", "default", "p"), {"metadata", "annotations", "kind"}),
-      "plain");
+  EXPECT_EQ(host::rawString(*RawStore(store).getRaw("Pod", "default", "p"),
+                            {"metadata", "annotations", "kind"}),
+            "plain");
 }
 
 TEST_F(FrameworkTest, MutatesLabelsArePatchedFirst) {
@@ -382,7 +395,8 @@ TEST_F(FrameworkTest, MutatesLabelsArePatchedFirst) {
   const CycleResult result =
       runOn(cluster, rec("rec-nobind", "set_label = \"team=ml\"\nset_annotation = \"kind=plain\""));
   expectAPatchFirst(*store_, result, cluster);
-  EXPECT_EQ(host::rawString(*RawStore(*store_).getRaw("Pod", "default", "p"), {"metadata", "labels", "team"}),
+  EXPECT_EQ(host::rawString(*RawStore(*store_).getRaw("Pod", "default", "p"),
+                            {"metadata", "labels", "team"}),
             "ml");
 }
 
@@ -507,9 +521,10 @@ TEST_F(FrameworkTest, AStaleCopyEndsInMutatesConflictAndTheCycleStartsOverFresh)
   // resourceVersion, conflicts.
   auto pod = RawStore(*store_).getRaw("Pod", "default", "p");
   ASSERT_TRUE(pod.ok());
-  ASSERT_TRUE(store_->patchMetadata(host::Kind::kPod, "default", "p",
-                                    host::rawString(*pod, {"metadata", "resourceVersion"}),
-                                    {{host::MetadataEdit::Map::kLabels, "owner", "someone"}})
+  ASSERT_TRUE(store_
+                  ->patchMetadata(host::Kind::kPod, "default", "p",
+                                  host::rawString(*pod, {"metadata", "resourceVersion"}),
+                                  {{host::MetadataEdit::Map::kLabels, "owner", "someone"}})
                   .ok());
   const CycleResult result = runOn(cluster, rec("rec-a", "set_label = \"team=a\""));
   ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
@@ -530,7 +545,8 @@ TEST_F(FrameworkTest, AStaleCopyOfAPodAnEarlierAttemptBoundSucceedsOnTheFreshRea
   cluster.copy();
   auto pod = RawStore(*store_).getRaw("Pod", "default", "p");
   ASSERT_TRUE(pod.ok());
-  ASSERT_TRUE(bindPod(*store_, "default", "p", host::rawString(*pod, {"metadata", "uid"}), "n1").ok());
+  ASSERT_TRUE(
+      bindPod(*store_, "default", "p", host::rawString(*pod, {"metadata", "uid"}), "n1").ok());
   const CycleResult result = runOn(cluster, rec("rec-a", "set_label = \"team=a\""));
   ASSERT_EQ(result.outcome, CycleOutcome::kSucceeded) << result.reason;
   EXPECT_TRUE(result.already_bound);

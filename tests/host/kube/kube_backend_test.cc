@@ -114,8 +114,9 @@ TEST_F(KubeBackendTest, MetadataEditsAreMergePatchesOfTheEditsAlone) {
   auto b = backend();
   using Edit = host::MetadataEdit;
   const std::string rv = get(*b, "Pod", "p").pod().metadata().resource_version();
-  auto written = b->patchMetadata(host::Kind::kPod, "default", "p", rv,
-                                  {{Edit::Map::kLabels, "app", "api"}, {Edit::Map::kAnnotations, "note", "n"}});
+  auto written = b->patchMetadata(
+      host::Kind::kPod, "default", "p", rv,
+      {{Edit::Map::kLabels, "app", "api"}, {Edit::Map::kAnnotations, "note", "n"}});
   ASSERT_TRUE(written.ok()) << written.status().message();
   auto raw = server_.raw().getRaw("Pod", "default", "p");
   ASSERT_TRUE(raw.ok());
@@ -124,16 +125,25 @@ TEST_F(KubeBackendTest, MetadataEditsAreMergePatchesOfTheEditsAlone) {
   EXPECT_EQ((*raw)["metadata"]["labels"]["app"], "api");
   EXPECT_EQ((*raw)["metadata"]["annotations"]["note"], "n");
   EXPECT_EQ((*raw)["spec"]["containers"][0]["image"], "busybox");  // untouched
-  written = b->patchMetadata(host::Kind::kPod, "default", "p", "", {{Edit::Map::kLabels, "app", std::nullopt}});
+  written = b->patchMetadata(host::Kind::kPod, "default", "p", "",
+                             {{Edit::Map::kLabels, "app", std::nullopt}});
   ASSERT_TRUE(written.ok()) << written.status().message();
   EXPECT_EQ(*written,
             server_.raw().getRaw("Pod", "default", "p")->at("metadata").at("resourceVersion"));
-  EXPECT_EQ(server_.raw().getRaw("Pod", "default", "p")->at("metadata").value("labels", Json::object()).count("app"), 0u);
-  const auto stale = b->patchMetadata(host::Kind::kPod, "default", "p", rv, {{Edit::Map::kLabels, "x", "y"}});
+  EXPECT_EQ(server_.raw()
+                .getRaw("Pod", "default", "p")
+                ->at("metadata")
+                .value("labels", Json::object())
+                .count("app"),
+            0u);
+  const auto stale =
+      b->patchMetadata(host::Kind::kPod, "default", "p", rv, {{Edit::Map::kLabels, "x", "y"}});
   EXPECT_EQ(stale.status().code(), StatusCode::kAborted) << stale.status().message();
-  EXPECT_EQ(b->patchMetadata(host::Kind::kPod, "default", "nope", "", {{Edit::Map::kLabels, "x", "y"}})
-                .status().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(
+      b->patchMetadata(host::Kind::kPod, "default", "nope", "", {{Edit::Map::kLabels, "x", "y"}})
+          .status()
+          .code(),
+      StatusCode::kNotFound);
 }
 
 // admits_node is the host's too: the node read from the cache or the server, the volumes
@@ -152,9 +162,11 @@ TEST(KubeBackendVolumesTest, VolumeListsKeepWhatTheNamedNodeAdmitsCachedOrNot) {
     auto volumes = b.list(list);
     ASSERT_TRUE(volumes.ok()) << volumes.status().message();
     std::vector<std::string> names;
-    for (const auto& item : volumes->items()) names.push_back(item.persistent_volume().metadata().name());
+    for (const auto& item : volumes->items())
+      names.push_back(item.persistent_volume().metadata().name());
     std::sort(names.begin(), names.end());
-    EXPECT_EQ(names, (std::vector<std::string>{"anywhere", "on-n2"})) << (caches ? "cached" : "uncached");
+    EXPECT_EQ(names, (std::vector<std::string>{"anywhere", "on-n2"}))
+        << (caches ? "cached" : "uncached");
     list.set_admits_node("n9");
     EXPECT_EQ(b.list(list).status().code(), StatusCode::kNotFound);
     b.stop();
@@ -204,7 +216,8 @@ TEST_F(KubeBackendTest, PatchesAreGuardedMergePatchesThatKeepUnmodeledFields) {
   kbinder::v1::PatchRequest patch;
   *patch.mutable_object() = pod;
   (*patch.mutable_object()->mutable_pod()->mutable_metadata()->mutable_labels())["team"] = "ml";
-  patch.mutable_object()->mutable_pod()->mutable_spec()->mutable_containers(0)->set_image("busybox:2");
+  patch.mutable_object()->mutable_pod()->mutable_spec()->mutable_containers(0)->set_image(
+      "busybox:2");
   auto written = b->patch(patch);
   ASSERT_TRUE(written.ok()) << written.status().message();
   EXPECT_EQ(written->pod().metadata().labels().at("team"), "ml");
@@ -239,8 +252,9 @@ TEST_F(KubeBackendTest, StatusGoesThroughTheStatusSubresource) {
   patch.mutable_object()->mutable_bind_request()->mutable_status()->set_phase("Succeeded");
   patch.set_subresource("status");
   ASSERT_TRUE(b->patch(patch).ok());
-  EXPECT_EQ(host::rawString(*server_.raw().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
-            "Succeeded");
+  EXPECT_EQ(
+      host::rawString(*server_.raw().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
+      "Succeeded");
 }
 
 // The controller starts from the BindRequest its informer delivered: its status write is one
@@ -268,7 +282,8 @@ TEST_F(KubeBackendTest, ABindRequestStatusIsWrittenWithoutReadingItFirst) {
   auto written = b->patch(patch);
   ASSERT_TRUE(written.ok()) << written.status().message();
   EXPECT_EQ(written->bind_request().status().phase(), "Succeeded");
-  EXPECT_EQ(server_.requestCounts().at("patch"), counts.count("patch") ? counts.at("patch") + 1 : 1);
+  EXPECT_EQ(server_.requestCounts().at("patch"),
+            counts.count("patch") ? counts.at("patch") + 1 : 1);
   EXPECT_EQ(server_.requestCounts().count("get") ? server_.requestCounts().at("get") : 0,
             counts.count("get") ? counts.at("get") : 0);
   const auto after = server_.raw().getRaw("BindRequest", "default", "br");
@@ -277,8 +292,9 @@ TEST_F(KubeBackendTest, ABindRequestStatusIsWrittenWithoutReadingItFirst) {
   // Written on a version that is no longer current: a conflict, nothing written.
   status.set_phase("Failed");
   EXPECT_EQ(b->patch(patch).status().code(), StatusCode::kAborted);
-  EXPECT_EQ(host::rawString(*server_.raw().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
-            "Succeeded");
+  EXPECT_EQ(
+      host::rawString(*server_.raw().getRaw("BindRequest", "default", "br"), {"status", "phase"}),
+      "Succeeded");
 }
 
 TEST_F(KubeBackendTest, BindingAndItsConflicts) {
@@ -286,8 +302,10 @@ TEST_F(KubeBackendTest, BindingAndItsConflicts) {
   const std::string uid = get(*b, "Pod", "p").pod().metadata().uid();
   const auto wrong = bindPod(*b, "default", "p", "other", "n1");
   EXPECT_EQ(wrong.code(), StatusCode::kAborted);
-  EXPECT_EQ(wrong.message(), "Operation cannot be fulfilled on pods/binding \"p\": Precondition "
-                             "failed: UID in precondition: other, UID in object meta: " + uid);
+  EXPECT_EQ(wrong.message(),
+            "Operation cannot be fulfilled on pods/binding \"p\": Precondition "
+            "failed: UID in precondition: other, UID in object meta: " +
+                uid);
   ASSERT_TRUE(bindPod(*b, "default", "p", uid, "n1").ok());
   EXPECT_TRUE(bindPod(*b, "default", "p", uid, "n1").ok());  // already there: done
   EXPECT_EQ(bindPod(*b, "default", "p", uid, "n2").code(), StatusCode::kAborted);
@@ -429,8 +447,9 @@ TEST_F(KubeBackendTest, AnAnswerThatIsNotJsonIsNamed) {
   const auto read = b->get(fresh);
   EXPECT_EQ(read.status().code(), StatusCode::kUnavailable);
   EXPECT_EQ(read.status().message(), "the API server's answer is not JSON");
-  const auto patched = b->patchMetadata(host::Kind::kPod, "default", "p", rv,
-                                        {{host::MetadataEdit::Map::kLabels, "a", std::string("1")}});
+  const auto patched =
+      b->patchMetadata(host::Kind::kPod, "default", "p", rv,
+                       {{host::MetadataEdit::Map::kLabels, "a", std::string("1")}});
   EXPECT_EQ(patched.status().message(), "the API server's answer is not JSON");
   kbinder::v1::Object event;
   event.mutable_event()->mutable_metadata()->set_namespace_("default");
@@ -502,7 +521,9 @@ void expectWatchGone(KubernetesBackend& b, TestApiServer& server) {
   EXPECT_NE(event.status().message().find("too old resource version"), std::string::npos);
 }
 
-TEST_F(KubeBackendTest, WatchFromACompactedVersionIsGone) { expectWatchGone(*backend(), server_); }
+TEST_F(KubeBackendTest, WatchFromACompactedVersionIsGone) {
+  expectWatchGone(*backend(), server_);
+}
 
 TEST_F(KubeBackendTest, WatchAnsweredWithHttp410IsGoneToo) {
   ApiFaults faults;
@@ -626,7 +647,8 @@ TEST(KubeBackendDemoTest, TheControllerBindsTheDemoClusterOverHttps) {
   ASSERT_TRUE(client.ok());
   KubernetesBackend backend(std::move(client).value(), {});
   ASSERT_TRUE(backend.startCaches(std::chrono::seconds(10)).ok());
-  auto profile = host::parseProfile(std::string(KBINDER_SOURCE_DIR) + "/config/profiles/default.toml");
+  auto profile =
+      host::parseProfile(std::string(KBINDER_SOURCE_DIR) + "/config/profiles/default.toml");
   ASSERT_TRUE(profile.ok());
   host::ProfileLoadOptions options;
   options.builtin_plugin_dir = KBINDER_BUILTIN_PLUGIN_DIR;

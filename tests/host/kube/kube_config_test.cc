@@ -99,11 +99,14 @@ TEST_F(KubeConfigTest, InlineDataThatIsNotBase64IsNamed) {
 
 TEST_F(KubeConfigTest, ErrorsNameTheFileAndTheFix) {
   const std::string where = "kubeconfig " + path_.string() + ": ";
-  EXPECT_EQ(host::loadKubeconfig(path_, "nope").status().message(), where + "context \"nope\" not found");
+  EXPECT_EQ(host::loadKubeconfig(path_, "nope").status().message(),
+            where + "context \"nope\" not found");
   EXPECT_EQ(host::loadKubeconfig(path_, "broken").status().message(),
             where + "context \"broken\" names cluster \"nowhere\", which is not defined");
-  EXPECT_NE(host::loadKubeconfig(path_, "sso").status().message().find(
-                "exec or auth-provider plugin, which kbinder does not run"),
+  EXPECT_NE(host::loadKubeconfig(path_, "sso")
+                .status()
+                .message()
+                .find("exec or auth-provider plugin, which kbinder does not run"),
             std::string::npos);
   std::filesystem::remove(dir_.path() / "certs/ca.pem");
   EXPECT_NE(host::loadKubeconfig(path_, "dev").status().message().find("certificate-authority"),
@@ -141,8 +144,8 @@ TEST(Base64Test, DecodesStrictlyPaddedBase64AcrossLines) {
   EXPECT_EQ(*host::decodeBase64("aGk="), "hi");
   EXPECT_EQ(*host::decodeBase64(""), "");
   EXPECT_FALSE(host::decodeBase64("a$b=").ok());
-  EXPECT_FALSE(host::decodeBase64("aGVsbG8").ok());    // not padded to a group of four
-  EXPECT_FALSE(host::decodeBase64("aGV=sbG8").ok());   // '=' before the end
+  EXPECT_FALSE(host::decodeBase64("aGVsbG8").ok());   // not padded to a group of four
+  EXPECT_FALSE(host::decodeBase64("aGV=sbG8").ok());  // '=' before the end
   EXPECT_FALSE(host::decodeBase64("aGVsbG8=aGk=").ok());
   const auto refused = host::decodeBase64("a$b=");
   EXPECT_NE(refused.status().message().find("padded with '='"), std::string::npos)

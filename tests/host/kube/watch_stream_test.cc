@@ -12,10 +12,9 @@ namespace kbinder::host {
 namespace {
 
 TEST(JsonStreamSplitterTest, FindsWholeObjectsHoweverTheBytesArrive) {
-  const std::string stream =
-      R"({"type":"ADDED","object":{"note":"a } brace and a \" quote {"}} )"
-      "\n"
-      R"({"type":"BOOKMARK","object":{}})";
+  const std::string stream = R"({"type":"ADDED","object":{"note":"a } brace and a \" quote {"}} )"
+                             "\n"
+                             R"({"type":"BOOKMARK","object":{}})";
   for (size_t chunk : {1u, 2u, 7u, 1000u}) {
     JsonStreamSplitter splitter;
     std::vector<std::string> objects;

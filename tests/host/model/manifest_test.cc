@@ -29,7 +29,8 @@ std::string toYaml(const Json& value) {
 TEST(ManifestTest, MultiDocumentYamlRoundTripsEveryField) {
   const std::string text =
       "apiVersion: v1\nkind: Pod\nmetadata:\n  name: web\n  namespace: ml\nspec:\n"
-      "  containers:\n  - name: nginx\n    image: \"nginx:1.27\"\n    ports:\n    - containerPort: 80\n"
+      "  containers:\n  - name: nginx\n    image: \"nginx:1.27\"\n    ports:\n    - containerPort: "
+      "80\n"
       "    env:\n    - name: MODE\n      value: \"true\"\n---\napiVersion: v1\nkind: ConfigMap\n"
       "metadata:\n  name: c\ndata:\n  a: \"1\"\n  multi: \"line one\\nline two\\n\"\n";
   auto manifest = parseManifest(text, "x.yaml");
@@ -65,14 +66,16 @@ TEST(ManifestTest, PlainScalarsFollowTheYamlCoreSchema) {
 TEST(ManifestTest, PlainScalarEdgesResolveAsTheCoreSchemaSays) {
   const double inf = std::numeric_limits<double>::infinity();
   const std::vector<std::pair<std::string, Json>> cases = {
-      {"0", 0}, {"-1", -1}, {"+7", 7}, {"007", 7}, {"0o17", 15}, {"0x1F", 31}, {"0xff", 255},
-      {"1.5", 1.5}, {".5", 0.5}, {"5.", 5.0}, {"-.5", -0.5}, {"+1.", 1.0}, {"1e3", 1000.0},
-      {"1E+3", 1000.0}, {"2.5e-1", 0.25}, {".5e1", 5.0}, {".inf", inf}, {"-.Inf", -inf},
-      {"+.INF", inf}, {"99999999999999999999", 1e20},
-      {".", "."}, {"+", "+"}, {"1e", "1e"}, {"e3", "e3"}, {"1.2.3", "1.2.3"},
-      {"0x", "0x"}, {"0o8", "0o8"}, {"0X1F", "0X1F"}, {"12abc", "12abc"}, {"1_000", "1_000"},
-      {"-.", "-."}, {"1e+", "1e+"}, {".inf.", ".inf."}, {"inf", "inf"}, {"+-1", "+-1"},
-      {"500m", "500m"}, {"10Gi", "10Gi"}, {"v1.34", "v1.34"}};
+      {"0", 0},           {"-1", -1},         {"+7", 7},        {"007", 7},
+      {"0o17", 15},       {"0x1F", 31},       {"0xff", 255},    {"1.5", 1.5},
+      {".5", 0.5},        {"5.", 5.0},        {"-.5", -0.5},    {"+1.", 1.0},
+      {"1e3", 1000.0},    {"1E+3", 1000.0},   {"2.5e-1", 0.25}, {".5e1", 5.0},
+      {".inf", inf},      {"-.Inf", -inf},    {"+.INF", inf},   {"99999999999999999999", 1e20},
+      {".", "."},         {"+", "+"},         {"1e", "1e"},     {"e3", "e3"},
+      {"1.2.3", "1.2.3"}, {"0x", "0x"},       {"0o8", "0o8"},   {"0X1F", "0X1F"},
+      {"12abc", "12abc"}, {"1_000", "1_000"}, {"-.", "-."},     {"1e+", "1e+"},
+      {".inf.", ".inf."}, {"inf", "inf"},     {"+-1", "+-1"},   {"500m", "500m"},
+      {"10Gi", "10Gi"},   {"v1.34", "v1.34"}};
   for (const auto& [text, expected] : cases) {
     auto value = parseYaml("v: " + text + "\n", "t");
     ASSERT_TRUE(value.ok()) << text << ": " << value.status().message();
@@ -120,21 +123,23 @@ TEST(ManifestTest, YamlAnchorsTagsBlockScalarsAndOddKeys) {
 
   auto unknown = parseYaml("a: *nowhere\n", "x.yaml");
   ASSERT_FALSE(unknown.ok());
-  EXPECT_NE(unknown.status().message().find("x.yaml:1:"), std::string::npos) << unknown.status().message();
+  EXPECT_NE(unknown.status().message().find("x.yaml:1:"), std::string::npos)
+      << unknown.status().message();
 
   // Empty documents are skipped; each object says which document and line it came from.
-  auto manifest = parseManifest("---\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n",
-                                "m.yaml");
+  auto manifest = parseManifest(
+      "---\n---\napiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\n", "m.yaml");
   ASSERT_TRUE(manifest.ok()) << manifest.status().message();
   EXPECT_EQ(manifest->objects.size(), 1u);
   auto bad = parseManifest("apiVersion: v1\nkind: Namespace\nmetadata: {name: a}\n---\nkind: Pod\n",
                            "m.yaml");
   ASSERT_FALSE(bad.ok());
-  EXPECT_NE(bad.status().message().find("m.yaml:5: document 2"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("m.yaml:5: document 2"), std::string::npos)
+      << bad.status().message();
 }
 
 TEST(ManifestTest, StringsThatLookLikeOtherTypesAreQuotedOnOutput) {
-  Json object = {{"a", "true"}, {"b", "12"}, {"c", "yes"}, {"d", ""}, {"e", "a: b"},
+  Json object = {{"a", "true"}, {"b", "12"}, {"c", "yes"},  {"d", ""},  {"e", "a: b"},
                  {"f", "1e3"},  {"g", "~"},  {"h", "10Gi"}, {"i", "-x"}};
   auto back = parseYaml(toYaml(object), "t");
   ASSERT_TRUE(back.ok());
@@ -156,9 +161,10 @@ TEST(ManifestTest, ListIsFlattenedAndWrittenBackAsAList) {
   EXPECT_EQ(written["items"].size(), 2u);
   EXPECT_EQ(written["items"][1]["metadata"]["name"], "n2");
 
-  auto yaml = parseManifest("apiVersion: v1\nkind: NodeList\nitems:\n- apiVersion: v1\n  kind: Node\n"
-                            "  metadata: {name: n1}\n",
-                            "nodes.yaml");
+  auto yaml = parseManifest(
+      "apiVersion: v1\nkind: NodeList\nitems:\n- apiVersion: v1\n  kind: Node\n"
+      "  metadata: {name: n1}\n",
+      "nodes.yaml");
   ASSERT_TRUE(yaml.ok());
   EXPECT_TRUE(yaml->as_list);
   EXPECT_NE(writeManifest(*yaml).find("kind: NodeList"), std::string::npos);
@@ -431,7 +437,8 @@ bool fitted(const Json& value) {
   if (value.is_object()) {
     const auto& fields = value.get_ref<const Json::object_t&>();
     if (fields.capacity() != fields.size()) return false;
-    return std::all_of(fields.begin(), fields.end(), [](const auto& f) { return fitted(f.second); });
+    return std::all_of(fields.begin(), fields.end(),
+                       [](const auto& f) { return fitted(f.second); });
   }
   if (value.is_array()) {
     const auto& items = value.get_ref<const Json::array_t&>();
@@ -447,7 +454,7 @@ TEST(ManifestTest, ShrinkToFitKeepsTheValueAndGivesBackTheRoomGrowingLeft) {
       R"({"apiVersion":"v1","kind":"Pod","metadata":{"name":"web","labels":{"a":"1","b":"2","c":"3"}},)"
       R"("spec":{"containers":[{"name":"x","args":["1","2","3"]},{"name":"y"},{"name":"z"}]}})");
   value["metadata"]["annotations"]["added"] = "later";  // a key added to a parsed object
-  ASSERT_FALSE(fitted(value));  // else this test shows nothing
+  ASSERT_FALSE(fitted(value));                          // else this test shows nothing
   const Json before = value;
   const std::string text_before = value.dump();
   shrinkToFit(value);

@@ -1,6 +1,5 @@
 // SPDX-License-Identifier: Apache-2.0
 // The schema's helpers: identity (uids), an encoded Object's payload.
-#include "host/base/sha256.h"
 #include "host/model/objects.h"
 
 #include <google/protobuf/util/json_util.h>
@@ -13,6 +12,8 @@
 #include <random>
 #include <regex>
 #include <set>
+
+#include "host/base/sha256.h"
 
 namespace kbinder::host {
 namespace {
@@ -47,8 +48,9 @@ TEST(ObjectsTest, SeededUidsAreStable) {
                                                     "-" + hex.substr(20, 12));
   EXPECT_EQ(host::uidFromSeed("Pod/default/p"), host::uidFromSeed("Pod/default/p"));
   EXPECT_NE(host::uidFromSeed("Pod/default/p"), host::uidFromSeed("Pod/default/q"));
-  EXPECT_TRUE(std::regex_match(host::uidFromSeed("x"),
-                               std::regex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")));
+  EXPECT_TRUE(
+      std::regex_match(host::uidFromSeed("x"),
+                       std::regex("[0-9a-f]{8}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{4}-[0-9a-f]{12}")));
 }
 
 // The payload of an encoded Object is its kind's message, read without decoding: one record
@@ -242,15 +244,17 @@ TEST(ObjectsTest, ConversionAgreesWithProtobufsJsonParser) {
     kbinder::v1::Object expected;
     google::protobuf::util::JsonParseOptions options;
     options.ignore_unknown_fields = true;
-    const auto parsed = google::protobuf::util::JsonStringToMessage(
-        text, &mutablePayload(expected, kind), options);
+    const auto parsed =
+        google::protobuf::util::JsonStringToMessage(text, &mutablePayload(expected, kind), options);
     ASSERT_TRUE(parsed.ok()) << parsed.message();
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*converted, expected))
-        << converted->DebugString() << "\nagainst\n" << expected.DebugString();
+        << converted->DebugString() << "\nagainst\n"
+        << expected.DebugString();
     auto from_text = objectFromJsonText(kind, text);
     ASSERT_TRUE(from_text.ok()) << from_text.status().message();
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*from_text, expected))
-        << from_text->DebugString() << "\nagainst\n" << expected.DebugString();
+        << from_text->DebugString() << "\nagainst\n"
+        << expected.DebugString();
   }
 }
 
@@ -260,13 +264,15 @@ TEST(ObjectsTest, ConversionAgreesWithProtobufsJsonParser) {
 // Both readers (of a JSON tree, and of JSON text) alike.
 TEST(ObjectsTest, ConversionCoercesScalarsAndNamesWhereAMismatchSits) {
   const auto convert = [](const std::string& text, bool from_text) {
-    return from_text ? objectFromJsonText(Kind::kPod, text) : objectFromJson(Kind::kPod, Json::parse(text));
+    return from_text ? objectFromJsonText(Kind::kPod, text)
+                     : objectFromJson(Kind::kPod, Json::parse(text));
   };
   for (const bool from_text : {false, true}) {
     SCOPED_TRACE(from_text ? "from text" : "from the tree");
     auto pod = convert(R"({"metadata": {"name": "p",
         "labels": {"n": 1, "b": true, "f": 2.50, "gone": null}, "annotations": null},
-        "spec": {"containers": [null, {"name": "c", "image": 5}], "priority": null}})", from_text);
+        "spec": {"containers": [null, {"name": "c", "image": 5}], "priority": null}})",
+                       from_text);
     ASSERT_TRUE(pod.ok()) << pod.status().message();
     const auto& labels = pod->pod().metadata().labels();
     EXPECT_EQ(labels.size(), 3u);
@@ -282,7 +288,8 @@ TEST(ObjectsTest, ConversionCoercesScalarsAndNamesWhereAMismatchSits) {
          "spec.containers[2].name: expected a string, found an object"},
         {R"({"metadata": {"labels": {"app": ["web"]}}})",
          "metadata.labels.app: expected a string, found a list"},
-        {R"({"metadata": {"labels": "app=web"}})", "metadata.labels: expected a mapping, found a string"},
+        {R"({"metadata": {"labels": "app=web"}})",
+         "metadata.labels: expected a mapping, found a string"},
         {R"({"spec": {"priority": 1.5}})", "spec.priority: expected an integer, found a number"},
         {R"({"spec": {"priority": "high"}})", "spec.priority: expected a number, found a string"},
         {R"({"spec": {"unschedulable": "yes"}})", ""},  // not a Pod field: passed over
@@ -318,7 +325,8 @@ TEST(ObjectsTest, ConversionFromTextPassesOverWhatIsNotModeled) {
   ASSERT_TRUE(from_text.ok()) << from_text.status().message();
   ASSERT_TRUE(from_tree.ok()) << from_tree.status().message();
   EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*from_text, *from_tree))
-      << from_text->DebugString() << "\nagainst\n" << from_tree->DebugString();
+      << from_text->DebugString() << "\nagainst\n"
+      << from_tree->DebugString();
   EXPECT_EQ(from_text->pod().metadata().labels().size(), 1u);
   EXPECT_EQ(from_text->pod().spec().containers_size(), 2);
   EXPECT_EQ(from_text->pod().spec().priority(), 2);
@@ -333,8 +341,8 @@ TEST(ObjectsTest, ConversionFromTextPassesOverWhatIsNotModeled) {
   ASSERT_FALSE(mismatched.ok());
   EXPECT_FALSE(not_json);
   // An integer beyond 64 bits where nothing is modeled: simdjson refuses it, the tree reads it.
-  auto big = objectFromJsonText(Kind::kPod,
-                                R"({"metadata": {"name": "p"}, "x": 123456789012345678901234567890})", &not_json);
+  auto big = objectFromJsonText(
+      Kind::kPod, R"({"metadata": {"name": "p"}, "x": 123456789012345678901234567890})", &not_json);
   ASSERT_TRUE(big.ok()) << big.status().message();
   EXPECT_FALSE(not_json);
   EXPECT_EQ(big->pod().metadata().name(), "p");
@@ -358,7 +366,8 @@ TEST(ObjectsTest, WatchEventsAreReadFromText) {
   EXPECT_EQ(bookmark->type, "BOOKMARK");
   EXPECT_EQ(bookmark->object.pod().metadata().resource_version(), "40");
 
-  auto bad = watchEventFromJsonText(Kind::kPod, R"({"type": "ADDED", "object": {"spec": {"containers": {}}}})");
+  auto bad = watchEventFromJsonText(Kind::kPod,
+                                    R"({"type": "ADDED", "object": {"spec": {"containers": {}}}})");
   ASSERT_FALSE(bad.ok());
   EXPECT_EQ(bad.status().message(), "spec.containers: expected a list, found an object");
   auto no_object = watchEventFromJsonText(Kind::kPod, R"({"type": "ADDED", "object": "p"})");

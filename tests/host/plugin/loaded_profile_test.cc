@@ -46,7 +46,8 @@ TEST(LoadedProfileTest, PlanFollowsProfileOrderAndReversesUnreserve) {
   TempDir dir;
   auto loaded = loadText(dir.path() / "p.toml", R"(
 name = "order"
-plugin_dirs = [")" + std::string(KBINDER_TEST_PLUGIN_DIR) + R"("]
+plugin_dirs = [")" + std::string(KBINDER_TEST_PLUGIN_DIR) +
+                                                    R"("]
 [[plugins]]
 name = "cplugin"
 [[plugins]]
@@ -94,18 +95,20 @@ TEST(LoadedProfileTest, ErrorsNameTheProfilePositionAndPlugin) {
   auto mismatch = loadText(path, "name = \"x\"\n[[plugins]]\nname = \"dra\"\nlibrary = \"" +
                                      testPlugin("cplugin.so").string() + "\"\n");
   ASSERT_FALSE(mismatch.ok());
-  EXPECT_NE(mismatch.status().message().find(
-                where + ":2:1: plugin 'dra': library " + testPlugin("cplugin.so").string() +
-                " is the plugin 'cplugin'; write name = \"cplugin\""),
+  EXPECT_NE(mismatch.status().message().find(where + ":2:1: plugin 'dra': library " +
+                                             testPlugin("cplugin.so").string() +
+                                             " is the plugin 'cplugin'; write name = \"cplugin\""),
             std::string::npos)
       << mismatch.status().message();
 
-  auto bad_args = loadText(path, "name = \"x\"\n[[plugins]]\nname = \"volumebinding\"\n"
-                                 "[plugins.args]\nbind_timeout_seconds = \"ten\"\n");
+  auto bad_args = loadText(path,
+                           "name = \"x\"\n[[plugins]]\nname = \"volumebinding\"\n"
+                           "[plugins.args]\nbind_timeout_seconds = \"ten\"\n");
   ASSERT_FALSE(bad_args.ok());
   EXPECT_EQ(bad_args.status().message(),
-            where + ":2:1: plugin 'volumebinding' refused its configuration: argument "
-                    "'bind_timeout_seconds' must be a number of seconds");
+            where +
+                ":2:1: plugin 'volumebinding' refused its configuration: argument "
+                "'bind_timeout_seconds' must be a number of seconds");
 
   auto faulty = loadText(path, "name = \"x\"\n[[plugins]]\nname = \"faulty\"\nlibrary = \"" +
                                    testPlugin("fault_newer_minor.so").string() + "\"\n");
@@ -121,7 +124,8 @@ TEST(LoadedProfileTest, InsecurePluginDirectoryIsRefusedUnlessTheProfileOptsOut)
   fs::create_directory(plugins);
   fs::copy_file(testPlugin("cplugin.so"), plugins / "cplugin.so");
   fs::permissions(plugins, fs::perms::owner_all | fs::perms::others_all);
-  const std::string body = "name = \"x\"\nplugin_dirs = [\"plugins\"]\n[[plugins]]\nname = \"cplugin\"\n";
+  const std::string body =
+      "name = \"x\"\nplugin_dirs = [\"plugins\"]\n[[plugins]]\nname = \"cplugin\"\n";
   auto refused = loadText(dir.path() / "p.toml", body);
   ASSERT_FALSE(refused.ok());
   EXPECT_EQ(refused.status().code(), StatusCode::kPermissionDenied);
@@ -137,10 +141,12 @@ TEST(LoadedProfileTest, Sha256PinIsEnforced) {
   TempDir dir;
   const auto digest = sha256File(testPlugin("cplugin.so"));
   ASSERT_TRUE(digest.ok());
-  const std::string head = "name = \"x\"\nplugin_dirs = [\"" + std::string(KBINDER_TEST_PLUGIN_DIR) +
+  const std::string head = "name = \"x\"\nplugin_dirs = [\"" +
+                           std::string(KBINDER_TEST_PLUGIN_DIR) +
                            "\"]\n[[plugins]]\nname = \"cplugin\"\n";
   EXPECT_TRUE(loadText(dir.path() / "p.toml", head + "sha256 = \"" + *digest + "\"\n").ok());
-  auto wrong = loadText(dir.path() / "p.toml", head + "sha256 = \"" + std::string(64, 'a') + "\"\n");
+  auto wrong =
+      loadText(dir.path() / "p.toml", head + "sha256 = \"" + std::string(64, 'a') + "\"\n");
   ASSERT_FALSE(wrong.ok());
   EXPECT_NE(wrong.status().message().find("but the profile pins " + std::string(64, 'a')),
             std::string::npos)

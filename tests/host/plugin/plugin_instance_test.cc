@@ -7,8 +7,8 @@
 
 #include <thread>
 
-#include "test_support.h"
 #include "kbinder/v1/objects.pb.h"
+#include "test_support.h"
 
 namespace kbinder::host {
 namespace {
@@ -81,11 +81,13 @@ TEST(PluginInstanceTest, RunsEveryHookOfThePlainCPluginWithItsState) {
   EXPECT_EQ(mutate.code, Code::kSuccess);
   EXPECT_EQ(mutate.mutate().set_labels().at("cplugin"), "seen");
 
-  EXPECT_EQ(plugin->invoke(ExtensionPoint::kReserve, bytes.cycle, &state, env).code, Code::kSuccess);
+  EXPECT_EQ(plugin->invoke(ExtensionPoint::kReserve, bytes.cycle, &state, env).code,
+            Code::kSuccess);
   auto permit = plugin->invoke(ExtensionPoint::kPermit, bytes.cycle, &state, env);
   EXPECT_EQ(permit.code, Code::kWait);
   EXPECT_EQ(permit.permit().timeout_millis(), 250);
-  EXPECT_EQ(plugin->invoke(ExtensionPoint::kPreBind, bytes.cycle, &state, env).code, Code::kSuccess);
+  EXPECT_EQ(plugin->invoke(ExtensionPoint::kPreBind, bytes.cycle, &state, env).code,
+            Code::kSuccess);
   EXPECT_EQ(plugin->invoke(ExtensionPoint::kBind, bytes.cycle, &state, env).code, Code::kSkip);
   auto post = plugin->invoke(ExtensionPoint::kPostBind, bytes.cycle, &state, env);
   EXPECT_EQ(post.code, Code::kSuccess);
@@ -243,8 +245,9 @@ TEST(PluginInstanceTest, ObjectServicesReportNotFoundAndUnavailableWithAReason) 
   CycleBytes bytes;
   void* state = nullptr;
   auto without = plugin->invoke(ExtensionPoint::kValidate, bytes.cycle, &state, {});
-  EXPECT_NE(without.message.find("get_object=-7 (object services are not available during validate)"),
-            std::string::npos)
+  EXPECT_NE(
+      without.message.find("get_object=-7 (object services are not available during validate)"),
+      std::string::npos)
       << without.message;
 
   kbinder::v1::Pod pod;

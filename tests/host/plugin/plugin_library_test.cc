@@ -20,7 +20,9 @@ struct LoadFailure {
   std::vector<std::string> message_parts;
 };
 
-void PrintTo(const LoadFailure& c, std::ostream* out) { *out << c.file; }
+void PrintTo(const LoadFailure& c, std::ostream* out) {
+  *out << c.file;
+}
 
 class LoadFailureTest : public ::testing::TestWithParam<LoadFailure> {};
 
@@ -41,36 +43,50 @@ TEST_P(LoadFailureTest, SaysExactlyWhatIsWrong) {
 INSTANTIATE_TEST_SUITE_P(
     EveryLoaderError, LoadFailureTest,
     ::testing::Values(
-        LoadFailure{"fault_undefined_symbol.so", StatusCode::kFailedPrecondition,
+        LoadFailure{"fault_undefined_symbol.so",
+                    StatusCode::kFailedPrecondition,
                     {"cannot be loaded", "undefined symbol: kbinder_test_symbol_nobody_defines"}},
-        LoadFailure{"fault_no_entry.so", StatusCode::kFailedPrecondition,
+        LoadFailure{"fault_no_entry.so",
+                    StatusCode::kFailedPrecondition,
                     {"has no entry symbol kbinder_plugin_v1", "not a kbinder plugin"}},
-        LoadFailure{"fault_v2_only.so", StatusCode::kFailedPrecondition,
+        LoadFailure{"fault_v2_only.so",
+                    StatusCode::kFailedPrecondition,
                     {"has no entry symbol kbinder_plugin_v1", "it exports kbinder_plugin_v2",
                      "ABI major 2", "this host speaks major 1"}},
-        LoadFailure{"fault_refuses.so", StatusCode::kFailedPrecondition,
+        LoadFailure{"fault_refuses.so",
+                    StatusCode::kFailedPrecondition,
                     {"refused to load: license file /etc/vendor/license not found"}},
-        LoadFailure{"fault_entry_throws.so", StatusCode::kFailedPrecondition,
+        LoadFailure{"fault_entry_throws.so",
+                    StatusCode::kFailedPrecondition,
                     {"kbinder_plugin_v1 threw an exception"}},
-        LoadFailure{"fault_wrong_major.so", StatusCode::kFailedPrecondition,
+        LoadFailure{"fault_wrong_major.so",
+                    StatusCode::kFailedPrecondition,
                     {"was built for kbinder ABI 2.0", "this host speaks ABI major 1"}},
-        LoadFailure{"fault_newer_minor.so", StatusCode::kFailedPrecondition,
+        LoadFailure{"fault_newer_minor.so",
+                    StatusCode::kFailedPrecondition,
                     {"needs kbinder ABI 1.99",
                      "this host provides 1." + std::to_string(KBINDER_ABI_VERSION_MINOR),
                      "upgrade kbinder"}},
-        LoadFailure{"fault_bad_size.so", StatusCode::kInvalidArgument,
+        LoadFailure{"fault_bad_size.so",
+                    StatusCode::kInvalidArgument,
                     {"malformed descriptor", "struct_size is 8 bytes"}},
-        LoadFailure{"fault_no_name.so", StatusCode::kInvalidArgument,
+        LoadFailure{"fault_no_name.so",
+                    StatusCode::kInvalidArgument,
                     {"malformed descriptor", "has no name"}},
-        LoadFailure{"fault_bad_name.so", StatusCode::kInvalidArgument,
+        LoadFailure{"fault_bad_name.so",
+                    StatusCode::kInvalidArgument,
                     {"malformed descriptor", "name \"Bad Name!\" is not of the form"}},
-        LoadFailure{"fault_reserve_only.so", StatusCode::kInvalidArgument,
+        LoadFailure{"fault_reserve_only.so",
+                    StatusCode::kInvalidArgument,
                     {"malformed descriptor", "reserve without unreserve", "as a pair"}},
-        LoadFailure{"fault_unreserve_only.so", StatusCode::kInvalidArgument,
+        LoadFailure{"fault_unreserve_only.so",
+                    StatusCode::kInvalidArgument,
                     {"malformed descriptor", "unreserve without reserve"}},
-        LoadFailure{"fault_bad_concurrency.so", StatusCode::kInvalidArgument,
+        LoadFailure{"fault_bad_concurrency.so",
+                    StatusCode::kInvalidArgument,
                     {"malformed descriptor", "unknown concurrency mode 7"}},
-        LoadFailure{"fault_no_create.so", StatusCode::kInvalidArgument,
+        LoadFailure{"fault_no_create.so",
+                    StatusCode::kInvalidArgument,
                     {"malformed descriptor", "has no create function"}},
         LoadFailure{"no_such_plugin.so", StatusCode::kNotFound, {"no such file"}}),
     [](const auto& info) {

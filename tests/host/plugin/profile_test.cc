@@ -112,7 +112,9 @@ struct BadProfile {
   std::string expected;  // the whole message after "profile /p/bad.toml"
 };
 
-void PrintTo(const BadProfile& c, std::ostream* out) { *out << c.label; }
+void PrintTo(const BadProfile& c, std::ostream* out) {
+  *out << c.label;
+}
 
 class BadProfileTest : public ::testing::TestWithParam<BadProfile> {};
 
@@ -184,7 +186,8 @@ TEST(ProfileTest, UnreadableFileIsReported) {
 
 TEST(ProfileTest, ShippedProfilesParse) {
   for (const char* name : {"default.toml", "storage-only.toml"}) {
-    auto profile = parseProfile(std::filesystem::path(KBINDER_SOURCE_DIR) / "config" / "profiles" / name);
+    auto profile =
+        parseProfile(std::filesystem::path(KBINDER_SOURCE_DIR) / "config" / "profiles" / name);
     EXPECT_TRUE(profile.ok()) << name << ": " << profile.status().message();
   }
 }

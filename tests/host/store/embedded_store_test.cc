@@ -95,18 +95,22 @@ TEST(EmbeddedStoreTest, BindingFollowsTheApiServersRules) {
 
   s = bindPod(*store, "default", "p", "other-uid", "n1");
   EXPECT_EQ(s.code(), StatusCode::kAborted);
-  EXPECT_EQ(s.message(), "Operation cannot be fulfilled on pods/binding \"p\": Precondition "
-                         "failed: UID in precondition: other-uid, UID in object meta: " + uid);
+  EXPECT_EQ(s.message(),
+            "Operation cannot be fulfilled on pods/binding \"p\": Precondition "
+            "failed: UID in precondition: other-uid, UID in object meta: " +
+                uid);
 
   s = bindPod(*store, "default", "bound", "", "n1");
   EXPECT_EQ(s.code(), StatusCode::kAborted);
-  EXPECT_EQ(s.message(), "Operation cannot be fulfilled on pods/binding \"bound\": pod bound is "
-                         "already assigned to node \"n0\"");
+  EXPECT_EQ(s.message(),
+            "Operation cannot be fulfilled on pods/binding \"bound\": pod bound is "
+            "already assigned to node \"n0\"");
 
   s = bindPod(*store, "default", "going", "", "n1");
   EXPECT_EQ(s.code(), StatusCode::kAborted);
-  EXPECT_EQ(s.message(), "Operation cannot be fulfilled on pods/binding \"going\": pod going is "
-                         "being deleted, cannot be assigned to a host");
+  EXPECT_EQ(s.message(),
+            "Operation cannot be fulfilled on pods/binding \"going\": pod going is "
+            "being deleted, cannot be assigned to a host");
 
   ASSERT_TRUE(bindPod(*store, "default", "p", uid, "n1").ok());
   auto raw = RawStore(*store).getRaw("Pod", "default", "p");
@@ -130,7 +134,8 @@ spec:
     resources: {requests: {cpu: 250m, memory: 64Mi}, limits: {nvidia.com/gpu: "1"}}
   tolerations: [{key: gpu, operator: Exists, effect: NoSchedule}]
   volumes: [{name: data, persistentVolumeClaim: {claimName: data}}]
-)", "t.yaml");
+)",
+                                          "t.yaml");
   ASSERT_TRUE(pod_manifest.ok()) << pod_manifest.status().message();
   auto pod = host::objectFromJson(host::Kind::kPod, pod_manifest->objects[0]);
   ASSERT_TRUE(pod.ok());
@@ -159,7 +164,9 @@ spec:
     ASSERT_TRUE(converted.ok());
     const auto stored = getObject(*store, kind, meta.name(), meta.namespace_());
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(stored, *converted))
-        << kind << ":\n" << stored.DebugString() << "vs\n" << converted->DebugString();
+        << kind << ":\n"
+        << stored.DebugString() << "vs\n"
+        << converted->DebugString();
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(*created, stored)) << kind;
     EXPECT_FALSE(meta.uid().empty());
     EXPECT_FALSE(meta.creation_timestamp().empty());
@@ -245,7 +252,8 @@ TEST(EmbeddedStoreTest, RawFormOfACreatedEventIsMadeWhenRead) {
   }
   {  // edited raw, then through the schema's form
     auto store = lazyStore();
-    auto patched = RawStore(*store).patchRaw("Event", "ml", "p.1", Json{{"note", "bound again"}}, "");
+    auto patched =
+        RawStore(*store).patchRaw("Event", "ml", "p.1", Json{{"note", "bound again"}}, "");
     ASSERT_TRUE(patched.ok()) << patched.status().message();
     EXPECT_EQ((*patched)["reason"], "Bound");
     EXPECT_EQ(typedOf(*store).note(), "bound again");
@@ -472,7 +480,9 @@ status:
     const auto stored = getObject(*store, "Pod", "p");
     // Compared as messages: maps serialize in no fixed order.
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(stored, *converted))
-        << what << ":\n" << stored.DebugString() << "vs\n" << converted->DebugString();
+        << what << ":\n"
+        << stored.DebugString() << "vs\n"
+        << converted->DebugString();
     EXPECT_TRUE((*raw)["spec"]["unmodeled"]["stays"].get<bool>()) << what;
   };
   kbinder::v1::Object pod = getObject(*store, "Pod", "p");
@@ -483,7 +493,10 @@ status:
 
   pod = getObject(*store, "Pod", "p");
   pod.mutable_pod()->mutable_spec()->clear_tolerations();
-  (*pod.mutable_pod()->mutable_spec()->mutable_containers(0)->mutable_resources()
+  (*pod.mutable_pod()
+        ->mutable_spec()
+        ->mutable_containers(0)
+        ->mutable_resources()
         ->mutable_requests())["memory"] = "1Gi";
   ASSERT_TRUE(patchObject(*store, pod).ok());
   inStep("spec: a list emptied, a map entry added");
@@ -517,8 +530,8 @@ TEST(EmbeddedStoreTest, ConcurrentReadModifyWritesLoseNothing) {
       for (int i = 0; i < kWrites; ++i) {
         while (true) {
           auto pod = getObject(*store, "Pod", "p");
-          (*pod.mutable_pod()->mutable_metadata()->mutable_labels())[
-              "w" + std::to_string(t) + "-" + std::to_string(i)] = "x";
+          (*pod.mutable_pod()->mutable_metadata()->mutable_labels())["w" + std::to_string(t) + "-" +
+                                                                     std::to_string(i)] = "x";
           const auto s = patchObject(*store, pod);
           if (s.ok()) break;
           ASSERT_EQ(s.code(), StatusCode::kAborted) << s.message();
@@ -547,7 +560,8 @@ TEST(EmbeddedStoreTest, ListsHonourFieldSelectors) {
   list.set_field_selector("spec.nodename=n1");
   const auto bad = store->list(list);
   EXPECT_EQ(bad.status().code(), StatusCode::kInvalidArgument);
-  EXPECT_NE(bad.status().message().find("spec.nodename"), std::string::npos) << bad.status().message();
+  EXPECT_NE(bad.status().message().find("spec.nodename"), std::string::npos)
+      << bad.status().message();
 }
 
 // A volume list with admits_node keeps what that node can use: volumes whose node affinity
@@ -589,8 +603,8 @@ TEST(EmbeddedStoreTest, VolumeListsKeepWhatTheNamedNodeAdmits) {
 // Lists on indexed fields look only where the index points; after creations, changes,
 // bindings and deletions they find exactly what looking at every object finds.
 TEST(EmbeddedStoreTest, IndexedListsFindWhatAScanFinds) {
-  auto store = storeFrom(nodeYaml("n1", "4") + nodeYaml("n2", "4") + podYaml("p", "1") +
-                         podYaml("q", "1"));
+  auto store =
+      storeFrom(nodeYaml("n1", "4") + nodeYaml("n2", "4") + podYaml("p", "1") + podYaml("q", "1"));
   const auto names = [&](const std::string& kind, const std::string& selector) {
     kbinder::v1::ListRequest list;
     list.set_kind(kind);
@@ -622,7 +636,8 @@ TEST(EmbeddedStoreTest, IndexedListsFindWhatAScanFinds) {
     (*pv.mutable_spec()->mutable_capacity())["storage"] = "1Gi";
     return o;
   };
-  for (const char* name : {"v3", "v1", "v2"}) ASSERT_TRUE(store->create(volume(name, "local")).ok());
+  for (const char* name : {"v3", "v1", "v2"})
+    ASSERT_TRUE(store->create(volume(name, "local")).ok());
   ASSERT_TRUE(store->create(volume("w", "fast")).ok());
   auto v2 = getObject(*store, "PersistentVolume", "v2", "");
   v2.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_namespace_("default");
@@ -652,8 +667,9 @@ TEST(EmbeddedStoreTest, IndexedListsFindWhatAScanFinds) {
   }
 }
 
-// Pods are kept encoded and volumes as messages (see StoreState::Typed in host/store/store_state.h): whichever way, a
-// get, a list, a watch and the object's raw form agree after every write.
+// Pods are kept encoded and volumes as messages (see StoreState::Typed in
+// host/store/store_state.h): whichever way, a get, a list, a watch and the object's raw form agree
+// after every write.
 TEST(EmbeddedStoreTest, EveryReadGivesTheMessageOfTheRawObject) {
   auto store = storeFrom(nodeYaml("n1", "4") + podYaml("p", "1", "", "labels: {app: web}"));
   kbinder::v1::Object pv;
@@ -682,7 +698,9 @@ TEST(EmbeddedStoreTest, EveryReadGivesTheMessageOfTheRawObject) {
     ASSERT_TRUE(converted.ok()) << converted.status().message();
     const auto got = getObject(*store, kind_name, name, ns);
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(got, *converted))
-        << kind_name << ": got\n" << got.DebugString() << "raw converts to\n" << converted->DebugString();
+        << kind_name << ": got\n"
+        << got.DebugString() << "raw converts to\n"
+        << converted->DebugString();
     kbinder::v1::ListRequest list;
     list.set_kind(kind_name);
     list.set_field_selector(selector);
@@ -721,7 +739,8 @@ TEST(EmbeddedStoreTest, PatchesWithinAnObjectChangeOnlyWhatDiffers) {
     ASSERT_TRUE(converted.ok()) << step;
     EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(getObject(*store, "Pod", "p"),
                                                                    *converted))
-        << step << ": kept\n" << getObject(*store, "Pod", "p").DebugString() << "raw converts to\n"
+        << step << ": kept\n"
+        << getObject(*store, "Pod", "p").DebugString() << "raw converts to\n"
         << converted->DebugString();
   };
 
@@ -774,15 +793,16 @@ TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
     ASSERT_TRUE(raw.ok());
     auto converted = host::objectFromJson(host::Kind::kPod, *raw);
     ASSERT_TRUE(converted.ok());
-    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(getObject(*store, "Pod", "p"), *converted));
+    EXPECT_TRUE(google::protobuf::util::MessageDifferencer::Equals(getObject(*store, "Pod", "p"),
+                                                                   *converted));
     EXPECT_EQ(returned, converted->pod().metadata().resource_version());
     EXPECT_EQ(returned, std::to_string(store->resourceVersion()));
   };
   const std::string rv = getObject(*store, "Pod", "p").pod().metadata().resource_version();
-  auto written = store->patchMetadata(
-      host::Kind::kPod, "default", "p", rv,
-      {{Edit::Map::kLabels, "app", "api"}, {Edit::Map::kLabels, "tier", std::nullopt},
-       {Edit::Map::kAnnotations, "note", "n"}});
+  auto written = store->patchMetadata(host::Kind::kPod, "default", "p", rv,
+                                      {{Edit::Map::kLabels, "app", "api"},
+                                       {Edit::Map::kLabels, "tier", std::nullopt},
+                                       {Edit::Map::kAnnotations, "note", "n"}});
   ASSERT_TRUE(written.ok()) << written.status().message();
   agrees(*written);
   Json raw = *RawStore(*store).getRaw("Pod", "default", "p");
@@ -825,8 +845,9 @@ TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
 
   // Nothing to change: nothing written.
   const uint64_t before = store->resourceVersion();
-  written = store->patchMetadata(host::Kind::kPod, "default", "p", "",
-                                 {{Edit::Map::kAnnotations, "note", "n"}, {Edit::Map::kLabels, "gone", std::nullopt}});
+  written = store->patchMetadata(
+      host::Kind::kPod, "default", "p", "",
+      {{Edit::Map::kAnnotations, "note", "n"}, {Edit::Map::kLabels, "gone", std::nullopt}});
   ASSERT_TRUE(written.ok());
   EXPECT_EQ(store->resourceVersion(), before);
   EXPECT_EQ(*written, std::to_string(before));
@@ -835,11 +856,15 @@ TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
                                           {{Edit::Map::kLabels, "x", std::nullopt}});
   EXPECT_EQ(stale.status().code(), StatusCode::kAborted);
   EXPECT_NE(stale.status().message().find("the object has been modified"), std::string::npos);
-  EXPECT_EQ(store->patchMetadata(host::Kind::kPod, "default", "nope", "", {{Edit::Map::kLabels, "x", "y"}})
-                .status().code(),
-            StatusCode::kNotFound);
+  EXPECT_EQ(
+      store
+          ->patchMetadata(host::Kind::kPod, "default", "nope", "", {{Edit::Map::kLabels, "x", "y"}})
+          .status()
+          .code(),
+      StatusCode::kNotFound);
   // A cluster-scoped kind ignores the namespace.
-  written = store->patchMetadata(host::Kind::kNode, "default", "n1", "", {{Edit::Map::kLabels, "x", "y"}});
+  written = store->patchMetadata(host::Kind::kNode, "default", "n1", "",
+                                 {{Edit::Map::kLabels, "x", "y"}});
   ASSERT_TRUE(written.ok()) << written.status().message();
   EXPECT_EQ(getObject(*store, "Node", "n1", "").node().metadata().labels().at("x"), "y");
 }
@@ -869,7 +894,8 @@ TEST(EmbeddedStoreTest, BindRequestStatusWritesKeepBothFormsInStep) {
   ASSERT_TRUE(written.ok()) << written.status().message();
   agrees(*written);
   EXPECT_EQ(read().status().reason(), "assume: node n1 is full");
-  EXPECT_EQ((*RawStore(*store).getRaw("BindRequest", "default", "r"))["status"]["failedAttempts"], 1);
+  EXPECT_EQ((*RawStore(*store).getRaw("BindRequest", "default", "r"))["status"]["failedAttempts"],
+            1);
   EXPECT_EQ(read().spec().pod_name(), "p");
 
   request = read();
@@ -939,11 +965,12 @@ TEST(EmbeddedStoreTest, WatchDeliversChangesInOrder) {
     auto event = (*watch)->next(std::chrono::milliseconds(1000));
     ASSERT_TRUE(event.ok() && event->has_value());
     const auto& e = **event;
-    seen.push_back(std::string(e.type == host::WatchEvent::Type::kDeleted ? "deleted " : "modified ") +
-                   e.object.pod().metadata().name() + " rv " +
-                   e.object.pod().metadata().resource_version());
+    seen.push_back(
+        std::string(e.type == host::WatchEvent::Type::kDeleted ? "deleted " : "modified ") +
+        e.object.pod().metadata().name() + " rv " + e.object.pod().metadata().resource_version());
   }
-  EXPECT_EQ(seen, (std::vector<std::string>{"modified q rv 4", "modified p rv 6", "deleted q rv 7"}));
+  EXPECT_EQ(seen,
+            (std::vector<std::string>{"modified q rv 4", "modified p rv 6", "deleted q rv 7"}));
   auto none = (*watch)->next(std::chrono::milliseconds(10));
   ASSERT_TRUE(none.ok());
   EXPECT_FALSE(none->has_value());
@@ -1064,7 +1091,8 @@ TEST(EmbeddedStoreTest, HistoryIsKeptWhileAWatchHasYetToReadIt) {
 
 TEST(EmbeddedStoreTest, LoadRejectsBadObjectsNamingThem) {
   auto manifest = host::parseManifest(
-      "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ml}\nspec: {containers: 3}\n", "t");
+      "apiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: ml}\nspec: {containers: 3}\n",
+      "t");
   ASSERT_TRUE(manifest.ok());
   auto store = EmbeddedStore::load(*manifest);
   ASSERT_FALSE(store.ok());

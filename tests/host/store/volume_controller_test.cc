@@ -58,7 +58,9 @@ TEST(VolumeControllerTest, CompletesABindTheBinderStarted) {
             "Bound");
   EXPECT_EQ(controller.syncOnce(), 0);  // settled
   // The volume's unmodeled source survived.
-  EXPECT_EQ((*RawStore(*store).getRaw("PersistentVolume", "", "pv1"))["spec"]["csi"]["volumeHandle"], "v-1");
+  EXPECT_EQ(
+      (*RawStore(*store).getRaw("PersistentVolume", "", "pv1"))["spec"]["csi"]["volumeHandle"],
+      "v-1");
 }
 
 TEST(VolumeControllerTest, ProvisionsOnTheSelectedNode) {
@@ -66,8 +68,9 @@ TEST(VolumeControllerTest, ProvisionsOnTheSelectedNode) {
   host::VolumeController controller(*store);
   EXPECT_EQ(controller.syncOnce(), 0);  // WaitForFirstConsumer: waits for a selected node
   auto claim = getObject(*store, "PersistentVolumeClaim", "scratch");
-  (*claim.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations())
-      [host::kSelectedNodeAnnotation] = "n1";
+  (*claim.mutable_persistent_volume_claim()
+        ->mutable_metadata()
+        ->mutable_annotations())[host::kSelectedNodeAnnotation] = "n1";
   ASSERT_TRUE(patchObject(*store, claim).ok());
   // One pass makes the volume and binds both: the volume, its status, the claim, its status.
   EXPECT_EQ(controller.syncOnce(), 4);
@@ -79,8 +82,9 @@ TEST(VolumeControllerTest, ProvisionsOnTheSelectedNode) {
   const auto pv = getObject(*store, "PersistentVolume", pv_name, "").persistent_volume();
   EXPECT_EQ(pv.spec().capacity().at("storage"), "20Gi");
   EXPECT_EQ(pv.spec().storage_class_name(), "fast");
-  EXPECT_EQ(pv.spec().node_affinity().required().node_selector_terms(0).match_expressions(0).values(0),
-            "n1");
+  EXPECT_EQ(
+      pv.spec().node_affinity().required().node_selector_terms(0).match_expressions(0).values(0),
+      "n1");
   EXPECT_EQ(pv.metadata().annotations().at(host::kProvisionedByAnnotation), "csi.example.com");
   EXPECT_EQ(pv.status().phase(), "Bound");
   EXPECT_EQ(pv.spec().claim_ref().uid(), pvc.metadata().uid());
@@ -92,14 +96,17 @@ TEST(VolumeControllerTest, RunsOnItsOwnThreadUntilStopped) {
   host::VolumeController controller(*store);
   controller.start();
   auto claim = getObject(*store, "PersistentVolumeClaim", "scratch");
-  (*claim.mutable_persistent_volume_claim()->mutable_metadata()->mutable_annotations())
-      [host::kSelectedNodeAnnotation] = "n1";
+  (*claim.mutable_persistent_volume_claim()
+        ->mutable_metadata()
+        ->mutable_annotations())[host::kSelectedNodeAnnotation] = "n1";
   ASSERT_TRUE(patchObject(*store, claim).ok());
   bool bound = false;
   for (int i = 0; i < 500 && !bound; ++i) {
     std::this_thread::sleep_for(std::chrono::milliseconds(10));
-    bound = getObject(*store, "PersistentVolumeClaim", "scratch").persistent_volume_claim()
-                .status().phase() == "Bound";
+    bound = getObject(*store, "PersistentVolumeClaim", "scratch")
+                .persistent_volume_claim()
+                .status()
+                .phase() == "Bound";
   }
   controller.stop();
   EXPECT_TRUE(bound);

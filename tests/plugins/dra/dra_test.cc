@@ -175,7 +175,9 @@ TEST_F(DraCycleTest, ClaimAllocatedDeletedBetweenReserveAndPreBindIsRefused) {
   ASSERT_TRUE(dra_.reserve(cluster_, pod_, request_, state_).ok());
   *claim("shared-gpu").mutable_status()->mutable_allocation() = allocation("gpu-9");
   const sdk::Verdict v = dra_.preBind(cluster_, pod_, request_, state_);
-  EXPECT_EQ(v.message, "ResourceClaim ns/shared-gpu (pod claim \"gpu\") was allocated elsewhere in the meantime");
+  EXPECT_EQ(
+      v.message,
+      "ResourceClaim ns/shared-gpu (pod claim \"gpu\") was allocated elsewhere in the meantime");
 }
 
 TEST_F(DraCycleTest, RetriesOnConflictByReadingAgain) {

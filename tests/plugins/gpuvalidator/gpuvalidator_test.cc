@@ -16,8 +16,9 @@ TEST(GpuValidatorConfigTest, DefaultsToNvidiaGpus) {
 }
 
 TEST(GpuValidatorConfigTest, TakesAnotherExtendedResource) {
-  EXPECT_EQ(parseConfig(configWith("gpu_resource_name", textValue("amd.com/gpu"))).gpu_resource_name,
-            "amd.com/gpu");
+  EXPECT_EQ(
+      parseConfig(configWith("gpu_resource_name", textValue("amd.com/gpu"))).gpu_resource_name,
+      "amd.com/gpu");
 }
 
 TEST(GpuValidatorConfigTest, RejectsBadArguments) {
@@ -56,8 +57,10 @@ struct Grant {
 kbinder::v1::Pod makePod(const PodSpec& spec) {
   kbinder::v1::Pod pod;
   pod.mutable_metadata()->set_name("p");
-  for (const auto& [k, v] : spec.annotations) (*pod.mutable_metadata()->mutable_annotations())[k] = v;
-  auto add = [](auto* containers, const std::vector<std::string>& limits, const std::string& prefix) {
+  for (const auto& [k, v] : spec.annotations)
+    (*pod.mutable_metadata()->mutable_annotations())[k] = v;
+  auto add = [](auto* containers, const std::vector<std::string>& limits,
+                const std::string& prefix) {
     for (size_t i = 0; i < limits.size(); ++i) {
       auto* c = containers->Add();
       c->set_name(prefix + std::to_string(i));
@@ -88,7 +91,9 @@ struct RuleCase {
   std::vector<std::string> problems;  // exactly these, in order
 };
 
-void PrintTo(const RuleCase& c, std::ostream* out) { *out << c.name; }
+void PrintTo(const RuleCase& c, std::ostream* out) {
+  *out << c.name;
+}
 
 class Rules : public ::testing::TestWithParam<RuleCase> {};
 
@@ -117,7 +122,8 @@ INSTANTIATE_TEST_SUITE_P(
         RuleCase{"mps_without_fraction",
                  {{{"mps", "true"}}},
                  {},
-                 {"annotation mps: \"true\" needs a fractional GPU request (gpu-fraction or gpu-memory)"}},
+                 {"annotation mps: \"true\" needs a fractional GPU request (gpu-fraction or "
+                  "gpu-memory)"}},
         RuleCase{"fraction_with_whole_limit",
                  {{{"gpu-fraction", "0.5"}}, {"1"}},
                  kHalf,
@@ -136,14 +142,16 @@ INSTANTIATE_TEST_SUITE_P(
                  {{{"gpu-fraction-num-devices", "2"}}},
                  {},
                  {"annotation gpu-fraction-num-devices needs gpu-fraction or gpu-memory"}},
-        RuleCase{"memory_not_positive_integer",
-                 {{{"gpu-memory", "4Gi"}}},
-                 {"Fraction", 1, "0.10", 1},
-                 {"annotation gpu-memory must be a positive integer (MiB of GPU memory); got \"4Gi\""}},
-        RuleCase{"memory_zero",
-                 {{{"gpu-memory", "0"}}},
-                 {"Fraction", 1, "0.10", 1},
-                 {"annotation gpu-memory must be a positive integer (MiB of GPU memory); got \"0\""}},
+        RuleCase{
+            "memory_not_positive_integer",
+            {{{"gpu-memory", "4Gi"}}},
+            {"Fraction", 1, "0.10", 1},
+            {"annotation gpu-memory must be a positive integer (MiB of GPU memory); got \"4Gi\""}},
+        RuleCase{
+            "memory_zero",
+            {{{"gpu-memory", "0"}}},
+            {"Fraction", 1, "0.10", 1},
+            {"annotation gpu-memory must be a positive integer (MiB of GPU memory); got \"0\""}},
         RuleCase{"fraction_one",
                  {{{"gpu-fraction", "1.0"}}},
                  kHalf,
@@ -183,7 +191,8 @@ INSTANTIATE_TEST_SUITE_P(
                  {"Fraction", 1, "0.30", 1},
                  {"BindRequest receivedGPU.portion \"0.30\" does not match the pod's gpu-fraction "
                   "\"0.5\""}},
-        RuleCase{"portion_two_decimals", {{{"gpu-fraction", "0.333"}}}, {"Fraction", 1, "0.33", 1}, {}},
+        RuleCase{
+            "portion_two_decimals", {{{"gpu-fraction", "0.333"}}}, {"Fraction", 1, "0.33", 1}, {}},
         RuleCase{"fraction_count_mismatch",
                  {{{"gpu-fraction", "0.5"}, {"gpu-fraction-num-devices", "2"}}},
                  {"Fraction", 1, "0.50", 2},
@@ -194,10 +203,11 @@ INSTANTIATE_TEST_SUITE_P(
                  {"Fraction", 1, "0.50", 0},
                  {"BindRequest selectedGPUGroups has 0 group(s) for the 1 fractional device(s) "
                   "the pod asks for"}},
-        RuleCase{"whole_count_mismatch",
-                 {{}, {"2"}},
-                 {"Regular", 1, "1.00"},
-                 {"BindRequest receivedGPU.count 1 does not match the pod's nvidia.com/gpu limits (2)"}},
+        RuleCase{
+            "whole_count_mismatch",
+            {{}, {"2"}},
+            {"Regular", 1, "1.00"},
+            {"BindRequest receivedGPU.count 1 does not match the pod's nvidia.com/gpu limits (2)"}},
         RuleCase{"unknown_type",
                  {},
                  {"Partial", 0},

@@ -23,7 +23,8 @@ TEST(VolumeBindingConfigTest, AcceptsIntegerAndFractionalSeconds) {
 }
 
 TEST(VolumeBindingConfigTest, RejectsBadArguments) {
-  const std::string range = "argument 'bind_timeout_seconds' must be more than 0 and at most 86400 seconds";
+  const std::string range =
+      "argument 'bind_timeout_seconds' must be more than 0 and at most 86400 seconds";
   const std::vector<std::pair<kbinder::v1::PluginConfig, std::string>> cases = {
       {configWith("bind_timeout_seconds", intValue(0)), range},
       {configWith("bind_timeout_seconds", intValue(86401)), range},
@@ -54,8 +55,11 @@ kbinder::v1::Object volume(const std::string& name, const std::string& size,
   pv.mutable_spec()->set_storage_class_name(cls);
   for (const auto& m : modes) pv.mutable_spec()->add_access_modes(m);
   if (!node.empty()) {
-    auto& req = *pv.mutable_spec()->mutable_node_affinity()->mutable_required()
-                     ->add_node_selector_terms()->add_match_expressions();
+    auto& req = *pv.mutable_spec()
+                     ->mutable_node_affinity()
+                     ->mutable_required()
+                     ->add_node_selector_terms()
+                     ->add_match_expressions();
     req.set_key("kubernetes.io/hostname");
     req.set_operator_("In");
     req.add_values(node);
@@ -119,8 +123,9 @@ struct World {
     list.set_kind("PersistentVolumeClaim");
     c.list(list, &claims);
     for (const auto& item : claims.items()) {
-      auto& pvc = *c.find("PersistentVolumeClaim", "ns", item.persistent_volume_claim().metadata().name())
-                       ->mutable_persistent_volume_claim();
+      auto& pvc =
+          *c.find("PersistentVolumeClaim", "ns", item.persistent_volume_claim().metadata().name())
+               ->mutable_persistent_volume_claim();
       if (pvc.metadata().annotations().count(kBindCompletedAnnotation)) continue;
       kbinder::v1::ObjectList volumes;
       list.set_kind("PersistentVolume");
@@ -134,7 +139,8 @@ struct World {
       if (pvc.metadata().annotations().count(kSelectedNodeAnnotation) &&
           pvc.spec().volume_name().empty()) {
         auto pv = volume("pvc-" + pvc.metadata().uid(), "1Gi", "fast");
-        pv.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name(pvc.metadata().name());
+        pv.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name(
+            pvc.metadata().name());
         pv.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_namespace_("ns");
         c.put(pv);
         pvc.mutable_spec()->set_volume_name("pvc-" + pvc.metadata().uid());
@@ -178,7 +184,9 @@ struct ChoiceCase {
   std::string refusal;
 };
 
-void PrintTo(const ChoiceCase& c, std::ostream* out) { *out << c.name; }
+void PrintTo(const ChoiceCase& c, std::ostream* out) {
+  *out << c.name;
+}
 
 class Choice : public ::testing::TestWithParam<ChoiceCase> {};
 
@@ -215,72 +223,79 @@ INSTANTIATE_TEST_SUITE_P(
                      w.cluster.put(volume("tiny", "1Gi"));
                    },
                    "small"},
-        ChoiceCase{"prebound_first",
-                   [](World& w) {
-                     w.cluster.put(volume("small", "10Gi"));
-                     auto pre = volume("reserved", "100Gi");
-                     pre.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name("data");
-                     pre.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_namespace_("ns");
-                     w.cluster.put(pre);
-                   },
-                   "reserved"},
-        ChoiceCase{"class_access_mode_volume_mode_and_affinity_filter",
-                   [](World& w) {
-                     w.cluster.put(volume("other-class", "6Gi", "fast"));
-                     w.cluster.put(volume("read-only-many", "6Gi", "local", "n1", {"ReadOnlyMany"}));
-                     auto block = volume("block", "6Gi");
-                     block.mutable_persistent_volume()->mutable_spec()->set_volume_mode("Block");
-                     w.cluster.put(block);
-                     w.cluster.put(volume("other-node", "6Gi", "local", "n2"));
-                     auto taken = volume("taken", "6Gi");
-                     taken.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name("x");
-                     w.cluster.put(taken);
-                     w.cluster.put(volume("fits", "8Gi"));
-                   },
-                   "fits"},
-        ChoiceCase{"selector",
-                   [](World& w) {
-                     (*w.pvc("data").mutable_spec()->mutable_selector()->mutable_match_labels())["tier"] = "gold";
-                     w.cluster.put(volume("plain", "6Gi"));
-                     auto gold = volume("gold", "9Gi");
-                     (*gold.mutable_persistent_volume()->mutable_metadata()->mutable_labels())["tier"] = "gold";
-                     w.cluster.put(gold);
-                   },
-                   "gold"},
+        ChoiceCase{
+            "prebound_first",
+            [](World& w) {
+              w.cluster.put(volume("small", "10Gi"));
+              auto pre = volume("reserved", "100Gi");
+              pre.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name(
+                  "data");
+              pre.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_namespace_(
+                  "ns");
+              w.cluster.put(pre);
+            },
+            "reserved"},
+        ChoiceCase{
+            "class_access_mode_volume_mode_and_affinity_filter",
+            [](World& w) {
+              w.cluster.put(volume("other-class", "6Gi", "fast"));
+              w.cluster.put(volume("read-only-many", "6Gi", "local", "n1", {"ReadOnlyMany"}));
+              auto block = volume("block", "6Gi");
+              block.mutable_persistent_volume()->mutable_spec()->set_volume_mode("Block");
+              w.cluster.put(block);
+              w.cluster.put(volume("other-node", "6Gi", "local", "n2"));
+              auto taken = volume("taken", "6Gi");
+              taken.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name("x");
+              w.cluster.put(taken);
+              w.cluster.put(volume("fits", "8Gi"));
+            },
+            "fits"},
+        ChoiceCase{
+            "selector",
+            [](World& w) {
+              (*w.pvc("data").mutable_spec()->mutable_selector()->mutable_match_labels())["tier"] =
+                  "gold";
+              w.cluster.put(volume("plain", "6Gi"));
+              auto gold = volume("gold", "9Gi");
+              (*gold.mutable_persistent_volume()->mutable_metadata()->mutable_labels())["tier"] =
+                  "gold";
+              w.cluster.put(gold);
+            },
+            "gold"},
         ChoiceCase{"provision_on_node",
                    [](World& w) { w.pvc("data").mutable_spec()->set_storage_class_name("fast"); },
                    "(provision)"},
-        ChoiceCase{"immediate_unbound",
-                   [](World& w) { w.pvc("data").mutable_spec()->set_storage_class_name("slow"); },
-                   "",
-                   "claim ns/data uses Immediate binding and is not bound yet; the PersistentVolume "
-                   "controller binds it before the pod can be placed"},
-        ChoiceCase{"nothing_fits",
-                   [](World& w) { w.cluster.put(volume("tiny", "1Gi")); },
-                   "",
+        ChoiceCase{
+            "immediate_unbound",
+            [](World& w) { w.pvc("data").mutable_spec()->set_storage_class_name("slow"); }, "",
+            "claim ns/data uses Immediate binding and is not bound yet; the PersistentVolume "
+            "controller binds it before the pod can be placed"},
+        ChoiceCase{"nothing_fits", [](World& w) { w.cluster.put(volume("tiny", "1Gi")); }, "",
                    "no volume available for claim ns/data on node n1 (class \"local\", matching "
                    "capacity, access modes, volume mode and node affinity), and class \"local\" "
                    "cannot provision"},
-        ChoiceCase{"prebound_elsewhere",
-                   [](World& w) {
-                     auto pre = volume("reserved", "100Gi", "local", "n2");
-                     pre.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name("data");
-                     pre.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_namespace_("ns");
-                     w.cluster.put(pre);
-                   },
-                   "",
-                   "claim ns/data is pre-bound to volume reserved, whose node affinity does not "
-                   "admit node n1"},
-        ChoiceCase{"bound_elsewhere",
-                   [](World& w) {
-                     w.cluster.put(volume("there", "10Gi", "local", "n2"));
-                     w.pvc("data").mutable_spec()->set_volume_name("there");
-                   },
-                   "",
-                   "claim ns/data: its volume there has a node affinity that does not admit node n1"},
+        ChoiceCase{
+            "prebound_elsewhere",
+            [](World& w) {
+              auto pre = volume("reserved", "100Gi", "local", "n2");
+              pre.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name(
+                  "data");
+              pre.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_namespace_(
+                  "ns");
+              w.cluster.put(pre);
+            },
+            "",
+            "claim ns/data is pre-bound to volume reserved, whose node affinity does not "
+            "admit node n1"},
+        ChoiceCase{
+            "bound_elsewhere",
+            [](World& w) {
+              w.cluster.put(volume("there", "10Gi", "local", "n2"));
+              w.pvc("data").mutable_spec()->set_volume_name("there");
+            },
+            "", "claim ns/data: its volume there has a node affinity that does not admit node n1"},
         ChoiceCase{"missing_claim",
-                   [](World& w) { w.cluster.erase("PersistentVolumeClaim", "ns", "data"); },
-                   "",
+                   [](World& w) { w.cluster.erase("PersistentVolumeClaim", "ns", "data"); }, "",
                    "claim ns/data not found"}),
     [](const ::testing::TestParamInfo<ChoiceCase>& info) { return std::string(info.param.name); });
 
@@ -296,9 +311,11 @@ TEST(VolumeBindingReserveTest, AsksOnlyForFreeVolumesOfTheClassThatTheNodeAdmits
   ASSERT_EQ(w.cluster.lists.size(), 2u);  // the volume pre-bound to the claim, then free ones
   const kbinder::v1::ListRequest& free = w.cluster.lists[1];
   EXPECT_EQ(free.kind(), "PersistentVolume");
-  EXPECT_EQ(free.field_selector(), "spec.storageClassName=local,spec.claimRef.name=,status.phase!=Bound");
+  EXPECT_EQ(free.field_selector(),
+            "spec.storageClassName=local,spec.claimRef.name=,status.phase!=Bound");
   EXPECT_EQ(free.admits_node(), "n1");
-  EXPECT_TRUE(w.cluster.lists[0].admits_node().empty());  // a pre-bound volume is judged, not skipped
+  EXPECT_TRUE(
+      w.cluster.lists[0].admits_node().empty());  // a pre-bound volume is judged, not skipped
 }
 
 TEST(VolumeBindingReserveTest, TwoPodsInFlightNeverGetTheSameVolume) {
@@ -314,7 +331,8 @@ TEST(VolumeBindingReserveTest, TwoPodsInFlightNeverGetTheSameVolume) {
   World second({"data2"});
   CycleState state2;
   kbinder::v1::Pod pod2 = w.pod;
-  pod2.mutable_spec()->mutable_volumes(0)->mutable_persistent_volume_claim()->set_claim_name("data2");
+  pod2.mutable_spec()->mutable_volumes(0)->mutable_persistent_volume_claim()->set_claim_name(
+      "data2");
   ASSERT_TRUE(vb.reserve(w.cluster, pod2, w.node, state2).ok());
   EXPECT_EQ(state2.claims[0].volume, "b");
   CycleState state3;
@@ -386,7 +404,8 @@ TEST_F(VolumeBindingPreBindTest, WaitsOnCopiesAndConfirmsFreshWhatWouldEndTheWai
   ASSERT_TRUE(vb.reserve(w.cluster, w.pod, w.node, w.state).ok());
   w.cluster.fresh_reads = w.cluster.cached_reads = 0;
   ASSERT_TRUE(vb.preBind(w.cluster, w.pod, w.node, w.state).ok());
-  EXPECT_EQ(w.cluster.fresh_reads, 3);  // claim and volume before the claimRef, claim before provisioning
+  EXPECT_EQ(w.cluster.fresh_reads,
+            3);  // claim and volume before the claimRef, claim before provisioning
   EXPECT_GT(w.cluster.cached_reads, 0);
 
   World lagging({"data"});
@@ -394,7 +413,8 @@ TEST_F(VolumeBindingPreBindTest, WaitsOnCopiesAndConfirmsFreshWhatWouldEndTheWai
   lagging.cluster.put(volume("pv1", "10Gi"));
   auto stale = *lagging.cluster.find("PersistentVolume", "", "pv1");
   stale.mutable_persistent_volume()->mutable_spec()->mutable_claim_ref()->set_name("earlier");
-  lagging.cluster.lagging[{"PersistentVolume", "", "pv1"}] = stale;  // an older owner, released since
+  lagging.cluster.lagging[{"PersistentVolume", "", "pv1"}] =
+      stale;  // an older owner, released since
   lagging.cluster.on_sleep = &World::controller;
   ASSERT_TRUE(vb.reserve(lagging.cluster, lagging.pod, lagging.node, lagging.state).ok());
   const sdk::Verdict v = vb.preBind(lagging.cluster, lagging.pod, lagging.node, lagging.state);
@@ -404,8 +424,9 @@ TEST_F(VolumeBindingPreBindTest, WaitsOnCopiesAndConfirmsFreshWhatWouldEndTheWai
 TEST_F(VolumeBindingPreBindTest, TimesOutCleanlyAndUnreserveTakesBackItsWrites) {
   const sdk::Verdict v = cycle();  // nothing completes the binds
   EXPECT_EQ(v.code, sdk::Verdict::Code::kError);
-  EXPECT_EQ(v.message, "timed out after 2.0s (bind_timeout) waiting for claims in ns to be bound: "
-                       "data, scratch");
+  EXPECT_EQ(v.message,
+            "timed out after 2.0s (bind_timeout) waiting for claims in ns to be bound: "
+            "data, scratch");
   vb.unreserve(w.cluster, w.pod, w.state);
   EXPECT_TRUE(w.pv("pv1").spec().claim_ref().name().empty());
   EXPECT_EQ(w.pv("pv1").metadata().annotations().count(kBoundByControllerAnnotation), 0u);
@@ -432,7 +453,9 @@ struct EarlyFailure {
   std::string message;
 };
 
-void PrintTo(const EarlyFailure& c, std::ostream* out) { *out << c.name; }
+void PrintTo(const EarlyFailure& c, std::ostream* out) {
+  *out << c.name;
+}
 
 class FailsEarly : public VolumeBindingPreBindTest,
                    public ::testing::WithParamInterface<EarlyFailure> {};
@@ -451,42 +474,52 @@ INSTANTIATE_TEST_SUITE_P(
         EarlyFailure{"provisioning_abandoned",
                      [](FakeCluster& c) {
                        c.find("PersistentVolumeClaim", "ns", "scratch")
-                           ->mutable_persistent_volume_claim()->mutable_metadata()
-                           ->mutable_annotations()->erase(kSelectedNodeAnnotation);
+                           ->mutable_persistent_volume_claim()
+                           ->mutable_metadata()
+                           ->mutable_annotations()
+                           ->erase(kSelectedNodeAnnotation);
                      },
                      sdk::Verdict::Code::kUnschedulable,
                      "provisioning for claim ns/scratch was abandoned (the "
                      "volume.kubernetes.io/selected-node annotation was removed)"},
         EarlyFailure{"claim_ref_taken",
                      [](FakeCluster& c) {
-                       auto& ref = *c.find("PersistentVolume", "", "pv1")->mutable_persistent_volume()
-                                        ->mutable_spec()->mutable_claim_ref();
+                       auto& ref = *c.find("PersistentVolume", "", "pv1")
+                                        ->mutable_persistent_volume()
+                                        ->mutable_spec()
+                                        ->mutable_claim_ref();
                        ref.set_name("intruder");
                        ref.set_uid("intruder-uid");
                      },
                      sdk::Verdict::Code::kUnschedulable,
                      "volume pv1 chosen for claim ns/data was taken by claim ns/intruder"},
-        EarlyFailure{"pod_deleted",
-                     [](FakeCluster& c) { c.erase("Pod", "ns", "p"); },
+        EarlyFailure{"pod_deleted", [](FakeCluster& c) { c.erase("Pod", "ns", "p"); },
                      sdk::Verdict::Code::kUnresolvable,
                      "pod ns/p was deleted while its volumes were binding"},
         EarlyFailure{"node_affinity_changed",
                      [](FakeCluster& c) {
-                       c.find("PersistentVolume", "", "pv1")->mutable_persistent_volume()
-                           ->mutable_spec()->mutable_node_affinity()->mutable_required()
-                           ->mutable_node_selector_terms(0)->mutable_match_expressions(0)
+                       c.find("PersistentVolume", "", "pv1")
+                           ->mutable_persistent_volume()
+                           ->mutable_spec()
+                           ->mutable_node_affinity()
+                           ->mutable_required()
+                           ->mutable_node_selector_terms(0)
+                           ->mutable_match_expressions(0)
                            ->set_values(0, "n9");
                      },
                      sdk::Verdict::Code::kUnschedulable,
                      "volume pv1 of claim ns/data no longer admits node n1 (its node affinity "
                      "changed)"}),
-    [](const ::testing::TestParamInfo<EarlyFailure>& info) { return std::string(info.param.name); });
+    [](const ::testing::TestParamInfo<EarlyFailure>& info) {
+      return std::string(info.param.name);
+    });
 
 TEST(VolumeBindingAffinityTest, TermsAreOredAndRequirementsAnded) {
   World w({});
   w.node.mutable_metadata()->mutable_labels()->insert({"zone", "a"});
   auto o = volume("v", "1Gi", "local", "");
-  auto* required = o.mutable_persistent_volume()->mutable_spec()->mutable_node_affinity()->mutable_required();
+  auto* required =
+      o.mutable_persistent_volume()->mutable_spec()->mutable_node_affinity()->mutable_required();
   auto* t1 = required->add_node_selector_terms();
   auto* r1 = t1->add_match_expressions();
   r1->set_key("zone");

@@ -83,8 +83,8 @@ class Args {
     if (unknown.empty()) return;
     std::string known;
     for (const auto& key : known_) known += (known.empty() ? "" : ", ") + key;
-    throw ConfigError("unknown argument(s) " + unknown + "; it accepts: " +
-                      (known.empty() ? "none" : known));
+    throw ConfigError("unknown argument(s) " + unknown +
+                      "; it accepts: " + (known.empty() ? "none" : known));
   }
 
  private:

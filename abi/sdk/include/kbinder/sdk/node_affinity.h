@@ -38,7 +38,8 @@ bool requirementMatches(const std::string& op, bool has, const std::string& valu
 // Whether a volume's node affinity admits the node (a volume without one admits every node).
 inline bool nodeAffinityAdmits(const kbinder::v1::PersistentVolume& volume,
                                const kbinder::v1::Node& node) {
-  if (!volume.spec().has_node_affinity() || !volume.spec().node_affinity().has_required()) return true;
+  if (!volume.spec().has_node_affinity() || !volume.spec().node_affinity().has_required())
+    return true;
   const auto& terms = volume.spec().node_affinity().required().node_selector_terms();
   if (terms.empty()) return true;
   const auto& labels = node.metadata().labels();

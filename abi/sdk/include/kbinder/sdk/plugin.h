@@ -10,8 +10,8 @@
 
 #include <kbinder/abi.h>
 
-#include <cstdint>
 #include <chrono>
+#include <cstdint>
 #include <exception>
 #include <limits>
 #include <stdexcept>

@@ -64,8 +64,8 @@ class Quantity {
       }
     }
     static constexpr std::pair<std::string_view, int> kDecimal[] = {
-        {"n", -9}, {"u", -6}, {"m", -3}, {"k", 3}, {"M", 6}, {"G", 9}, {"T", 12}, {"P", 15},
-        {"E", 18}};
+        {"n", -9}, {"u", -6}, {"m", -3}, {"k", 3}, {"M", 6},
+        {"G", 9},  {"T", 12}, {"P", 15}, {"E", 18}};
     for (const auto& [name, exponent] : kDecimal) {
       if (suffix == name) {
         q.decimal_exponent_ += exponent;
@@ -125,8 +125,8 @@ class Quantity {
   bool isNegative() const { return negative_ && mantissa_ != 0; }
 
  private:
-  static constexpr int kMaxDigits = 30;     // fits an unsigned 128-bit mantissa with room
-  static constexpr int kMaxExponent = 1000; // far past anything representable
+  static constexpr int kMaxDigits = 30;      // fits an unsigned 128-bit mantissa with room
+  static constexpr int kMaxExponent = 1000;  // far past anything representable
 
   unsigned __int128 mantissa_ = 0;  // the significant digits, as an integer
   int decimal_exponent_ = 0;        // times 10^decimal_exponent_
