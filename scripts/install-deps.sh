@@ -19,6 +19,7 @@ libraries=(
   libssl-dev                            # SHA-256 pins of plugin libraries
   nlohmann-json3-dev libyaml-dev        # Kubernetes manifests (JSON, YAML)
   libcurl4-openssl-dev                  # HTTPS to the Kubernetes API server
+  libcpp-httplib-dev                    # serve's /healthz, /readyz and /metrics (HTTP server)
   libsimdjson-dev                       # the API server's answers, parsed without a JSON tree
   libjemalloc-dev                       # the allocator kbinder's programs run on
   libgtest-dev                          # the test suite

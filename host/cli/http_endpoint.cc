@@ -1,105 +1,133 @@
 // SPDX-License-Identifier: Apache-2.0
 #include "host/cli/http_endpoint.h"
 
-#include <arpa/inet.h>
+#include <httplib.h>
 #include <netinet/in.h>
-#include <poll.h>
 #include <sys/socket.h>
-#include <unistd.h>
 
 #include <cerrno>
+#include <chrono>
 #include <cstring>
 
 namespace kbinder::host {
+namespace {
+
+constexpr time_t kTimeoutSeconds = 2;  // reading a request, writing an answer, keep-alive idle
+constexpr size_t kThreads = 8;         // connections served at once
+
+// Address reuse after a restart, but never two listeners on one port (cpp-httplib's default
+// would set SO_REUSEPORT); IPv6 sockets take IPv4 too, whatever the system's default.
+void listenerOptions(int fd) {
+  const int yes = 1, no = 0;
+  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &yes, sizeof yes);
+  int domain = 0;
+  socklen_t length = sizeof domain;
+  if (::getsockopt(fd, SOL_SOCKET, SO_DOMAIN, &domain, &length) == 0 && domain == AF_INET6) {
+    ::setsockopt(fd, IPPROTO_IPV6, IPV6_V6ONLY, &no, sizeof no);
+  }
+}
+
+// Binds `server` to host:port; returns the port bound, or -1 with errno's text in `why`.
+int bindTo(httplib::Server& server, const std::string& host, int port, std::string& why) {
+  errno = 0;
+  const int bound =
+      port == 0 ? server.bind_to_any_port(host) : (server.bind_to_port(host, port) ? port : -1);
+  if (bound < 0) why = errno != 0 ? std::strerror(errno) : "the address cannot be used here";
+  return bound;
+}
+
+}  // namespace
+
+StatusOr<ListenAddress> parseListenAddress(const std::string& address) {
+  auto refuse = [&](const std::string& why) {
+    return invalidArgument("listen address \"" + address + "\": " + why +
+                           " (use HOST:PORT, [IPV6]:PORT or :PORT, e.g. \":8080\")");
+  };
+  ListenAddress result;
+  std::string port;
+  if (!address.empty() && address[0] == '[') {
+    const size_t close = address.find(']');
+    if (close == std::string::npos) return refuse("the IPv6 address has no closing ']'");
+    if (close + 1 >= address.size() || address[close + 1] != ':') {
+      return refuse("needs a port after ']'");
+    }
+    result.host = address.substr(1, close - 1);
+    if (result.host.empty()) return refuse("the brackets hold no address");
+    port = address.substr(close + 2);
+  } else {
+    const size_t colon = address.rfind(':');
+    if (colon == std::string::npos) return refuse("needs a port");
+    result.host = address.substr(0, colon);
+    if (result.host.find(':') != std::string::npos) {
+      return refuse("an IPv6 address goes in brackets");
+    }
+    port = address.substr(colon + 1);
+  }
+  if (port.empty() || port.size() > 5 ||
+      port.find_first_not_of("0123456789") != std::string::npos || std::stoi(port) > 65535) {
+    return refuse("the port \"" + port + "\" is not a number from 0 to 65535");
+  }
+  result.port = std::stoi(port);
+  return result;
+}
 
 StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& address,
                                                             Handler handler) {
-  const size_t colon = address.rfind(':');
-  if (colon == std::string::npos) {
-    return invalidArgument("listen address \"" + address + "\" needs a port, e.g. \":8080\"");
+  auto where = parseListenAddress(address);
+  if (!where.ok()) return where.status();
+  auto server = std::make_unique<httplib::Server>();
+  server->new_task_queue = [] { return new httplib::ThreadPool(kThreads); };
+  server->set_socket_options(listenerOptions);
+  server->set_read_timeout(kTimeoutSeconds, 0);
+  server->set_write_timeout(kTimeoutSeconds, 0);
+  server->set_keep_alive_timeout(kTimeoutSeconds);
+  server->set_payload_max_length(size_t{64} * 1024);
+  auto answer = [handler = std::move(handler)](const httplib::Request& request,
+                                               httplib::Response& response) {
+    const HttpAnswer a = handler(request.path);
+    response.status = a.status;
+    response.set_content(a.body, a.content_type.c_str());
+  };
+  server->Get(".*", answer);
+  auto refuse_method = [](const httplib::Request&, httplib::Response& response) {
+    response.status = 405;
+    response.set_header("Allow", "GET, HEAD");
+    response.set_content("only GET\n", "text/plain; charset=utf-8");
+  };
+  server->Post(".*", refuse_method);
+  server->Put(".*", refuse_method);
+  server->Patch(".*", refuse_method);
+  server->Delete(".*", refuse_method);
+  server->Options(".*", refuse_method);
+
+  std::string why;
+  int port = -1;
+  if (where->host.empty()) {
+    // Every interface: IPv6 and IPv4 on one socket, or IPv4 alone where IPv6 is off.
+    port = bindTo(*server, "::", where->port, why);
+    if (port < 0) port = bindTo(*server, "0.0.0.0", where->port, why);
+  } else {
+    port = bindTo(*server, where->host, where->port, why);
   }
-  const std::string host = address.substr(0, colon);
-  int port = 0;
-  try {
-    port = std::stoi(address.substr(colon + 1));
-  } catch (...) {
-    return invalidArgument("listen address \"" + address + "\": the port is not a number");
-  }
-  sockaddr_in sa{};
-  sa.sin_family = AF_INET;
-  sa.sin_port = htons(static_cast<uint16_t>(port));
-  if (host.empty() || host == "0.0.0.0") {
-    sa.sin_addr.s_addr = htonl(INADDR_ANY);
-  } else if (::inet_pton(AF_INET, host == "localhost" ? "127.0.0.1" : host.c_str(), &sa.sin_addr) !=
-             1) {
-    return invalidArgument("listen address \"" + address + "\": not an IPv4 address");
-  }
-  const int fd = ::socket(AF_INET, SOCK_STREAM | SOCK_CLOEXEC, 0);
-  const int one = 1;
-  ::setsockopt(fd, SOL_SOCKET, SO_REUSEADDR, &one, sizeof one);
-  if (::bind(fd, reinterpret_cast<sockaddr*>(&sa), sizeof sa) != 0 || ::listen(fd, 64) != 0) {
-    const std::string why = std::strerror(errno);
-    ::close(fd);
-    return invalidArgument("cannot listen on " + address + ": " + why);
-  }
-  socklen_t length = sizeof sa;
-  ::getsockname(fd, reinterpret_cast<sockaddr*>(&sa), &length);
-  return std::unique_ptr<HttpEndpoint>(
-      new HttpEndpoint(fd, ntohs(sa.sin_port), std::move(handler)));
+  if (port < 0) return invalidArgument("cannot listen on " + address + ": " + why);
+  return std::unique_ptr<HttpEndpoint>(new HttpEndpoint(std::move(server), port));
 }
 
-HttpEndpoint::HttpEndpoint(int fd, int port, Handler handler)
-    : fd_(fd), port_(port), handler_(std::move(handler)) {
-  thread_ = std::thread([this] { run(); });
+HttpEndpoint::HttpEndpoint(std::unique_ptr<httplib::Server> server, int port)
+    : server_(std::move(server)), port_(port) {
+  thread_ = std::thread([this] {
+    server_->listen_after_bind();
+    listen_returned_ = true;
+  });
+  // stop() acts only on a running server: wait until it runs, so the destructor can stop it.
+  while (!server_->is_running() && !listen_returned_) {
+    std::this_thread::sleep_for(std::chrono::milliseconds(1));
+  }
 }
 
 HttpEndpoint::~HttpEndpoint() {
-  stopping_ = true;
+  server_->stop();
   if (thread_.joinable()) thread_.join();
-  ::close(fd_);
-}
-
-void HttpEndpoint::run() {
-  while (!stopping_) {
-    pollfd p{fd_, POLLIN, 0};
-    if (::poll(&p, 1, 100) <= 0) continue;
-    const int client = ::accept4(fd_, nullptr, nullptr, SOCK_CLOEXEC);
-    if (client < 0) continue;
-    timeval timeout{2, 0};
-    ::setsockopt(client, SOL_SOCKET, SO_RCVTIMEO, &timeout, sizeof timeout);
-    std::string request;
-    char buffer[4096];
-    while (request.find("\r\n\r\n") == std::string::npos && request.size() < 65536) {
-      const ssize_t n = ::recv(client, buffer, sizeof buffer, 0);
-      if (n <= 0) break;
-      request.append(buffer, static_cast<size_t>(n));
-    }
-    HttpAnswer answer;
-    const size_t space = request.find(' ');
-    const size_t end = request.find(' ', space + 1);
-    if (space == std::string::npos || end == std::string::npos) {
-      answer = {400, "text/plain; charset=utf-8", "bad request\n"};
-    } else if (request.compare(0, space, "GET") != 0) {
-      answer = {405, "text/plain; charset=utf-8", "only GET\n"};
-    } else {
-      std::string path = request.substr(space + 1, end - space - 1);
-      path = path.substr(0, path.find('?'));
-      answer = handler_(path);
-    }
-    const std::string head = "HTTP/1.1 " + std::to_string(answer.status) + " " +
-                             (answer.status == 200 ? "OK" : "Error") +
-                             "\r\nContent-Type: " + answer.content_type +
-                             "\r\nContent-Length: " + std::to_string(answer.body.size()) +
-                             "\r\nConnection: close\r\n\r\n";
-    const std::string out = head + answer.body;
-    size_t sent = 0;
-    while (sent < out.size()) {
-      const ssize_t n = ::send(client, out.data() + sent, out.size() - sent, MSG_NOSIGNAL);
-      if (n <= 0) break;
-      sent += static_cast<size_t>(n);
-    }
-    ::close(client);
-  }
 }
 
 }  // namespace kbinder::host

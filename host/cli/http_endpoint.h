@@ -1,16 +1,23 @@
 // SPDX-License-Identifier: Apache-2.0
-// A small plain-HTTP server for /healthz, /readyz and /metrics: GET only, one short answer per
-// connection.
+// The plain-HTTP server for /healthz, /readyz and /metrics, on cpp-httplib: answers GET (HEAD
+// too), refuses other methods with 405, and serves connections concurrently from a small pool
+// of threads, so a client that stalls holds one thread for at most the read timeout and never
+// blocks the others.
 //
-// Thread-safety: the handler runs on the endpoint's one thread.
+// Thread-safety: the handler is called from several threads at once.
 #pragma once
 
 #include <atomic>
 #include <functional>
+#include <memory>
 #include <string>
 #include <thread>
 
 #include "host/base/status.h"
+
+namespace httplib {
+class Server;
+}
 
 namespace kbinder::host {
 
@@ -20,24 +27,34 @@ struct HttpAnswer {
   std::string body;
 };
 
+// Where to listen, from "HOST:PORT", "[IPV6]:PORT" or ":PORT". An empty host means every
+// interface, IPv6 and IPv4.
+struct ListenAddress {
+  std::string host;
+  int port = 0;
+};
+StatusOr<ListenAddress> parseListenAddress(const std::string& address);
+
 class HttpEndpoint {
  public:
   using Handler = std::function<HttpAnswer(const std::string& path)>;
 
-  // `address` is "HOST:PORT" or ":PORT" (all interfaces); port 0 picks a free one.
+  // Listens on `address` (see parseListenAddress; port 0 picks a free one) and serves until
+  // destroyed. INVALID_ARGUMENT names the address and what is wrong with it.
   static StatusOr<std::unique_ptr<HttpEndpoint>> start(const std::string& address, Handler handler);
+  // Stops listening and waits for the answers being written.
   ~HttpEndpoint();
+  HttpEndpoint(const HttpEndpoint&) = delete;
+  HttpEndpoint& operator=(const HttpEndpoint&) = delete;
 
   int port() const { return port_; }
 
  private:
-  HttpEndpoint(int fd, int port, Handler handler);
-  void run();
+  HttpEndpoint(std::unique_ptr<httplib::Server> server, int port);
 
-  int fd_;
+  std::unique_ptr<httplib::Server> server_;
   int port_;
-  Handler handler_;
-  std::atomic<bool> stopping_{false};
+  std::atomic<bool> listen_returned_{false};
   std::thread thread_;
 };
 
