@@ -91,6 +91,11 @@ int runServe(const ServeOptions& options, std::ostream&, std::ostream& err) {
     return std::vector<std::pair<Metrics::Labels, double>>{
         {{}, controller ? static_cast<double>(controller->cyclesInFlight()) : 0.0}};
   });
+  metrics.addGauge("kbinder_assumed_pods", "Pods assumed onto nodes, not yet seen bound.", [&] {
+    std::lock_guard lock(controller_mutex);
+    return std::vector<std::pair<Metrics::Labels, double>>{
+        {{}, controller ? static_cast<double>(controller->assumedPods()) : 0.0}};
+  });
   metrics.addGauge("kbinder_leader", "1 while this replica leads (or runs without election).", [&] {
     return std::vector<std::pair<Metrics::Labels, double>>{{{}, leading ? 1.0 : 0.0}};
   });

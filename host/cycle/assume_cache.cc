@@ -148,6 +148,7 @@ void AssumeCache::addLocked(const std::string& uid, PodEntry entry) {
   NodeUsage& usage = nodes_[entry.node].usage;
   add(usage.requested, entry.requests);
   ++usage.pods;
+  if (entry.assumed) ++assumed_;
   pods_[uid] = std::move(entry);
 }
 
@@ -157,6 +158,7 @@ void AssumeCache::dropLocked(const std::string& uid) {
   NodeUsage& usage = nodes_[it->second.node].usage;
   for (const auto& [name, v] : it->second.requests) usage.requested[name] -= v;
   --usage.pods;
+  if (it->second.assumed) --assumed_;
   pods_.erase(it);
 }
 
@@ -190,7 +192,10 @@ bool AssumeCache::noteLocked(const PodFacts& facts, bool deleted, const Pod* pod
     return true;
   }
   if (it != pods_.end() && it->second.node == facts.node_name) {
-    it->second.assumed = false;  // confirmed
+    if (it->second.assumed) {  // confirmed
+      it->second.assumed = false;
+      --assumed_;
+    }
     return true;
   }
   if (pod == nullptr) return false;
@@ -255,10 +260,9 @@ void AssumeCache::forget(const std::string& pod_uid) {
   if (it != pods_.end() && it->second.assumed) dropLocked(pod_uid);
 }
 
-bool AssumeCache::isAssumed(const std::string& pod_uid) const {
+size_t AssumeCache::assumedPods() const {
   std::lock_guard lock(mutex_);
-  const auto it = pods_.find(pod_uid);
-  return it != pods_.end() && it->second.assumed;
+  return assumed_;
 }
 
 AssumeCache::NodeUsage AssumeCache::usage(const std::string& node) const {

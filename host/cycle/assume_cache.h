@@ -62,7 +62,8 @@ class AssumeCache {
   // Drops an assumption (after a failed cycle). Does nothing for confirmed or unknown pods.
   void forget(const std::string& pod_uid);
 
-  bool isAssumed(const std::string& pod_uid) const;
+  // How many pods are assumed and not yet confirmed or forgotten.
+  size_t assumedPods() const;
   NodeUsage usage(const std::string& node) const;
 
  private:
@@ -91,6 +92,7 @@ class AssumeCache {
   mutable std::mutex mutex_;
   std::map<std::string, NodeEntry> nodes_;
   std::unordered_map<std::string, PodEntry> pods_;
+  size_t assumed_ = 0;  // entries of pods_ with `assumed` set
 };
 
 }  // namespace kbinder::host

@@ -54,6 +54,10 @@ int Controller::cyclesInFlight() const {
   return queue_.processing();
 }
 
+size_t Controller::assumedPods() const {
+  return cache_.assumedPods();
+}
+
 Controller::~Controller() {
   stop();
 }

@@ -74,6 +74,8 @@ class Controller {
   void replaceProfile(std::shared_ptr<const LoadedProfile> profile);
   size_t queueDepth() const;
   int cyclesInFlight() const;
+  // Pods assumed onto nodes whose binding the cluster does not show yet.
+  size_t assumedPods() const;
 
   // Blocks until every BindRequest seen is Succeeded or Failed. `progress` (may be empty) is
   // called about every `interval` with (settled, total).

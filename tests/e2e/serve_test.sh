@@ -101,6 +101,13 @@ check "metrics: requests by outcome" '^kbinder_requests_total\{phase="Succeeded"
 check "metrics: plugin durations" '^kbinder_plugin_duration_seconds_count\{plugin="volumebinding",extension_point="pre_bind",status="Success"\} [0-9]+$' "$metrics"
 check "metrics: API requests" '^kbinder_api_requests_total\{verb="POST",code="201"\} [0-9]+$' "$metrics"
 check "metrics: queue depth" '^kbinder_queue_depth 0$' "$metrics"
+# Every assumption is confirmed once the pod watch shows the bindings.
+for _ in $(seq 50); do
+  grep -qE '^kbinder_assumed_pods 0$' <<<"$metrics" && break
+  sleep 0.1
+  metrics=$(curl -s "127.0.0.1:$port/metrics")
+done
+check "metrics: assumed pods confirmed" '^kbinder_assumed_pods 0$' "$metrics"
 
 # ---- 2. SIGHUP: a good profile takes over, a bad one is refused ------------------------------
 cat >"$tmp/live.toml" <<'TOML'

@@ -183,16 +183,18 @@ TEST(AssumeCacheTest, ConfirmedWhenBoundForgottenOnFailureNeverExpired) {
   Pod a = simplePod("a", "3");
   ASSERT_TRUE(cache.assume(a, "n").ok());
   cache.upsertPod(a);  // the cluster still shows it unbound: the assumption stands
-  EXPECT_TRUE(cache.isAssumed("a-uid"));
+  EXPECT_EQ(cache.assumedPods(), 1u);
   a.mutable_spec()->set_node_name("n");
   cache.upsertPod(a);  // bound: confirmed
-  EXPECT_FALSE(cache.isAssumed("a-uid"));
+  EXPECT_EQ(cache.assumedPods(), 0u);
   cache.forget("a-uid");  // forgetting a confirmed pod does nothing
   EXPECT_EQ(cache.usage("n").requested.at("cpu"), 3000);
 
   Pod b = simplePod("b", "1");
   ASSERT_TRUE(cache.assume(b, "n").ok());
+  EXPECT_EQ(cache.assumedPods(), 1u);
   cache.forget("b-uid");
+  EXPECT_EQ(cache.assumedPods(), 0u);
   EXPECT_EQ(cache.usage("n").requested.at("cpu"), 3000);
   EXPECT_EQ(cache.usage("n").pods, 1);
 
@@ -212,9 +214,9 @@ TEST(AssumeCacheTest, PodFactsSettleAllButAPodToCount) {
   Pod a = simplePod("a", "3");
   ASSERT_TRUE(cache.assume(a, "n").ok());
   EXPECT_TRUE(cache.notePod(PodFacts{"a-uid", "", ""}, false));  // unbound: the assumption stands
-  EXPECT_TRUE(cache.isAssumed("a-uid"));
+  EXPECT_EQ(cache.assumedPods(), 1u);
   EXPECT_TRUE(cache.notePod(PodFacts{"a-uid", "n", "Pending"}, false));  // bound there: confirmed
-  EXPECT_FALSE(cache.isAssumed("a-uid"));
+  EXPECT_EQ(cache.assumedPods(), 0u);
   EXPECT_EQ(cache.usage("n").requested.at("cpu"), 3000);
 
   // Bound elsewhere, or never seen: its requests are needed, and nothing changes meanwhile.
