@@ -14,7 +14,7 @@ using host::Json;
 
 class ApiServerTest : public ::testing::Test {
  protected:
-  ApiServerTest() : server_(storeFrom(nodeYaml("n1", "4") + podYaml("p", "1"))) {
+  ApiServerTest() : server_(storeFrom(Cluster{MakeNode("n1").cpu("4"), MakePod("p").cpu("1")})) {
     host::KubeConfig config;
     config.server = server_.url();
     config.ca_pem = server_.caPem();

@@ -1,6 +1,6 @@
 // SPDX-License-Identifier: Apache-2.0
-// Helpers for tests that run the binding cycle: small clusters written as YAML, profiles of the
-// recording test plugins, and the recorded call log.
+// Helpers for tests that run the binding cycle: small clusters (built with fixtures.h), profiles
+// of the recording test plugins, and the recorded call log.
 #pragma once
 
 #include <gtest/gtest.h>
@@ -12,6 +12,7 @@
 #include <string>
 #include <vector>
 
+#include "fixtures.h"
 #include "host/cycle/assume_cache.h"
 #include "host/model/manifest.h"
 #include "host/plugin/loaded_profile.h"
@@ -32,33 +33,6 @@ inline host::Status bindPod(host::ClusterBackend& backend, const std::string& na
   return backend.bindPod(host::PodBinding{namespace_, name, uid, node, "", {}});
 }
 
-inline std::string nodeYaml(const std::string& name, const std::string& cpu,
-                            const std::string& extra_allocatable = "",
-                            const std::string& spec = "") {
-  return "apiVersion: v1\nkind: Node\nmetadata: {name: " + name + "}\n" +
-         (spec.empty() ? "" : "spec: " + spec + "\n") + "status:\n  allocatable: {cpu: \"" + cpu +
-         "\", memory: 64Gi, pods: \"110\"" +
-         (extra_allocatable.empty() ? "" : ", " + extra_allocatable) +
-         "}\n  conditions:\n  - {type: Ready, status: \"True\"}\n---\n";
-}
-
-inline std::string podYaml(const std::string& name, const std::string& cpu,
-                           const std::string& node_name = "", const std::string& metadata = "") {
-  return "apiVersion: v1\nkind: Pod\nmetadata: {name: " + name + ", namespace: default" +
-         (metadata.empty() ? "" : ", " + metadata) + "}\nspec:\n" +
-         (node_name.empty() ? "" : "  nodeName: " + node_name + "\n") +
-         "  containers:\n  - name: main\n    image: busybox\n    resources:\n      requests: {cpu: "
-         "\"" +
-         cpu + "\"}\n---\n";
-}
-
-inline std::string requestYaml(const std::string& name, const std::string& pod,
-                               const std::string& node, const std::string& extra_spec = "") {
-  return "apiVersion: scheduling.run.ai/v1alpha2\nkind: BindRequest\nmetadata: {name: " + name +
-         ", namespace: default}\nspec: {podName: " + pod + ", selectedNode: " + node +
-         (extra_spec.empty() ? "" : ", " + extra_spec) + "}\n---\n";
-}
-
 // Two storage classes, both binding when a pod is scheduled: "local" (static volumes) and "fast"
 // (provisioned by csi.example.com).
 inline std::string storageClassesYaml() {
@@ -70,28 +44,31 @@ inline std::string storageClassesYaml() {
 
 // Two labelled nodes and three volumes of class "local": one whose node affinity admits nodes
 // labelled zone=a, one admitting node n2 by name, one without node affinity.
-inline std::string volumesWithNodeAffinityYaml() {
-  const auto volume = [](const std::string& name, const std::string& terms) {
-    return "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: " + name +
-           "}\nspec:\n  storageClassName: local\n  capacity: {storage: 1Gi}\n" +
-           (terms.empty() ? ""
-                          : "  nodeAffinity: {required: {nodeSelectorTerms: [" + terms + "]}}\n") +
-           "---\n";
+inline Cluster volumesWithNodeAffinity() {
+  const auto affinity = [](const char* match, const char* key, const char* value) {
+    return Json{{"required",
+                 {{"nodeSelectorTerms",
+                   Json::array({{{match, Json::array({{{"key", key},
+                                                       {"operator", "In"},
+                                                       {"values", Json::array({value})}}})}}})}}}};
   };
-  return "apiVersion: v1\nkind: Node\nmetadata: {name: n1, labels: {zone: a}}\n---\n"
-         "apiVersion: v1\nkind: Node\nmetadata: {name: n2, labels: {zone: b}}\n---\n" +
-         volume("in-zone-a", "{matchExpressions: [{key: zone, operator: In, values: [a]}]}") +
-         volume("on-n2", "{matchFields: [{key: metadata.name, operator: In, values: [n2]}]}") +
-         volume("anywhere", "");
+  Json in_zone_a = MakeVolume("in-zone-a").storageClass("local");
+  in_zone_a["spec"]["nodeAffinity"] = affinity("matchExpressions", "zone", "a");
+  Json on_n2 = MakeVolume("on-n2").storageClass("local");
+  on_n2["spec"]["nodeAffinity"] = affinity("matchFields", "metadata.name", "n2");
+  return Cluster{MakeNode("n1").label("zone", "a"), MakeNode("n2").label("zone", "b"), in_zone_a,
+                 on_n2, MakeVolume("anywhere").storageClass("local")};
 }
 
-inline std::unique_ptr<EmbeddedStore> storeFrom(const std::string& yaml,
+inline std::unique_ptr<EmbeddedStore> storeFrom(const Cluster& cluster,
                                                 EmbeddedStore::Options options = {}) {
-  auto manifest = host::parseManifest(yaml, "test.yaml");
-  EXPECT_TRUE(manifest.ok()) << manifest.status().message();
-  auto store = EmbeddedStore::load(*manifest, options);
+  auto store = EmbeddedStore::load(cluster.manifest(), options);
   EXPECT_TRUE(store.ok()) << store.status().message();
   return std::move(store).value();
+}
+inline std::unique_ptr<EmbeddedStore> storeFrom(const std::string& yaml,
+                                                EmbeddedStore::Options options = {}) {
+  return storeFrom(Cluster::fromYaml(yaml), options);
 }
 
 // A profile of the given [[plugins]] tables (TOML text), searched in the test plugin directory,

@@ -57,9 +57,8 @@ std::string nameIn(std::string_view encoded) {
 }
 
 TEST(InformerTest, ChangesGoToTheEncodedHandlerWhereTheWatchServesThem) {
-  auto store = storeFrom(podYaml("p", "1") + podYaml("q", "1") + nodeYaml("n1", "4") +
-                         "apiVersion: v1\nkind: PersistentVolume\nmetadata: {name: v1}\n"
-                         "spec: {storageClassName: local, capacity: {storage: 1Gi}}\n");
+  auto store = storeFrom(Cluster{MakePod("p").cpu("1"), MakePod("q").cpu("1"),
+                                 MakeNode("n1").cpu("4"), MakeVolume("v1").storageClass("local")});
   Seen pods, pods_of_default, volumes;
   const auto decoded = [](Seen& seen) {
     return

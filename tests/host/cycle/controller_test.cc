@@ -53,8 +53,8 @@ Lines events(EmbeddedStore& store) {
 
 class ControllerTest : public ::testing::Test {
  protected:
-  void runAll(const std::string& yaml, const std::string& plugins, const std::string& cycle = "") {
-    store_ = storeFrom(yaml);
+  void runAll(const Cluster& cluster, const std::string& plugins, const std::string& cycle = "") {
+    store_ = storeFrom(cluster);
     profile_ = profileFrom(dir_, plugins, cycle);
     Controller controller(*profile_, *store_, ControllerOptions{});
     ASSERT_TRUE(controller.start().ok());
@@ -73,10 +73,10 @@ class ControllerTest : public ::testing::Test {
   std::vector<host::RequestRecord> records_;
 };
 
-const std::string kCluster = nodeYaml("n1", "4") + nodeYaml("n2", "4") + podYaml("p", "1");
+const Cluster kCluster{MakeNode("n1").cpu("4"), MakeNode("n2").cpu("4"), MakePod("p").cpu("1")};
 
 TEST_F(ControllerTest, SuccessMarksTheRequestSucceededWithANormalEvent) {
-  runAll(kCluster + requestYaml("r", "p", "n1"), rec("rec-a"));
+  runAll(kCluster + MakeRequest("r").pod("p").node("n1"), rec("rec-a"));
   const Status s = statusOf(*store_, "r");
   EXPECT_EQ(s.phase, "Succeeded");
   EXPECT_EQ(s.failed_attempts, 0);
@@ -86,7 +86,7 @@ TEST_F(ControllerTest, SuccessMarksTheRequestSucceededWithANormalEvent) {
 }
 
 TEST_F(ControllerTest, FailedAttemptsGrowWhilePendingThenTheRetrySucceeds) {
-  store_ = storeFrom(kCluster + requestYaml("r", "p", "n1"));
+  store_ = storeFrom(kCluster + MakeRequest("r").pod("p").node("n1"));
   profile_ = profileFrom(dir_, rec("rec-a", "fail_at = \"reserve\"\nfail_below_attempt = 3"));
   auto watch = store_->watch(host::Kind::kBindRequest, std::to_string(store_->resourceVersion()));
   ASSERT_TRUE(watch.ok());
@@ -109,8 +109,8 @@ TEST_F(ControllerTest, FailedAttemptsGrowWhilePendingThenTheRetrySucceeds) {
 }
 
 TEST_F(ControllerTest, BackoffLimitEndsInFailedWithTheReason) {
-  runAll(kCluster + podYaml("q", "1") + requestYaml("r", "p", "n1", "backoffLimit: 3") +
-             requestYaml("d", "q", "n2"),
+  runAll(kCluster + MakePod("q").cpu("1") + MakeRequest("r").pod("p").node("n1").backoffLimit(3) +
+             MakeRequest("d").pod("q").node("n2"),
          rec("rec-a", "fail_at = \"reserve\""), "default_backoff_limit = 2");
   const Status limited = statusOf(*store_, "r");
   EXPECT_EQ(limited.phase, "Failed");
@@ -126,7 +126,7 @@ TEST_F(ControllerTest, BackoffLimitEndsInFailedWithTheReason) {
 }
 
 TEST_F(ControllerTest, InvalidPodFailsAtOnce) {
-  runAll(kCluster + requestYaml("r", "p", "n1", "backoffLimit: 5"),
+  runAll(kCluster + MakeRequest("r").pod("p").node("n1").backoffLimit(5),
          rec("rec-a", "fail_at = \"validate\"\nfail_code = 3"));
   const Status s = statusOf(*store_, "r");
   EXPECT_EQ(s.phase, "Failed");
@@ -135,7 +135,9 @@ TEST_F(ControllerTest, InvalidPodFailsAtOnce) {
 }
 
 TEST_F(ControllerTest, PodAlreadyBoundToTheSelectedNodeSucceedsAtOnce) {
-  runAll(nodeYaml("n1", "4") + podYaml("p", "1", "n1") + requestYaml("r", "p", "n1"), rec("rec-a"));
+  runAll(Cluster{MakeNode("n1").cpu("4"), MakePod("p").cpu("1").node("n1"),
+                 MakeRequest("r").pod("p").node("n1")},
+         rec("rec-a"));
   const Status s = statusOf(*store_, "r");
   EXPECT_EQ(s.phase, "Succeeded");
   EXPECT_EQ(s.reason, "pod already bound to n1");
@@ -143,8 +145,9 @@ TEST_F(ControllerTest, PodAlreadyBoundToTheSelectedNodeSucceedsAtOnce) {
 }
 
 TEST_F(ControllerTest, PodBoundElsewhereOrDeletedFailsWithoutRetry) {
-  runAll(kCluster + podYaml("q", "1", "n2") + requestYaml("elsewhere", "q", "n1") +
-             requestYaml("deleted", "nobody", "n1"),
+  runAll(kCluster + MakePod("q").cpu("1").node("n2") +
+             MakeRequest("elsewhere").pod("q").node("n1") +
+             MakeRequest("deleted").pod("nobody").node("n1"),
          rec("rec-a"));
   Status s = statusOf(*store_, "elsewhere");
   EXPECT_EQ(s.phase, "Failed");
@@ -159,16 +162,15 @@ TEST_F(ControllerTest, PodBoundElsewhereOrDeletedFailsWithoutRetry) {
 // watch hands its changes over encoded, and a bound pod the cache does not hold is decoded for
 // its requests.
 TEST_F(ControllerTest, APodBoundElsewhereMeanwhileTakesItsRoom) {
-  store_ = storeFrom(nodeYaml("n1", "4") + podYaml("big", "3") + podYaml("small", "2"));
+  store_ = storeFrom(
+      Cluster{MakeNode("n1").cpu("4"), MakePod("big").cpu("3"), MakePod("small").cpu("2")});
   profile_ = profileFrom(dir_, rec("rec-a"));
   Controller controller(*profile_, *store_, ControllerOptions{});
   ASSERT_TRUE(controller.start().ok());
   ASSERT_TRUE(bindPod(*store_, "default", "big", "", "n1").ok());  // not through a request
   // The pod informer takes a change within milliseconds; a second leaves ample margin.
   std::this_thread::sleep_for(std::chrono::seconds(1));
-  auto request = host::parseManifest(requestYaml("r", "small", "n1", "backoffLimit: 1"), "r.yaml");
-  ASSERT_TRUE(request.ok()) << request.status().message();
-  ASSERT_TRUE(RawStore(*store_).put(request->objects[0]).ok());
+  ASSERT_TRUE(RawStore(*store_).put(MakeRequest("r").pod("small").node("n1").backoffLimit(1)).ok());
   for (int i = 0; i < 2000 && statusOf(*store_, "r").phase != "Failed" &&
                   statusOf(*store_, "r").phase != "Succeeded";
        ++i) {
@@ -184,7 +186,7 @@ TEST_F(ControllerTest, APodBoundElsewhereMeanwhileTakesItsRoom) {
 
 TEST_F(ControllerTest, PodRecreatedWithAnotherUidFailsWithoutRetry) {
   // The first attempt fails at PreBind; while it backs off, the pod is deleted and recreated.
-  store_ = storeFrom(kCluster + requestYaml("r", "p", "n1", "backoffLimit: 5"));
+  store_ = storeFrom(kCluster + MakeRequest("r").pod("p").node("n1").backoffLimit(5));
   profile_ = profileFrom(dir_, rec("rec-a", "fail_at = \"pre_bind\"\nfail_below_attempt = 2"),
                          "backoff_base_seconds = 0.5\nbackoff_cap_seconds = 1\nbackoff_jitter = 0");
   Controller controller(*profile_, *store_, ControllerOptions{});
@@ -210,7 +212,7 @@ TEST_F(ControllerTest, StatusChangesDoNotCutTheBackoffShort) {
   // Every failed attempt writes the status, which the controller sees as a change; the next
   // attempt must still wait out the backoff: 0.2s, then 0.4s (no jitter).
   const auto started = std::chrono::steady_clock::now();
-  runAll(kCluster + requestYaml("r", "p", "n1", "backoffLimit: 3"),
+  runAll(kCluster + MakeRequest("r").pod("p").node("n1").backoffLimit(3),
          rec("rec-a", "fail_at = \"reserve\""),
          "backoff_base_seconds = 0.2\nbackoff_cap_seconds = 1\nbackoff_jitter = 0");
   EXPECT_GE(std::chrono::steady_clock::now() - started, std::chrono::milliseconds(600));
@@ -288,7 +290,7 @@ class ChangingBeforeStatusWrite final : public host::ClusterBackend {
 // changed the request meanwhile, it is written again onto a fresh read, keeping their change.
 // The cycle starts from the request the informer delivered: it is not read again.
 TEST_F(ControllerTest, StatusWriteAfterAConcurrentChangeGoesOntoTheFreshVersion) {
-  store_ = storeFrom(kCluster + requestYaml("r", "p", "n1"));
+  store_ = storeFrom(kCluster + MakeRequest("r").pod("p").node("n1"));
   profile_ = profileFrom(dir_, rec("rec-a"), "");
   ChangingBeforeStatusWrite backend(
       *store_, [](Json& raw) { raw["metadata"]["labels"]["touched"] = "yes"; });
@@ -306,7 +308,7 @@ TEST_F(ControllerTest, StatusWriteAfterAConcurrentChangeGoesOntoTheFreshVersion)
 // A cycle starts from the request as the informer delivered it: with no conflict, the
 // request is never read from the cluster (an API call saved per bind).
 TEST_F(ControllerTest, ACycleStartsFromTheRequestTheInformerDelivered) {
-  store_ = storeFrom(kCluster + requestYaml("r", "p", "n1"));
+  store_ = storeFrom(kCluster + MakeRequest("r").pod("p").node("n1"));
   profile_ = profileFrom(dir_, rec("rec-a"), "");
   ChangingBeforeStatusWrite backend(*store_, nullptr);
   Controller controller(*profile_, backend, ControllerOptions{});
@@ -322,7 +324,7 @@ TEST_F(ControllerTest, ACycleStartsFromTheRequestTheInformerDelivered) {
 // be looked at again: the next attempt finds the pod bound and records the success. (It was
 // dropped until some other change to the request came, which might never happen.)
 TEST_F(ControllerTest, AStatusWriteThatFailedIsTriedAgain) {
-  store_ = storeFrom(kCluster + requestYaml("r", "p", "n1"));
+  store_ = storeFrom(kCluster + MakeRequest("r").pod("p").node("n1"));
   profile_ = profileFrom(dir_, rec("rec-a"), "backoff_base_seconds = 0.01");
   ChangingBeforeStatusWrite backend(*store_, nullptr);
   backend.unreachable_status_writes = 1;
@@ -348,7 +350,7 @@ TEST_F(ControllerTest, AStatusWriteThatFailedIsTriedAgain) {
 // A failure counts on the stored failedAttempts, also when the status write had to be done
 // again on a fresh read: attempts counted meanwhile are kept, and the limit applies to the sum.
 TEST_F(ControllerTest, AFailureAfterAConflictCountsOnTheStoredAttempts) {
-  store_ = storeFrom(kCluster + requestYaml("r", "p", "n1", "backoffLimit: 3"));
+  store_ = storeFrom(kCluster + MakeRequest("r").pod("p").node("n1").backoffLimit(3));
   profile_ =
       profileFrom(dir_, rec("rec-a", "fail_at = \"reserve\""), "backoff_base_seconds = 0.01");
   ChangingBeforeStatusWrite backend(*store_,
@@ -384,18 +386,17 @@ TEST(BackoffTest, DoublesFromTheBaseUpToTheCapWithJitter) {
 TEST(ControllerConcurrencyTest, ManyWorkersNeverOverCommitANodeOrBindAPodTwice) {
   constexpr int kNodes = 50;
   constexpr int kPodsPerNode = 40;  // each node has room for 10 of them
-  std::string yaml;
-  for (int n = 0; n < kNodes; ++n) yaml += nodeYaml("n" + std::to_string(n), "10");
+  Cluster cluster;
+  for (int n = 0; n < kNodes; ++n) cluster.add(MakeNode("n" + std::to_string(n)).cpu("10"));
   for (int i = 0; i < kNodes * kPodsPerNode; ++i) {
-    const std::string pod = "p" + std::to_string(i);
-    yaml += podYaml(pod, "1") + requestYaml("r" + std::to_string(i), pod,
-                                            "n" + std::to_string(i % kNodes), "backoffLimit: 1");
+    const std::string pod = "p" + std::to_string(i), node = "n" + std::to_string(i % kNodes);
+    cluster.add(MakePod(pod).cpu("1"));
+    cluster.add(MakeRequest("r" + std::to_string(i)).pod(pod).node(node).backoffLimit(1));
     if (i % 10 == 0) {  // a second request for the same decision: must not bind twice
-      yaml += requestYaml("dup" + std::to_string(i), pod, "n" + std::to_string(i % kNodes),
-                          "backoffLimit: 2");
+      cluster.add(MakeRequest("dup" + std::to_string(i)).pod(pod).node(node).backoffLimit(2));
     }
   }
-  auto store = storeFrom(yaml);
+  auto store = storeFrom(cluster);
   TempDir dir;
   auto profile = profileFrom(dir, "", "workers = 8");
   Controller controller(*profile, *store, ControllerOptions{});

@@ -27,11 +27,11 @@ using Lines = std::vector<std::string>;
 class CycleTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ =
-        storeFrom(nodeYaml("n1", "4") + nodeYaml("cordoned", "4", "", "{unschedulable: true}") +
-                  podYaml("p", "1") + podYaml("gang-wait-1", "1") + podYaml("q", "1") +
-                  requestYaml("r", "p", "n1") + requestYaml("cordoned", "q", "cordoned") +
-                  requestYaml("gang", "gang-wait-1", "n1"));
+    store_ = storeFrom(Cluster{
+        MakeNode("n1").cpu("4"), MakeNode("cordoned").cpu("4").unschedulable(),
+        MakePod("p").cpu("1"), MakePod("gang-wait-1").cpu("1"), MakePod("q").cpu("1"),
+        MakeRequest("r").pod("p").node("n1"), MakeRequest("cordoned").pod("q").node("cordoned"),
+        MakeRequest("gang").pod("gang-wait-1").node("n1")});
     feed(cache_, *store_);
   }
 

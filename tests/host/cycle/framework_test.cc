@@ -26,10 +26,10 @@ using Lines = std::vector<std::string>;
 class FrameworkTest : public ::testing::Test {
  protected:
   void SetUp() override {
-    store_ =
-        storeFrom(nodeYaml("n1", "4") + nodeYaml("cordoned", "4", "", "{unschedulable: true}") +
-                  podYaml("p", "1") + podYaml("gang-wait-1", "1") + podYaml("q", "1") +
-                  requestYaml("r", "p", "n1") + requestYaml("cordoned", "q", "cordoned"));
+    store_ = storeFrom(Cluster{
+        MakeNode("n1").cpu("4"), MakeNode("cordoned").cpu("4").unschedulable(),
+        MakePod("p").cpu("1"), MakePod("gang-wait-1").cpu("1"), MakePod("q").cpu("1"),
+        MakeRequest("r").pod("p").node("n1"), MakeRequest("cordoned").pod("q").node("cordoned")});
     feed(cache_, *store_);
   }
 

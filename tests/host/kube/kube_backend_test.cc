@@ -41,8 +41,9 @@ std::unique_ptr<KubernetesBackend> backendOn(TestApiServer& server, bool caches,
 class KubeBackendTest : public ::testing::Test {
  protected:
   KubeBackendTest()
-      : server_(storeFrom(nodeYaml("n1", "4") + nodeYaml("n2", "4") + podYaml("p", "1") +
-                          podYaml("q", "1") + podYaml("r", "1") + requestYaml("br", "p", "n1"))) {}
+      : server_(storeFrom(Cluster{MakeNode("n1").cpu("4"), MakeNode("n2").cpu("4"),
+                                  MakePod("p").cpu("1"), MakePod("q").cpu("1"),
+                                  MakePod("r").cpu("1"), MakeRequest("br").pod("p").node("n1")})) {}
 
   std::unique_ptr<KubernetesBackend> backend(bool caches = false, size_t page_size = 500) {
     return backendOn(server_, caches, page_size);
@@ -149,7 +150,7 @@ TEST_F(KubeBackendTest, MetadataEditsAreMergePatchesOfTheEditsAlone) {
 // admits_node is the host's too: the node read from the cache or the server, the volumes
 // judged by its labels and name.
 TEST(KubeBackendVolumesTest, VolumeListsKeepWhatTheNamedNodeAdmitsCachedOrNot) {
-  TestApiServer server(storeFrom(volumesWithNodeAffinityYaml()));
+  TestApiServer server(storeFrom(volumesWithNodeAffinity()));
   for (bool caches : {false, true}) {
     auto backend = backendOn(server, caches);
     KubernetesBackend& b = *backend;

@@ -17,7 +17,8 @@ using host::KubeConfig;
 class KubeClientTest : public ::testing::Test {
  protected:
   KubeClientTest()
-      : server_(storeFrom(nodeYaml("n1", "4") + podYaml("p", "1") + podYaml("q", "1"))) {}
+      : server_(storeFrom(
+            Cluster{MakeNode("n1").cpu("4"), MakePod("p").cpu("1"), MakePod("q").cpu("1")})) {}
 
   KubeConfig config(const std::string& token = "test-token") {
     KubeConfig c;

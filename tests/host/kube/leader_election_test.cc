@@ -17,7 +17,7 @@ namespace kbinder::testing {
 namespace {
 
 TEST(LeaderElectorTest, ALeaderThatCannotRenewStepsDownAndAnotherTakesOver) {
-  TestApiServer server(storeFrom(nodeYaml("n1", "4")));
+  TestApiServer server(storeFrom(Cluster{MakeNode("n1").cpu("4")}));
   server.setTokens({"a-token", "b-token"});
   auto backend = [&](const std::string& token) {
     host::KubeConfig config;

@@ -21,7 +21,8 @@ using host::Json;
 using host::StatusCode;
 
 TEST(EmbeddedStoreTest, EveryWriteStampsTheNextGlobalResourceVersion) {
-  auto store = storeFrom(nodeYaml("n1", "4") + podYaml("p", "1") + podYaml("q", "1"));
+  auto store =
+      storeFrom(Cluster{MakeNode("n1").cpu("4"), MakePod("p").cpu("1"), MakePod("q").cpu("1")});
   const uint64_t loaded = store->resourceVersion();
   EXPECT_EQ(loaded, 3u);
   auto pod = getObject(*store, "Pod", "p");
@@ -38,7 +39,7 @@ TEST(EmbeddedStoreTest, EveryWriteStampsTheNextGlobalResourceVersion) {
 }
 
 TEST(EmbeddedStoreTest, StaleResourceVersionIsAConflict) {
-  auto store = storeFrom(podYaml("p", "1"));
+  auto store = storeFrom(Cluster{MakePod("p").cpu("1")});
   auto read = getObject(*store, "Pod", "p");
   auto first = read;
   (*first.mutable_pod()->mutable_metadata()->mutable_labels())["a"] = "1";
@@ -53,7 +54,7 @@ TEST(EmbeddedStoreTest, StaleResourceVersionIsAConflict) {
 }
 
 TEST(EmbeddedStoreTest, MissingObjectsAreNotFound) {
-  auto store = storeFrom(podYaml("p", "1"));
+  auto store = storeFrom(Cluster{MakePod("p").cpu("1")});
   kbinder::v1::GetRequest get;
   get.set_kind("Pod");
   get.set_namespace_("default");
@@ -67,7 +68,7 @@ TEST(EmbeddedStoreTest, MissingObjectsAreNotFound) {
 }
 
 TEST(EmbeddedStoreTest, StatusIsWrittenOnlyThroughTheStatusSubresource) {
-  auto store = storeFrom(requestYaml("r", "p", "n1"));
+  auto store = storeFrom(Cluster{MakeRequest("r").pod("p").node("n1")});
   auto request = getObject(*store, "BindRequest", "r");
   request.mutable_bind_request()->mutable_status()->set_phase("Succeeded");
   request.mutable_bind_request()->mutable_spec()->set_selected_node("n2");
@@ -85,8 +86,9 @@ TEST(EmbeddedStoreTest, StatusIsWrittenOnlyThroughTheStatusSubresource) {
 }
 
 TEST(EmbeddedStoreTest, BindingFollowsTheApiServersRules) {
-  auto store = storeFrom(podYaml("p", "1") + podYaml("bound", "1", "n0") +
-                         podYaml("going", "1", "", "deletionTimestamp: \"2026-01-01T00:00:00Z\""));
+  auto store =
+      storeFrom(Cluster{MakePod("p").cpu("1"), MakePod("bound").cpu("1").node("n0"),
+                        MakePod("going").cpu("1").deletionTimestamp("2026-01-01T00:00:00Z")});
   const std::string uid = getObject(*store, "Pod", "p").pod().metadata().uid();
 
   auto s = bindPod(*store, "default", "missing", "", "n1");
@@ -123,7 +125,7 @@ TEST(EmbeddedStoreTest, BindingFollowsTheApiServersRules) {
 // A created object's typed form is the caller's message with the stamped metadata carried
 // over; it must equal what converting the stored JSON gives.
 void CreateKeepsBothFormsInStepWith(EmbeddedStore::Options options) {
-  auto store = storeFrom(nodeYaml("n1", "4"), options);
+  auto store = storeFrom(Cluster{MakeNode("n1").cpu("4")}, options);
   auto pod_manifest = host::parseManifest(R"(apiVersion: v1
 kind: Pod
 metadata: {name: web, labels: {app: web}, annotations: {note: "x"}}
@@ -202,13 +204,14 @@ TEST(EmbeddedStoreTest, RawFormOfACreatedEventIsMadeWhenRead) {
     raw["metadata"].erase("resourceVersion");
     return raw;
   };
-  auto eager = storeFrom(nodeYaml("n1", "4"));
+  auto eager = storeFrom(Cluster{MakeNode("n1").cpu("4")});
   ASSERT_TRUE(eager->create(event).ok());
   const auto expected = RawStore(*eager).getRaw("Event", "ml", "p.1");
   ASSERT_TRUE(expected.ok());
 
   const auto lazyStore = [&] {
-    auto store = storeFrom(nodeYaml("n1", "4"), EmbeddedStore::Options{.raw_watches = false});
+    auto store =
+        storeFrom(Cluster{MakeNode("n1").cpu("4")}, EmbeddedStore::Options{.raw_watches = false});
     EXPECT_TRUE(store->create(event).ok());
     return store;
   };
@@ -286,7 +289,7 @@ TEST(EmbeddedStoreTest, RawFormOfACreatedEventIsMadeWhenRead) {
 // Binding changes the stored pod's raw and schema forms side by side (without converting the
 // pod again); they must agree with what converting the bound raw pod gives.
 TEST(EmbeddedStoreTest, BindingKeepsBothFormsInStep) {
-  auto store = storeFrom(nodeYaml("n1", "4") + R"(---
+  auto store = storeFrom(Cluster{MakeNode("n1").cpu("4")} + Cluster::fromYaml(R"(---
 apiVersion: v1
 kind: Pod
 metadata: {name: waiting, namespace: default}
@@ -309,7 +312,7 @@ kind: Pod
 metadata: {name: t, namespace: default}
 spec:
   containers: [{name: c}]
-)");
+)"));
   // "waiting" has its PodScheduled condition changed on the decoded pod; "fresh" gains the node,
   // the condition and the Binding's annotations merged into its kept encoding; "t" is so small
   // that the merge would make its encoding more than twice as long, so it is bound as "waiting"
@@ -360,7 +363,7 @@ spec:
 // A Binding or a metadata edit is made in place on a version only the store holds; a version
 // somebody holds (a snapshot being written, a raw watch's history) never changes under them.
 TEST(EmbeddedStoreTest, AWriteNeverChangesAVersionSomebodyHolds) {
-  const std::string pods = nodeYaml("n1", "4") + R"(---
+  const Cluster pods = Cluster{MakeNode("n1").cpu("4")} + Cluster::fromYaml(R"(---
 apiVersion: v1
 kind: Pod
 metadata: {name: a, namespace: default, annotations: {keep: "1"}}
@@ -370,7 +373,7 @@ apiVersion: v1
 kind: Pod
 metadata: {name: b, namespace: default}
 spec: {containers: [{name: c, image: busybox}]}
-)";
+)");
   using Edit = host::MetadataEdit;
   const std::vector<Edit> label{{Edit::Map::kLabels, "bound", std::string("yes")}};
   for (const bool raw_watches : {false, true}) {
@@ -413,9 +416,7 @@ spec: {containers: [{name: c, image: busybox}]}
 // Each event of a raw watch shows the object as that change left it, though later writes are
 // made in place where they can.
 TEST(EmbeddedStoreTest, RawWatchEventsKeepTheirOwnVersion) {
-  auto store = storeFrom(nodeYaml("n1", "4") +
-                         "---\napiVersion: v1\nkind: Pod\nmetadata: {name: p, namespace: default}\n"
-                         "spec: {containers: [{name: c, image: busybox}]}\n");
+  auto store = storeFrom(Cluster{MakeNode("n1").cpu("4"), MakePod("p")});
   auto watch = RawStore(*store).watchRaw("Pod", "", store->resourceVersion());
   ASSERT_TRUE(watch.ok()) << watch.status().message();
   using Edit = host::MetadataEdit;
@@ -443,7 +444,8 @@ TEST(EmbeddedStoreTest, RawWatchEventsKeepTheirOwnVersion) {
 }
 
 TEST(EmbeddedStoreTest, RawWatchesNeedTheirHistory) {
-  auto store = storeFrom(nodeYaml("n1", "4"), EmbeddedStore::Options{.raw_watches = false});
+  auto store =
+      storeFrom(Cluster{MakeNode("n1").cpu("4")}, EmbeddedStore::Options{.raw_watches = false});
   auto watch = RawStore(*store).watchRaw("Pod", "", store->resourceVersion());
   ASSERT_FALSE(watch.ok());
   EXPECT_EQ(watch.status().code(), StatusCode::kFailedPrecondition);
@@ -455,7 +457,7 @@ TEST(EmbeddedStoreTest, RawWatchesNeedTheirHistory) {
 // A patch converts only the top-level fields it changes; the stored subset must still be
 // exactly what converting the whole raw object gives, whatever the patch touched.
 TEST(EmbeddedStoreTest, PatchesKeepBothFormsInStep) {
-  auto store = storeFrom(nodeYaml("n1", "4") + R"(---
+  auto store = storeFrom(Cluster{MakeNode("n1").cpu("4")} + Cluster::fromYaml(R"(---
 apiVersion: v1
 kind: Pod
 metadata:
@@ -471,7 +473,7 @@ spec:
 status:
   phase: Pending
   conditions: [{type: Initialized, status: "True"}]
-)");
+)"));
   const auto inStep = [&](const std::string& what) {
     const auto raw = RawStore(*store).getRaw("Pod", "default", "p");
     ASSERT_TRUE(raw.ok());
@@ -521,7 +523,7 @@ status:
 // started from: writers that read, change and write back with the version they read (retrying
 // on conflicts, as controllers do) lose no change however their writes interleave.
 TEST(EmbeddedStoreTest, ConcurrentReadModifyWritesLoseNothing) {
-  auto store = storeFrom(podYaml("p", "1"));
+  auto store = storeFrom(Cluster{MakePod("p").cpu("1")});
   constexpr int kThreads = 4, kWrites = 50;
   std::atomic<int> conflicts{0};
   std::vector<std::thread> threads;
@@ -548,7 +550,8 @@ TEST(EmbeddedStoreTest, ConcurrentReadModifyWritesLoseNothing) {
 }
 
 TEST(EmbeddedStoreTest, ListsHonourFieldSelectors) {
-  auto store = storeFrom(nodeYaml("n1", "4") + podYaml("p", "1") + podYaml("q", "1"));
+  auto store =
+      storeFrom(Cluster{MakeNode("n1").cpu("4"), MakePod("p").cpu("1"), MakePod("q").cpu("1")});
   ASSERT_TRUE(bindPod(*store, "default", "q", "", "n1").ok());
   kbinder::v1::ListRequest list;
   list.set_kind("Pod");
@@ -567,7 +570,7 @@ TEST(EmbeddedStoreTest, ListsHonourFieldSelectors) {
 // A volume list with admits_node keeps what that node can use: volumes whose node affinity
 // admits it by label or by name, and those without node affinity.
 TEST(EmbeddedStoreTest, VolumeListsKeepWhatTheNamedNodeAdmits) {
-  auto store = storeFrom(volumesWithNodeAffinityYaml());
+  auto store = storeFrom(volumesWithNodeAffinity());
   const auto list = [&](const std::string& kind, const std::string& node) {
     kbinder::v1::ListRequest request;
     request.set_kind(kind);
@@ -603,8 +606,8 @@ TEST(EmbeddedStoreTest, VolumeListsKeepWhatTheNamedNodeAdmits) {
 // Lists on indexed fields look only where the index points; after creations, changes,
 // bindings and deletions they find exactly what looking at every object finds.
 TEST(EmbeddedStoreTest, IndexedListsFindWhatAScanFinds) {
-  auto store =
-      storeFrom(nodeYaml("n1", "4") + nodeYaml("n2", "4") + podYaml("p", "1") + podYaml("q", "1"));
+  auto store = storeFrom(Cluster{MakeNode("n1").cpu("4"), MakeNode("n2").cpu("4"),
+                                 MakePod("p").cpu("1"), MakePod("q").cpu("1")});
   const auto names = [&](const std::string& kind, const std::string& selector) {
     kbinder::v1::ListRequest list;
     list.set_kind(kind);
@@ -671,7 +674,8 @@ TEST(EmbeddedStoreTest, IndexedListsFindWhatAScanFinds) {
 // host/store/store_state.h): whichever way, a get, a list, a watch and the object's raw form agree
 // after every write.
 TEST(EmbeddedStoreTest, EveryReadGivesTheMessageOfTheRawObject) {
-  auto store = storeFrom(nodeYaml("n1", "4") + podYaml("p", "1", "", "labels: {app: web}"));
+  auto store =
+      storeFrom(Cluster{MakeNode("n1").cpu("4"), MakePod("p").cpu("1").label("app", "web")});
   kbinder::v1::Object pv;
   pv.mutable_persistent_volume()->mutable_metadata()->set_name("v");
   pv.mutable_persistent_volume()->mutable_spec()->set_storage_class_name("local");
@@ -782,10 +786,16 @@ TEST(EmbeddedStoreTest, PatchesWithinAnObjectChangeOnlyWhatDiffers) {
 // else, are guarded by the resourceVersion, and change nothing when they change nothing. Edits
 // that only set keys merge into the kept encoding; the stored object is the same either way.
 TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
-  auto store = storeFrom(nodeYaml("n1", "4") +
-                         "apiVersion: v1\nkind: Pod\nmetadata:\n  name: p\n  namespace: default\n"
-                         "  labels: {app: web, tier: front}\n  unmodeledMeta: 1\n"
-                         "spec:\n  containers: [{name: main, image: busybox}]\n---\n");
+  auto store = storeFrom(Cluster{MakeNode("n1").cpu("4")} + Cluster::fromYaml(R"(apiVersion: v1
+kind: Pod
+metadata:
+  name: p
+  namespace: default
+  labels: {app: web, tier: front}
+  unmodeledMeta: 1
+spec:
+  containers: [{name: main, image: busybox}]
+)"));
   using Edit = host::MetadataEdit;
   // Both forms agree, and the resourceVersion returned is the stored one.
   const auto agrees = [&](const std::string& returned) {
@@ -873,7 +883,7 @@ TEST(EmbeddedStoreTest, MetadataEditsApplyToBothFormsAndNothingElse) {
 // way for a field it clears; either way both forms agree and the version returned is the one
 // stored. Guarded, and no write when nothing changes.
 TEST(EmbeddedStoreTest, BindRequestStatusWritesKeepBothFormsInStep) {
-  auto store = storeFrom(podYaml("p", "1") + requestYaml("r", "p", "n1"));
+  auto store = storeFrom(Cluster{MakePod("p").cpu("1"), MakeRequest("r").pod("p").node("n1")});
   const auto read = [&] { return getObject(*store, "BindRequest", "r").bind_request(); };
   const auto agrees = [&](const std::string& returned) {
     auto raw = RawStore(*store).getRaw("BindRequest", "default", "r");
@@ -924,7 +934,7 @@ TEST(EmbeddedStoreTest, BindRequestStatusWritesKeepBothFormsInStep) {
 
 // A waiting watch is woken by a change of its kind, and only such a change ends its wait.
 TEST(EmbeddedStoreTest, AWaitingWatchWakesForItsOwnKind) {
-  auto store = storeFrom(podYaml("p", "1") + nodeYaml("n1", "4"));
+  auto store = storeFrom(Cluster{MakePod("p").cpu("1"), MakeNode("n1").cpu("4")});
   auto pods = store->watch(host::Kind::kPod, std::to_string(store->resourceVersion()));
   auto raw_pods = RawStore(*store).watchRaw("Pod", "default", store->resourceVersion());
   ASSERT_TRUE(pods.ok() && raw_pods.ok());
@@ -951,7 +961,8 @@ TEST(EmbeddedStoreTest, AWaitingWatchWakesForItsOwnKind) {
 }
 
 TEST(EmbeddedStoreTest, WatchDeliversChangesInOrder) {
-  auto store = storeFrom(podYaml("p", "1") + podYaml("q", "1") + nodeYaml("n1", "4"));
+  auto store =
+      storeFrom(Cluster{MakePod("p").cpu("1"), MakePod("q").cpu("1"), MakeNode("n1").cpu("4")});
   auto watch = store->watch(host::Kind::kPod, std::to_string(store->resourceVersion()));
   ASSERT_TRUE(watch.ok());
   ASSERT_TRUE(bindPod(*store, "default", "q", "", "n1").ok());
@@ -979,7 +990,8 @@ TEST(EmbeddedStoreTest, WatchDeliversChangesInOrder) {
 // A watch of a kind kept encoded hands over the same changes left encoded, in the same
 // order, as bytes that decode to what next() gives; other kinds' watches decode only.
 TEST(EmbeddedStoreTest, AWatchOfAnEncodedKindHandsOverItsBytes) {
-  auto store = storeFrom(podYaml("p", "1") + podYaml("q", "1") + nodeYaml("n1", "4"));
+  auto store =
+      storeFrom(Cluster{MakePod("p").cpu("1"), MakePod("q").cpu("1"), MakeNode("n1").cpu("4")});
   const std::string from = std::to_string(store->resourceVersion());
   auto decoded = store->watch(host::Kind::kPod, from);
   auto encoded = store->watch(host::Kind::kPod, from);
@@ -1010,10 +1022,10 @@ TEST(EmbeddedStoreTest, AWatchOfAnEncodedKindHandsOverItsBytes) {
 }
 
 TEST(EmbeddedStoreTest, WatchFromTrimmedHistoryIsGone) {
-  auto manifest = host::parseManifest(podYaml("p", "1"), "t.yaml");
+  const auto manifest = Cluster{MakePod("p").cpu("1")}.manifest();
   EmbeddedStore::Options options;
   options.watch_history = 2;
-  auto store = std::move(EmbeddedStore::load(*manifest, options)).value();
+  auto store = std::move(EmbeddedStore::load(manifest, options)).value();
   const std::string start = std::to_string(store->resourceVersion());
   auto watch = store->watch(host::Kind::kPod, start);
   ASSERT_TRUE(watch.ok());
@@ -1029,8 +1041,8 @@ TEST(EmbeddedStoreTest, WatchFromTrimmedHistoryIsGone) {
 
 // A watch takes what is logged in batches: however many events wait, each comes once, in order.
 TEST(EmbeddedStoreTest, AWatchFarBehindGetsEveryEventInOrder) {
-  auto manifest = host::parseManifest(podYaml("p", "1"), "t.yaml");
-  auto store = std::move(EmbeddedStore::load(*manifest)).value();
+  const auto manifest = Cluster{MakePod("p").cpu("1")}.manifest();
+  auto store = std::move(EmbeddedStore::load(manifest)).value();
   auto watch = store->watch(host::Kind::kPod, std::to_string(store->resourceVersion()));
   ASSERT_TRUE(watch.ok());
   constexpr int kWrites = 1000;  // several batches' worth
@@ -1057,11 +1069,11 @@ TEST(EmbeddedStoreTest, AWatchFarBehindGetsEveryEventInOrder) {
 // Events an open watch has still to read are kept; once every open watch has read them, only
 // the newest watch_history_idle stay (each may hold a superseded version alive).
 TEST(EmbeddedStoreTest, HistoryIsKeptWhileAWatchHasYetToReadIt) {
-  auto manifest = host::parseManifest(podYaml("p", "1"), "t.yaml");
+  const auto manifest = Cluster{MakePod("p").cpu("1")}.manifest();
   EmbeddedStore::Options options;
   options.watch_history = 100;
   options.watch_history_idle = 2;
-  auto store = std::move(EmbeddedStore::load(*manifest, options)).value();
+  auto store = std::move(EmbeddedStore::load(manifest, options)).value();
   const std::string start = std::to_string(store->resourceVersion());
   const auto write = [&](int i) {
     auto pod = getObject(*store, "Pod", "p");
@@ -1098,8 +1110,8 @@ TEST(EmbeddedStoreTest, LoadRejectsBadObjectsNamingThem) {
   ASSERT_FALSE(store.ok());
   EXPECT_EQ(store.status().message(), "Pod ml/p: spec.containers: expected a list, found a number");
 
-  auto twice = host::parseManifest(podYaml("p", "1") + podYaml("p", "2"), "t");
-  auto store2 = EmbeddedStore::load(*twice);
+  auto store2 =
+      EmbeddedStore::load(Cluster{MakePod("p").cpu("1"), MakePod("p").cpu("2")}.manifest());
   ASSERT_FALSE(store2.ok());
   EXPECT_NE(store2.status().message().find("appears twice"), std::string::npos);
 }
@@ -1111,12 +1123,10 @@ TEST(EmbeddedStoreTest, ALoadOnEveryCoreKeepsTheManifestsOrder) {
   auto manifestOf = [](int pods) {
     host::Manifest manifest;
     for (int i = 0; i < pods; ++i) {
-      auto one = host::parseManifest(
-          podYaml("p" + std::to_string(i), std::to_string(i % 7 + 1) + "m", i % 3 == 0 ? "n1" : "",
-                  i % 5 == 0 ? "uid: given-" + std::to_string(i) : ""),
-          "t");
-      EXPECT_TRUE(one.ok()) << one.status().message();
-      manifest.objects.push_back(std::move(one->objects.front()));
+      auto pod = MakePod("p" + std::to_string(i)).cpu(std::to_string(i % 7 + 1) + "m");
+      if (i % 3 == 0) pod.node("n1");
+      if (i % 5 == 0) pod.uid("given-" + std::to_string(i));
+      manifest.objects.push_back(pod);
     }
     return manifest;
   };
@@ -1158,7 +1168,7 @@ TEST(EmbeddedStoreTest, ALoadOnEveryCoreKeepsTheManifestsOrder) {
 }
 
 TEST(EmbeddedStoreTest, CreateWithGenerateNameAndAlreadyExists) {
-  auto store = storeFrom(podYaml("p", "1"));
+  auto store = storeFrom(Cluster{MakePod("p").cpu("1")});
   kbinder::v1::Object event;
   event.mutable_event()->mutable_metadata()->set_namespace_("default");
   event.mutable_event()->mutable_metadata()->set_generate_name("p.");
@@ -1174,11 +1184,11 @@ TEST(EmbeddedStoreTest, CreateWithGenerateNameAndAlreadyExists) {
 }
 
 TEST(EmbeddedStoreTest, SnapshotKeepsUnmodeledKindsAndFields) {
-  const std::string yaml =
-      "apiVersion: v1\nkind: ConfigMap\nmetadata: {name: c, namespace: default}\ndata: {k: "
-      "v}\n---\n" +
-      podYaml("p", "1");
-  auto store = storeFrom(yaml);
+  auto store = storeFrom(Cluster::fromYaml(R"(apiVersion: v1
+kind: ConfigMap
+metadata: {name: c, namespace: default}
+data: {k: v}
+)") + MakePod("p").cpu("1"));
   auto pod = getObject(*store, "Pod", "p");
   ASSERT_TRUE(bindPod(*store, "default", "p", pod.pod().metadata().uid(), "n1").ok());
   const auto snapshot = RawStore(*store).snapshot();
