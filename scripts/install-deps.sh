@@ -31,6 +31,8 @@ programs=(                              # PROGRAM:PACKAGE
   protoc:protobuf-compiler              # the ABI's message schema, compiled
   nm:binutils                           # the exported-symbols check
   curl:curl                             # serve_test.sh reads /healthz, /readyz and /metrics
+  clang-format:clang-format             # the layout check (tests/repo/format_test.sh)
+  clang-tidy:clang-tidy                 # the lint check (tests/repo/clang_tidy_test.sh)
   valgrind:valgrind                     # instruction counts of a cycle (bench/count_instructions.sh)
   kubectl:kubernetes-client             # the test API server's fidelity; kubectl drives serve_test.sh
 )

@@ -2,10 +2,10 @@
 #include "host/cli/serve_command.h"
 
 #include <pthread.h>
-#include <signal.h>
 
 #include <atomic>
 #include <condition_variable>
+#include <csignal>
 #include <filesystem>
 #include <mutex>
 #include <thread>
@@ -146,7 +146,11 @@ int runServe(const ServeOptions& options, std::ostream&, std::ostream& err) {
   });
   auto finish = [&](int code) {
     // The signal thread waits for a signal to end: send it one if none came.
-    if (!signal_thread_done) pthread_kill(signal_thread.native_handle(), SIGTERM);
+    // sigwait() takes the signal; nothing is terminated by it.
+    if (!signal_thread_done) {
+      pthread_kill(signal_thread.native_handle(),  // NOLINT(bugprone-bad-signal-to-kill-thread)
+                   SIGTERM);
+    }
     signal_thread.join();
     backend.stop();
     return code;

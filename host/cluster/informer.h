@@ -68,7 +68,7 @@ class Informer final : public Subscription {
         namespace_(std::move(namespace_)),
         handler_(std::move(handler)) {}
   // The same over a backend's list() and watch().
-  Informer(ClusterBackend& cluster, Kind kind, std::string namespace_, Handler handler)
+  Informer(ClusterBackend& cluster, Kind kind, const std::string& namespace_, Handler handler)
       : Informer(std::make_unique<BackendListWatch>(cluster, kind, namespace_), kind, namespace_,
                  std::move(handler)) {}
   ~Informer() override { stop(); }

@@ -356,6 +356,7 @@ class Framework::Cycle {
       }
     }
     std::vector<MetadataEdit> edits;
+    edits.reserve(changes.size());
     for (const Change& c : changes) {
       edits.push_back(
           {c.label ? MetadataEdit::Map::kLabels : MetadataEdit::Map::kAnnotations, c.key, c.after});

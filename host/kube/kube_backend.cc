@@ -193,7 +193,7 @@ StatusOr<Object> KubernetesBackend::patch(const kbinder::v1::PatchRequest& reque
   if (!kind) return invalidArgument("patch request carries no object");
   if (!request.subresource().empty() && request.subresource() != "status") {
     return invalidArgument("unknown subresource \"" + request.subresource() +
-                           "\"; use \"\" or \"status\"");
+                           R"("; use "" or "status")");
   }
   const auto& meta = metadataOf(request.object());
   const std::string ns = kindNamespaced(*kind) ? meta.namespace_() : "";

@@ -62,7 +62,7 @@ StatusOr<std::string> decodeBase64(std::string_view text) {
         "not base64: expected the standard alphabet (A-Z a-z 0-9 + /) in groups of four, "
         "padded with '=' at the end");
   }
-  out.resize(static_cast<size_t>(decoded + tail));
+  out.resize(static_cast<size_t>(decoded) + static_cast<size_t>(tail));
   return out;
 }
 

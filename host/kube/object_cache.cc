@@ -12,8 +12,8 @@ namespace kbinder::host {
 
 using kbinder::v1::Object;
 
-ObjectCache::ObjectCache(KubeClient& client, Kind kind, std::string namespace_, size_t page_size,
-                         std::chrono::seconds watch_timeout)
+ObjectCache::ObjectCache(KubeClient& client, Kind kind, const std::string& namespace_,
+                         size_t page_size, std::chrono::seconds watch_timeout)
     : ObjectCache(
           std::make_unique<ApiListWatch>(client, kind, namespace_, page_size, watch_timeout), kind,
           namespace_) {}

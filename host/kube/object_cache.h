@@ -30,7 +30,7 @@ namespace kbinder::host {
 class ObjectCache {
  public:
   // `page_size`: the list's page; `watch_timeout`: how long one watch request lasts.
-  ObjectCache(KubeClient& client, Kind kind, std::string namespace_, size_t page_size,
+  ObjectCache(KubeClient& client, Kind kind, const std::string& namespace_, size_t page_size,
               std::chrono::seconds watch_timeout);
   // The same over another source of the kind's objects in `namespace_`.
   ObjectCache(std::unique_ptr<ListWatch> source, Kind kind, std::string namespace_);

@@ -229,7 +229,8 @@ StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source)
       }
     }
     std::vector<Json> documents;
-    if (document.is_array()) {
+    const bool is_array = document.is_array();
+    if (is_array) {
       documents.assign(document.begin(), document.end());
     } else {
       manifest.as_list = isListKind(document);
@@ -244,7 +245,7 @@ StatusOr<Manifest> parseManifest(std::string_view text, std::string_view source)
           std::string(source) + (documents.size() > 1 ? ": element " + std::to_string(i + 1) : "");
       if (Status s = addDocument(manifest, std::move(documents[i]), where); !s.ok()) return s;
     }
-    if (document.is_array()) manifest.as_list = true;
+    if (is_array) manifest.as_list = true;
     return manifest;
   }
 

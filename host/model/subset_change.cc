@@ -52,7 +52,11 @@ void rebaseInPlace(Json& target, const Json& before, const Json& after) {
       }
       if (same < before.size()) {
         used[same] = true;
-        result.push_back(raw_matches ? std::move(target[same]) : after[j]);
+        if (raw_matches) {
+          result.push_back(std::move(target[same]));
+        } else {
+          result.push_back(after[j]);
+        }
       } else if (j < before.size() && !used[j]) {
         used[j] = true;
         Json element = raw_matches ? std::move(target[j]) : Json();

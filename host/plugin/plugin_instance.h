@@ -38,7 +38,7 @@ class PluginInstance final : public CyclePlugin {
 
   PluginInstance(const PluginInstance&) = delete;
   PluginInstance& operator=(const PluginInstance&) = delete;
-  ~PluginInstance();  // calls destroy
+  ~PluginInstance() override;  // calls destroy
 
   const std::string& name() const override { return name_; }
   const PluginLibrary& library() const { return *library_; }

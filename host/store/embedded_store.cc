@@ -94,7 +94,7 @@ StatusOr<Object> EmbeddedStore::patch(const kbinder::v1::PatchRequest& request) 
   if (!kind) return invalidArgument("patch request carries no object");
   if (!request.subresource().empty() && request.subresource() != "status") {
     return invalidArgument("unknown subresource \"" + request.subresource() +
-                           "\"; use \"\" or \"status\"");
+                           R"("; use "" or "status")");
   }
   if (request.subresource() == "status" && !kindHasStatusSubresource(*kind)) {
     return notFound(std::string(kindResource(*kind)) + " have no status subresource");

@@ -165,9 +165,8 @@ std::vector<std::string> GpuValidator::validate(const Pod& pod, const BindReques
   const auto& spec = request.spec();
   const std::string type = receivedType(request);
   if (type != "Regular" && type != "Fraction") {
-    problems.push_back(
-        "BindRequest receivedResourceType must be \"Regular\" or \"Fraction\"; got " +
-        quoted(type));
+    problems.push_back(R"(BindRequest receivedResourceType must be "Regular" or "Fraction"; got )" +
+                       quoted(type));
     return problems;
   }
   if (r.fractional() && type != "Fraction") {

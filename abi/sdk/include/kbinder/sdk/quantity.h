@@ -94,7 +94,7 @@ class Quantity {
   std::optional<int64_t> scaled(int scale) const {
     using Wide = __int128;
     const Wide limit = static_cast<Wide>(INT64_MAX);
-    Wide v = mantissa_;
+    Wide v = static_cast<Wide>(mantissa_);  // parsing keeps it under 10^19
     for (int b = 0; b < binary_exponent_; ++b) {
       v *= 2;
       if (v > limit * 1000) return std::nullopt;
