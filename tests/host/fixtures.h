@@ -28,7 +28,6 @@ class ObjectWrapper {
   Self& label(const std::string& key, const std::string& value) {
     return set(json_["metadata"]["labels"][key], value);
   }
-  const Json& obj() const { return json_; }
   operator Json() const { return json_; }  // NOLINT(google-explicit-constructor): builds in place
 
  protected:
@@ -77,11 +76,6 @@ class PodWrapper : public ObjectWrapper<PodWrapper> {
   PodWrapper& deletionTimestamp(const std::string& time) {
     return set(json_["metadata"]["deletionTimestamp"], time);
   }
-  PodWrapper& claim(const std::string& volume, const std::string& claim_name) {
-    json_["spec"]["volumes"].push_back(
-        {{"name", volume}, {"persistentVolumeClaim", {{"claimName", claim_name}}}});
-    return *this;
-  }
 };
 inline PodWrapper MakePod(const std::string& name) {
   return PodWrapper(name);
@@ -114,17 +108,26 @@ class ClaimWrapper : public ObjectWrapper<ClaimWrapper> {
   ClaimWrapper& storageClass(const std::string& name) {
     return set(json_["spec"]["storageClassName"], name);
   }
-  ClaimWrapper& volume(const std::string& name) { return set(json_["spec"]["volumeName"], name); }
+  ClaimWrapper& storage(const std::string& quantity) {
+    return set(json_["spec"]["resources"]["requests"]["storage"], quantity);
+  }
 };
 inline ClaimWrapper MakeClaim(const std::string& name) {
   return ClaimWrapper(name);
 }
 
-// A PersistentVolume of 1Gi.
+// A PersistentVolume of 1Gi, ReadWriteOnce.
 class VolumeWrapper : public ObjectWrapper<VolumeWrapper> {
  public:
   explicit VolumeWrapper(const std::string& name) : ObjectWrapper("v1", "PersistentVolume", name) {
     json_["spec"]["capacity"]["storage"] = "1Gi";
+    json_["spec"]["accessModes"] = Json::array({"ReadWriteOnce"});
+  }
+  VolumeWrapper& capacity(const std::string& quantity) {
+    return set(json_["spec"]["capacity"]["storage"], quantity);
+  }
+  VolumeWrapper& csi(const std::string& driver, const std::string& handle) {
+    return set(json_["spec"]["csi"], Json{{"driver", driver}, {"volumeHandle", handle}});
   }
   VolumeWrapper& storageClass(const std::string& name) {
     return set(json_["spec"]["storageClassName"], name);

@@ -10,31 +10,11 @@
 namespace kbinder::testing {
 namespace {
 
-const std::string kVolumes = storageClassesYaml() + R"(apiVersion: v1
-kind: PersistentVolume
-metadata: {name: pv1}
-spec:
-  capacity: {storage: 10Gi}
-  accessModes: [ReadWriteOnce]
-  storageClassName: local
-  csi: {driver: local.csi, volumeHandle: v-1}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: data, namespace: default}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: local
-  resources: {requests: {storage: 5Gi}}
----
-apiVersion: v1
-kind: PersistentVolumeClaim
-metadata: {name: scratch, namespace: default}
-spec:
-  accessModes: [ReadWriteOnce]
-  storageClassName: fast
-  resources: {requests: {storage: 20Gi}}
-)";
+const Cluster kVolumes =
+    Cluster::fromYaml(storageClassesYaml()) +
+    MakeVolume("pv1").storageClass("local").capacity("10Gi").csi("local.csi", "v-1") +
+    MakeClaim("data").storageClass("local").storage("5Gi") +
+    MakeClaim("scratch").storageClass("fast").storage("20Gi");
 
 TEST(VolumeControllerTest, CompletesABindTheBinderStarted) {
   auto store = storeFrom(kVolumes);
