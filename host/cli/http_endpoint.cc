@@ -107,7 +107,9 @@ StatusOr<std::unique_ptr<HttpEndpoint>> HttpEndpoint::start(const std::string& a
     port = bindTo(*server, "::", where->port, why);
     if (port < 0) port = bindTo(*server, "0.0.0.0", where->port, why);
   } else {
-    port = bindTo(*server, where->host, where->port, why);
+    // "localhost" is IPv4's loopback, as it always was here, whatever the resolver prefers.
+    port =
+        bindTo(*server, where->host == "localhost" ? "127.0.0.1" : where->host, where->port, why);
   }
   if (port < 0) return invalidArgument("cannot listen on " + address + ": " + why);
   return std::unique_ptr<HttpEndpoint>(new HttpEndpoint(std::move(server), port));

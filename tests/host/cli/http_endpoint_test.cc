@@ -126,6 +126,15 @@ TEST(HttpEndpointTest, EveryInterfaceMeansIpv4AndIpv6) {
   EXPECT_EQ(b->status, 200);
 }
 
+TEST(HttpEndpointTest, LocalhostIsTheIpv4Loopback) {
+  auto endpoint = startEndpoint("localhost:0");
+  ASSERT_NE(endpoint, nullptr);
+  httplib::Client client("127.0.0.1", endpoint->port());
+  auto answer = client.Get("/healthz");
+  ASSERT_TRUE(answer) << httplib::to_string(answer.error());
+  EXPECT_EQ(answer->status, 200);
+}
+
 TEST(HttpEndpointTest, ListensOnIpv6Only) {
   if (!hasIpv6Loopback()) GTEST_SKIP() << "this machine has no IPv6 loopback (::1)";
   auto endpoint = startEndpoint("[::1]:0");
