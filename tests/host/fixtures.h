@@ -28,7 +28,8 @@ class ObjectWrapper {
   Self& label(const std::string& key, const std::string& value) {
     return set(json_["metadata"]["labels"][key], value);
   }
-  operator Json() const { return json_; }  // NOLINT(google-explicit-constructor): builds in place
+  // A builder stands wherever an object is wanted: Cluster{MakeNode("n1"), MakePod("p")}.
+  operator Json() const { return json_; }  // NOLINT(google-explicit-constructor)
 
  protected:
   ObjectWrapper(const std::string& api_version, const std::string& kind, const std::string& name) {
@@ -164,8 +165,6 @@ class Cluster {
     manifest.objects = objects_;
     return manifest;
   }
-  // The manifest as kubectl would read it.
-  std::string yaml() const { return host::writeManifest(manifest()); }
 
  private:
   std::vector<Json> objects_;
