@@ -3,6 +3,8 @@
 // same no-op hooks called directly, whole binding cycles on the embedded store with 0, 1, 3
 // and 10 no-op plugins, and encoding and decoding a typical pod.
 #include <benchmark/benchmark.h>
+#include <google/protobuf/io/coded_stream.h>
+#include <google/protobuf/wire_format_lite.h>
 
 #include <atomic>
 #include <filesystem>
@@ -17,6 +19,7 @@
 #include "host/plugin/call_context.h"
 #include "host/plugin/loaded_profile.h"
 #include "host/store/embedded_store.h"
+#include "kbinder/sdk/wire.h"
 #include "setup_failure.h"
 
 extern "C" const kbinder_plugin_descriptor* kbinder_plugin_v1(const kbinder_host_services*,
@@ -235,6 +238,70 @@ void BM_PodJsonTextRead(benchmark::State& state) {
   for (auto _ : state) benchmark::DoNotOptimize(objectFromJsonText(Kind::kPod, text));
 }
 BENCHMARK(BM_PodJsonTextRead);
+
+// Whether a pod's bytes hold spec.volumes[].persistentVolumeClaim, as volumebinding asks of
+// every pod: the SDK's hand-written walk (kbinder/sdk/wire.h) against the same walk on
+// protobuf's CodedInputStream. Arg 1: the pod has the claim (found early); 0: it has no
+// volumes (every record is read).
+const std::string& podBytes(bool with_claim) {
+  static const std::string with =
+      objectFromJson(Kind::kPod, Json::parse(kPod))->pod().SerializeAsString();
+  static const std::string without = [] {
+    Json p = Json::parse(kPod);
+    p["spec"].erase("volumes");
+    return objectFromJson(Kind::kPod, p)->pod().SerializeAsString();
+  }();
+  return with_claim ? with : without;
+}
+constexpr int kClaimPath[] = {kbinder::v1::Pod::kSpecFieldNumber,
+                              kbinder::v1::PodSpec::kVolumesFieldNumber,
+                              kbinder::v1::Volume::kPersistentVolumeClaimFieldNumber};
+
+bool findCoded(google::protobuf::io::CodedInputStream& in, const int* path, size_t depth) {
+  using google::protobuf::internal::WireFormatLite;
+  while (true) {
+    const uint32_t tag = in.ReadTag();
+    if (tag == 0) return false;
+    if (WireFormatLite::GetTagFieldNumber(tag) != path[0]) {
+      if (!WireFormatLite::SkipField(&in, tag)) return true;  // malformed: answer true, as the SDK
+      continue;
+    }
+    if (depth == 1) return true;
+    uint32_t length = 0;
+    if (WireFormatLite::GetTagWireType(tag) != WireFormatLite::WIRETYPE_LENGTH_DELIMITED ||
+        !in.ReadVarint32(&length)) {
+      return true;
+    }
+    const auto limit = in.PushLimit(static_cast<int>(length));
+    if (findCoded(in, path + 1, depth - 1)) return true;
+    in.PopLimit(limit);
+  }
+}
+
+void BM_WirePresentSdk(benchmark::State& state) {
+  const std::string& bytes = podBytes(state.range(0) != 0);
+  for (auto _ : state) {
+    benchmark::DoNotOptimize(kbinder::sdk::wire::present(
+        bytes.data(), bytes.size(), {kClaimPath[0], kClaimPath[1], kClaimPath[2]}));
+  }
+}
+BENCHMARK(BM_WirePresentSdk)->Arg(0)->Arg(1)->Iterations(200000);
+
+void BM_WirePresentCodedInputStream(benchmark::State& state) {
+  const std::string& bytes = podBytes(state.range(0) != 0);
+  google::protobuf::io::CodedInputStream check(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                               static_cast<int>(bytes.size()));
+  if (findCoded(check, kClaimPath, 3) != (state.range(0) != 0)) {
+    state.SkipWithError("the CodedInputStream walk does not answer as the SDK's");
+    return;
+  }
+  for (auto _ : state) {
+    google::protobuf::io::CodedInputStream in(reinterpret_cast<const uint8_t*>(bytes.data()),
+                                              static_cast<int>(bytes.size()));
+    benchmark::DoNotOptimize(findCoded(in, kClaimPath, 3));
+  }
+}
+BENCHMARK(BM_WirePresentCodedInputStream)->Arg(0)->Arg(1)->Iterations(200000);
 
 }  // namespace
 
