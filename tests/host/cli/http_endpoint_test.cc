@@ -31,6 +31,14 @@ std::unique_ptr<HttpEndpoint> startEndpoint(const std::string& address,
   return endpoint.ok() ? std::move(endpoint).value() : nullptr;
 }
 
+// Asserts that GET /healthz at host:port is answered 200.
+void expectHealthy(const std::string& host, int port) {
+  httplib::Client client(host, port);
+  auto answer = client.Get("/healthz");
+  ASSERT_TRUE(answer) << host << ": " << httplib::to_string(answer.error());
+  EXPECT_EQ(answer->status, 200) << host;
+}
+
 bool hasIpv6Loopback() {
   std::ifstream interfaces("/proc/net/if_inet6");
   std::string line;
@@ -113,36 +121,24 @@ TEST(HttpEndpointTest, AnswersGetAndRefusesOtherMethods) {
 TEST(HttpEndpointTest, EveryInterfaceMeansIpv4AndIpv6) {
   auto endpoint = startEndpoint(":0");
   ASSERT_NE(endpoint, nullptr);
-  httplib::Client v4("127.0.0.1", endpoint->port());
-  auto a = v4.Get("/healthz");
-  ASSERT_TRUE(a);
-  EXPECT_EQ(a->status, 200);
+  expectHealthy("127.0.0.1", endpoint->port());
   if (!hasIpv6Loopback()) {
     GTEST_SKIP() << "this machine has no IPv6 loopback (::1); IPv4 was checked";
   }
-  httplib::Client v6("::1", endpoint->port());
-  auto b = v6.Get("/healthz");
-  ASSERT_TRUE(b) << httplib::to_string(b.error());
-  EXPECT_EQ(b->status, 200);
+  expectHealthy("::1", endpoint->port());
 }
 
 TEST(HttpEndpointTest, LocalhostIsTheIpv4Loopback) {
   auto endpoint = startEndpoint("localhost:0");
   ASSERT_NE(endpoint, nullptr);
-  httplib::Client client("127.0.0.1", endpoint->port());
-  auto answer = client.Get("/healthz");
-  ASSERT_TRUE(answer) << httplib::to_string(answer.error());
-  EXPECT_EQ(answer->status, 200);
+  expectHealthy("127.0.0.1", endpoint->port());
 }
 
 TEST(HttpEndpointTest, ListensOnIpv6Only) {
   if (!hasIpv6Loopback()) GTEST_SKIP() << "this machine has no IPv6 loopback (::1)";
   auto endpoint = startEndpoint("[::1]:0");
   ASSERT_NE(endpoint, nullptr);
-  httplib::Client client("::1", endpoint->port());
-  auto answer = client.Get("/healthz");
-  ASSERT_TRUE(answer);
-  EXPECT_EQ(answer->status, 200);
+  expectHealthy("::1", endpoint->port());
 }
 
 // A client that sends half a request holds one connection; another is answered meanwhile, and
